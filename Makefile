@@ -1,0 +1,37 @@
+# Each target sets itself up on a fresh machine: it creates .venv when missing and installs the project
+# (with its dev extras) whenever pyproject.toml is newer than the last install.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint unit bench-import clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: preview the freee invoices of the example deals (no account, nothing sent)
+demo: $(STAMP)
+	FREEE_COMPANY_ID=$${FREEE_COMPANY_ID:-1} $(BIN)/hubspot-freee preview --file examples/deals.json --today 2026-11-25
+
+## lint: ruff and mypy (strict on sdk/)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy sdk functions
+
+## test: lint, then every test with coverage of sdk/ (fails under 90 %)
+test: lint
+	$(BIN)/python -m pytest --cov --cov-report=term-missing
+
+## bench-import: how long importing the SDK takes in a fresh process
+bench-import: $(STAMP)
+	$(BIN)/python benchmarks/import_time.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,76 @@
+"""The error hierarchy every handler maps once to HTTP statuses, workflow states, deal properties and exit codes.
+
+``ValidationFailed`` carries *every* problem found (not just the first), each with a stable code, the field it
+concerns and a message in Japanese and English, so the same object can be written onto a HubSpot deal, returned
+as a JSON body or printed by the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason a deal cannot be invoiced."""
+
+    code: str
+    field: str
+    ja: str
+    en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "field": self.field, "ja": self.ja, "en": self.en}
+
+    def line(self) -> str:
+        """One human line in both languages, as written to ``freee_sync_error``."""
+        return f"[{self.code}] {self.ja} / {self.en}"
+
+
+class HubspotFreeeError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class SettingsError(HubspotFreeeError):
+    """A setting is missing or has a bad value; the message names each one and how to set it."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "Configuration problem / 設定に問題があります:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+class ValidationFailed(HubspotFreeeError):
+    """The input cannot become a freee invoice. Terminal for this attempt; carries every problem."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        if not self.problems:
+            raise ValueError("ValidationFailed needs at least one problem")
+        super().__init__("; ".join(p.line() for p in self.problems))
+
+    @property
+    def codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+    def summary(self) -> str:
+        """All problems, one per line, Japanese then English: what the rep reads on the deal."""
+        return "\n".join(p.line() for p in self.problems)
+
+
+class Retryable(HubspotFreeeError):
+    """A transient failure (429, 5xx, timeout): try again later, ideally after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class Conflict(HubspotFreeeError):
+    """Two records claim the same thing (e.g. two HubSpot companies for one freee partner)."""
+
+
+class AuthError(HubspotFreeeError):
+    """Credentials are missing, expired or revoked; an operator must act."""

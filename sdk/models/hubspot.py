@@ -1,0 +1,223 @@
+"""What HubSpot sends and what is read from it.
+
+CRM objects keep HubSpot's shape (``id`` + ``properties`` of strings) because property names are settings;
+typed accessors cover HubSpot's own standard properties. Values are *not* trusted here: a malformed amount is
+kept as text and reported by ``sdk.validation`` with every other problem, instead of failing the parse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+
+class _HubSpotModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class CrmObject(_HubSpotModel):
+    """A CRM record as the v3 objects API returns it."""
+
+    id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")
+    properties: dict[str, str | None] = Field(default_factory=dict)
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+    archived: bool = False
+
+    def prop(self, name: str) -> str | None:
+        """A property's value, with blanks read as absent (HubSpot sends ``""`` for cleared properties)."""
+        value = self.properties.get(name)
+        if value is None:
+            return None
+        value = str(value)
+        return value if value.strip() else None
+
+
+class Deal(CrmObject):
+    @property
+    def name(self) -> str | None:
+        return self.prop("dealname")
+
+    @property
+    def amount(self) -> str | None:
+        return self.prop("amount")
+
+    @property
+    def close_date(self) -> str | None:
+        return self.prop("closedate")
+
+    @property
+    def stage(self) -> str | None:
+        return self.prop("dealstage")
+
+    @property
+    def pipeline(self) -> str | None:
+        return self.prop("pipeline")
+
+    @property
+    def currency(self) -> str | None:
+        return self.prop("deal_currency_code")
+
+
+class LineItem(CrmObject):
+    @property
+    def name(self) -> str | None:
+        return self.prop("name")
+
+    @property
+    def quantity(self) -> str | None:
+        return self.prop("quantity")
+
+    @property
+    def price(self) -> str | None:
+        """Unit price."""
+        return self.prop("price")
+
+    @property
+    def discount_percentage(self) -> str | None:
+        return self.prop("hs_discount_percentage")
+
+    @property
+    def discount_amount(self) -> str | None:
+        """HubSpot's ``discount``: a fixed discount per unit."""
+        return self.prop("discount")
+
+    @property
+    def currency(self) -> str | None:
+        return self.prop("hs_line_item_currency_code")
+
+    @property
+    def sku(self) -> str | None:
+        return self.prop("hs_sku")
+
+    @property
+    def position(self) -> int:
+        """``hs_position_on_quote`` orders lines as the rep arranged them; unknown positions sort last."""
+        raw = self.prop("hs_position_on_quote")
+        try:
+            return int(raw) if raw is not None else 1_000_000
+        except ValueError:
+            return 1_000_000
+
+
+class Company(CrmObject):
+    @property
+    def name(self) -> str | None:
+        return self.prop("name")
+
+
+class Contact(CrmObject):
+    @property
+    def full_name(self) -> str | None:
+        """Family name first, as Japanese business documents write it."""
+        parts = [p for p in (self.prop("lastname"), self.prop("firstname")) if p]
+        return " ".join(parts) if parts else None
+
+    @property
+    def email(self) -> str | None:
+        return self.prop("email")
+
+
+class DealBundle(_HubSpotModel):
+    """A deal with everything an invoice needs: its line items, primary company and primary contact."""
+
+    portal_id: int = Field(default=0, ge=0, alias="portalId")
+    deal: Deal
+    line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")
+    company: Company | None = None
+    contact: Contact | None = None
+
+
+class PipelineStage(_HubSpotModel):
+    id: str
+    label: str
+    display_order: int = Field(default=0, alias="displayOrder")
+    metadata: dict[str, str] = Field(default_factory=dict)
+    archived: bool = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self.metadata.get("isClosed", "").lower() == "true"
+
+    @property
+    def probability(self) -> float | None:
+        try:
+            return float(self.metadata["probability"])
+        except (KeyError, ValueError):
+            return None
+
+    @property
+    def is_won_by_metadata(self) -> bool:
+        """HubSpot marks a won stage with ``isClosed`` = true and ``probability`` = 1.0."""
+        return self.is_closed and self.probability == 1.0
+
+
+class Pipeline(_HubSpotModel):
+    id: str
+    label: str
+    display_order: int = Field(default=0, alias="displayOrder")
+    stages: list[PipelineStage] = Field(default_factory=list)
+    archived: bool = False
+
+
+class WebhookEvent(_HubSpotModel):
+    """One event of an app webhook delivery (HubSpot POSTs a JSON array of these)."""
+
+    event_id: int = Field(alias="eventId")
+    subscription_id: int = Field(alias="subscriptionId")
+    portal_id: int = Field(alias="portalId")
+    app_id: int | None = Field(default=None, alias="appId")
+    occurred_at: int = Field(alias="occurredAt", description="epoch milliseconds")
+    subscription_type: str = Field(alias="subscriptionType")
+    attempt_number: int = Field(default=0, alias="attemptNumber")
+    object_id: int = Field(alias="objectId")
+    object_type_id: str | None = Field(default=None, alias="objectTypeId")
+    property_name: str | None = Field(default=None, alias="propertyName")
+    property_value: str | None = Field(default=None, alias="propertyValue")
+    change_source: str | None = Field(default=None, alias="changeSource")
+    source_id: str | None = Field(default=None, alias="sourceId")
+
+    @property
+    def is_deal_stage_change(self) -> bool:
+        if self.property_name != "dealstage":
+            return False
+        if self.subscription_type == "deal.propertyChange":
+            return True
+        return self.subscription_type == "object.propertyChange" and self.object_type_id == "0-3"
+
+
+class WebhookEventBatch(RootModel[list[WebhookEvent]]):
+    """The body of one webhook delivery."""
+
+    root: list[WebhookEvent] = Field(min_length=1, max_length=1000)
+
+
+class ActionOrigin(_HubSpotModel):
+    portal_id: int = Field(alias="portalId")
+    action_definition_id: int | None = Field(default=None, alias="actionDefinitionId")
+    action_definition_version: int | None = Field(default=None, alias="actionDefinitionVersion")
+    action_execution_index_identifier: dict[str, Any] | None = Field(
+        default=None, alias="actionExecutionIndexIdentifier"
+    )
+
+
+class ActionObject(_HubSpotModel):
+    object_id: int = Field(alias="objectId")
+    object_type: Literal["DEAL", "COMPANY", "CONTACT", "TICKET"] | str = Field(alias="objectType")
+
+
+class ActionContext(_HubSpotModel):
+    source: str | None = None
+    workflow_id: int | None = Field(default=None, alias="workflowId")
+
+
+class WorkflowActionRequest(_HubSpotModel):
+    """What HubSpot POSTs to a custom workflow action's ``actionUrl``."""
+
+    callback_id: str = Field(alias="callbackId", min_length=1)
+    origin: ActionOrigin
+    context: ActionContext | None = None
+    object: ActionObject
+    input_fields: dict[str, Any] = Field(default_factory=dict, alias="inputFields")

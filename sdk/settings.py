@@ -1,0 +1,250 @@
+"""Settings: environment first, then an optional ``hubspot-freee.toml``, then defaults.
+
+Every name below is also an environment variable (upper case; nested groups joined by ``__``, e.g.
+``TAX__ROUNDING=round`` or ``PROPERTIES__DEAL_INVOICE_ID=my_invoice_id``). The TOML file uses the same names in
+lower case, groups as tables::
+
+    freee_company_id = 1234567
+    payment_terms_default = "month_end_next_month_end"
+
+    [tax]
+    rate = "10"
+    entry_method = "out"
+    rounding = "floor"
+
+The file is ``./hubspot-freee.toml`` unless ``HUBSPOT_FREEE_CONFIG`` names another. Secrets are ``SecretStr``:
+they print as ``**********`` and never reach a log or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from sdk.errors import SettingsError
+from sdk.money import Rounding
+from sdk.tax import TaxEntryMethod, TaxRate
+from sdk.terms import PaymentTerms, parse_terms
+
+CONFIG_ENV = "HUBSPOT_FREEE_CONFIG"
+DEFAULT_CONFIG_FILE = "hubspot-freee.toml"
+
+
+class IssueDateSource(StrEnum):
+    """Where the invoice's billing date (請求日) comes from."""
+
+    CLOSE_DATE = "close_date"
+    TODAY = "today"
+
+
+class TaxDefaults(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: TaxRate = TaxRate.STANDARD_10
+    entry_method: TaxEntryMethod = TaxEntryMethod.EXCLUSIVE
+    rounding: Rounding = Rounding.FLOOR
+
+
+class WonStageRules(BaseModel):
+    """How a deal stage is recognised as won.
+
+    By default a stage is won when its pipeline metadata says so (``isClosed`` = true and ``probability`` = 1.0),
+    which works for custom pipelines with numeric stage ids. ``extra_stage_ids`` adds stages, ``excluded_stage_ids``
+    removes some, and ``pipelines`` (when not empty) limits invoicing to those pipeline ids.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    use_metadata: bool = True
+    extra_stage_ids: tuple[str, ...] = ()
+    excluded_stage_ids: tuple[str, ...] = ()
+    pipelines: tuple[str, ...] = ()
+
+
+class PropertyNames(BaseModel):
+    """The HubSpot properties this package reads and writes (DESIGN §5). Rename them here, never in code."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group: str = "freee"
+    # deal
+    deal_invoice_id: str = "freee_invoice_id"
+    deal_invoice_number: str = "freee_invoice_number"
+    deal_invoice_url: str = "freee_invoice_url"
+    deal_sync_status: str = "freee_sync_status"
+    deal_sync_error: str = "freee_sync_error"
+    deal_payment_status: str = "freee_payment_status"
+    deal_amount_invoiced: str = "freee_amount_invoiced"
+    deal_amount_paid: str = "freee_amount_paid"
+    deal_amount_outstanding: str = "freee_amount_outstanding"
+    deal_due_date: str = "freee_due_date"
+    deal_paid_date: str = "freee_paid_date"
+    deal_days_overdue: str = "freee_days_overdue"
+    deal_synced_at: str = "freee_synced_at"
+    # company
+    company_partner_id: str = "freee_partner_id"
+    company_outstanding_total: str = "freee_outstanding_total"
+    company_overdue_total: str = "freee_overdue_total"
+    company_overdue_invoice_count: str = "freee_overdue_invoice_count"
+    company_oldest_overdue_days: str = "freee_oldest_overdue_days"
+    company_last_payment_date: str = "freee_last_payment_date"
+    company_payment_risk: str = "freee_payment_risk"
+    company_registration_number: str = "freee_invoice_registration_number"
+    company_payment_terms: str = "freee_payment_terms"
+    # line item
+    line_item_tax_rate: str = "freee_tax_rate"
+
+
+class Settings(BaseSettings):
+    """Everything the package can be told. Only what a command needs is required, and only when it runs."""
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # services
+    hubspot_api_base: str = "https://api.hubapi.com"
+    hubspot_access_token: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_app_id: int | None = None
+    freee_api_base: str = "https://api.freee.co.jp"
+    freee_auth_base: str = "https://accounts.secure.freee.co.jp"
+    freee_client_id: str | None = None
+    freee_client_secret: SecretStr | None = None
+    freee_redirect_uri: str = "urn:ietf:wg:oauth:2.0:oob"
+    freee_company_id: int | None = Field(default=None, ge=1)
+    freee_template_id: int | None = Field(default=None, ge=1)
+    freee_partner_code_pattern: str = "HS-{company_id}"
+    freee_max_lines: int = Field(default=100, ge=1, le=1000)
+
+    # invoicing rules
+    won_stages: WonStageRules = WonStageRules()
+    tax: TaxDefaults = TaxDefaults()
+    payment_terms_default: str = "month_end_next_month_end"
+    invoice_title_pattern: str = "{deal_name}"
+    invoice_partner_title: Literal["御中", "様", "(空白)"] = "御中"
+    issue_date_source: IssueDateSource = IssueDateSource.CLOSE_DATE
+    currency: Literal["JPY"] = "JPY"
+    properties: PropertyNames = PropertyNames()
+
+    # storage and logs
+    storage_url: str = "sqlite:///hubspot-freee.sqlite"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("hubspot_api_base", "freee_api_base", "freee_auth_base")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("payment_terms_default")
+    @classmethod
+    def _terms(cls, value: str) -> str:
+        return parse_terms(value).code
+
+    @field_validator("invoice_title_pattern")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        try:
+            value.format(deal_name="", deal_id="", company_name="", close_date="", portal_id="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                "unknown placeholder; use {deal_name}, {deal_id}, {company_name}, {close_date}, {portal_id}"
+            ) from exc
+        return value
+
+    @field_validator("freee_partner_code_pattern")
+    @classmethod
+    def _partner_code(cls, value: str) -> str:
+        try:
+            code = value.format(company_id="1")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("use {company_id} as the only placeholder, e.g. HS-{company_id}") from exc
+        if "{company_id}" not in value or not code.strip():
+            raise ValueError("must contain {company_id}, e.g. HS-{company_id}")
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "dynamodb://")):
+            raise ValueError("use sqlite:///path/to/file.sqlite or dynamodb://table-name")
+        return value
+
+    @property
+    def default_terms(self) -> PaymentTerms:
+        return parse_terms(self.payment_terms_default)
+
+    def require(self, *names: str) -> None:
+        """Raise ``SettingsError`` naming every setting in ``names`` that has no value."""
+        missing = [name for name in names if getattr(self, name) in (None, "")]
+        if missing:
+            raise SettingsError(
+                [f"{name}: missing; set {env_name(name)} or {name} in the TOML file" for name in missing]
+            )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def env_name(field_path: str) -> str:
+    """The environment variable for a setting path such as ``tax.rounding`` → ``TAX__ROUNDING``."""
+    return field_path.replace(".", "__").upper()
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and check settings; every bad or unreadable value is reported at once as a ``SettingsError``."""
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise SettingsError([f"{CONFIG_ENV}: config file {path} does not exist"])
+        previous = os.environ.get(CONFIG_ENV)
+        os.environ[CONFIG_ENV] = str(path)
+        try:
+            return _build(overrides)
+        finally:
+            if previous is None:
+                del os.environ[CONFIG_ENV]
+            else:
+                os.environ[CONFIG_ENV] = previous
+    return _build(overrides)
+
+
+def _build(overrides: dict[str, Any]) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(
+            [_describe(error) for error in exc.errors(include_url=False, include_input=False)]
+        ) from None
+    except ValueError as exc:  # e.g. a TOML file that does not parse
+        raise SettingsError([f"{os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)}: {exc}"]) from None
+
+
+def _describe(error: Any) -> str:
+    path = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{path} ({env_name(path)}): {message}"
