@@ -19,7 +19,6 @@ they print as ``**********`` and never reach a log or an error message.
 from __future__ import annotations
 
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,17 +33,10 @@ from pydantic_settings import (
 from sdk.errors import SettingsError
 from sdk.money import Rounding
 from sdk.tax import TaxEntryMethod, TaxRate
-from sdk.terms import PaymentTerms, parse_terms
+from sdk.terms import IssueDateSource, PaymentTerms, parse_terms
 
 CONFIG_ENV = "HUBSPOT_FREEE_CONFIG"
 DEFAULT_CONFIG_FILE = "hubspot-freee.toml"
-
-
-class IssueDateSource(StrEnum):
-    """Where the invoice's billing date (請求日) comes from."""
-
-    CLOSE_DATE = "close_date"
-    TODAY = "today"
 
 
 class TaxDefaults(BaseModel):
@@ -206,7 +198,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        toml_file = settings_cls.model_config.get("toml_file") or config_path()
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
 
@@ -215,33 +207,39 @@ def env_name(field_path: str) -> str:
     return field_path.replace(".", "__").upper()
 
 
+def config_path() -> Path:
+    """The settings file: ``$HUBSPOT_FREEE_CONFIG`` if set, else ``./hubspot-freee.toml`` (optional)."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load and check settings; every bad or unreadable value is reported at once as a ``SettingsError``."""
+    """Load and check settings; every bad or unreadable value is reported at once as a ``SettingsError``.
+
+    ``config_file`` (or ``$HUBSPOT_FREEE_CONFIG``) names a file that must exist; the default
+    ``./hubspot-freee.toml`` is read only when present.
+    """
+    named = Path(config_file) if config_file is not None else None
+    if named is None and os.environ.get(CONFIG_ENV):
+        named = config_path()
+    if named is not None and not named.is_file():
+        raise SettingsError(
+            [f"{CONFIG_ENV}: the settings file {named} does not exist / 設定ファイルがありません"]
+        )
+    cls = Settings
     if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise SettingsError([f"{CONFIG_ENV}: config file {path} does not exist"])
-        previous = os.environ.get(CONFIG_ENV)
-        os.environ[CONFIG_ENV] = str(path)
-        try:
-            return _build(overrides)
-        finally:
-            if previous is None:
-                del os.environ[CONFIG_ENV]
-            else:
-                os.environ[CONFIG_ENV] = previous
-    return _build(overrides)
+        cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": named}})
+    return _build(cls, overrides)
 
 
-def _build(overrides: dict[str, Any]) -> Settings:
+def _build(cls: type[Settings], overrides: dict[str, Any]) -> Settings:
     try:
-        return Settings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(
             [_describe(error) for error in exc.errors(include_url=False, include_input=False)]
         ) from None
     except ValueError as exc:  # e.g. a TOML file that does not parse
-        raise SettingsError([f"{os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)}: {exc}"]) from None
+        raise SettingsError([f"{config_path()}: {exc}"]) from None
 
 
 def _describe(error: Any) -> str:

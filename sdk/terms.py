@@ -28,6 +28,13 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_NET_DAYS = 366
 
 
+class IssueDateSource(StrEnum):
+    """Where an invoice's billing date (請求日) comes from: the deal's close date, or the day it is created."""
+
+    CLOSE_DATE = "close_date"
+    TODAY = "today"
+
+
 class TermsKind(StrEnum):
     MONTH_END_NEXT_MONTH_END = "month_end_next_month_end"
     MONTH_END_NEXT_NEXT_MONTH_END = "month_end_next_next_month_end"

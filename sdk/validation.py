@@ -26,12 +26,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from sdk.errors import Problem, ValidationFailed
-from sdk.models.hubspot import DealBundle, LineItem
 from sdk.money import NotANumber, decimal_places, format_yen, line_amount, round_yen, to_decimal
 from sdk.tax import TaxEntryMethod, TaxRate, TaxSummary, summarize
-from sdk.terms import PaymentTerms, parse_hubspot_date, parse_terms
+from sdk.terms import IssueDateSource, PaymentTerms, parse_hubspot_date, parse_terms
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # runtime needs neither: validation stays importable without pydantic
+    from sdk.models.hubspot import DealBundle, LineItem
     from sdk.settings import Settings
 
 # freee's limits (InvoiceRequest in the freee請求書 API document)
@@ -256,8 +256,6 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
 
 
 def _billing_date(check: _Collector, bundle: DealBundle, settings: Settings, today: date) -> date | None:
-    from sdk.settings import IssueDateSource  # settings import is deferred: see sdk/__init__.py
-
     if settings.issue_date_source is IssueDateSource.TODAY:
         return today
     raw = bundle.deal.close_date

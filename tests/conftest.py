@@ -25,7 +25,8 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "LOG_LEVEL",
         }:
             monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "absent.toml"))
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)  # so no ./hubspot-freee.toml of the developer's is read
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from sdk.models.hubspot import (
     Pipeline,
     PipelineStage,
     WebhookEvent,
-    WebhookEventBatch,
     WorkflowActionRequest,
+    parse_webhook_batch,
 )
 
 __all__ = [
@@ -50,6 +50,6 @@ __all__ = [
     "Pipeline",
     "PipelineStage",
     "WebhookEvent",
-    "WebhookEventBatch",
     "WorkflowActionRequest",
+    "parse_webhook_batch",
 ]

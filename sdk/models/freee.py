@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _whole_yen(value: object) -> object:
@@ -34,21 +34,21 @@ Fraction = Literal["omit", "round_up", "round"]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def to_json(self) -> dict[str, object]:
         return self.model_dump(mode="json", exclude_none=True)
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 # ---------------------------------------------------------------------------------------------- partners
 
 
 class PartnerAddress(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     zipcode: str | None = Field(default=None, max_length=8)
     prefecture_code: int | None = Field(default=None, ge=-1, le=46)
@@ -138,6 +138,12 @@ class InvoiceRequest(_Request):
     partner_contact_name: str | None = Field(default=None, min_length=1, max_length=255)
     partner_contact_email_to: str | None = Field(default=None, min_length=1, max_length=255)
     lines: list[InvoiceLineRequest] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_partner(self) -> InvoiceRequest:
+        if (self.partner_id is None) == (self.partner_code is None):
+            raise ValueError("name the partner by exactly one of partner_id or partner_code")
+        return self
 
     def to_json(self) -> dict[str, object]:
         body = super().to_json()

@@ -8,13 +8,14 @@ kept as text and reported by ``sdk.validation`` with every other problem, instea
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class _HubSpotModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class CrmObject(_HubSpotModel):
@@ -188,10 +189,20 @@ class WebhookEvent(_HubSpotModel):
         return self.subscription_type == "object.propertyChange" and self.object_type_id == "0-3"
 
 
-class WebhookEventBatch(RootModel[list[WebhookEvent]]):
-    """The body of one webhook delivery."""
+MAX_EVENTS_PER_BATCH = 1000
 
-    root: list[WebhookEvent] = Field(min_length=1, max_length=1000)
+
+@cache
+def _batch_adapter() -> TypeAdapter[list[WebhookEvent]]:
+    return TypeAdapter(Annotated[list[WebhookEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)])
+
+
+def parse_webhook_batch(body: bytes | str | list[Any]) -> list[WebhookEvent]:
+    """The events of one webhook delivery (a JSON array); raises pydantic's ``ValidationError`` otherwise."""
+    adapter = _batch_adapter()
+    if isinstance(body, bytes | str):
+        return adapter.validate_json(body)
+    return adapter.validate_python(body)
 
 
 class ActionOrigin(_HubSpotModel):

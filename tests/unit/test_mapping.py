@@ -193,3 +193,17 @@ def test_request_dates_serialise_as_iso(settings):
     draft = validate_deal(bundle(line_item(), closedate="2026-11-30T16:00:00Z"), settings, today=TODAY)
     body = build_invoice_request(draft, settings, company_id=1, partner=PartnerRef(id=1)).to_json()
     assert body["billing_date"] == date(2026, 12, 1).isoformat()
+
+
+def test_invoice_request_names_exactly_one_partner(settings):
+    from pydantic import ValidationError
+
+    from sdk.models import InvoiceRequest
+
+    draft = validate_deal(bundle(line_item()), settings, today=TODAY)
+    body = build_invoice_request(draft, settings, company_id=1, partner=PartnerRef(id=5)).to_json()
+    with pytest.raises(ValidationError, match="exactly one of partner_id or partner_code"):
+        InvoiceRequest.model_validate(body | {"partner_code": "HS-1"})
+    del body["partner_id"]
+    with pytest.raises(ValidationError, match="exactly one"):
+        InvoiceRequest.model_validate(body)

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -8,13 +10,13 @@ from sdk.models import (
     FreeeErrorBody,
     Invoice,
     Pipeline,
-    WebhookEventBatch,
     WorkflowActionRequest,
+    parse_webhook_batch,
 )
 
 
 def test_webhook_batch_parses_hubspot_events():
-    batch = WebhookEventBatch.model_validate(
+    batch = parse_webhook_batch(
         [
             {
                 "eventId": 100,
@@ -52,14 +54,28 @@ def test_webhook_batch_parses_hubspot_events():
             },
         ]
     )
-    assert [e.is_deal_stage_change for e in batch.root] == [True, True, False]
-    assert batch.root[0].portal_id == 24681357
+    assert [e.is_deal_stage_change for e in batch] == [True, True, False]
+    assert batch[0].portal_id == 24681357
 
 
-@pytest.mark.parametrize("body", [[], {"eventId": 1}, [{"eventId": "x"}], "text"])
+@pytest.mark.parametrize("body", [[], {"eventId": 1}, [{"eventId": "x"}], "text", b"[", b'"x"', "[]"])
 def test_webhook_batch_refuses_what_is_not_a_batch(body):
     with pytest.raises(ValidationError):
-        WebhookEventBatch.model_validate(body)
+        parse_webhook_batch(body)
+
+
+def test_webhook_batch_from_raw_bytes_and_its_size_limit():
+    event = {
+        "eventId": 1,
+        "subscriptionId": 2,
+        "portalId": 3,
+        "occurredAt": 4,
+        "subscriptionType": "deal.creation",
+        "objectId": 5,
+    }
+    assert parse_webhook_batch(json.dumps([event]).encode())[0].object_id == 5
+    with pytest.raises(ValidationError, match="at most 1000"):
+        parse_webhook_batch([event] * 1001)
 
 
 def test_workflow_action_request():

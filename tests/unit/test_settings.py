@@ -2,8 +2,9 @@ import pytest
 
 from sdk.errors import SettingsError
 from sdk.money import Rounding
-from sdk.settings import CONFIG_ENV, IssueDateSource, load_settings
+from sdk.settings import CONFIG_ENV, load_settings
 from sdk.tax import TaxEntryMethod, TaxRate
+from sdk.terms import IssueDateSource
 
 
 def test_defaults_need_no_configuration():
@@ -42,6 +43,17 @@ def test_config_file_argument(tmp_path):
     assert load_settings(config).issue_date_source is IssueDateSource.TODAY
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_a_settings_file_named_in_the_environment_must_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "typo.toml"))
+    with pytest.raises(SettingsError, match=r"HUBSPOT_FREEE_CONFIG.*typo\.toml"):
+        load_settings()
+
+
+def test_the_default_settings_file_is_read_from_the_working_directory(tmp_path):
+    (tmp_path / "hubspot-freee.toml").write_text("freee_company_id = 5\n", encoding="utf-8")
+    assert load_settings().freee_company_id == 5  # conftest made tmp_path the working directory
 
 
 def test_every_bad_setting_is_named_at_once_with_its_variable(monkeypatch):
