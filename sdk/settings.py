@@ -225,9 +225,13 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise SettingsError(
             [f"{CONFIG_ENV}: the settings file {named} does not exist / 設定ファイルがありません"]
         )
-    cls = Settings
+    cls: type[Settings] = Settings
     if config_file is not None:
-        cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": named}})
+
+        class FromFile(Settings):
+            model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": named})
+
+        cls = FromFile
     return _build(cls, overrides)
 
 
