@@ -286,6 +286,7 @@ def _number(
     what: tuple[str, str],
     *,
     code: str,
+    negative_code: str | None = None,
     maximum: Decimal,
     allow_zero: bool,
 ) -> Decimal | None:
@@ -396,6 +397,7 @@ def _lines_from_items(check: _Collector, items: list[LineItem], settings: Settin
             f"{where}.price",
             (f"明細「{label}」の単価", f"The unit price of line item {label!r}"),
             code="line_item.price_invalid",
+            negative_code="line_item.price_negative",
             maximum=MAX_UNIT_PRICE,
             allow_zero=True,
         )
