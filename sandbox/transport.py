@@ -42,7 +42,7 @@ class WSGIAdapter(BaseAdapter):
             path=parts.path,
             query_string=parts.query,
             method=request.method or "GET",
-            headers=dict(request.headers),
+            headers=list(request.headers.items()),
             data=body or b"",
             base_url=f"{parts.scheme}://{parts.netloc}",
         )
