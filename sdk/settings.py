@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     freee_template_id: int | None = Field(default=None, ge=1)
     freee_partner_code_pattern: str = "HS-{company_id}"
     freee_max_lines: int = Field(default=100, ge=1, le=1000)
+    freee_rate_limit_per_minute: int = Field(default=30, ge=1)
+    freee_rate_limit_per_hour: int = Field(default=1500, ge=1)
+    freee_timeout_seconds: float = Field(default=10.0, gt=0)
+    freee_max_attempts: int = Field(default=5, ge=1, le=20)
 
     # invoicing rules
     won_stages: WonStageRules = WonStageRules()
@@ -183,11 +187,16 @@ class Settings(BaseSettings):
 
     def require(self, *names: str) -> None:
         """Raise ``SettingsError`` naming every setting in ``names`` that has no value."""
+        error = self.missing_error(*names)
+        if error.problems:
+            raise error
+
+    def missing_error(self, *names: str) -> SettingsError:
+        """A ``SettingsError`` naming the settings in ``names`` that have no value (none: an empty error)."""
         missing = [name for name in names if getattr(self, name) in (None, "")]
-        if missing:
-            raise SettingsError(
-                [f"{name}: missing; set {env_name(name)} or {name} in the TOML file" for name in missing]
-            )
+        return SettingsError(
+            [f"{name}: missing; set {env_name(name)} or {name} in the TOML file" for name in missing]
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,159 @@
+"""OAuth 2.0 authorization code flow against freee, and the token manager every API call goes through."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from sdk.clock import Clock
+from sdk.freee.errors import FreeeAuthError, FreeeServerError, FreeeUnavailable
+from sdk.freee.tokens import StoredToken, TokenSet, TokenStore
+from sdk.log import get_logger
+
+TOKEN_PATH = "/public_api/token"  # noqa: S105 (a path, not a password)
+AUTHORIZE_PATH = "/public_api/authorize"
+REAUTHORIZE = (
+    "run `hubspot-freee setup freee` to authorise again / 再度 `hubspot-freee setup freee` を実行してください"
+)
+
+
+class OAuthClient:
+    """freee's authorization endpoints: the URL an operator opens, code exchange, and refresh."""
+
+    def __init__(
+        self,
+        *,
+        auth_base: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        session: requests.Session,
+        clock: Clock,
+        timeout: float = 10.0,
+    ) -> None:
+        self.auth_base = auth_base.rstrip("/")
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.session = session
+        self.clock = clock
+        self.timeout = timeout
+
+    def authorization_url(self, state: str | None = None) -> tuple[str, str]:
+        """The URL to open in a browser, and the ``state`` to check on the callback."""
+        state = state or secrets.token_urlsafe(16)
+        query = urlencode(
+            {
+                "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri,
+                "response_type": "code",
+                "state": state,
+                "prompt": "select_company",
+            }
+        )
+        return f"{self.auth_base}{AUTHORIZE_PATH}?{query}", state
+
+    def exchange_code(self, code: str) -> TokenSet:
+        return self._token(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
+        )
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def _token(self, form: dict[str, str]) -> TokenSet:
+        form = form | {"client_id": self.client_id, "client_secret": self._client_secret}
+        try:
+            response = self.session.post(f"{self.auth_base}{TOKEN_PATH}", data=form, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise FreeeUnavailable(f"freee token endpoint unreachable: {exc.__class__.__name__}") from None
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code >= 500:
+            raise FreeeServerError(
+                f"freee token endpoint answered {response.status_code}", status=response.status_code
+            )
+        if response.status_code != 200 or "access_token" not in body:
+            error = str(body.get("error") or f"HTTP {response.status_code}")
+            raise FreeeAuthError(
+                f"freee refused the {form['grant_type']} grant: {error}; {REAUTHORIZE}",
+                status=response.status_code,
+            )
+        expires_in = int(body.get("expires_in", 21600))
+        return TokenSet(
+            access_token=str(body["access_token"]),
+            refresh_token=str(body["refresh_token"]),
+            access_expires_at=self.clock.now() + timedelta(seconds=expires_in),
+            company_id=body.get("company_id"),
+            scope=body.get("scope"),
+        )
+
+
+class TokenManager:
+    """Hands out a valid access token; refreshes it at most once across all workers sharing the store."""
+
+    def __init__(
+        self,
+        store: TokenStore,
+        oauth: OAuthClient,
+        clock: Clock,
+        *,
+        skew: float = 60.0,
+        lease: float = 30.0,
+        poll: float = 0.05,
+        max_wait: float = 60.0,
+    ) -> None:
+        self.store, self.oauth, self.clock = store, oauth, clock
+        self.skew, self.lease, self.poll, self.max_wait = skew, lease, poll, max_wait
+        self.holder = f"worker-{uuid.uuid4().hex[:12]}"
+
+    def access_token(self, *, rejected: str | None = None) -> str:
+        """A usable access token. ``rejected``: the token freee just answered 401 to (refresh unless the store
+        already holds a newer one)."""
+        waited = 0.0
+        while True:
+            row = self.store.load_token()
+            if row is None:
+                raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
+            now = self.clock.now()
+            stale = rejected is not None and row.tokens.access_token == rejected
+            if not stale and row.tokens.access_expires_at - timedelta(seconds=self.skew) > now:
+                return row.tokens.access_token
+            if self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease)):
+                return self._refresh(row)
+            if waited >= self.max_wait:
+                raise FreeeAuthError(
+                    f"another worker has held the freee token refresh for {waited:.0f}s; try again"
+                )
+            self.clock.sleep(self.poll)
+            waited += self.poll
+
+    def _refresh(self, row: StoredToken) -> str:
+        log = get_logger()
+        try:
+            tokens = self.oauth.refresh(row.tokens.refresh_token)
+        except FreeeAuthError:
+            log.error({"event": "freee_token_refresh_rejected", "version": row.version})
+            raise
+        saved = self.store.save_token(tokens, expected_version=row.version)
+        if saved is None:
+            # our lease ran out and the row moved on; the pair we hold is still the newest freee issued
+            current = self.store.load_token()
+            saved = self.store.save_token(tokens, expected_version=current.version if current else None)
+        log.info({"event": "freee_token_refreshed", "version": saved.version if saved else None})
+        return tokens.access_token
+
+    def connect(self, tokens: TokenSet) -> StoredToken:
+        """Store the first pair (after ``setup freee``), replacing whatever was there."""
+        current = self.store.load_token()
+        saved = self.store.save_token(tokens, expected_version=current.version if current else None)
+        if saved is None:
+            raise FreeeAuthError("the token row changed while connecting; run setup again")
+        return saved

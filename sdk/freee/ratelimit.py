@@ -1,0 +1,109 @@
+"""A client-side rate limiter shared by every worker, so together they stay under freee's limits.
+
+freee allows 30 requests a minute and 1,500 an hour per company and app (invoice API). The limiter keeps a
+sliding log of call times per key in a shared store and lets a call through only when every window has room;
+otherwise it waits (on the injected clock) until the oldest call leaves the window. Time comes from
+``clock.now()`` so workers in several processes, sharing the store, agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from sdk.clock import Clock
+
+Window = tuple[int, float]  # (calls allowed, window length in seconds)
+FREEE_WINDOWS: tuple[Window, ...] = ((30, 60.0), (1500, 3600.0))
+
+
+class RateLimitStore(Protocol):
+    def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
+        """Record a call at ``now`` and return 0 if every window has room; else record nothing and return how many
+        seconds to wait before trying again."""
+        ...
+
+
+def _wait(times: Sequence[float], windows: Sequence[Window], now: float) -> float:
+    """Seconds until a call at ``now`` fits every window, given the sorted past call times."""
+    wait = 0.0
+    for limit, length in windows:
+        recent = [t for t in times if t > now - length]
+        if len(recent) >= limit:
+            wait = max(wait, recent[len(recent) - limit] + length - now)
+    return wait
+
+
+class MemoryRateLimitStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: dict[str, deque[float]] = {}
+
+    def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
+        longest = max(length for _, length in windows)
+        with self._lock:
+            log = self._log.setdefault(key, deque())
+            while log and log[0] <= now - longest:
+                log.popleft()
+            wait = _wait(log, windows, now)
+            if wait <= 0:
+                log.append(now)
+            return wait
+
+
+class SQLiteRateLimitStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS rate_calls (key TEXT NOT NULL, at REAL NOT NULL)")
+            db.execute("CREATE INDEX IF NOT EXISTS rate_calls_key_at ON rate_calls (key, at)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
+        longest = max(length for _, length in windows)
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM rate_calls WHERE key = ? AND at <= ?", (key, now - longest))
+            times = [r[0] for r in db.execute("SELECT at FROM rate_calls WHERE key = ? ORDER BY at", (key,))]
+            wait = _wait(times, windows, now)
+            if wait <= 0:
+                db.execute("INSERT INTO rate_calls (key, at) VALUES (?, ?)", (key, now))
+            db.execute("COMMIT")
+            return wait
+        finally:
+            db.close()
+
+
+class RateLimiter:
+    """Blocks until a call is allowed; ``acquire`` returns the seconds it waited (clock time)."""
+
+    def __init__(
+        self,
+        store: RateLimitStore,
+        clock: Clock,
+        windows: Sequence[Window] = FREEE_WINDOWS,
+        key: str = "freee",
+    ) -> None:
+        if not windows or any(limit < 1 or length <= 0 for limit, length in windows):
+            raise ValueError("each window needs a positive limit and length")
+        self.store, self.clock, self.windows, self.key = store, clock, tuple(windows), key
+
+    def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            wait = self.store.try_acquire(self.key, self.windows, self.clock.now().timestamp())
+            if wait <= 0:
+                return waited
+            # a hair past the edge, so the oldest call has really left the window when we look again
+            step = wait + 0.001
+            self.clock.sleep(step)
+            waited += step

@@ -1,0 +1,185 @@
+"""freee OAuth tokens and where they are kept.
+
+freee's refresh token is single-use: each refresh returns a new one and the old one then fails with
+``invalid_grant``. Losing the new one, or sending the old one twice, disconnects the integration until an operator
+authorises it again. So the token row is versioned and refreshed under a claim:
+
+1. a worker whose access token has expired *claims* the refresh (a conditional write on the row's version,
+   with a short lease),
+2. only the claim holder calls the token endpoint, and stores the new pair at once (conditional on the version
+   it claimed, which also clears the claim),
+3. every other worker waits for the version to change and then uses the new access token.
+
+:class:`MemoryTokenStore` serves threads of one process; :class:`SQLiteTokenStore` serves processes of one
+machine. (The ledger store of the deployment implements the same :class:`TokenStore` port.)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """An access token and the refresh token that replaces it. ``repr`` never shows either."""
+
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    company_id: int | None = None
+    scope: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenSet(access_expires_at={self.access_expires_at.isoformat()}, company_id={self.company_id})"
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "access_expires_at": self.access_expires_at.isoformat(),
+                "company_id": self.company_id,
+                "scope": self.scope,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        data = json.loads(text)
+        return cls(
+            access_token=data["access_token"],
+            refresh_token=data["refresh_token"],
+            access_expires_at=datetime.fromisoformat(data["access_expires_at"]),
+            company_id=data.get("company_id"),
+            scope=data.get("scope"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    tokens: TokenSet
+    version: int
+    claim_holder: str | None = None
+    claim_until: datetime | None = None
+
+    def claimed(self, now: datetime) -> bool:
+        return self.claim_until is not None and self.claim_until > now
+
+
+class TokenStore(Protocol):
+    """The port: one token row, versioned."""
+
+    def load_token(self) -> StoredToken | None:
+        """The current row, or ``None`` when freee was never connected."""
+        ...
+
+    def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
+        """Claim the refresh of row ``version`` until ``until``; False if the version moved or a live claim exists."""
+        ...
+
+    def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
+        """Store ``tokens`` as version ``expected_version + 1`` (the first row when ``None``), clearing any claim.
+
+        Returns the new row, or ``None`` when the row is no longer at ``expected_version``.
+        """
+        ...
+
+
+class MemoryTokenStore:
+    def __init__(self, tokens: TokenSet | None = None) -> None:
+        self._lock = threading.Lock()
+        self._row: StoredToken | None = StoredToken(tokens, 1) if tokens else None
+
+    def load_token(self) -> StoredToken | None:
+        with self._lock:
+            return self._row
+
+    def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            row = self._row
+            if row is None or row.version != version or row.claimed(now):
+                return False
+            self._row = replace(row, claim_holder=holder, claim_until=until)
+            return True
+
+    def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
+        with self._lock:
+            current = self._row.version if self._row else None
+            if current != expected_version:
+                return None
+            self._row = StoredToken(tokens, (current or 0) + 1)
+            return self._row
+
+
+class SQLiteTokenStore:
+    """The token row in a SQLite file, safe across processes (``BEGIN IMMEDIATE`` serialises writers)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS freee_token (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL,"
+                " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def load_token(self) -> StoredToken | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT data, version, claim_holder, claim_until FROM freee_token WHERE id = 1"
+            ).fetchone()
+        if row is None:
+            return None
+        until = datetime.fromisoformat(row[3]) if row[3] else None
+        return StoredToken(TokenSet.from_json(row[0]), row[1], row[2], until)
+
+    def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT version, claim_until FROM freee_token WHERE id = 1").fetchone()
+            live = row is not None and row[1] is not None and datetime.fromisoformat(row[1]) > now
+            if row is None or row[0] != version or live:
+                db.execute("ROLLBACK")
+                return False
+            db.execute(
+                "UPDATE freee_token SET claim_holder = ?, claim_until = ? WHERE id = 1",
+                (holder, until.isoformat()),
+            )
+            db.execute("COMMIT")
+            return True
+        finally:
+            db.close()
+
+    def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT version FROM freee_token WHERE id = 1").fetchone()
+            current = row[0] if row else None
+            if current != expected_version:
+                db.execute("ROLLBACK")
+                return None
+            version = (current or 0) + 1
+            db.execute(
+                "INSERT INTO freee_token (id, data, version, claim_holder, claim_until) VALUES (1, ?, ?, NULL, NULL)"
+                " ON CONFLICT(id) DO UPDATE SET data = excluded.data, version = excluded.version,"
+                " claim_holder = NULL, claim_until = NULL",
+                (tokens.to_json(), version),
+            )
+            db.execute("COMMIT")
+            return StoredToken(tokens, version)
+        finally:
+            db.close()

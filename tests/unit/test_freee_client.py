@@ -1,0 +1,455 @@
+"""The freee client's edges, with ``responses``: retries, refresh, errors, and what a write must never do."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from sdk.clock import FakeClock
+from sdk.freee.client import FreeeClient, RetryPolicy
+from sdk.freee.errors import (
+    FreeeAuthError,
+    FreeeNotFound,
+    FreeeOutcomeUnknown,
+    FreeeRateLimited,
+    FreeeServerError,
+    FreeeUnavailable,
+    FreeeValidationError,
+)
+from sdk.freee.oauth import OAuthClient, TokenManager
+from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter
+from sdk.freee.tokens import MemoryTokenStore, TokenSet
+from sdk.log import get_logger
+from sdk.mapping import PartnerRef, build_invoice_request
+from sdk.settings import load_settings
+from sdk.validation import validate_deal
+from tests.conftest import TODAY
+from tests.factories import bundle, line_item
+
+API = "https://api.freee.test"
+AUTH = "https://accounts.freee.test"
+TOKEN_URL = f"{AUTH}/public_api/token"
+
+INVOICE = {
+    "id": 101,
+    "company_id": 1,
+    "invoice_number": "INV-0000000101",
+    "subject": "件名",
+    "billing_date": "2026-11-20",
+    "payment_date": "2026-12-31",
+    "memo": "[hubspot-freee portal=1 deal=5]",
+    "sending_status": "unsent",
+    "payment_status": "unsettled",
+    "cancel_status": "uncanceled",
+    "deal_status": "unregistered",
+    "deal_id": None,
+    "total_amount": 11000,
+    "amount_including_tax": 11000,
+    "amount_excluding_tax": 10000,
+    "amount_tax": 1000,
+    "partner_id": 7,
+    "report_url": "https://invoice.secure.freee.co.jp/reports/invoices/101",
+    "lines": [],
+}
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def store(clock):
+    return MemoryTokenStore(TokenSet("access-1", "refresh-1", clock.now() + timedelta(hours=6), company_id=1))
+
+
+@pytest.fixture
+def client(clock, store):
+    session = requests.Session()
+    oauth = OAuthClient(
+        auth_base=AUTH,
+        client_id="cid",
+        client_secret="csecret-canary",
+        redirect_uri="urn:x",
+        session=session,
+        clock=clock,
+    )
+    return FreeeClient(
+        api_base=API,
+        company_id=1,
+        tokens=TokenManager(store, oauth, clock),
+        limiter=RateLimiter(MemoryRateLimitStore(), clock, [(30, 60.0)]),
+        clock=clock,
+        session=session,
+        retry=RetryPolicy(max_attempts=4, rng=random.Random(7)),
+    )
+
+
+def _invoice_request():
+    settings = load_settings()
+    draft = validate_deal(bundle(line_item()), settings, today=TODAY)
+    return build_invoice_request(draft, settings, company_id=1, partner=PartnerRef(id=7))
+
+
+def error(status: int, *messages: str) -> dict:
+    return {
+        "status_code": status,
+        "errors": [{"type": "validation" if status == 400 else "status", "messages": list(messages)}],
+    }
+
+
+@responses.activate
+def test_create_invoice_sends_the_request_and_parses_the_answer(client):
+    responses.post(
+        f"{API}/iv/invoices",
+        json={"invoice": INVOICE},
+        headers={"X-Freee-Request-ID": "req-1"},
+        match=[matchers.header_matcher({"Authorization": "Bearer access-1"})],
+    )
+    invoice = client.create_invoice(_invoice_request())
+    assert (invoice.id, invoice.total_amount, invoice.invoice_number) == (101, 11000, "INV-0000000101")
+    sent = json.loads(responses.calls[0].request.body)
+    assert sent["partner_id"] == 7
+    assert sent["lines"][0]["unit_price"] == "10000"
+
+
+@responses.activate
+def test_401_refreshes_once_then_succeeds_and_stores_the_new_pair(client, store):
+    responses.get(f"{API}/iv/invoices/101", json=error(401, "expired"), status=401)
+    responses.get(
+        f"{API}/iv/invoices/101",
+        json={"invoice": INVOICE},
+        match=[matchers.header_matcher({"Authorization": "Bearer access-2"})],
+    )
+    responses.post(
+        TOKEN_URL,
+        json={
+            "access_token": "access-2",
+            "refresh_token": "refresh-2",
+            "expires_in": 21600,
+            "token_type": "bearer",
+        },
+        match=[
+            matchers.urlencoded_params_matcher(
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": "refresh-1",
+                    "client_id": "cid",
+                    "client_secret": "csecret-canary",
+                }
+            )
+        ],
+    )
+    assert client.get_invoice(101).id == 101
+    row = store.load_token()
+    assert (row.tokens.access_token, row.tokens.refresh_token, row.version) == ("access-2", "refresh-2", 2)
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [
+        f"{API}/iv/invoices/101",
+        TOKEN_URL,
+        f"{API}/iv/invoices/101",
+    ]
+
+
+@responses.activate
+def test_a_second_401_after_refresh_is_an_auth_error(client):
+    responses.get(f"{API}/iv/invoices/101", json=error(401, "no"), status=401)
+    responses.post(
+        TOKEN_URL, json={"access_token": "access-2", "refresh_token": "refresh-2", "expires_in": 21600}
+    )
+    with pytest.raises(FreeeAuthError, match="setup freee"):
+        client.get_invoice(101)
+
+
+@responses.activate
+def test_expired_access_token_is_refreshed_before_the_call(client, clock):
+    clock.advance(6 * 3600)
+    responses.post(
+        TOKEN_URL, json={"access_token": "access-2", "refresh_token": "refresh-2", "expires_in": 21600}
+    )
+    responses.get(
+        f"{API}/iv/invoices/101",
+        json={"invoice": INVOICE},
+        match=[matchers.header_matcher({"Authorization": "Bearer access-2"})],
+    )
+    client.get_invoice(101)
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_rejected_refresh_token_says_to_authorise_again(client, clock):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, json={"error": "invalid_grant", "error_description": "used"}, status=401)
+    with pytest.raises(FreeeAuthError, match=r"invalid_grant.*setup freee"):
+        client.get_invoice(101)
+
+
+def test_not_connected_is_an_auth_error(clock):
+    oauth = OAuthClient(
+        auth_base=AUTH,
+        client_id="c",
+        client_secret="s",
+        redirect_uri="x",
+        session=requests.Session(),
+        clock=clock,
+    )
+    client = FreeeClient(
+        api_base=API,
+        company_id=1,
+        tokens=TokenManager(MemoryTokenStore(), oauth, clock),
+        limiter=RateLimiter(MemoryRateLimitStore(), clock),
+        clock=clock,
+    )
+    with pytest.raises(FreeeAuthError, match="not connected"):
+        client.get_invoice(1)
+
+
+@responses.activate
+def test_429_with_retry_after_waits_that_long_then_succeeds(client, clock):
+    responses.get(
+        f"{API}/iv/invoices/101", json=error(429, "too many"), status=429, headers={"Retry-After": "17"}
+    )
+    responses.get(f"{API}/iv/invoices/101", json={"invoice": INVOICE})
+    client.get_invoice(101)
+    assert 17 in clock.slept
+
+
+@responses.activate
+def test_429_without_headers_backs_off_with_jitter(client, clock):
+    for _ in range(2):
+        responses.get(f"{API}/iv/invoices/101", status=429, body="")
+    responses.get(f"{API}/iv/invoices/101", json={"invoice": INVOICE})
+    client.get_invoice(101)
+    assert len(clock.slept) == 2
+    assert 0.5 <= clock.slept[0] <= 1.0
+    assert 1.0 <= clock.slept[1] <= 2.0
+
+
+@responses.activate
+def test_429_on_every_attempt_raises_rate_limited_with_the_delay(client):
+    for _ in range(4):
+        responses.post(
+            f"{API}/iv/invoices", json=error(429, "too many"), status=429, headers={"X-RateLimit-Reset": "42"}
+        )
+    with pytest.raises(FreeeRateLimited) as caught:
+        client.create_invoice(_invoice_request())
+    assert caught.value.retry_after == 42
+    assert len(responses.calls) == 4  # a 429 means freee did nothing: the write is retried
+
+
+@responses.activate
+def test_403_lockout_is_rate_limited_and_not_hammered(client):
+    responses.get(
+        f"{API}/iv/invoices/101",
+        json=error(403, "アクセス制限中です"),
+        status=403,
+        headers={"Retry-After": "600"},
+    )
+    with pytest.raises(FreeeRateLimited) as caught:
+        client.get_invoice(101)
+    assert caught.value.retry_after == 600
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_403_permission_is_an_auth_error(client):
+    responses.get(f"{API}/iv/invoices/101", json=error(403, "権限がありません"), status=403)
+    with pytest.raises(FreeeAuthError, match="permissions"):
+        client.get_invoice(101)
+
+
+@responses.activate
+def test_html_error_page_on_a_read_is_retried(client):
+    responses.get(
+        f"{API}/iv/invoices/101",
+        body="<html><h1>502 Bad Gateway</h1></html>",
+        status=502,
+        content_type="text/html",
+    )
+    responses.get(f"{API}/iv/invoices/101", json={"invoice": INVOICE})
+    assert client.get_invoice(101).id == 101
+
+
+@responses.activate
+def test_malformed_json_on_success_is_a_server_error_not_a_crash(client):
+    responses.get(f"{API}/iv/invoices/101", body="{not json", status=200, content_type="application/json")
+    with pytest.raises(FreeeServerError, match="not JSON"):
+        client.get_invoice(101)
+
+
+@responses.activate
+def test_malformed_answer_to_a_write_is_an_unknown_outcome(client):
+    responses.post(f"{API}/iv/invoices", body="<html>ok?</html>", status=201, content_type="text/html")
+    with pytest.raises(FreeeOutcomeUnknown):
+        client.create_invoice(_invoice_request())
+
+
+@responses.activate
+def test_write_that_times_out_is_never_retried_blindly(client):
+    responses.post(f"{API}/iv/invoices", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(FreeeOutcomeUnknown, match="may have been applied"):
+        client.create_invoice(_invoice_request())
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_write_cut_off_by_a_reset_is_an_unknown_outcome(client):
+    responses.post(f"{API}/iv/invoices", body=requests.ConnectionError(ConnectionResetError(104, "reset")))
+    with pytest.raises(FreeeOutcomeUnknown):
+        client.create_invoice(_invoice_request())
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_write_5xx_is_not_retried_but_reported_retryable(client):
+    responses.post(f"{API}/iv/invoices", json=error(500, "internal"), status=500)
+    with pytest.raises(FreeeServerError) as caught:
+        client.create_invoice(_invoice_request())
+    assert len(responses.calls) == 1
+    assert caught.value.messages == ["internal"]
+
+
+@responses.activate
+def test_write_that_never_connected_is_retried(client):
+    responses.post(f"{API}/iv/invoices", body=requests.ConnectTimeout("connect timed out"))
+    responses.post(f"{API}/iv/invoices", json={"invoice": INVOICE})
+    assert client.create_invoice(_invoice_request()).id == 101
+
+
+@responses.activate
+def test_reads_retry_connection_errors_then_give_up_as_unavailable(client):
+    for _ in range(4):
+        responses.get(f"{API}/iv/invoices/101", body=requests.ConnectionError("boom"))
+    with pytest.raises(FreeeUnavailable):
+        client.get_invoice(101)
+    assert len(responses.calls) == 4
+
+
+@responses.activate
+def test_validation_error_carries_freees_messages(client):
+    responses.post(
+        f"{API}/iv/invoices",
+        json=error(400, "取引先が存在しません", "請求日が不正です"),
+        status=400,
+        headers={"X-Freee-Request-ID": "abc"},
+    )
+    with pytest.raises(FreeeValidationError) as caught:
+        client.create_invoice(_invoice_request())
+    assert caught.value.messages == ["取引先が存在しません", "請求日が不正です"]
+    assert caught.value.request_id == "abc"
+    assert "取引先が存在しません" in str(caught.value)
+
+
+@responses.activate
+def test_partner_by_code_missing_is_none_and_code_is_escaped(client):
+    responses.get(f"{API}/api/1/partners/code/HS%2F1%20x", json=error(404, "not found"), status=404)
+    assert client.get_partner_by_code("HS/1 x") is None
+
+
+@responses.activate
+def test_other_404_is_not_found(client):
+    responses.get(f"{API}/api/1/deals/9", json=error(404, "not found"), status=404)
+    with pytest.raises(FreeeNotFound):
+        client.get_deal(9)
+
+
+@responses.activate
+def test_iter_invoices_pages_inside_billing_date_windows(client):
+    seen: list[dict] = []
+
+    def answer(request):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        seen.append(query)
+        page = 2 if query["start_billing_date"] == "2026-01-01" and query["offset"] == "0" else 1
+        return 200, {}, json.dumps({"invoices": [INVOICE] * page})
+
+    responses.add_callback(responses.GET, f"{API}/iv/invoices", callback=answer)
+    found = list(
+        client.iter_invoices(
+            start=date(2026, 1, 1), end=date(2026, 3, 15), window_days=31, page_size=2, partner_ids=[7, 8]
+        )
+    )
+    windows = [(q["start_billing_date"], q["end_billing_date"], q["offset"]) for q in seen]
+    assert windows == [
+        ("2026-01-01", "2026-01-31", "0"),
+        ("2026-01-01", "2026-01-31", "2"),
+        ("2026-02-01", "2026-03-03", "0"),
+        ("2026-03-04", "2026-03-15", "0"),
+    ]
+    assert seen[0]["partner_ids"] == "7,8"
+    assert len(found) == 5
+
+
+def test_list_refuses_offsets_freee_would_refuse(client):
+    with pytest.raises(ValueError, match="10,000"):
+        client.list_invoices(offset=9950, limit=100)
+
+
+@responses.activate
+def test_iter_deals_follows_total_count(client):
+    deal = {
+        "id": 1,
+        "company_id": 1,
+        "issue_date": "2026-11-20",
+        "amount": 11000,
+        "due_amount": 0,
+        "status": "settled",
+        "payments": [],
+    }
+    responses.get(f"{API}/api/1/deals", json={"deals": [deal, deal], "meta": {"total_count": 3}})
+    responses.get(f"{API}/api/1/deals", json={"deals": [deal], "meta": {"total_count": 3}})
+    assert len(list(client.iter_deals(page_size=2, status="settled"))) == 3
+
+
+@responses.activate
+def test_no_token_or_secret_reaches_the_logs(client, caplog):
+    responses.post(
+        TOKEN_URL,
+        json={"access_token": "access-canary-2", "refresh_token": "refresh-canary-2", "expires_in": 21600},
+    )
+    responses.get(f"{API}/iv/invoices/101", json=error(401, "x"), status=401)
+    responses.get(
+        f"{API}/iv/invoices/101", json={"invoice": INVOICE}, headers={"X-Freee-Request-ID": "rid-9"}
+    )
+    caplog.set_level("DEBUG")
+    client.get_invoice(101)
+    formatter = get_logger().registered_formatter  # the JSON lines exactly as they are written
+    text = "\n".join(formatter.format(record) for record in caplog.records)
+    assert '"freee_request_id":"rid-9"' in text  # the request id is logged
+    for secret in ("access-1", "refresh-1", "access-canary-2", "refresh-canary-2", "csecret-canary"):
+        assert secret not in text
+
+
+def test_authorization_url_and_settings_factory(tmp_path):
+    from sdk.freee.ratelimit import SQLiteRateLimitStore
+    from sdk.freee.tokens import SQLiteTokenStore
+
+    settings = load_settings(
+        freee_client_id="cid",
+        freee_client_secret="s",
+        freee_company_id=3,
+        freee_auth_base="https://auth.example",
+    )
+    client = FreeeClient.from_settings(
+        settings,
+        token_store=SQLiteTokenStore(tmp_path / "s"),
+        rate_store=SQLiteRateLimitStore(tmp_path / "s"),
+    )
+    url, state = client.tokens.oauth.authorization_url()
+    assert url.startswith("https://auth.example/public_api/authorize?client_id=cid&")
+    assert f"state={state}" in url
+    assert client.limiter.windows == ((30, 60.0), (1500, 3600.0))
+    from sdk.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="freee_client_secret"):
+        FreeeClient.from_settings(
+            load_settings(freee_client_id="c", freee_company_id=1),
+            token_store=MemoryTokenStore(),
+            rate_store=MemoryRateLimitStore(),
+        )

@@ -1,0 +1,139 @@
+"""The token store and the rate-limit store ports, one suite over each adapter."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sdk.clock import FakeClock
+from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter, SQLiteRateLimitStore
+from sdk.freee.tokens import MemoryTokenStore, SQLiteTokenStore, TokenSet
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def tokens(n: int) -> TokenSet:
+    return TokenSet(f"access-{n}", f"refresh-{n}", NOW + timedelta(hours=6), company_id=1, scope="read write")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def token_store(request, tmp_path):
+    return MemoryTokenStore() if request.param == "memory" else SQLiteTokenStore(tmp_path / "t.sqlite")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def rate_store(request, tmp_path):
+    return (
+        MemoryRateLimitStore() if request.param == "memory" else SQLiteRateLimitStore(tmp_path / "r.sqlite")
+    )
+
+
+def test_token_rows_are_versioned(token_store):
+    assert token_store.load_token() is None
+    first = token_store.save_token(tokens(1), expected_version=None)
+    assert first.version == 1
+    assert token_store.save_token(tokens(9), expected_version=None) is None  # someone else connected first
+    second = token_store.save_token(tokens(2), expected_version=1)
+    assert second.version == 2
+    assert token_store.save_token(tokens(3), expected_version=1) is None  # stale writer loses
+    row = token_store.load_token()
+    assert (row.version, row.tokens.refresh_token) == (2, "refresh-2")
+
+
+def test_one_claim_at_a_time_until_the_lease_ends(token_store):
+    token_store.save_token(tokens(1), expected_version=None)
+    until = NOW + timedelta(seconds=30)
+    assert token_store.claim_refresh(1, "a", NOW, until)
+    assert not token_store.claim_refresh(1, "b", NOW + timedelta(seconds=10), until)
+    assert not token_store.claim_refresh(2, "b", NOW, until)  # wrong version
+    assert token_store.claim_refresh(
+        1, "b", NOW + timedelta(seconds=31), NOW + timedelta(seconds=61)
+    )  # lease over
+    saved = token_store.save_token(tokens(2), expected_version=1)
+    assert saved.claim_holder is None
+    assert token_store.claim_refresh(2, "c", NOW, until)  # saving cleared the claim
+
+
+def test_token_set_round_trips_and_hides_secrets():
+    pair = tokens(7)
+    assert TokenSet.from_json(pair.to_json()) == pair
+    assert "access-7" not in repr(pair)
+    assert "refresh-7" not in repr(pair)
+
+
+def test_sqlite_token_claims_are_exclusive_across_threads(tmp_path):
+    store = SQLiteTokenStore(tmp_path / "t.sqlite")
+    store.save_token(tokens(1), expected_version=None)
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        barrier.wait()
+        if store.claim_refresh(1, name, NOW, NOW + timedelta(seconds=30)):
+            winners.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_sliding_window_admits_the_limit_then_says_how_long_to_wait(rate_store):
+    windows = [(3, 60.0)]
+    assert [rate_store.try_acquire("k", windows, t) for t in (0.0, 1.0, 2.0)] == [0, 0, 0]
+    assert rate_store.try_acquire("k", windows, 3.0) == pytest.approx(57.0)
+    assert rate_store.try_acquire("other", windows, 3.0) == 0  # keys are separate
+    assert rate_store.try_acquire("k", windows, 60.5) == 0  # the call at 0.0 left the window
+    assert rate_store.try_acquire("k", windows, 60.6) == pytest.approx(0.4)
+
+
+def test_every_window_must_have_room(rate_store):
+    windows = [(2, 10.0), (3, 100.0)]
+    assert rate_store.try_acquire("k", windows, 0.0) == 0
+    assert rate_store.try_acquire("k", windows, 1.0) == 0
+    assert rate_store.try_acquire("k", windows, 2.0) == pytest.approx(8.0)  # minute-like window full
+    assert rate_store.try_acquire("k", windows, 10.5) == 0
+    assert rate_store.try_acquire("k", windows, 20.0) == pytest.approx(80.0)  # hour-like window full
+
+
+def test_limiter_spaces_calls_to_the_bound(rate_store):
+    clock = FakeClock()
+    limiter = RateLimiter(rate_store, clock, [(30, 60.0)])
+    start = clock.monotonic()
+    for _ in range(300):
+        limiter.acquire()
+    elapsed = clock.monotonic() - start
+    bound = (300 / 30 - 1) * 60  # ten full windows: the last 30 calls may start at 9 minutes
+    assert bound <= elapsed <= bound * 1.01
+
+
+def test_limiter_shared_by_threads_never_exceeds_the_window(tmp_path):
+    path = tmp_path / "r.sqlite"
+    clock = FakeClock()
+    # the long second window keeps every call in the store, so the test can read back when each one was let through
+    limiter = RateLimiter(SQLiteRateLimitStore(path), clock, [(5, 60.0), (1000, 86400.0)])
+
+    def work() -> None:
+        for _ in range(5):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with sqlite3.connect(path) as db:
+        stamps = [row[0] for row in db.execute("SELECT at FROM rate_calls ORDER BY at")]
+    assert len(stamps) == 20
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 60.0 - 1e-6  # never 6 calls inside one 60 s window
+
+
+def test_limiter_refuses_meaningless_windows():
+    with pytest.raises(ValueError, match="positive"):
+        RateLimiter(MemoryRateLimitStore(), FakeClock(), [(0, 60.0)])
