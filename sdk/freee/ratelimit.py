@@ -84,7 +84,11 @@ class SQLiteRateLimitStore:
 
 
 class RateLimiter:
-    """Blocks until a call is allowed; ``acquire`` returns the seconds it waited (clock time)."""
+    """Blocks until a call is allowed; ``acquire`` returns the seconds it waited (clock time).
+
+    ``margin`` lengthens every window a little: a call reaches freee some time after it leaves here, and that
+    delay varies, so two calls exactly one window apart here could land inside one window there.
+    """
 
     def __init__(
         self,
@@ -92,10 +96,15 @@ class RateLimiter:
         clock: Clock,
         windows: Sequence[Window] = FREEE_WINDOWS,
         key: str = "freee",
+        *,
+        margin: float = 1.0,
     ) -> None:
-        if not windows or any(limit < 1 or length <= 0 for limit, length in windows):
-            raise ValueError("each window needs a positive limit and length")
-        self.store, self.clock, self.windows, self.key = store, clock, tuple(windows), key
+        if not windows or any(limit < 1 or length <= 0 for limit, length in windows) or margin < 0:
+            raise ValueError(
+                "each window needs a positive limit and length, and the margin cannot be negative"
+            )
+        self.store, self.clock, self.key = store, clock, key
+        self.windows = tuple((limit, length + margin) for limit, length in windows)
 
     def acquire(self) -> float:
         waited = 0.0

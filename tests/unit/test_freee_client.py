@@ -444,7 +444,7 @@ def test_authorization_url_and_settings_factory(tmp_path):
     url, state = client.tokens.oauth.authorization_url()
     assert url.startswith("https://auth.example/public_api/authorize?client_id=cid&")
     assert f"state={state}" in url
-    assert client.limiter.windows == ((30, 60.0), (1500, 3600.0))
+    assert client.limiter.windows == ((30, 61.0), (1500, 3601.0))  # freee's limits plus the one-second margin
     from sdk.errors import SettingsError
 
     with pytest.raises(SettingsError, match="freee_client_secret"):

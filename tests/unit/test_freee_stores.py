@@ -101,22 +101,23 @@ def test_every_window_must_have_room(rate_store):
     assert rate_store.try_acquire("k", windows, 20.0) == pytest.approx(80.0)  # hour-like window full
 
 
-def test_limiter_spaces_calls_to_the_bound(rate_store):
+@pytest.mark.parametrize(("margin", "ratio"), [(0.0, 1.0), (1.0, 61 / 60)])
+def test_limiter_spaces_calls_to_the_bound(rate_store, margin, ratio):
     clock = FakeClock()
-    limiter = RateLimiter(rate_store, clock, [(30, 60.0)])
+    limiter = RateLimiter(rate_store, clock, [(30, 60.0)], margin=margin)
     start = clock.monotonic()
     for _ in range(300):
         limiter.acquire()
     elapsed = clock.monotonic() - start
     bound = (300 / 30 - 1) * 60  # ten full windows: the last 30 calls may start at 9 minutes
-    assert bound <= elapsed <= bound * 1.01
+    assert elapsed == pytest.approx(bound * ratio, abs=0.1)
 
 
 def test_limiter_shared_by_threads_never_exceeds_the_window(tmp_path):
     path = tmp_path / "r.sqlite"
     clock = FakeClock()
     # the long second window keeps every call in the store, so the test can read back when each one was let through
-    limiter = RateLimiter(SQLiteRateLimitStore(path), clock, [(5, 60.0), (1000, 86400.0)])
+    limiter = RateLimiter(SQLiteRateLimitStore(path), clock, [(5, 60.0), (1000, 86400.0)], margin=0)
 
     def work() -> None:
         for _ in range(5):
@@ -137,3 +138,5 @@ def test_limiter_shared_by_threads_never_exceeds_the_window(tmp_path):
 def test_limiter_refuses_meaningless_windows():
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(MemoryRateLimitStore(), FakeClock(), [(0, 60.0)])
+    with pytest.raises(ValueError, match="margin"):
+        RateLimiter(MemoryRateLimitStore(), FakeClock(), [(1, 60.0)], margin=-1)
