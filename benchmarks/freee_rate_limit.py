@@ -1,0 +1,93 @@
+"""300 calls through the freee client against the freee sandbox limited to 30/min, over loopback HTTP, on a
+scaled clock shared by client and sandbox. Reports elapsed scaled time against the rate-limit bound.
+
+Bound: with 30 calls per sliding minute, the 300th call cannot start before (300/30 - 1) × 60 s = 540 s.
+Target (issue 3): ratio ≤ 1.15, zero failed calls, zero 429 reaching the caller.
+Usage: ``python benchmarks/freee_rate_limit.py [--calls 300] [--speed 120]``; writes
+``benchmarks/freee_rate_limit.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from sandbox.freee import create_freee_sandbox
+from sandbox.transport import serve
+from sdk.clock import ScaledClock
+from sdk.freee.client import FreeeClient
+from sdk.freee.oauth import OAuthClient, TokenManager
+from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, SQLiteRateLimitStore
+from sdk.freee.tokens import SQLiteTokenStore, TokenSet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--speed", type=float, default=120.0, help="scaled seconds per real second")
+    args = parser.parse_args()
+
+    clock = ScaledClock(args.speed)
+    sandbox = create_freee_sandbox(clock=clock, rate_limit_per_minute=30, rate_limit_per_hour=1500)
+    statuses: list[int] = []
+    with serve(sandbox.app) as served, tempfile.TemporaryDirectory() as tmp:
+        session = requests.Session()
+        session.hooks["response"].append(lambda r, *a, **k: statuses.append(r.status_code))
+        issued = sandbox.issue_tokens()
+        store = SQLiteTokenStore(Path(tmp) / "state.sqlite")
+        store.save_token(
+            TokenSet(issued["access_token"], issued["refresh_token"], clock.now() + timedelta(hours=6)), None
+        )
+        oauth = OAuthClient(
+            auth_base=served.url,
+            client_id="sandbox-client-id",
+            client_secret="sandbox-client-secret",
+            redirect_uri="urn:ietf:wg:oauth:2.0:oob",
+            session=session,
+            clock=clock,
+        )
+        client = FreeeClient(
+            api_base=served.url,
+            company_id=1,
+            tokens=TokenManager(store, oauth, clock),
+            limiter=RateLimiter(SQLiteRateLimitStore(Path(tmp) / "state.sqlite"), clock, FREEE_WINDOWS),
+            clock=clock,
+            session=session,
+        )
+        failures = 0
+        real_start, start = time.perf_counter(), clock.monotonic()
+        for _ in range(args.calls):
+            try:
+                client.list_templates()
+            except Exception:  # noqa: BLE001 - counted and reported
+                failures += 1
+        elapsed = clock.monotonic() - start
+        real = time.perf_counter() - real_start
+    bound = (args.calls / 30 - 1) * 60.0
+    result = {
+        "benchmark": "freee client: calls under the 30/min limit, loopback HTTP, scaled clock",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} python {platform.python_version()}",
+        "calls": args.calls,
+        "speed": args.speed,
+        "failed_calls": failures,
+        "responses_429": statuses.count(429),
+        "elapsed_scaled_s": round(elapsed, 1),
+        "bound_s": bound,
+        "ratio": round(elapsed / bound, 3),
+        "target_ratio": 1.15,
+        "real_seconds": round(real, 2),
+    }
+    print(json.dumps(result, indent=2))
+    Path(__file__).with_name("freee_rate_limit.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
