@@ -1,0 +1,718 @@
+"""The project's HubSpot client: a thin, typed wrapper over the official ``hubspot-api-client``.
+
+Every call goes through :meth:`HubSpotClient._call`: it counts the call (:class:`CallCounter`, for benchmarks'
+"calls per deal"), passes the time-out, and maps the official client's ``ApiException`` once to this package's
+errors — 401/403 → :class:`HubSpotAuthError` (an :class:`~sdk.errors.AuthError`), 429/5xx and unreachable →
+:class:`HubSpotRetryable` (a :class:`~sdk.errors.Retryable` with ``retry_after``), 404 → :class:`HubSpotNotFound`,
+any other 4xx → :class:`HubSpotRequestError` with HubSpot's own message. The access token is handed to the
+official client and never appears in a message or a log.
+
+Transient answers (429, 502, 503, 504, connection errors) are first retried inside urllib3 with a ``Retry`` that
+honours ``Retry-After``, backs off exponentially and waits on the injected :class:`~sdk.clock.Clock` (so a
+sandbox and a test share one fake time). Every HTTP method is retried: the writes used here (batch update,
+property creation, callback completion) are idempotent or answer 409 when repeated.
+
+A deal bundle costs at most four calls for up to 100 line items: the deal with its associations, one batch read
+of the line items, the primary company, the first contact. Property names come from ``settings.properties``
+(the project's own ``freee_*`` ones) and the constants below (HubSpot's standard ones).
+
+The ``hubspot`` package is imported when a client is built, not when this module is: ``import sdk.hubspot``
+stays cheap for handlers that only need the errors or the counter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.retry import Retry
+
+from sdk.clock import Clock, SystemClock
+from sdk.errors import AuthError, HubspotFreeeError, Retryable
+from sdk.models.hubspot import Company, Contact, CrmObject, Deal, DealBundle, LineItem, Pipeline
+from sdk.pipelines import won_stages
+
+if TYPE_CHECKING:
+    from urllib3.response import BaseHTTPResponse
+
+    from sdk.settings import PropertyNames, Settings
+
+# HubSpot's standard properties this package reads (its own ``freee_*`` ones come from settings.properties)
+DEAL_PROPERTIES: Final = ("dealname", "amount", "closedate", "dealstage", "pipeline", "deal_currency_code")
+LINE_ITEM_PROPERTIES: Final = (
+    "name",
+    "description",
+    "quantity",
+    "price",
+    "amount",
+    "hs_discount_percentage",
+    "discount",
+    "hs_line_item_currency_code",
+    "hs_sku",
+    "hs_position_on_quote",
+)
+COMPANY_PROPERTIES: Final = (
+    "name",
+    "domain",
+    "phone",
+    "zip",
+    "state",
+    "city",
+    "address",
+    "address2",
+    "country",
+)
+CONTACT_PROPERTIES: Final = ("firstname", "lastname", "email", "phone")
+
+DEAL_COMPANY_PRIMARY_TYPE_ID: Final = 5
+#: the v3 object answer names the primary deal → company association this way (typeId 5)
+_V3_PRIMARY_COMPANY: Final = "deal_to_company"
+BATCH_LIMIT: Final = 100
+RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
+RETRY_COUNTER_KEY: Final = "http.retry"
+
+PropertyValue = str | int | float | bool | None
+_T = TypeVar("_T")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------------------------
+
+
+class HubSpotNotFound(HubspotFreeeError):
+    """The record (or route) does not exist in HubSpot (404)."""
+
+    def __init__(self, message: str, *, operation: str, correlation_id: str | None = None) -> None:
+        self.status = 404
+        self.operation = operation
+        self.correlation_id = correlation_id
+        super().__init__(message)
+
+
+class HubSpotRequestError(HubspotFreeeError):
+    """HubSpot refused the request (a 4xx other than 401/403/404/429): its message says why. Not retried."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        operation: str,
+        category: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.operation = operation
+        self.category = category
+        self.correlation_id = correlation_id
+        super().__init__(message)
+
+
+class HubSpotAuthError(AuthError):
+    """The private app token is missing, wrong, expired or lacks a scope (401/403)."""
+
+    def __init__(self, message: str, *, status: int, operation: str) -> None:
+        self.status = status
+        self.operation = operation
+        super().__init__(message)
+
+
+class HubSpotRetryable(Retryable):
+    """Rate limited, a server error, or HubSpot could not be reached, after the client's own retries."""
+
+    def __init__(
+        self, message: str, *, status: int | None, operation: str, retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        self.operation = operation
+        super().__init__(message, retry_after=retry_after)
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        return None
+    return None if value is None else str(value)
+
+
+def _seconds(raw: str | None) -> float | None:
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def translate_error(exc: BaseException, operation: str) -> HubspotFreeeError | None:
+    """This package's error for an exception of the official client (or urllib3); None for anything else."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and any(cls.__name__ == "ApiException" for cls in type(exc).__mro__):
+        return _from_status(status, getattr(exc, "body", None), getattr(exc, "headers", None), exc, operation)
+    if isinstance(exc, Urllib3Error):
+        return HubSpotRetryable(
+            f"HubSpot could not be reached ({operation}): {type(exc).__name__}. It will be tried again later. / "
+            "HubSpot に接続できませんでした。後で再試行します。",
+            status=None,
+            operation=operation,
+        )
+    return None
+
+
+def _from_status(
+    status: int, body: Any, headers: Any, exc: BaseException, operation: str
+) -> HubspotFreeeError:
+    message, category, correlation = _details(body, str(getattr(exc, "reason", "") or ""))
+    where = f"HubSpot {operation} → {status}" + (f" {category}" if category else "")
+    said = f"{where}: {message}" if message else where
+    if status in (401, 403):
+        return HubSpotAuthError(
+            f"{said}. Check HUBSPOT_ACCESS_TOKEN and the private app's scopes. / "
+            "HubSpot のアクセストークンとスコープを確認してください。",
+            status=status,
+            operation=operation,
+        )
+    if status == 404:
+        return HubSpotNotFound(said, operation=operation, correlation_id=correlation)
+    if status == 429 or status >= 500 or status == 0:
+        retry_after = _seconds(_header(headers, "Retry-After"))
+        if retry_after is None and status == 429:
+            interval = _seconds(_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds"))
+            retry_after = interval / 1000 if interval is not None else None
+        return HubSpotRetryable(
+            f"{said}. It will be tried again later. / 後で再試行します。",
+            status=status or None,
+            operation=operation,
+            retry_after=retry_after,
+        )
+    return HubSpotRequestError(
+        said, status=status, operation=operation, category=category, correlation_id=correlation
+    )
+
+
+def _details(body: Any, reason: str) -> tuple[str, str | None, str | None]:
+    """``(message, category, correlationId)`` from HubSpot's error body (JSON), else the HTTP reason."""
+    if isinstance(body, bytes | bytearray):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body) if isinstance(body, str) and body.strip() else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return reason, None, None
+    category = data.get("category") or data.get("errorType") or data.get("policyName")
+    correlation = data.get("correlationId")
+    return (
+        str(data.get("message") or reason),
+        str(category) if category else None,
+        str(correlation) if correlation else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# metrics and retries
+# --------------------------------------------------------------------------------------------------------------
+
+
+class CallCounter:
+    """Counts HubSpot API calls by operation (``deals.get``, ``line_items.batch_read``, …); thread-safe.
+
+    Each wrapper method adds one per HTTP call it makes; retries done inside urllib3 are counted under
+    ``http.retry``, so ``total`` is every request sent and ``calls()`` the logical calls.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def increment(self, operation: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[operation] = self._counts.get(operation, 0) + n
+
+    def count(self, operation: str) -> int:
+        with self._lock:
+            return self._counts.get(operation, 0)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def calls(self) -> int:
+        """Logical API calls, retries left out."""
+        with self._lock:
+            return sum(n for op, n in self._counts.items() if op != RETRY_COUNTER_KEY)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class ClockRetry(Retry):
+    """urllib3's ``Retry`` that waits on a :class:`~sdk.clock.Clock` and reports each retry."""
+
+    clock: Clock = SystemClock()
+    on_retry: Callable[[], None] | None = None
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.clock = self.clock
+        retry.on_retry = self.on_retry
+        return retry
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self.clock.sleep(retry_after)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.clock.sleep(backoff)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        if self.on_retry is not None:
+            self.on_retry()
+        super().sleep(response)
+
+
+def build_retry(
+    clock: Clock,
+    *,
+    total: int = 6,
+    backoff_factor: float = 1.0,
+    backoff_max: float = 30.0,
+    on_retry: Callable[[], None] | None = None,
+) -> ClockRetry:
+    """Retries for 429 / 502 / 503 / 504 and connection errors, on every method, honouring ``Retry-After``.
+
+    The last answer is returned rather than raised (``raise_on_status=False``) so it is mapped like any other.
+    With the defaults the waits are 0, 2, 4, 8, 16, 30 s: past HubSpot's ten-second rolling window.
+    """
+    retry = ClockRetry(
+        total=total,
+        connect=3,
+        read=2,
+        status=total,
+        other=0,
+        allowed_methods=None,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    retry.clock = clock
+    retry.on_retry = on_retry
+    return retry
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the client
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchUpdateResult:
+    """Ids written, and ids HubSpot did not find (deleted or merged records)."""
+
+    updated: tuple[str, ...]
+    not_found: tuple[str, ...]
+
+
+def owned_properties(names: PropertyNames, object_prefix: str) -> tuple[str, ...]:
+    """The project's own property names for one object (``deal_``, ``company_``, ``line_item_``)."""
+    return tuple(
+        str(getattr(names, field)) for field in type(names).model_fields if field.startswith(object_prefix)
+    )
+
+
+def _value(raw: PropertyValue) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    return str(raw)
+
+
+def _chunks(items: Sequence[_T], size: int = BATCH_LIMIT) -> Iterable[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _crm(cls: type[CrmObject], obj: Any) -> Any:
+    return cls.model_validate(
+        {
+            "id": str(obj.id),
+            "properties": dict(obj.properties or {}),
+            "createdAt": obj.created_at,
+            "updatedAt": obj.updated_at,
+            "archived": bool(obj.archived),
+        }
+    )
+
+
+class HubSpotClient:
+    """The calls this package makes to HubSpot, through the official client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: CallCounter | None = None,
+        clock: Clock | None = None,
+        pipeline_ttl: float = 300.0,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        retry: Retry | None = None,
+    ) -> None:
+        settings.require("hubspot_access_token")
+        token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else ""
+        from hubspot import HubSpot  # deferred: a heavy import, paid by whoever builds a client
+
+        self.settings = settings
+        self.metrics = metrics if metrics is not None else CallCounter()
+        self.clock = clock if clock is not None else SystemClock()
+        self.pipeline_ttl = pipeline_ttl
+        self.timeout = timeout
+        self.retry = (
+            retry
+            if retry is not None
+            else build_retry(self.clock, on_retry=lambda: self.metrics.increment(RETRY_COUNTER_KEY))
+        )
+        self._hubspot = HubSpot(access_token=token, host=settings.hubspot_api_base, retry=self.retry)
+        self._lock = threading.Lock()
+        self._apis: dict[str, Any] = {}
+        self._pipelines: tuple[float, list[Pipeline]] | None = None
+        names = settings.properties
+        self.deal_properties = (*DEAL_PROPERTIES, *owned_properties(names, "deal_"))
+        self.line_item_properties = (*LINE_ITEM_PROPERTIES, *owned_properties(names, "line_item_"))
+        self.company_properties = (*COMPANY_PROPERTIES, *owned_properties(names, "company_"))
+        self.contact_properties = CONTACT_PROPERTIES
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, metrics: CallCounter | None = None, **options: Any) -> Self:
+        """A client for ``settings.hubspot_api_base`` with ``settings.hubspot_access_token`` (required)."""
+        return cls(settings, metrics=metrics, **options)
+
+    def __repr__(self) -> str:  # no token here, ever
+        return f"HubSpotClient(api_base={self.settings.hubspot_api_base!r})"
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    def _api(self, path: str) -> Any:
+        """An API object of the official client (``crm.deals.basic_api``), built once: each owns a pool."""
+        with self._lock:
+            api = self._apis.get(path)
+            if api is None:
+                api = self._hubspot
+                for part in path.split("."):
+                    api = getattr(api, part)
+                self._apis[path] = api
+            return api
+
+    def _call(self, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.metrics.increment(operation)
+        try:
+            return method(*args, _request_timeout=self.timeout, **kwargs)
+        except Exception as exc:
+            error = translate_error(exc, operation)
+            if error is None:
+                raise
+            raise error from exc
+
+    # -- reading a deal ----------------------------------------------------------------------------------------
+
+    def read_deal_bundle(self, portal_id: int, deal_id: str | int) -> DealBundle:
+        """The deal, its line items, its primary company (else the first) and its first contact.
+
+        Calls: the deal with its associations (1), the line items in batches of 100 (1 up to 100 items), the
+        company (1) and the contact (1) — 4 for a usual deal, fewer when something is missing."""
+        raw = self._call(
+            "deals.get",
+            self._api("crm.deals.basic_api").get_by_id,
+            str(deal_id),
+            properties=list(self.deal_properties),
+            associations=["companies", "contacts", "line_items"],
+            archived=False,
+        )
+        deal = _crm(Deal, raw)
+        companies = self._associated(raw, deal.id, "companies")
+        contacts = self._associated(raw, deal.id, "contacts")
+        item_ids = [i for i, _ in self._associated(raw, deal.id, "line_items")]
+        primary = next((i for i, types in companies if DEAL_COMPANY_PRIMARY_TYPE_ID in types), None)
+        company_id = primary or (companies[0][0] if companies else None)
+        company = self._read_one("companies", company_id, self.company_properties) if company_id else None
+        contact = self._read_one("contacts", contacts[0][0], self.contact_properties) if contacts else None
+        return DealBundle.model_validate(
+            {
+                "portalId": portal_id,
+                "deal": deal,
+                "lineItems": self._read_line_items(item_ids),
+                "company": company,
+                "contact": contact,
+            }
+        )
+
+    def _associated(self, raw: Any, deal_id: str, to_type: str) -> list[tuple[str, frozenset[int]]]:
+        """``(id, type ids)`` from the v3 answer, in HubSpot's order; follows v4 paging when the answer pages."""
+        found = raw.associations or {}
+        collection = found.get(to_type) or found.get(to_type.replace("_", " "))
+        if collection is None:
+            return []
+        if collection.paging is not None and collection.paging.next is not None:
+            return self._associations_v4(deal_id, to_type)
+        merged: dict[str, set[int]] = {}
+        for item in collection.results or []:
+            types = merged.setdefault(str(item.id), set())
+            if item.type == _V3_PRIMARY_COMPANY:
+                types.add(DEAL_COMPANY_PRIMARY_TYPE_ID)
+        return [(i, frozenset(t)) for i, t in merged.items()]
+
+    def _associations_v4(self, deal_id: str, to_type: str) -> list[tuple[str, frozenset[int]]]:
+        out: list[tuple[str, frozenset[int]]] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": 500}
+            if after is not None:
+                kwargs["after"] = after
+            page = self._call(
+                "associations.get_page",
+                self._api("crm.associations.v4.basic_api").get_page,
+                "deals",
+                deal_id,
+                to_type,
+                **kwargs,
+            )
+            out += [
+                (str(r.to_object_id), frozenset(int(t.type_id) for t in r.association_types or []))
+                for r in page.results or []
+            ]
+            following = page.paging.next if page.paging is not None else None
+            if following is None or not following.after:
+                return out
+            after = str(following.after)
+
+    def _read_line_items(self, ids: Sequence[str]) -> list[LineItem]:
+        from hubspot.crm.line_items import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        by_id: dict[str, LineItem] = {}
+        for chunk in _chunks(ids):
+            answer = self._call(
+                "line_items.batch_read",
+                self._api("crm.line_items.batch_api").read,
+                BatchReadInputSimplePublicObjectId(
+                    inputs=[SimplePublicObjectId(id=i) for i in chunk],
+                    properties=list(self.line_item_properties),
+                    properties_with_history=[],
+                ),
+                archived=False,
+            )
+            for result in answer.results or []:
+                by_id[str(result.id)] = _crm(LineItem, result)
+        return [by_id[i] for i in ids if i in by_id]  # HubSpot's batch order is not the association order
+
+    def _read_one(self, object_type: str, object_id: str, properties: Sequence[str]) -> Any:
+        """A company or contact; None when it no longer exists (a stale association is not a failure)."""
+        model: type[CrmObject] = Company if object_type == "companies" else Contact
+        try:
+            raw = self._call(
+                f"{object_type}.get",
+                self._api(f"crm.{object_type}.basic_api").get_by_id,
+                object_id,
+                properties=list(properties),
+                archived=False,
+            )
+        except HubSpotNotFound:
+            return None
+        return _crm(model, raw)
+
+    # -- pipelines ---------------------------------------------------------------------------------------------
+
+    def read_pipelines(self, *, refresh: bool = False) -> list[Pipeline]:
+        """The deal pipelines, cached for ``pipeline_ttl`` seconds of the client's clock."""
+        with self._lock:
+            cached = self._pipelines
+        if cached is not None and not refresh and self.clock.monotonic() - cached[0] < self.pipeline_ttl:
+            return list(cached[1])
+        answer = self._call("pipelines.get_all", self._api("crm.pipelines.pipelines_api").get_all, "deals")
+        pipelines = [
+            Pipeline.model_validate(
+                {
+                    "id": str(p.id),
+                    "label": str(p.label),
+                    "displayOrder": int(p.display_order or 0),
+                    "archived": bool(p.archived),
+                    "stages": [
+                        {
+                            "id": str(s.id),
+                            "label": str(s.label),
+                            "displayOrder": int(s.display_order or 0),
+                            "metadata": {str(k): str(v) for k, v in (s.metadata or {}).items()},
+                            "archived": bool(s.archived),
+                        }
+                        for s in p.stages or []
+                    ],
+                }
+            )
+            for p in answer.results or []
+        ]
+        with self._lock:
+            self._pipelines = (self.clock.monotonic(), pipelines)
+        return list(pipelines)
+
+    def won_stages(self) -> frozenset[tuple[str, str]]:
+        """``(pipeline id, stage id)`` of every won stage, by metadata and the ``won_stages`` settings."""
+        return won_stages(self.read_pipelines(), self.settings.won_stages)
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def update_deals(self, updates: Mapping[str, Mapping[str, PropertyValue]]) -> BatchUpdateResult:
+        """Batch update deals, 100 per call; values are sent as strings (None clears a property)."""
+        return self._batch_update("deals", updates)
+
+    def update_companies(self, updates: Mapping[str, Mapping[str, PropertyValue]]) -> BatchUpdateResult:
+        """Batch update companies, 100 per call; values are sent as strings (None clears a property)."""
+        return self._batch_update("companies", updates)
+
+    def _batch_update(
+        self, object_type: str, updates: Mapping[str, Mapping[str, PropertyValue]]
+    ) -> BatchUpdateResult:
+        module = importlib.import_module(f"hubspot.crm.{object_type}")
+        updated: list[str] = []
+        missing: list[str] = []
+        items = [(str(k), v) for k, v in updates.items() if v]
+        for chunk in _chunks(items):
+            answer = self._call(
+                f"{object_type}.batch_update",
+                self._api(f"crm.{object_type}.batch_api").update,
+                module.BatchInputSimplePublicObjectBatchInput(
+                    inputs=[
+                        module.SimplePublicObjectBatchInput(
+                            id=object_id, properties={k: _value(v) for k, v in values.items()}
+                        )
+                        for object_id, values in chunk
+                    ]
+                ),
+            )
+            updated += [str(r.id) for r in answer.results or []]
+            for error in getattr(answer, "errors", None) or []:
+                missing += [str(i) for i in (error.context or {}).get("ids", [])]
+        return BatchUpdateResult(tuple(updated), tuple(missing))
+
+    # -- properties --------------------------------------------------------------------------------------------
+
+    def ensure_property_group(self, object_type: str, name: str, label: str) -> bool:
+        """Create the property group unless it exists. True when it was created."""
+        from hubspot.crm.properties import PropertyGroupCreate
+
+        api = self._api("crm.properties.groups_api")
+        existing = self._call("property_groups.get_all", api.get_all, object_type)
+        if any(str(g.name) == name for g in existing.results or []):
+            return False
+        try:
+            self._call(
+                "property_groups.create",
+                api.create,
+                object_type,
+                PropertyGroupCreate(name=name, label=label, display_order=-1),
+            )
+        except HubSpotRequestError as exc:
+            if exc.status == 409:  # created meanwhile (or by a retried request)
+                return False
+            raise
+        return True
+
+    def ensure_properties(self, object_type: str, definitions: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Create the properties that do not exist yet; existing ones are left untouched. Returns names created.
+
+        A definition is HubSpot's property JSON (``name``, ``label``, ``type``, ``fieldType``, ``groupName``,
+        ``description``, ``options`` …), camelCase or snake_case."""
+        api = self._api("crm.properties.core_api")
+        answer = self._call("properties.get_all", api.get_all, object_type, archived=False)
+        existing = {str(p.name) for p in answer.results or []}
+        created: list[str] = []
+        for definition in definitions:
+            spec = _property_create(definition)
+            if spec.name in existing:
+                continue
+            try:
+                self._call("properties.create", api.create, object_type, spec)
+            except HubSpotRequestError as exc:
+                if exc.status == 409:
+                    continue
+                raise
+            existing.add(spec.name)
+            created.append(str(spec.name))
+        return created
+
+    # -- workflow actions --------------------------------------------------------------------------------------
+
+    def complete_callback(self, callback_id: str, output_fields: Mapping[str, PropertyValue]) -> None:
+        """Finish a workflow action that answered BLOCK (``hs_execution_state`` among ``output_fields``)."""
+        from hubspot.automation.actions import CallbackCompletionRequest
+
+        self._call(
+            "callbacks.complete",
+            self._api("automation.actions.callbacks_api").complete,
+            callback_id,
+            CallbackCompletionRequest(output_fields={k: _value(v) for k, v in output_fields.items()}),
+        )
+
+
+def _property_create(definition: Mapping[str, Any]) -> Any:
+    """The official client's ``PropertyCreate`` from HubSpot's JSON (camelCase) or its snake_case names."""
+    from hubspot.crm.properties import OptionInput, PropertyCreate
+
+    by_json = {json_name: attr for attr, json_name in PropertyCreate.attribute_map.items()}
+    kwargs: dict[str, Any] = {}
+    for key, value in definition.items():
+        attr = by_json.get(key, key)
+        if attr not in PropertyCreate.attribute_map:
+            raise ValueError(
+                f"unknown property field {key!r} in the definition of {definition.get('name')!r}"
+            )
+        kwargs[attr] = value
+    if kwargs.get("options"):
+        kwargs["options"] = [
+            OptionInput(
+                label=str(o.get("label", o.get("value"))),
+                value=str(o["value"]),
+                display_order=int(o.get("displayOrder", o.get("display_order", index))),
+                hidden=bool(o.get("hidden", False)),
+                description=str(o.get("description", "")),
+            )
+            for index, o in enumerate(kwargs["options"])
+        ]
+    return PropertyCreate(**kwargs)
+
+
+__all__ = [
+    "COMPANY_PROPERTIES",
+    "CONTACT_PROPERTIES",
+    "DEAL_PROPERTIES",
+    "LINE_ITEM_PROPERTIES",
+    "BatchUpdateResult",
+    "CallCounter",
+    "ClockRetry",
+    "HubSpotAuthError",
+    "HubSpotClient",
+    "HubSpotNotFound",
+    "HubSpotRequestError",
+    "HubSpotRetryable",
+    "build_retry",
+    "owned_properties",
+    "translate_error",
+]
