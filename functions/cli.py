@@ -233,6 +233,73 @@ def _render(bundle: DealBundle, result: dict[str, Any]) -> None:
     console.print(Panel(Group(*parts), title=f"[green]✓ {title}[/]"))
 
 
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default)")] = "127.0.0.1",
+    freee_port: Annotated[int, typer.Option(help="freee sandbox port (0: any free port)")] = 0,
+    hubspot_port: Annotated[int, typer.Option(help="HubSpot sandbox port (0: any free port)")] = 0,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where the HubSpot sandbox delivers deal-stage webhooks")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Clock speed: 60 makes a minute pass every second")] = 1.0,
+    rate_limit_per_minute: Annotated[int, typer.Option(help="freee sandbox requests per minute")] = 30,
+) -> None:
+    """Serve stateful freee and HubSpot sandboxes on loopback until interrupted (Ctrl-C).
+
+    Prints the settings that point this package at them. Reset or seed them through /_sandbox on each.
+    """
+    import signal
+    import threading
+
+    from sandbox.freee import create_freee_sandbox
+    from sandbox.hubspot import create_hubspot_sandbox
+    from sandbox.transport import serve
+    from sdk.clock import ScaledClock, SystemClock
+
+    if speed <= 0:
+        raise _fail("--speed must be positive")
+    clock = SystemClock() if speed == 1.0 else ScaledClock(speed)
+    freee = create_freee_sandbox(clock=clock, rate_limit_per_minute=rate_limit_per_minute)
+    hubspot = create_hubspot_sandbox(clock=clock, webhook_url=webhook_url)
+    try:
+        served_freee = serve(freee.app, host, freee_port)
+        served_hubspot = serve(hubspot.app, host, hubspot_port)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    env = {
+        "FREEE_API_BASE": served_freee.url,
+        "FREEE_AUTH_BASE": served_freee.url,
+        "FREEE_CLIENT_ID": "sandbox-client-id",
+        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
+        "FREEE_COMPANY_ID": "1",
+        "HUBSPOT_API_BASE": served_hubspot.url,
+        "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+        "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
+    }
+    table = Table(title="sandboxes / サンドボックス", show_header=True, header_style="bold")
+    table.add_column("service")
+    table.add_column("url")
+    table.add_column("admin")
+    table.add_row("freee", served_freee.url, f"{served_freee.url}/_sandbox/state")
+    table.add_row("HubSpot", served_hubspot.url, f"{served_hubspot.url}/_sandbox/state")
+    console.print(table)
+    console.print("[bold]settings for these sandboxes[/] (sandbox credentials, not secrets):")
+    for name, value in env.items():
+        typer.echo(f"export {name}={value}")
+    console.print("Ctrl-C to stop / 停止は Ctrl-C", style="dim")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        served_hubspot.stop()
+        served_freee.stop()
+        hubspot.close()
+
+
 def main() -> None:
     app()
 

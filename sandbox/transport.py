@@ -148,6 +148,8 @@ def serve(
     """
     middleware = _FaultMiddleware(app, timeout_hold_seconds)
     server = make_server(host, port, middleware, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"sandbox:{server.port}", daemon=True)
+    thread = threading.Thread(
+        target=lambda: server.serve_forever(poll_interval=0.05), name=f"sandbox:{server.port}", daemon=True
+    )
     thread.start()
     return ServedApp(f"http://{host}:{server.port}", server, thread, middleware)
