@@ -10,91 +10,21 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from openapi_core import Config, OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
 from sandbox.faults import FaultKind, FaultRule
 from sandbox.freee import FreeeSandbox, create_freee_sandbox
 from sandbox.transport import WSGIAdapter
 from sdk.clock import FakeClock
-from tests.contract.conftest import SPECS
+from tests.contract.conftest import SPECS, Contract
 
 BASE = "http://freee.sandbox"
-HOST = "https://api.freee.co.jp"  # the documents' server; the invoice API's is HOST + "/iv"
 COMPANY = 1
-
-
-def _problem_json(value: bytes, **parameters: str) -> Any:
-    return json.loads(value)
-
-
-def _variant(api: OpenAPI, *, strict: bool) -> OpenAPI:
-    """The session's document with ``application/problem+json`` readable (freee請求書 answers errors in it)."""
-    return OpenAPI(
-        api.spec,
-        config=Config(
-            spec_validator_cls=None,  # already checked when the session loaded it
-            extra_media_type_deserializers={"application/problem+json": _problem_json},
-            additional_properties_default_policy="forbid" if strict else "allow",
-        ),
-    )
-
-
-@dataclass
-class Contract:
-    lenient: dict[str, OpenAPI]
-    strict: dict[str, OpenAPI]
-
-    def mocks(
-        self, response: requests.Response, as_path: str | None = None
-    ) -> tuple[MockRequest, MockResponse]:
-        sent = response.request
-        url = urlsplit(sent.url or "")
-        body = sent.body.encode() if isinstance(sent.body, str) else sent.body
-        mock_request = MockRequest(
-            HOST,
-            sent.method or "GET",
-            as_path or url.path,
-            args=dict(parse_qsl(url.query)),
-            headers=dict(sent.headers),
-            data=body or None,
-            content_type=sent.headers.get("Content-Type", "application/json"),
-        )
-        mock_response = MockResponse(
-            data=response.content,
-            status_code=response.status_code,
-            content_type=response.headers["Content-Type"],
-        )
-        return mock_request, mock_response
-
-    def check(self, response: requests.Response, *, as_path: str | None = None) -> Any:
-        """Validate the answer (and, for a success, the request and the answer strictly); return its JSON."""
-        mock_request, mock_response = self.mocks(response, as_path)
-        api = "invoice" if mock_request.path.startswith("/iv/") else "accounting"
-        self.lenient[api].validate_response(mock_request, mock_response)
-        if response.status_code < 300:
-            self.strict[api].validate_response(mock_request, mock_response)
-            if as_path is None:
-                self.lenient[api].validate_request(mock_request)
-        assert response.headers["X-Freee-Request-ID"]
-        return response.json()
-
-
-@pytest.fixture(scope="module")
-def contract(invoice_api: OpenAPI, accounting_api: OpenAPI) -> Contract:
-    apis = {"invoice": invoice_api, "accounting": accounting_api}
-    return Contract(
-        lenient={k: _variant(v, strict=False) for k, v in apis.items()},
-        strict={k: _variant(v, strict=True) for k, v in apis.items()},
-    )
 
 
 @pytest.fixture(scope="module")
