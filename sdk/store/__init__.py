@@ -1,0 +1,177 @@
+"""The store port: the ledger (one row per HubSpot deal), company ↔ partner links, seen webhook events, an
+append-only history per deal, and (through ``tokens`` / ``rate_limits``) the freee token row and the shared
+rate-limit log.
+
+Two adapters pass one test suite (``tests/store``): :class:`sdk.store.sqlite.SQLiteStore` (embedded default,
+one machine, several processes) and :class:`sdk.store.dynamodb.DynamoStore` (AWS, single table, conditional
+writes, TTL). :func:`open_store` picks one from the ``storage_url`` setting.
+
+Exactly one invoice per deal rests on :meth:`Store.claim`: a conditional write that lets one worker at a time
+create a deal's invoice, with a lease so a crashed worker's claim expires (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sdk.freee.ratelimit import RateLimitStore
+    from sdk.freee.tokens import TokenStore
+
+
+class LedgerState(StrEnum):
+    CREATING = "creating"
+    CREATED = "created"
+    INVALID = "invalid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    """What freee answered for a deal's invoice, as the ledger keeps it."""
+
+    invoice_id: int
+    invoice_number: str
+    invoice_url: str
+    partner_id: int
+    amount_net: int
+    amount_tax: int
+    amount_total: int
+    billing_date: date
+    due_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    portal_id: int
+    deal_id: str
+    state: LedgerState
+    version: int
+    attempts: int = 0
+    claim_token: str | None = None
+    claim_until: datetime | None = None
+    company_id: str | None = None
+    partner_id: int | None = None
+    billing_date: date | None = None
+    invoice: InvoiceRecord | None = None
+    written: Mapping[str, str] = field(default_factory=dict)
+    last_error: str | None = None
+    updated_at: datetime | None = None
+
+    def claimed(self, now: datetime) -> bool:
+        return self.claim_token is not None and self.claim_until is not None and self.claim_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The answer to :meth:`Store.claim`: whether this worker holds the deal, and the row as it now stands.
+
+    ``resumed`` is true when the row existed before (an expired claim, a failed or invalid attempt): an invoice
+    may already exist in freee and must be looked for by its marker before creating one.
+    """
+
+    granted: bool
+    row: LedgerRow
+    resumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    at: datetime
+    event: str
+    trigger: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    tokens: TokenStore
+    rate_limits: RateLimitStore
+
+    # ledger ------------------------------------------------------------------------------------------
+    def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None: ...
+
+    def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
+        """Take the deal for creating its invoice when the row is absent, failed, invalid, or creating with an
+        expired lease; never when it is created or cancelled, or claimed by a live lease."""
+        ...
+
+    def note_intent(
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        *,
+        company_id: str,
+        partner_id: int,
+        billing_date: date,
+    ) -> None:
+        """Before calling freee, remember where the invoice will be (partner, billing date), so a later attempt can
+        find it by its marker. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+        ...
+
+    def record_invoice(
+        self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
+    ) -> LedgerRow:
+        """``creating → created``; the claim is kept until :meth:`record_written` (so write-back happens once).
+        Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+        ...
+
+    def record_failure(
+        self, portal_id: int, deal_id: str, token: str, state: LedgerState, error: str, now: datetime
+    ) -> LedgerRow:
+        """``creating → invalid | failed`` with the error, releasing the claim."""
+        ...
+
+    def record_written(
+        self,
+        portal_id: int,
+        deal_id: str,
+        values: Mapping[str, str],
+        now: datetime,
+        *,
+        token: str | None = None,
+    ) -> LedgerRow:
+        """Remember what was last written to the deal; with ``token``, also release that claim."""
+        ...
+
+    def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow: ...
+
+    def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]: ...
+
+    # partners ----------------------------------------------------------------------------------------
+    def partner_for_company(self, portal_id: int, company_id: str) -> int | None: ...
+
+    def link_partner(self, portal_id: int, company_id: str, partner_id: int) -> int:
+        """Link a company to a partner unless already linked; returns the partner the company is linked to."""
+        ...
+
+    # events and history --------------------------------------------------------------------------------
+    def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
+        """True the first time an event id is seen (until ``keep_until``), False for a redelivery."""
+        ...
+
+    def append_history(self, portal_id: int, deal_id: str, event: HistoryEvent) -> None: ...
+
+    def history(self, portal_id: int, deal_id: str) -> list[HistoryEvent]: ...
+
+
+class ClaimLost(Exception):
+    """The worker's claim on a deal expired and another worker took it over: stop, do not write."""
+
+
+def open_store(url: str) -> Store:
+    """``sqlite:///path/to/file.sqlite`` or ``dynamodb://table-name``."""
+    if url.startswith("sqlite:///"):
+        from sdk.store.sqlite import SQLiteStore
+
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    if url.startswith("dynamodb://"):
+        from sdk.store.dynamodb import DynamoStore
+
+        return DynamoStore(url.removeprefix("dynamodb://"))
+    raise ValueError(f"unknown storage URL {url!r}; use sqlite:///path or dynamodb://table")

@@ -1,0 +1,317 @@
+"""The embedded store: one SQLite file (WAL), safe for several processes on one machine.
+
+Every read-modify-write runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before reading, so two
+workers can never both see a deal unclaimed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sdk.freee.ratelimit import RateLimitStore, SQLiteRateLimitStore
+from sdk.freee.tokens import SQLiteTokenStore, TokenStore
+from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerRow, LedgerState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, claim_token TEXT, claim_until TEXT, company_id TEXT, partner_id INTEGER,
+    billing_date TEXT, invoice TEXT, written TEXT NOT NULL DEFAULT '{}', last_error TEXT, updated_at TEXT,
+    PRIMARY KEY (portal_id, deal_id));
+CREATE INDEX IF NOT EXISTS ledger_state ON ledger (state);
+CREATE TABLE IF NOT EXISTS partner_links (
+    portal_id INTEGER NOT NULL, company_id TEXT NOT NULL, partner_id INTEGER NOT NULL,
+    PRIMARY KEY (portal_id, company_id));
+CREATE TABLE IF NOT EXISTS seen_events (event_id TEXT PRIMARY KEY, keep_until TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, at TEXT NOT NULL,
+    event TEXT NOT NULL, trigger TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS history_deal ON history (portal_id, deal_id, seq);
+"""
+
+_CLAIMABLE = (LedgerState.FAILED, LedgerState.INVALID, LedgerState.CREATING)
+
+
+def invoice_to_json(invoice: InvoiceRecord | None) -> str | None:
+    if invoice is None:
+        return None
+    data = asdict(invoice)
+    data["billing_date"] = invoice.billing_date.isoformat()
+    data["due_date"] = invoice.due_date.isoformat() if invoice.due_date else None
+    return json.dumps(data)
+
+
+def invoice_from_json(text: str | None) -> InvoiceRecord | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    data["billing_date"] = date.fromisoformat(data["billing_date"])
+    data["due_date"] = date.fromisoformat(data["due_date"]) if data["due_date"] else None
+    return InvoiceRecord(**data)
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        finally:
+            db.close()
+        self.tokens: TokenStore = SQLiteTokenStore(self.path)
+        self.rate_limits: RateLimitStore = SQLiteRateLimitStore(self.path)
+
+    @contextmanager
+    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    # ------------------------------------------------------------------------------------------ ledger
+
+    @staticmethod
+    def _row(r: sqlite3.Row | None) -> LedgerRow | None:
+        if r is None:
+            return None
+        return LedgerRow(
+            portal_id=r["portal_id"],
+            deal_id=r["deal_id"],
+            state=LedgerState(r["state"]),
+            version=r["version"],
+            attempts=r["attempts"],
+            claim_token=r["claim_token"],
+            claim_until=datetime.fromisoformat(r["claim_until"]) if r["claim_until"] else None,
+            company_id=r["company_id"],
+            partner_id=r["partner_id"],
+            billing_date=date.fromisoformat(r["billing_date"]) if r["billing_date"] else None,
+            invoice=invoice_from_json(r["invoice"]),
+            written=json.loads(r["written"]),
+            last_error=r["last_error"],
+            updated_at=datetime.fromisoformat(r["updated_at"]) if r["updated_at"] else None,
+        )
+
+    def _select(self, db: sqlite3.Connection, portal_id: int, deal_id: str) -> LedgerRow | None:
+        return self._row(
+            db.execute(
+                "SELECT * FROM ledger WHERE portal_id = ? AND deal_id = ?", (portal_id, deal_id)
+            ).fetchone()
+        )
+
+    def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None:
+        with self._tx() as db:
+            return self._select(db, portal_id, deal_id)
+
+    def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
+        with self._tx(immediate=True) as db:
+            row = self._select(db, portal_id, deal_id)
+            if row is None:
+                db.execute(
+                    "INSERT INTO ledger (portal_id, deal_id, state, version, attempts, claim_token, claim_until,"
+                    " updated_at) VALUES (?, ?, ?, 1, 1, ?, ?, ?)",
+                    (portal_id, deal_id, LedgerState.CREATING, token, until.isoformat(), now.isoformat()),
+                )
+                created = self._select(db, portal_id, deal_id)
+                assert created is not None  # noqa: S101 - just inserted in this transaction
+                return Claim(True, created, resumed=False)
+            if row.state not in _CLAIMABLE or row.claimed(now):
+                return Claim(False, row)
+            db.execute(
+                "UPDATE ledger SET state = ?, version = version + 1, attempts = attempts + 1, claim_token = ?,"
+                " claim_until = ?, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
+                (LedgerState.CREATING, token, until.isoformat(), now.isoformat(), portal_id, deal_id),
+            )
+            claimed = self._select(db, portal_id, deal_id)
+            assert claimed is not None  # noqa: S101 - updated in this transaction
+            return Claim(True, claimed, resumed=True)
+
+    def _holding(self, db: sqlite3.Connection, portal_id: int, deal_id: str, token: str) -> LedgerRow:
+        row = self._select(db, portal_id, deal_id)
+        if row is None or row.claim_token != token:
+            raise ClaimLost(f"deal {deal_id}: the claim passed to another worker")
+        return row
+
+    def note_intent(
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        *,
+        company_id: str,
+        partner_id: int,
+        billing_date: date,
+    ) -> None:
+        with self._tx(immediate=True) as db:
+            self._holding(db, portal_id, deal_id, token)
+            db.execute(
+                "UPDATE ledger SET company_id = ?, partner_id = ?, billing_date = ?, version = version + 1"
+                " WHERE portal_id = ? AND deal_id = ?",
+                (company_id, partner_id, billing_date.isoformat(), portal_id, deal_id),
+            )
+
+    def record_invoice(
+        self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
+    ) -> LedgerRow:
+        with self._tx(immediate=True) as db:
+            self._holding(db, portal_id, deal_id, token)
+            db.execute(
+                "UPDATE ledger SET state = ?, invoice = ?, partner_id = ?, billing_date = ?, last_error = NULL,"
+                " version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
+                (
+                    LedgerState.CREATED,
+                    invoice_to_json(invoice),
+                    invoice.partner_id,
+                    invoice.billing_date.isoformat(),
+                    now.isoformat(),
+                    portal_id,
+                    deal_id,
+                ),
+            )
+            row = self._select(db, portal_id, deal_id)
+            assert row is not None  # noqa: S101
+            return row
+
+    def record_failure(
+        self, portal_id: int, deal_id: str, token: str, state: LedgerState, error: str, now: datetime
+    ) -> LedgerRow:
+        if state not in (LedgerState.INVALID, LedgerState.FAILED):
+            raise ValueError("a failure is invalid or failed")
+        with self._tx(immediate=True) as db:
+            self._holding(db, portal_id, deal_id, token)
+            db.execute(
+                "UPDATE ledger SET state = ?, last_error = ?, claim_token = NULL, claim_until = NULL,"
+                " version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
+                (state, error, now.isoformat(), portal_id, deal_id),
+            )
+            row = self._select(db, portal_id, deal_id)
+            assert row is not None  # noqa: S101
+            return row
+
+    def record_written(
+        self,
+        portal_id: int,
+        deal_id: str,
+        values: Mapping[str, str],
+        now: datetime,
+        *,
+        token: str | None = None,
+    ) -> LedgerRow:
+        with self._tx(immediate=True) as db:
+            if token is not None:
+                self._holding(db, portal_id, deal_id, token)
+            release = ", claim_token = NULL, claim_until = NULL" if token is not None else ""
+            cursor = db.execute(
+                f"UPDATE ledger SET written = ?, version = version + 1, updated_at = ?{release}"  # noqa: S608
+                " WHERE portal_id = ? AND deal_id = ?",
+                (
+                    json.dumps(dict(values), ensure_ascii=False, sort_keys=True),
+                    now.isoformat(),
+                    portal_id,
+                    deal_id,
+                ),
+            )
+            if cursor.rowcount == 0:
+                raise KeyError(f"no ledger row for deal {deal_id}")
+            row = self._select(db, portal_id, deal_id)
+            assert row is not None  # noqa: S101
+            return row
+
+    def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
+        with self._tx(immediate=True) as db:
+            row = self._select(db, portal_id, deal_id)
+            if row is None or row.state is not LedgerState.CREATED:
+                raise ValueError(f"deal {deal_id} has no invoice to cancel")
+            db.execute(
+                "UPDATE ledger SET state = ?, version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
+                (LedgerState.CANCELLED, now.isoformat(), portal_id, deal_id),
+            )
+            cancelled = self._select(db, portal_id, deal_id)
+            assert cancelled is not None  # noqa: S101
+            return cancelled
+
+    def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM ledger ORDER BY portal_id, deal_id").fetchall()
+        for r in rows:
+            row = self._row(r)
+            if row is not None and (states is None or row.state in states):
+                yield row
+
+    # ---------------------------------------------------------------------------------------- partners
+
+    def partner_for_company(self, portal_id: int, company_id: str) -> int | None:
+        with self._tx() as db:
+            r = db.execute(
+                "SELECT partner_id FROM partner_links WHERE portal_id = ? AND company_id = ?",
+                (portal_id, company_id),
+            ).fetchone()
+        return int(r[0]) if r else None
+
+    def link_partner(self, portal_id: int, company_id: str, partner_id: int) -> int:
+        with self._tx(immediate=True) as db:
+            db.execute(
+                "INSERT OR IGNORE INTO partner_links (portal_id, company_id, partner_id) VALUES (?, ?, ?)",
+                (portal_id, company_id, partner_id),
+            )
+            r = db.execute(
+                "SELECT partner_id FROM partner_links WHERE portal_id = ? AND company_id = ?",
+                (portal_id, company_id),
+            ).fetchone()
+        return int(r[0])
+
+    # ---------------------------------------------------------------------------------- events, history
+
+    def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
+        with self._tx(immediate=True) as db:
+            db.execute("DELETE FROM seen_events WHERE keep_until <= ?", (now.isoformat(),))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO seen_events (event_id, keep_until) VALUES (?, ?)",
+                (event_id, keep_until.isoformat()),
+            )
+            return cursor.rowcount == 1
+
+    def append_history(self, portal_id: int, deal_id: str, event: HistoryEvent) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO history (portal_id, deal_id, at, event, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    portal_id,
+                    deal_id,
+                    event.at.isoformat(),
+                    event.event,
+                    event.trigger,
+                    json.dumps(dict(event.detail), ensure_ascii=False, default=str),
+                ),
+            )
+
+    def history(self, portal_id: int, deal_id: str) -> list[HistoryEvent]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT at, event, trigger, detail FROM history WHERE portal_id = ? AND deal_id = ? ORDER BY seq",
+                (portal_id, deal_id),
+            ).fetchall()
+        return [HistoryEvent(datetime.fromisoformat(r[0]), r[1], r[2], _detail(r[3])) for r in rows]
+
+
+def _detail(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    return data if isinstance(data, dict) else {"value": data}
