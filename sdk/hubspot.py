@@ -435,11 +435,15 @@ class HubSpotClient:
 
     # -- reading a deal ----------------------------------------------------------------------------------------
 
-    def read_deal_bundle(self, portal_id: int, deal_id: str | int) -> DealBundle:
+    def read_deal_bundle(
+        self, portal_id: int, deal_id: str | int, *, with_contact: bool = True
+    ) -> DealBundle:
         """The deal, its line items, its primary company (else the first) and its first contact.
 
         Calls: the deal with its associations (1), the line items in batches of 100 (1 up to 100 items), the
-        company (1) and the contact (1) — 4 for a usual deal, fewer when something is missing."""
+        company (1) and the contact (1) — 4 for a usual deal, fewer when something is missing. With
+        ``with_contact=False`` the contact is not read (3 calls); its id is kept in ``contact_id`` for
+        :meth:`read_contact`."""
         raw = self._call(
             "deals.get",
             self._api("crm.deals.basic_api").get_by_id,
@@ -455,7 +459,8 @@ class HubSpotClient:
         primary = next((i for i, types in companies if DEAL_COMPANY_PRIMARY_TYPE_ID in types), None)
         company_id = primary or (companies[0][0] if companies else None)
         company = self._read_one("companies", company_id, self.company_properties) if company_id else None
-        contact = self._read_one("contacts", contacts[0][0], self.contact_properties) if contacts else None
+        contact_id = contacts[0][0] if contacts else None
+        contact = self.read_contact(contact_id) if contact_id and with_contact else None
         return DealBundle.model_validate(
             {
                 "portalId": portal_id,
@@ -463,8 +468,14 @@ class HubSpotClient:
                 "lineItems": self._read_line_items(item_ids),
                 "company": company,
                 "contact": contact,
+                "contactId": contact_id,
             }
         )
+
+    def read_contact(self, contact_id: str) -> Contact | None:
+        """One contact (1 call); None when it no longer exists."""
+        found = self._read_one("contacts", contact_id, self.contact_properties)
+        return found if isinstance(found, Contact) else None
 
     def _associated(self, raw: Any, deal_id: str, to_type: str) -> list[tuple[str, frozenset[int]]]:
         """``(id, type ids)`` from the v3 answer, in HubSpot's order; follows v4 paging when the answer pages."""

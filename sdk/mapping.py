@@ -66,6 +66,16 @@ def partner_code(hubspot_company_id: str, settings: Settings) -> str:
     return settings.freee_partner_code_pattern.format(company_id=hubspot_company_id)
 
 
+def partner_shortcut(hubspot_company_id: str) -> str:
+    """``shortcut1`` of every partner this package creates: how a partner is known to be a company's own."""
+    return f"HubSpot {hubspot_company_id}"
+
+
+def _fit(value: str | None, limit: int = 255) -> str | None:
+    """Optional contact details that freee would refuse (too long) are left out rather than failing the partner."""
+    return value if value is not None and len(value) <= limit else None
+
+
 def prefecture_code(state: str | None) -> int | None:
     """freee's prefecture code for a HubSpot ``state`` such as 東京都, 東京 or Tokyo; ``None`` when unknown."""
     if not state:
@@ -107,12 +117,12 @@ def build_partner_request(
         company_id=company_id,
         name=name,
         code=partner_code(company.id, settings) if with_code else None,
-        shortcut1=f"HubSpot {company.id}",
+        shortcut1=partner_shortcut(company.id),
         long_name=name,
         default_title=settings.invoice_partner_title,
         phone=company.prop("phone"),
-        contact_name=contact.full_name if contact else None,
-        email=contact.email if contact else None,
+        contact_name=_fit(contact.full_name) if contact else None,
+        email=_fit(contact.email) if contact else None,
         qualified_invoice_issuer=True if registration else None,
         invoice_registration_number=registration.strip().upper() if registration else None,
         address_attributes=address if address.model_dump(exclude_none=True) else None,

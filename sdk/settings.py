@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     freee_company_id: int | None = Field(default=None, ge=1)
     freee_template_id: int | None = Field(default=None, ge=1)
     freee_partner_code_pattern: str = "HS-{company_id}"
+    freee_use_partner_codes: bool = True
+    cancel_invoice_when_lost: bool = False
     freee_max_lines: int = Field(default=100, ge=1, le=1000)
     freee_rate_limit_per_minute: int = Field(default=30, ge=1)
     freee_rate_limit_per_hour: int = Field(default=1500, ge=1)

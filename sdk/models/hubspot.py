@@ -129,6 +129,9 @@ class DealBundle(_HubSpotModel):
     line_items: list[LineItem] = Field(default_factory=list, alias="lineItems")
     company: Company | None = None
     contact: Contact | None = None
+    contact_id: str | None = Field(
+        default=None, alias="contactId", description="set when the contact was not read"
+    )
 
 
 class PipelineStage(_HubSpotModel):

@@ -1,0 +1,205 @@
+"""The HubSpot properties this package owns (DESIGN §5): group ``freee`` on deals, companies and line items.
+
+HubSpot keeps one label per property, so each label carries Japanese and English (``freee請求書ID / freee invoice
+ID``); the description says what a sales rep reads in it. Names come from the settings (``properties.*``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sdk.settings import PropertyNames
+
+GROUP_LABEL = "freee 連携 / freee"
+
+
+def _prop(
+    name: str,
+    label: str,
+    description: str,
+    kind: str = "string",
+    *,
+    group: str,
+    options: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    field_type = {
+        "string": "text",
+        "number": "number",
+        "date": "date",
+        "datetime": "date",
+        "enumeration": "select",
+    }[kind]
+    definition: dict[str, Any] = {
+        "name": name,
+        "label": label,
+        "type": kind,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": description,
+    }
+    if options:
+        definition["options"] = [
+            {"value": value, "label": text, "displayOrder": index}
+            for index, (value, text) in enumerate(options)
+        ]
+    return definition
+
+
+SYNC_STATUS = [
+    ("pending", "処理中 / pending"),
+    ("created", "作成済み / created"),
+    ("invalid", "要修正 / invalid"),
+    ("failed", "失敗 / failed"),
+    ("cancelled", "取消済み / cancelled"),
+]
+PAYMENT_STATUS = [
+    ("unpaid", "未入金 / unpaid"),
+    ("partially_paid", "一部入金 / partially paid"),
+    ("paid", "入金済み / paid"),
+    ("overdue", "期日超過 / overdue"),
+]
+RISK = [("none", "問題なし / none"), ("watch", "注意 / watch"), ("overdue", "期日超過あり / overdue")]
+TAX_RATES = [
+    ("10", "10%"),
+    ("8_reduced", "8%（軽減税率） / 8% reduced"),
+    ("0", "0%"),
+    ("exempt", "非課税 / exempt"),
+]
+
+
+def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]]:
+    """HubSpot property JSON per object type (``deals``, ``companies``, ``line_items``)."""
+    g = names.group
+    deal = [
+        _prop(
+            names.deal_invoice_id, "freee請求書ID / freee invoice ID", "freeeの請求書ID（自動入力）", group=g
+        ),
+        _prop(
+            names.deal_invoice_number, "freee請求書番号 / freee invoice number", "freeeの請求書番号", group=g
+        ),
+        _prop(
+            names.deal_invoice_url, "freee請求書URL / freee invoice URL", "freeeで請求書を開くリンク", group=g
+        ),
+        _prop(
+            names.deal_sync_status,
+            "freee連携状態 / freee sync status",
+            "請求書作成の状態",
+            "enumeration",
+            group=g,
+            options=SYNC_STATUS,
+        ),
+        _prop(
+            names.deal_sync_error,
+            "freee連携エラー / freee sync error",
+            "請求書を作成できない理由（日本語 / English）",
+            group=g,
+        ),
+        _prop(
+            names.deal_payment_status,
+            "入金状況 / payment status",
+            "freeeでの入金状況",
+            "enumeration",
+            group=g,
+            options=PAYMENT_STATUS,
+        ),
+        _prop(
+            names.deal_amount_invoiced,
+            "請求金額（税込） / amount invoiced",
+            "freee請求書の合計（円）",
+            "number",
+            group=g,
+        ),
+        _prop(names.deal_amount_paid, "入金額 / amount paid", "入金済みの金額（円）", "number", group=g),
+        _prop(
+            names.deal_amount_outstanding,
+            "未回収額 / amount outstanding",
+            "未入金の残高（円）",
+            "number",
+            group=g,
+        ),
+        _prop(names.deal_due_date, "支払期日 / due date", "freee請求書の期日", "date", group=g),
+        _prop(names.deal_paid_date, "入金日 / paid date", "全額入金された日", "date", group=g),
+        _prop(names.deal_days_overdue, "期日超過日数 / days overdue", "期日を過ぎた日数", "number", group=g),
+        _prop(
+            names.deal_synced_at,
+            "freee同期日時 / synced at",
+            "freeeから最後に同期した日時",
+            "datetime",
+            group=g,
+        ),
+    ]
+    company = [
+        _prop(
+            names.company_partner_id,
+            "freee取引先ID / freee partner ID",
+            "freeeの取引先ID（自動入力、手動で紐付けも可）",
+            group=g,
+        ),
+        _prop(
+            names.company_outstanding_total,
+            "未回収残高 / outstanding total",
+            "未入金の請求の合計（円）",
+            "number",
+            group=g,
+        ),
+        _prop(
+            names.company_overdue_total,
+            "期日超過残高 / overdue total",
+            "期日を過ぎた未入金の合計（円）",
+            "number",
+            group=g,
+        ),
+        _prop(
+            names.company_overdue_invoice_count,
+            "期日超過件数 / overdue invoices",
+            "期日を過ぎた請求書の数",
+            "number",
+            group=g,
+        ),
+        _prop(
+            names.company_oldest_overdue_days,
+            "最長超過日数 / oldest overdue days",
+            "最も古い期日超過の日数",
+            "number",
+            group=g,
+        ),
+        _prop(
+            names.company_last_payment_date,
+            "最終入金日 / last payment date",
+            "最後に入金があった日",
+            "date",
+            group=g,
+        ),
+        _prop(
+            names.company_payment_risk,
+            "支払リスク / payment risk",
+            "未入金の状況",
+            "enumeration",
+            group=g,
+            options=RISK,
+        ),
+        _prop(
+            names.company_registration_number,
+            "登録番号 / registration number",
+            "適格請求書発行事業者登録番号（T＋13桁）",
+            group=g,
+        ),
+        _prop(
+            names.company_payment_terms,
+            "支払条件 / payment terms",
+            "month_end_next_month_end（月末締め翌月末払い）、month_end_next_next_month_end、net_30、day_25_next_month",
+            group=g,
+        ),
+    ]
+    line_item = [
+        _prop(
+            names.line_item_tax_rate,
+            "税率 / tax rate",
+            "10、8_reduced（軽減税率）、0、exempt（非課税）",
+            "enumeration",
+            group=g,
+            options=TAX_RATES,
+        ),
+    ]
+    return {"deals": deal, "companies": company, "line_items": line_item}

@@ -1,0 +1,65 @@
+"""What a use case needs from the outside world: the ports, named for what they mean."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sdk.clock import Clock
+
+if TYPE_CHECKING:
+    from sdk.models.freee import Invoice, InvoiceRequest, Partner, PartnerCreateRequest
+    from sdk.models.hubspot import Contact, DealBundle
+    from sdk.settings import Settings
+    from sdk.store import Store
+
+
+class HubSpotPort(Protocol):
+    def read_deal_bundle(
+        self, portal_id: int, deal_id: str | int, *, with_contact: bool = True
+    ) -> DealBundle: ...
+
+    def read_contact(self, contact_id: str) -> Contact | None: ...
+
+    def won_stages(self) -> frozenset[tuple[str, str]]: ...
+
+    def update_deals(self, updates: Mapping[str, Mapping[str, Any]]) -> Any: ...
+
+    def update_companies(self, updates: Mapping[str, Mapping[str, Any]]) -> Any: ...
+
+
+class FreeePort(Protocol):
+    company_id: int
+
+    def get_partner_by_code(self, code: str) -> Partner | None: ...
+
+    def search_partners(self, keyword: str, *, offset: int = 0, limit: int = 100) -> list[Partner]: ...
+
+    def create_partner(self, request: PartnerCreateRequest) -> Partner: ...
+
+    def create_invoice(self, request: InvoiceRequest) -> Invoice: ...
+
+    def list_invoices(self, *, offset: int = 0, limit: int = 100, **filters: Any) -> list[Invoice]: ...
+
+    def cancel_invoice(self, invoice_id: int) -> None: ...
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: Store
+    hubspot: HubSpotPort
+    freee: FreeePort
+    clock: Clock
+    lease_seconds: float = 120.0
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def remember(self, portal_id: int, deal_id: str, event: str, trigger: str, **detail: Any) -> None:
+        """Append to the deal's history (the audit trail ``invoice show`` prints)."""
+        from sdk.store import HistoryEvent
+
+        self.store.append_history(portal_id, deal_id, HistoryEvent(self.now(), event, trigger, detail))

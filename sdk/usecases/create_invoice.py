@@ -1,0 +1,345 @@
+"""Deal won → exactly one freee invoice, written back onto the deal (DESIGN §3).
+
+``create_invoice_for_deal`` reads as the process: read the deal, check it is won, see whether it is already
+invoiced, validate, claim it, find or create the partner, look for an invoice an earlier attempt may have left,
+create the invoice, record it, write it back. Every write is safe to repeat; a crash anywhere is finished by the
+next attempt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+
+from sdk.errors import Problem, Retryable, ValidationFailed
+from sdk.freee.errors import FreeeValidationError
+from sdk.mapping import PartnerRef, build_invoice_request, parse_marker
+from sdk.models.freee import Invoice
+from sdk.models.hubspot import DealBundle
+from sdk.pipelines import is_won_stage
+from sdk.store import Claim, InvoiceRecord, LedgerRow, LedgerState
+from sdk.terms import tokyo_today
+from sdk.usecases.context import Context
+from sdk.usecases.partners import PartnerConflict, resolve_partner
+from sdk.validation import InvoiceDraft, validate_deal
+
+
+class Result(StrEnum):
+    CREATED = "created"
+    ALREADY_INVOICED = "already_invoiced"
+    INVALID = "invalid"
+    NOT_WON = "not_won"
+    FLAGGED_LOST = "flagged_lost"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceOutcome:
+    result: Result
+    portal_id: int
+    deal_id: str
+    invoice: InvoiceRecord | None = None
+    problems: tuple[Problem, ...] = field(default=())
+    adopted: bool = False
+
+    @property
+    def error_message(self) -> str:
+        return "\n".join(p.line() for p in self.problems)
+
+
+class DealBusy(Retryable):
+    """Another worker holds this deal right now; try again after ``retry_after`` seconds."""
+
+
+def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
+    ctx.remember(portal_id, deal_id, "triggered", trigger)
+    row = ctx.store.get_ledger(portal_id, deal_id)
+    bundle = ctx.hubspot.read_deal_bundle(portal_id, deal_id, with_contact=False)
+
+    if not _is_won(ctx, bundle):
+        if row is not None and row.state is LedgerState.CREATED:
+            return _deal_left_won_stage(ctx, row, trigger)
+        ctx.remember(portal_id, deal_id, "not_won", trigger, stage=bundle.deal.stage)
+        return InvoiceOutcome(Result.NOT_WON, portal_id, deal_id)
+
+    if row is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
+        return _already_invoiced(ctx, row, trigger)
+
+    today = tokyo_today(ctx.now())
+    try:
+        draft = validate_deal(bundle, ctx.settings, today=today)
+    except ValidationFailed as failure:
+        return _refuse(ctx, portal_id, deal_id, trigger, failure.problems)
+
+    token = uuid.uuid4().hex
+    claim = ctx.store.claim(
+        portal_id, deal_id, token, ctx.now(), ctx.now() + timedelta(seconds=ctx.lease_seconds)
+    )
+    if not claim.granted:
+        return _not_ours(ctx, claim, trigger)
+    ctx.remember(portal_id, deal_id, "claimed", trigger, attempt=claim.row.attempts, resumed=claim.resumed)
+
+    company = bundle.company
+    assert company is not None  # noqa: S101 - validate_deal refuses a deal without a company
+    try:
+        partner = resolve_partner(ctx, bundle, company)
+    except PartnerConflict as conflict:
+        return _fail_invalid(ctx, claim, token, trigger, (conflict.problem,))
+    except Exception as error:
+        _fail_retryable(ctx, claim, token, trigger, error)
+        raise
+    ctx.remember(portal_id, deal_id, "partner", trigger, partner_id=partner.partner_id, how=partner.how)
+    ctx.store.note_intent(
+        portal_id,
+        deal_id,
+        token,
+        company_id=company.id,
+        partner_id=partner.partner_id,
+        billing_date=draft.billing_date,
+    )
+
+    try:
+        existing = _left_by_earlier_attempt(ctx, claim, partner.partner_id, draft) if claim.resumed else None
+        if existing is not None:
+            invoice = existing
+        else:
+            request = build_invoice_request(
+                draft,
+                ctx.settings,
+                company_id=ctx.freee.company_id,
+                partner=PartnerRef(id=partner.partner_id),
+            )
+            invoice = ctx.freee.create_invoice(request)
+    except FreeeValidationError as refused:
+        problem = Problem(
+            "freee.refused",
+            "invoice",
+            f"freeeが請求書を受け付けませんでした: {'; '.join(refused.messages) or refused}",
+            f"freee refused the invoice: {'; '.join(refused.messages) or refused}",
+        )
+        return _fail_invalid(ctx, claim, token, trigger, (problem,))
+    except Exception as error:
+        _fail_retryable(ctx, claim, token, trigger, error)
+        raise
+
+    record = _record(invoice)
+    row = ctx.store.record_invoice(portal_id, deal_id, token, record, ctx.now())
+    ctx.remember(
+        portal_id,
+        deal_id,
+        "invoice_adopted" if existing is not None else "invoice_created",
+        trigger,
+        invoice_id=record.invoice_id,
+        invoice_number=record.invoice_number,
+        total=record.amount_total,
+    )
+    shown = company.prop(ctx.settings.properties.company_partner_id)
+    _write_back(ctx, row, trigger, token=token, partner_id=partner.partner_id, company_shows=shown)
+    return InvoiceOutcome(Result.CREATED, portal_id, deal_id, record, adopted=existing is not None)
+
+
+# --------------------------------------------------------------------------------------------------- steps
+
+
+def _is_won(ctx: Context, bundle: DealBundle) -> bool:
+    return is_won_stage(bundle.deal.pipeline, bundle.deal.stage, ctx.hubspot.won_stages())
+
+
+def _record(invoice: Invoice) -> InvoiceRecord:
+    return InvoiceRecord(
+        invoice_id=invoice.id,
+        invoice_number=invoice.invoice_number,
+        invoice_url=invoice.report_url,
+        partner_id=invoice.partner_id,
+        amount_net=invoice.amount_excluding_tax,
+        amount_tax=invoice.amount_tax,
+        amount_total=invoice.total_amount,
+        billing_date=invoice.billing_date,
+        due_date=invoice.payment_date,
+    )
+
+
+def _left_by_earlier_attempt(
+    ctx: Context, claim: Claim, partner_id: int, draft: InvoiceDraft
+) -> Invoice | None:
+    """An invoice an earlier attempt created (freee committed, the answer was lost), found by its marker."""
+    wanted = (claim.row.portal_id, claim.row.deal_id)
+    dates: set[date] = {draft.billing_date}
+    if claim.row.billing_date is not None:
+        dates.add(claim.row.billing_date)
+    partners = {partner_id} | ({claim.row.partner_id} if claim.row.partner_id else set())
+    for billing in sorted(dates):
+        found = ctx.freee.list_invoices(
+            partner_ids=sorted(partners), start_billing_date=billing, end_billing_date=billing, limit=100
+        )
+        for invoice in found:
+            if parse_marker(invoice.memo) == wanted and not invoice.is_canceled:
+                return invoice
+    return None
+
+
+def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
+    """What the deal should show for its invoice. The payment status is set only the first time: afterwards it
+    belongs to the payment sync."""
+    names = ctx.settings.properties
+    invoice = row.invoice
+    assert invoice is not None  # noqa: S101 - only called for invoiced rows
+    values = {
+        names.deal_invoice_id: str(invoice.invoice_id),
+        names.deal_invoice_number: invoice.invoice_number,
+        names.deal_invoice_url: invoice.invoice_url,
+        names.deal_amount_invoiced: str(invoice.amount_total),
+        names.deal_due_date: invoice.due_date.isoformat() if invoice.due_date else "",
+        names.deal_sync_status: "created",
+        names.deal_sync_error: "",
+    }
+    if names.deal_payment_status not in row.written:
+        values[names.deal_payment_status] = "unpaid"
+    return values
+
+
+def _changed(wanted: Mapping[str, str], written: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in wanted.items() if written.get(k) != v}
+
+
+def _write_back(
+    ctx: Context,
+    row: LedgerRow,
+    trigger: str,
+    *,
+    token: str | None,
+    partner_id: int | None = None,
+    company_shows: str | None = None,
+) -> LedgerRow:
+    """One batch write to the deal (only what changed) and, when needed, one to the company; then remember it."""
+    names = ctx.settings.properties
+    changes = _changed(deal_values(ctx, row), row.written)
+    try:
+        if changes:
+            ctx.hubspot.update_deals({row.deal_id: changes})
+        if partner_id is not None and row.company_id is not None and company_shows != str(partner_id):
+            ctx.hubspot.update_companies({row.company_id: {names.company_partner_id: str(partner_id)}})
+    except Exception:
+        if token is not None:  # let the next attempt write back at once instead of waiting out the lease
+            ctx.store.record_written(row.portal_id, row.deal_id, row.written, ctx.now(), token=token)
+        raise
+    written = {**row.written, **changes}
+    updated = ctx.store.record_written(row.portal_id, row.deal_id, written, ctx.now(), token=token)
+    ctx.remember(
+        row.portal_id,
+        row.deal_id,
+        "written_back" if changes else "write_back_unchanged",
+        trigger,
+        fields=sorted(changes),
+    )
+    return updated
+
+
+def _already_invoiced(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceOutcome:
+    if row.claimed(ctx.now()):
+        raise DealBusy(
+            f"deal {row.deal_id}: its invoice is being written back", retry_after=_remaining(ctx, row)
+        )
+    if row.state is LedgerState.CREATED:
+        _write_back(ctx, row, trigger, token=None)
+    result = Result.ALREADY_INVOICED if row.state is LedgerState.CREATED else Result.CANCELLED
+    return InvoiceOutcome(result, row.portal_id, row.deal_id, row.invoice)
+
+
+def _not_ours(ctx: Context, claim: Claim, trigger: str) -> InvoiceOutcome:
+    row = claim.row
+    if row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
+        return _already_invoiced(ctx, row, trigger)
+    ctx.remember(row.portal_id, row.deal_id, "busy", trigger)
+    raise DealBusy(
+        f"deal {row.deal_id} is being invoiced by another worker", retry_after=_remaining(ctx, row)
+    )
+
+
+def _remaining(ctx: Context, row: LedgerRow) -> float:
+    if row.claim_until is None:
+        return 1.0
+    return max(1.0, (row.claim_until - ctx.now()).total_seconds())
+
+
+def _refuse(
+    ctx: Context, portal_id: int, deal_id: str, trigger: str, problems: tuple[Problem, ...]
+) -> InvoiceOutcome:
+    """A deal that cannot be invoiced: every reason on the deal, the ledger row invalid, nothing sent to freee."""
+    token = uuid.uuid4().hex
+    claim = ctx.store.claim(
+        portal_id, deal_id, token, ctx.now(), ctx.now() + timedelta(seconds=ctx.lease_seconds)
+    )
+    if not claim.granted:
+        return _not_ours(ctx, claim, trigger)
+    return _fail_invalid(ctx, claim, token, trigger, problems)
+
+
+def _fail_invalid(
+    ctx: Context, claim: Claim, token: str, trigger: str, problems: tuple[Problem, ...]
+) -> InvoiceOutcome:
+    row = claim.row
+    summary = "\n".join(p.line() for p in problems)
+    ctx.store.record_failure(row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now())
+    names = ctx.settings.properties
+    ctx.hubspot.update_deals(
+        {row.deal_id: {names.deal_sync_status: "invalid", names.deal_sync_error: summary}}
+    )
+    ctx.remember(row.portal_id, row.deal_id, "invalid", trigger, codes=[p.code for p in problems])
+    return InvoiceOutcome(Result.INVALID, row.portal_id, row.deal_id, problems=problems)
+
+
+def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error: Exception) -> None:
+    """Record a transient failure (the claim is released; the next attempt reconciles before creating)."""
+    row = claim.row
+    message = f"{error.__class__.__name__}: {error}"
+    ctx.store.record_failure(row.portal_id, row.deal_id, token, LedgerState.FAILED, message, ctx.now())
+    ctx.remember(
+        row.portal_id, row.deal_id, "failed", trigger, error=message, retryable=isinstance(error, Retryable)
+    )
+    names = ctx.settings.properties
+    shown = (
+        "一時的なエラーのため請求書を作成できませんでした。自動で再試行します。"
+        f" / A temporary error stopped the invoice; it will be retried. ({error.__class__.__name__})"
+        if isinstance(error, Retryable)
+        else f"請求書の作成に失敗しました / Creating the invoice failed: {message}"
+    )
+    try:
+        ctx.hubspot.update_deals(
+            {row.deal_id: {names.deal_sync_status: "failed", names.deal_sync_error: shown}}
+        )
+    except Exception:
+        ctx.remember(row.portal_id, row.deal_id, "failure_not_shown_on_deal", "system")
+
+
+def _deal_left_won_stage(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceOutcome:
+    """An invoiced deal moved out of its won stage: say so on the deal, and cancel the invoice if allowed."""
+    names = ctx.settings.properties
+    invoice = row.invoice
+    assert invoice is not None  # noqa: S101 - created rows carry their invoice
+    if ctx.settings.cancel_invoice_when_lost:
+        ctx.freee.cancel_invoice(invoice.invoice_id)
+        ctx.store.mark_cancelled(row.portal_id, row.deal_id, ctx.now())
+        message = (
+            f"受注から外れたため、freeeの請求書 {invoice.invoice_number} を取り消しました。"
+            f" / The deal left its won stage, so freee invoice {invoice.invoice_number} was cancelled."
+        )
+        values = {names.deal_sync_status: "cancelled", names.deal_sync_error: message}
+        result = Result.CANCELLED
+    else:
+        message = (
+            f"請求書作成後に受注から外れました。freeeの請求書 {invoice.invoice_number} の取消は経理が行ってください。"
+            f" / The deal left its won stage after invoicing: accounting must cancel freee invoice "
+            f"{invoice.invoice_number}."
+        )
+        values = {names.deal_sync_error: message}
+        result = Result.FLAGGED_LOST
+    changes = _changed(values, row.written)
+    if changes:
+        ctx.hubspot.update_deals({row.deal_id: changes})
+        ctx.store.record_written(row.portal_id, row.deal_id, {**row.written, **changes}, ctx.now())
+    ctx.remember(row.portal_id, row.deal_id, result.value, trigger, invoice_id=invoice.invoice_id)
+    return InvoiceOutcome(result, row.portal_id, row.deal_id, invoice)

@@ -1,0 +1,172 @@
+"""A whole world for use-case and end-to-end tests: both sandboxes, the real clients, a store and a clock.
+
+HubSpot is served on loopback (the official client speaks urllib3); freee is mounted in-process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import requests
+
+from sandbox.freee import FreeeSandbox, create_freee_sandbox
+from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
+from sandbox.transport import ServedApp, WSGIAdapter, serve
+from sdk.clock import Clock, FakeClock
+from sdk.freee.client import FreeeClient, RetryPolicy
+from sdk.freee.oauth import OAuthClient, TokenManager
+from sdk.freee.ratelimit import RateLimiter
+from sdk.freee.tokens import TokenSet
+from sdk.hubspot import CallCounter, HubSpotClient
+from sdk.settings import Settings, load_settings
+from sdk.store import Store
+from sdk.usecases.context import Context
+from sdk.usecases.setup_hubspot import ensure_hubspot_properties
+
+FREEE_BASE = "http://freee.sandbox"
+HUBSPOT_TOKEN = "sandbox-hubspot-token"
+
+
+@dataclass
+class World:
+    clock: Clock
+    store: Store
+    hubspot_box: HubSpotSandbox
+    freee_box: FreeeSandbox
+    served: ServedApp
+    settings: Settings
+    hubspot: HubSpotClient
+    freee: FreeeClient
+    counter: CallCounter
+    freee_calls: list[str] = field(default_factory=list)
+
+    def context(self, **overrides: Any) -> Context:
+        return Context(
+            settings=overrides.pop("settings", self.settings),
+            store=overrides.pop("store", self.store),
+            hubspot=overrides.pop("hubspot", self.hubspot),
+            freee=overrides.pop("freee", self.freee),
+            clock=self.clock,
+            **overrides,
+        )
+
+    def company(self, name: str = "株式会社サンプル商事", **props: Any) -> str:
+        return self.hubspot_box.create_company(name=name, **props)
+
+    def contact(
+        self, lastname: str = "山田", firstname: str = "太郎", email: str = "taro@example.co.jp"
+    ) -> str:
+        return self.hubspot_box.create_contact(lastname=lastname, firstname=firstname, email=email)
+
+    def deal(
+        self,
+        *,
+        company: str | None,
+        line_items: list[dict[str, Any]] | None = None,
+        contact: str | None = None,
+        stage: str = "closedwon",
+        **props: Any,
+    ) -> str:
+        properties = {
+            "dealname": "【受注】会計導入支援",
+            "closedate": "2026-11-20T03:00:00Z",
+            "pipeline": "default",
+            "dealstage": stage,
+        } | props
+        return self.hubspot_box.create_deal(
+            company=company,
+            contacts=[contact] if contact else [],
+            line_items=[{k: str(v) for k, v in item.items()} for item in (line_items or [])],
+            **{k: v for k, v in properties.items() if v is not None},
+        )
+
+    def deal_props(self, deal_id: str) -> dict[str, str | None]:
+        return self.hubspot_box.properties_of("deals", deal_id)
+
+    def company_props(self, company_id: str) -> dict[str, str | None]:
+        return self.hubspot_box.properties_of("companies", company_id)
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return list(self.freee_box.invoices())
+
+    def partners(self) -> list[dict[str, Any]]:
+        return list(self.freee_box.partners())
+
+    def freee_client(self, session: requests.Session | None = None) -> FreeeClient:
+        """Another freee client (another worker) on the same sandbox, store and limits."""
+        return _freee_client(self.freee_box, self.store, self.clock, self.freee_calls, session)
+
+    def close(self) -> None:
+        self.served.stop()
+        self.hubspot_box.close()
+
+
+def _freee_client(
+    box: FreeeSandbox, store: Store, clock: Clock, calls: list[str], session: requests.Session | None = None
+) -> FreeeClient:
+    session = session or requests.Session()
+    session.mount(FREEE_BASE, WSGIAdapter(box.app))
+    session.hooks["response"].append(
+        lambda r, *a, **k: calls.append(f"{r.request.method} {r.request.path_url.split('?')[0]}")
+    )
+    oauth = OAuthClient(
+        auth_base=FREEE_BASE,
+        client_id="sandbox-client-id",
+        client_secret="sandbox-client-secret",
+        redirect_uri="urn:ietf:wg:oauth:2.0:oob",
+        session=session,
+        clock=clock,
+    )
+    return FreeeClient(
+        api_base=FREEE_BASE,
+        company_id=1,
+        tokens=TokenManager(store.tokens, oauth, clock),
+        limiter=RateLimiter(store.rate_limits, clock, ((1000, 60.0),)),
+        clock=clock,
+        session=session,
+        retry=RetryPolicy(max_attempts=4),
+    )
+
+
+def build_world(store: Store, *, clock: Clock | None = None, **settings: Any) -> World:
+    clock = clock or FakeClock()
+    hubspot_box = create_hubspot_sandbox(clock=clock, access_token=HUBSPOT_TOKEN)
+    freee_box = create_freee_sandbox(clock=clock, rate_limit_per_minute=1000, rate_limit_per_hour=100000)
+    served = serve(hubspot_box.app)
+    config = load_settings(
+        hubspot_api_base=served.url,
+        hubspot_access_token=HUBSPOT_TOKEN,
+        freee_api_base=FREEE_BASE,
+        freee_auth_base=FREEE_BASE,
+        freee_client_id="sandbox-client-id",
+        freee_client_secret="sandbox-client-secret",
+        freee_company_id=1,
+        **settings,
+    )
+    counter = CallCounter()
+    hubspot = HubSpotClient.from_settings(config, metrics=counter, clock=clock)
+    ensure_hubspot_properties(hubspot, config)
+    issued = freee_box.issue_tokens()
+    store.tokens.save_token(
+        TokenSet(
+            issued["access_token"], issued["refresh_token"], clock.now() + timedelta(hours=6), company_id=1
+        ),
+        None,
+    )
+    calls: list[str] = []
+    world = World(
+        clock=clock,
+        store=store,
+        hubspot_box=hubspot_box,
+        freee_box=freee_box,
+        served=served,
+        settings=config,
+        hubspot=hubspot,
+        freee=_freee_client(freee_box, store, clock, calls),
+        counter=counter,
+        freee_calls=calls,
+    )
+    counter.reset()
+    return world
