@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     hubspot_access_token: SecretStr | None = None
     hubspot_client_secret: SecretStr | None = None
     hubspot_app_id: int | None = None
+    hubspot_portal_id: int | None = Field(default=None, ge=1)
     freee_api_base: str = "https://api.freee.co.jp"
     freee_auth_base: str = "https://accounts.secure.freee.co.jp"
     freee_client_id: str | None = None
@@ -195,7 +196,7 @@ class Settings(BaseSettings):
 
     def missing_error(self, *names: str) -> SettingsError:
         """A ``SettingsError`` naming the settings in ``names`` that have no value (none: an empty error)."""
-        missing = [name for name in names if getattr(self, name) in (None, "")]
+        missing = [name for name in names if _blank(getattr(self, name))]
         return SettingsError(
             [f"{name}: missing; set {env_name(name)} or {name} in the TOML file" for name in missing]
         )
@@ -211,6 +212,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = settings_cls.model_config.get("toml_file") or config_path()
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def _blank(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def env_name(field_path: str) -> str:

@@ -109,7 +109,7 @@ class FreeeClient:
             settings.freee_client_secret,
             settings.freee_company_id,
         )
-        if not client_id or secret is None or company_id is None:
+        if not client_id or secret is None or not secret.get_secret_value() or company_id is None:
             raise settings.missing_error("freee_client_id", "freee_client_secret", "freee_company_id")
         clock = clock or SystemClock()
         session = session or requests.Session()

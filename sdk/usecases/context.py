@@ -55,6 +55,21 @@ class Context:
     clock: Clock
     lease_seconds: float = 120.0
 
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Context:
+        """The production wiring: the store named by ``storage_url``, the HubSpot and freee clients over it."""
+        from sdk.clock import SystemClock
+        from sdk.freee.client import FreeeClient
+        from sdk.hubspot import HubSpotClient
+        from sdk.store import open_store
+
+        clock = clock or SystemClock()
+        store = open_store(settings.storage_url)
+        freee = FreeeClient.from_settings(
+            settings, token_store=store.tokens, rate_store=store.rate_limits, clock=clock
+        )
+        return cls(settings, store, HubSpotClient.from_settings(settings, clock=clock), freee, clock)
+
     def now(self) -> datetime:
         return self.clock.now()
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from sdk.errors import Problem, Retryable, ValidationFailed
 from sdk.freee.errors import FreeeValidationError
-from sdk.mapping import PartnerRef, build_invoice_request, parse_marker
+from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
 from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
@@ -139,6 +139,62 @@ def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger:
     shown = company.prop(ctx.settings.properties.company_partner_id)
     _write_back(ctx, row, trigger, token=token, partner_id=partner.partner_id, company_shows=shown)
     return InvoiceOutcome(Result.CREATED, portal_id, deal_id, record, adopted=existing is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePlan:
+    """What ``create_invoice_for_deal`` would do, without doing it (``invoice create --dry-run``)."""
+
+    portal_id: int
+    deal_id: str
+    won: bool
+    ledger: LedgerRow | None
+    draft: InvoiceDraft | None = None
+    freee_request: dict[str, object] | None = None
+    partner: str = ""
+    deal_write: dict[str, str] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = field(default=())
+
+
+def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> InvoicePlan:
+    """Read and check the deal, and show the exact freee request and deal write-back. Writes nothing anywhere
+    (the partner is looked up only where that costs no freee write)."""
+    row = ctx.store.get_ledger(portal_id, deal_id)
+    bundle = ctx.hubspot.read_deal_bundle(portal_id, deal_id, with_contact=False)
+    won = _is_won(ctx, bundle)
+    if row is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
+        return InvoicePlan(
+            portal_id, deal_id, won, row, deal_write=_changed(deal_values(ctx, row), row.written)
+        )
+    try:
+        draft = validate_deal(bundle, ctx.settings, today=tokyo_today(ctx.now()))
+    except ValidationFailed as failure:
+        names = ctx.settings.properties
+        summary = "\n".join(p.line() for p in failure.problems)
+        write = {names.deal_sync_status: "invalid", names.deal_sync_error: summary}
+        return InvoicePlan(portal_id, deal_id, won, row, problems=failure.problems, deal_write=write)
+    company = bundle.company
+    assert company is not None  # noqa: S101 - validated
+    linked = ctx.store.partner_for_company(portal_id, company.id)
+    ref = PartnerRef(id=linked) if linked is not None else known_partner(company, ctx.settings)
+    partner = (
+        f"freee partner {ref.id}"
+        if ref.id is not None
+        else f"partner code {ref.code} (found or created in freee)"
+    )
+    request = build_invoice_request(draft, ctx.settings, company_id=ctx.freee.company_id, partner=ref)
+    names = ctx.settings.properties
+    write = {
+        names.deal_invoice_id: "<freee invoice id>",
+        names.deal_invoice_number: "<freee invoice number>",
+        names.deal_invoice_url: "<freee invoice url>",
+        names.deal_amount_invoiced: str(draft.tax.gross),
+        names.deal_due_date: draft.due_date.isoformat(),
+        names.deal_sync_status: "created",
+        names.deal_payment_status: "unpaid",
+        names.deal_sync_error: "",
+    }
+    return InvoicePlan(portal_id, deal_id, won, row, draft, request.to_json(), partner, write)
 
 
 # --------------------------------------------------------------------------------------------------- steps

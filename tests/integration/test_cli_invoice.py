@@ -1,0 +1,145 @@
+"""``hubspot-freee invoice create | show | retry`` as an operator runs them, against served sandboxes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from functions.cli import app
+from sandbox.transport import serve
+from sdk.clock import SystemClock
+from sdk.store.sqlite import SQLiteStore
+from tests.world import World, build_world
+
+runner = CliRunner()
+PORTAL = "24681357"
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[World, dict[str, str]]]:
+    path = tmp_path / "store.sqlite"
+    world = build_world(SQLiteStore(path), clock=SystemClock())
+    freee = serve(world.freee_box.app)
+    env = {
+        "HUBSPOT_API_BASE": world.served.url,
+        "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+        "HUBSPOT_PORTAL_ID": PORTAL,
+        "FREEE_API_BASE": freee.url,
+        "FREEE_AUTH_BASE": freee.url,
+        "FREEE_CLIENT_ID": "sandbox-client-id",
+        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
+        "FREEE_COMPANY_ID": "1",
+        "STORAGE_URL": f"sqlite:///{path}",
+        "LOG_LEVEL": "ERROR",
+    }
+    yield world, env
+    freee.stop()
+    world.close()
+
+
+def run(env: dict[str, str], *args: str):
+    return runner.invoke(app, list(args), env=env)
+
+
+def items() -> list[dict]:
+    return [
+        {"name": "導入支援", "quantity": 1, "price": 300000},
+        {"name": "弁当", "quantity": 10, "price": 1080, "freee_tax_rate": "8_reduced"},
+    ]
+
+
+def test_dry_run_shows_the_request_and_sends_nothing(setup):
+    world, env = setup
+    deal = world.deal(company=world.company(), line_items=items())
+    result = run(env, "invoice", "create", "--deal", deal, "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["freee_request"]["lines"][1]["reduced_tax_rate"] is True
+    assert data["freee_request"]["memo"] == f"[hubspot-freee portal={PORTAL} deal={deal}]"
+    assert data["hubspot_deal_write"]["freee_amount_invoiced"] == str(300000 + 30000 + 10800 + 864)
+    assert world.invoices() == []
+    assert world.partners() == []
+    assert world.store.get_ledger(int(PORTAL), deal) is None
+    human = run(env, "invoice", "create", "--deal", deal, "--dry-run")
+    assert "not sent" in human.output
+
+
+def test_create_then_again_then_show(setup):
+    world, env = setup
+    deal = world.deal(company=world.company(), line_items=items())
+    first = run(env, "invoice", "create", "--deal", deal, "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["result"] == "created"
+    second = run(env, "invoice", "create", "--deal", deal)
+    assert second.exit_code == 0
+    assert "already_invoiced" in second.output
+    assert len(world.invoices()) == 1
+    shown = run(env, "invoice", "show", "--deal", deal, "--json")
+    data = json.loads(shown.stdout)
+    assert data["ledger"]["state"] == "created"
+    assert data["ledger"]["invoice_number"] == world.invoices()[0]["invoice_number"]
+    assert [e["trigger"] for e in data["history"]][:1] == ["cli"]
+    table = run(env, "invoice", "show", "--deal", deal)
+    assert "invoice_created" in table.output
+
+
+def test_invalid_deal_exits_1_with_every_reason(setup):
+    world, env = setup
+    deal = world.deal(company=None, line_items=[], amount="-5")
+    result = run(env, "invoice", "create", "--deal", deal)
+    assert result.exit_code == 1
+    assert "deal.company_missing" in result.output
+    assert "deal.amount_negative" in result.output
+
+
+def test_failed_deals_are_retried_with_a_progress_bar(setup):
+    world, env = setup
+    deal = world.deal(company=world.company(), line_items=items())
+    world.freee_box.faults.script("timeout_after_commit", path_prefix="/iv/invoices", methods={"POST"})
+    env = env | {"FREEE_TIMEOUT_SECONDS": "2"}
+    failed = run(env, "invoice", "create", "--deal", deal)
+    assert failed.exit_code == 1
+    assert "temporary" in failed.output
+    retried = run(env, "invoice", "retry", "--failed", "--json")
+    assert retried.exit_code == 0, retried.output
+    data = json.loads(retried.stdout)
+    assert data == {
+        "retried": 1,
+        "done": 1,
+        "deals": [{"deal_id": deal, "result": "created", "message": world.invoices()[0]["invoice_number"]}],
+    }
+    assert len(world.invoices()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("invoice", "create", "--deal", "abc"), "not a HubSpot deal id"),
+        (("invoice", "create", "--deal", "999999999"), "not found in HubSpot"),
+        (("invoice", "show", "--deal", "999999999"), "never triggered"),
+        (("invoice", "retry"), "--failed"),
+    ],
+)
+def test_operator_mistakes_exit_2_with_a_message(setup, args, fragment):
+    _, env = setup
+    result = run(env, *args)
+    assert result.exit_code == 2
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_settings_are_named(setup):
+    _, env = setup
+    result = run(
+        {k: v for k, v in env.items() if k != "FREEE_CLIENT_SECRET"} | {"FREEE_CLIENT_SECRET": ""},
+        "invoice",
+        "create",
+        "--deal",
+        "1",
+    )
+    assert result.exit_code == 2
+    assert "FREEE_CLIENT_SECRET" in result.output
