@@ -28,7 +28,7 @@ class RateLimitStore(Protocol):
         ...
 
 
-def _wait(times: Sequence[float], windows: Sequence[Window], now: float) -> float:
+def wait_seconds(times: Sequence[float], windows: Sequence[Window], now: float) -> float:
     """Seconds until a call at ``now`` fits every window, given the sorted past call times."""
     wait = 0.0
     for limit, length in windows:
@@ -49,7 +49,7 @@ class MemoryRateLimitStore:
             log = self._log.setdefault(key, deque())
             while log and log[0] <= now - longest:
                 log.popleft()
-            wait = _wait(log, windows, now)
+            wait = wait_seconds(log, windows, now)
             if wait <= 0:
                 log.append(now)
             return wait
@@ -74,7 +74,7 @@ class SQLiteRateLimitStore:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM rate_calls WHERE key = ? AND at <= ?", (key, now - longest))
             times = [r[0] for r in db.execute("SELECT at FROM rate_calls WHERE key = ? ORDER BY at", (key,))]
-            wait = _wait(times, windows, now)
+            wait = wait_seconds(times, windows, now)
             if wait <= 0:
                 db.execute("INSERT INTO rate_calls (key, at) VALUES (?, ?)", (key, now))
             db.execute("COMMIT")

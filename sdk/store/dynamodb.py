@@ -1,0 +1,638 @@
+"""The AWS store: one DynamoDB table (single-table design), every decision a conditional write.
+
+Items, by key (``pk`` / ``sk``, both strings):
+
+==============================  ==================  ======================================================
+``pk``                          ``sk``              what
+==============================  ==================  ======================================================
+``DEAL#{portal}#{deal}``        ``LEDGER``          the ledger row of a deal (state, version, claim, invoice)
+``DEAL#{portal}#{deal}``        ``HIST#{utc}#...``  one history event; queried in ``sk`` order, TTL
+``COMPANY#{portal}#{company}``  ``PARTNER``         the freee partner linked to a company (put-if-absent)
+``EVENT#{event id}``            ``EVENT``           a seen webhook event, TTL
+``FREEE#TOKEN``                 ``TOKEN``           the freee OAuth token row, versioned, with a refresh claim
+``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned
+==============================  ==================  ======================================================
+
+Instants a condition compares are kept twice: as an ISO string for people and as epoch seconds (``*_ts``,
+a number) for the condition, since ISO strings with different offsets do not sort as instants. DynamoDB's TTL
+deletes expired items lazily (up to days later), so every read that depends on an expiry checks it itself.
+
+Reads are strongly consistent. A failed condition never escapes as a botocore error: it becomes the port's
+answer (a refused :class:`~sdk.store.Claim`, :class:`~sdk.store.ClaimLost`, ``None``, ``False``, a wait).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sdk.freee.ratelimit import RateLimitStore, Window, wait_seconds
+from sdk.freee.tokens import StoredToken, TokenSet, TokenStore
+from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerRow, LedgerState
+
+Item = dict[str, Any]
+
+LEDGER_SK = "LEDGER"
+HISTORY_PREFIX = "HIST#"
+PARTNER_SK = "PARTNER"
+EVENT_SK = "EVENT"
+TOKEN_KEY: Item = {"pk": "FREEE#TOKEN", "sk": "TOKEN"}
+RATE_SK = "RATE"
+TTL_ATTRIBUTE = "expires_at"
+
+_CLAIMABLE = (LedgerState.CREATING, LedgerState.FAILED, LedgerState.INVALID)
+_CLAIM_FIELDS = ("claim_token", "claim_until", "claim_until_ts")
+_RATE_RETRIES = 64
+
+
+def create_table(resource: Any, table_name: str) -> Any:
+    """Create the table this store needs (on-demand, ``pk``/``sk`` strings, TTL on ``expires_at``); returns it.
+
+    For tests, the demo and documentation: ``serverless.yml`` declares the same shape for deployments.
+    """
+    table = resource.create_table(
+        TableName=table_name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table.wait_until_exists()
+    resource.meta.client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    return table
+
+
+# ------------------------------------------------------------------------------------------- conversions
+
+
+def _num(value: float) -> Decimal:
+    """A float as DynamoDB takes it (boto3 refuses floats); ``repr`` round-trips exactly."""
+    return Decimal(repr(float(value)))
+
+
+def _ts(moment: datetime) -> Decimal:
+    return _num(moment.timestamp())
+
+
+def _ttl(moment: datetime) -> int:
+    """Epoch seconds for DynamoDB's TTL, rounded up so an item is never deleted before it expires."""
+    return math.ceil(moment.timestamp())
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _opt_datetime(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _opt_date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _sort_instant(moment: datetime) -> str:
+    """A fixed-width instant that sorts as time does (UTC when the datetime is aware)."""
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _invoice_to_item(invoice: InvoiceRecord) -> Item:
+    return {
+        "invoice_id": invoice.invoice_id,
+        "invoice_number": invoice.invoice_number,
+        "invoice_url": invoice.invoice_url,
+        "partner_id": invoice.partner_id,
+        "amount_net": invoice.amount_net,
+        "amount_tax": invoice.amount_tax,
+        "amount_total": invoice.amount_total,
+        "billing_date": invoice.billing_date.isoformat(),
+        "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
+    }
+
+
+def _invoice_from_item(data: Mapping[str, Any] | None) -> InvoiceRecord | None:
+    if not data:
+        return None
+    return InvoiceRecord(
+        invoice_id=int(data["invoice_id"]),
+        invoice_number=str(data["invoice_number"]),
+        invoice_url=str(data["invoice_url"]),
+        partner_id=int(data["partner_id"]),
+        amount_net=int(data["amount_net"]),
+        amount_tax=int(data["amount_tax"]),
+        amount_total=int(data["amount_total"]),
+        billing_date=date.fromisoformat(data["billing_date"]),
+        due_date=_opt_date(data.get("due_date")),
+    )
+
+
+def _ledger_row(item: Mapping[str, Any]) -> LedgerRow:
+    return LedgerRow(
+        portal_id=int(item["portal_id"]),
+        deal_id=str(item["deal_id"]),
+        state=LedgerState(item["state"]),
+        version=int(item["version"]),
+        attempts=int(item.get("attempts", 0)),
+        claim_token=item.get("claim_token"),
+        claim_until=_opt_datetime(item.get("claim_until")),
+        company_id=item.get("company_id"),
+        partner_id=_opt_int(item.get("partner_id")),
+        billing_date=_opt_date(item.get("billing_date")),
+        invoice=_invoice_from_item(item.get("invoice")),
+        written={str(k): str(v) for k, v in (item.get("written") or {}).items()},
+        last_error=item.get("last_error"),
+        updated_at=_opt_datetime(item.get("updated_at")),
+    )
+
+
+def _update(
+    set_values: Mapping[str, Any], *, add: Sequence[str] = ("version",), remove: Sequence[str] = ()
+) -> dict[str, Any]:
+    """``UpdateExpression`` with its names and values: ``SET`` each value, add 1 to each of ``add``, ``REMOVE``.
+
+    Every attribute goes through a ``#name`` placeholder, so none can collide with a reserved word.
+    """
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":one": 1} if add else {}
+    sets: list[str] = []
+    for i, (attribute, value) in enumerate(set_values.items()):
+        names[f"#s{i}"] = attribute
+        values[f":s{i}"] = value
+        sets.append(f"#s{i} = :s{i}")
+    for i, attribute in enumerate(add):
+        names[f"#a{i}"] = attribute
+        sets.append(f"#a{i} = #a{i} + :one")
+    expression = "SET " + ", ".join(sets)
+    if remove:
+        for i, attribute in enumerate(remove):
+            names[f"#r{i}"] = attribute
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    return {
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+_CONDITION_NAMES = {
+    "#ck": "pk",
+    "#ct": "claim_token",
+    "#cu": "claim_until_ts",
+    "#st": "state",
+}
+
+
+def _with_condition(update: dict[str, Any], condition: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Add ``condition`` to ``update``; it may name ``#ck`` (``pk``), ``#ct`` (``claim_token``), ``#cu``
+    (``claim_until_ts``) and ``#st`` (``state``). Only the names it uses are declared: DynamoDB refuses unused ones.
+    """
+    update["ConditionExpression"] = condition
+    update["ExpressionAttributeNames"] |= {k: v for k, v in _CONDITION_NAMES.items() if k in condition}
+    update["ExpressionAttributeValues"] |= values
+    return update
+
+
+# ------------------------------------------------------------------------------------------------ store
+
+
+class DynamoStore:
+    """The :class:`~sdk.store.Store` port on one DynamoDB table.
+
+    ``resource`` is a ``boto3.resource("dynamodb")`` (the default: region and endpoint from the environment).
+    ``ttl_days`` is how long history events are kept before DynamoDB's TTL may delete them (0: for ever).
+    """
+
+    def __init__(self, table_name: str, *, resource: Any = None, ttl_days: int = 90) -> None:
+        if resource is None:
+            import boto3  # here, so importing sdk.store stays cheap
+
+            resource = boto3.resource("dynamodb")
+        self.table_name = table_name
+        self.ttl_days = ttl_days
+        self._table: Any = resource.Table(table_name)
+        self._failed: type[Exception] = self._table.meta.client.exceptions.ConditionalCheckFailedException
+        self._history_lock = threading.Lock()
+        self._history_last = 0
+        self.tokens: TokenStore = DynamoTokenStore(self._table)
+        self.rate_limits: RateLimitStore = DynamoRateLimitStore(self._table)
+
+    # ------------------------------------------------------------------------------------------ ledger
+
+    @staticmethod
+    def _deal_key(portal_id: int, deal_id: str) -> Item:
+        return {"pk": f"DEAL#{portal_id}#{deal_id}", "sk": LEDGER_SK}
+
+    def _get(self, key: Item) -> Item | None:
+        item: Item | None = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return item
+
+    def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None:
+        item = self._get(self._deal_key(portal_id, deal_id))
+        return _ledger_row(item) if item else None
+
+    def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
+        key = self._deal_key(portal_id, deal_id)
+        claim = {"claim_token": token, "claim_until": until.isoformat(), "claim_until_ts": _ts(until)}
+        while True:
+            item: Item = {
+                **key,
+                "portal_id": portal_id,
+                "deal_id": deal_id,
+                "state": LedgerState.CREATING.value,
+                "version": 1,
+                "attempts": 1,
+                "written": {},
+                "updated_at": now.isoformat(),
+                **claim,
+            }
+            try:
+                self._table.put_item(
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(#ck)",
+                    ExpressionAttributeNames={"#ck": "pk"},
+                )
+                return Claim(True, _ledger_row(item), resumed=False)
+            except self._failed:
+                pass  # the row exists: take it over if its state and lease allow
+            update = _with_condition(
+                _update(
+                    {"state": LedgerState.CREATING.value, "updated_at": now.isoformat(), **claim},
+                    add=("version", "attempts"),
+                ),
+                "attribute_exists(#ck) AND #st IN (:c0, :c1, :c2)"
+                " AND (attribute_not_exists(#ct) OR attribute_not_exists(#cu) OR #cu <= :now)",
+                {**{f":c{i}": s.value for i, s in enumerate(_CLAIMABLE)}, ":now": _ts(now)},
+            )
+            try:
+                answer = self._table.update_item(Key=key, ReturnValues="ALL_NEW", **update)
+                return Claim(True, _ledger_row(answer["Attributes"]), resumed=True)
+            except self._failed:
+                current = self._get(key)
+                if current is not None:
+                    return Claim(False, _ledger_row(current))
+                # the row vanished between the two writes (deleted by hand): try again from the top
+
+    def _holding_update(
+        self, portal_id: int, deal_id: str, token: str, update: dict[str, Any], *, all_new: bool = True
+    ) -> LedgerRow | None:
+        """Apply ``update`` only while ``token`` holds the claim; :class:`ClaimLost` otherwise."""
+        _with_condition(update, "#ct = :token", {":token": token})
+        try:
+            answer = self._table.update_item(
+                Key=self._deal_key(portal_id, deal_id),
+                ReturnValues="ALL_NEW" if all_new else "NONE",
+                **update,
+            )
+        except self._failed:
+            raise ClaimLost(f"deal {deal_id}: the claim passed to another worker") from None
+        return _ledger_row(answer["Attributes"]) if all_new else None
+
+    def note_intent(
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        *,
+        company_id: str,
+        partner_id: int,
+        billing_date: date,
+    ) -> None:
+        update = _update(
+            {"company_id": company_id, "partner_id": partner_id, "billing_date": billing_date.isoformat()}
+        )
+        self._holding_update(portal_id, deal_id, token, update, all_new=False)
+
+    def record_invoice(
+        self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
+    ) -> LedgerRow:
+        update = _update(
+            {
+                "state": LedgerState.CREATED.value,
+                "invoice": _invoice_to_item(invoice),
+                "partner_id": invoice.partner_id,
+                "billing_date": invoice.billing_date.isoformat(),
+                "updated_at": now.isoformat(),
+            },
+            remove=("last_error",),
+        )
+        row = self._holding_update(portal_id, deal_id, token, update)
+        assert row is not None  # noqa: S101 - ALL_NEW asked for
+        return row
+
+    def record_failure(
+        self, portal_id: int, deal_id: str, token: str, state: LedgerState, error: str, now: datetime
+    ) -> LedgerRow:
+        if state not in (LedgerState.INVALID, LedgerState.FAILED):
+            raise ValueError("a failure is invalid or failed")
+        update = _update(
+            {"state": state.value, "last_error": error, "updated_at": now.isoformat()}, remove=_CLAIM_FIELDS
+        )
+        row = self._holding_update(portal_id, deal_id, token, update)
+        assert row is not None  # noqa: S101 - ALL_NEW asked for
+        return row
+
+    def record_written(
+        self,
+        portal_id: int,
+        deal_id: str,
+        values: Mapping[str, str],
+        now: datetime,
+        *,
+        token: str | None = None,
+    ) -> LedgerRow:
+        fields = {"written": {str(k): str(v) for k, v in values.items()}, "updated_at": now.isoformat()}
+        if token is not None:
+            row = self._holding_update(portal_id, deal_id, token, _update(fields, remove=_CLAIM_FIELDS))
+            assert row is not None  # noqa: S101 - ALL_NEW asked for
+            return row
+        update = _with_condition(_update(fields), "attribute_exists(#ck)", {})
+        try:
+            answer = self._table.update_item(
+                Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
+            )
+        except self._failed:
+            raise KeyError(f"no ledger row for deal {deal_id}") from None
+        return _ledger_row(answer["Attributes"])
+
+    def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
+        update = _with_condition(
+            _update({"state": LedgerState.CANCELLED.value, "updated_at": now.isoformat()}),
+            "#st = :created",
+            {":created": LedgerState.CREATED.value},
+        )
+        try:
+            answer = self._table.update_item(
+                Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
+            )
+        except self._failed:
+            raise ValueError(f"deal {deal_id} has no invoice to cancel") from None
+        return _ledger_row(answer["Attributes"])
+
+    def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
+        """Every ledger row (optionally only some states), ordered by portal and deal like the SQLite store.
+
+        A paginated scan with a filter: the ledger holds one row per won deal, so this stays small.
+        """
+        if states is not None and not states:
+            return
+        names = {"#sk": "sk"}
+        values: Item = {":ledger": LEDGER_SK}
+        condition = "#sk = :ledger"
+        if states is not None:
+            names["#st"] = "state"
+            wanted = sorted(s.value for s in states)
+            values |= {f":s{i}": s for i, s in enumerate(wanted)}
+            condition += " AND #st IN (" + ", ".join(f":s{i}" for i in range(len(wanted))) + ")"
+        request: Item = {
+            "FilterExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        rows: list[LedgerRow] = []
+        while True:
+            page = self._table.scan(**request)
+            rows.extend(_ledger_row(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        rows.sort(key=lambda row: (row.portal_id, row.deal_id))
+        yield from rows
+
+    # ---------------------------------------------------------------------------------------- partners
+
+    @staticmethod
+    def _partner_key(portal_id: int, company_id: str) -> Item:
+        return {"pk": f"COMPANY#{portal_id}#{company_id}", "sk": PARTNER_SK}
+
+    def partner_for_company(self, portal_id: int, company_id: str) -> int | None:
+        item = self._get(self._partner_key(portal_id, company_id))
+        return int(item["partner_id"]) if item else None
+
+    def link_partner(self, portal_id: int, company_id: str, partner_id: int) -> int:
+        key = self._partner_key(portal_id, company_id)
+        try:
+            self._table.put_item(
+                Item={**key, "portal_id": portal_id, "company_id": company_id, "partner_id": partner_id},
+                ConditionExpression="attribute_not_exists(#ck)",
+                ExpressionAttributeNames={"#ck": "pk"},
+            )
+        except self._failed:
+            existing = self._get(key)
+            if existing is not None:
+                return int(existing["partner_id"])
+            return self.link_partner(portal_id, company_id, partner_id)  # unlinked by hand meanwhile
+        return partner_id
+
+    # ---------------------------------------------------------------------------------- events, history
+
+    def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
+        """A put that succeeds only when no live item exists for the event: absent, or kept until ``<= now``
+        (DynamoDB's TTL may not have deleted it yet)."""
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"EVENT#{event_id}",
+                    "sk": EVENT_SK,
+                    "event_id": event_id,
+                    "keep_until": keep_until.isoformat(),
+                    "keep_until_ts": _ts(keep_until),
+                    TTL_ATTRIBUTE: _ttl(keep_until),
+                },
+                ConditionExpression="attribute_not_exists(#ck) OR #ku <= :now",
+                ExpressionAttributeNames={"#ck": "pk", "#ku": "keep_until_ts"},
+                ExpressionAttributeValues={":now": _ts(now)},
+            )
+        except self._failed:
+            return False
+        return True
+
+    def _history_sk(self, at: datetime) -> str:
+        """``HIST#{event time, UTC}#{append stamp}#{random}``: time order, then append order in this process."""
+        with self._history_lock:
+            stamp = max(time.time_ns(), self._history_last + 1)
+            self._history_last = stamp
+        return f"{HISTORY_PREFIX}{_sort_instant(at)}#{stamp:020d}#{uuid.uuid4().hex[:8]}"
+
+    def append_history(self, portal_id: int, deal_id: str, event: HistoryEvent) -> None:
+        item: Item = {
+            "pk": f"DEAL#{portal_id}#{deal_id}",
+            "sk": self._history_sk(event.at),
+            "at": event.at.isoformat(),
+            "event": event.event,
+            "trigger": event.trigger,
+            "detail": json.dumps(dict(event.detail), ensure_ascii=False, default=str),
+        }
+        if self.ttl_days > 0:
+            item[TTL_ATTRIBUTE] = _ttl(event.at + timedelta(days=self.ttl_days))
+        self._table.put_item(Item=item)
+
+    def history(self, portal_id: int, deal_id: str) -> list[HistoryEvent]:
+        request: Item = {
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :hist)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": f"DEAL#{portal_id}#{deal_id}", ":hist": HISTORY_PREFIX},
+            "ConsistentRead": True,
+        }
+        events: list[HistoryEvent] = []
+        while True:
+            page = self._table.query(**request)
+            events.extend(
+                HistoryEvent(
+                    datetime.fromisoformat(item["at"]),
+                    item["event"],
+                    item["trigger"],
+                    _detail(item["detail"]),
+                )
+                for item in page.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in page:
+                return events
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _detail(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    return data if isinstance(data, dict) else {"value": data}
+
+
+# ------------------------------------------------------------------------------------------------ tokens
+
+
+class DynamoTokenStore:
+    """The :class:`~sdk.freee.tokens.TokenStore` port as one item (``FREEE#TOKEN``) of the store's table.
+
+    ``claim_refresh`` is an update conditional on the version and on no live claim; ``save_token`` replaces the
+    item (which clears the claim) conditional on the version, or on no item for the first one.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._failed: type[Exception] = table.meta.client.exceptions.ConditionalCheckFailedException
+
+    def load_token(self) -> StoredToken | None:
+        item = self._table.get_item(Key=TOKEN_KEY, ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return StoredToken(
+            TokenSet.from_json(item["data"]),
+            int(item["version"]),
+            item.get("claim_holder"),
+            _opt_datetime(item.get("claim_until")),
+        )
+
+    def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
+        try:
+            self._table.update_item(
+                Key=TOKEN_KEY,
+                UpdateExpression="SET #ch = :holder, #cu = :until, #cts = :until_ts",
+                ConditionExpression="#v = :version AND (attribute_not_exists(#cts) OR #cts <= :now)",
+                ExpressionAttributeNames={
+                    "#v": "version",
+                    "#ch": "claim_holder",
+                    "#cu": "claim_until",
+                    "#cts": "claim_until_ts",
+                },
+                ExpressionAttributeValues={
+                    ":holder": holder,
+                    ":until": until.isoformat(),
+                    ":until_ts": _ts(until),
+                    ":version": version,
+                    ":now": _ts(now),
+                },
+            )
+        except self._failed:
+            return False  # also when there is no row: `version = :version` fails on a missing attribute
+        return True
+
+    def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
+        version = (expected_version or 0) + 1
+        condition: Item
+        if expected_version is None:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(#ck)",
+                "ExpressionAttributeNames": {"#ck": "pk"},
+            }
+        else:
+            condition = {
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":expected": expected_version},
+            }
+        try:
+            self._table.put_item(
+                Item={**TOKEN_KEY, "data": tokens.to_json(), "version": version}, **condition
+            )
+        except self._failed:
+            return None
+        return StoredToken(tokens, version)
+
+
+# ------------------------------------------------------------------------------------------- rate limits
+
+
+class DynamoRateLimitStore:
+    """The :class:`~sdk.freee.ratelimit.RateLimitStore` port: one item per key (``RATE#{key}``) holding its call
+    log (timestamps inside the longest window), rewritten with a condition on the item's version.
+
+    A lost race (another worker wrote the log between our read and our write) is retried on the fresh log, so
+    concurrent workers together never exceed a window. After many lost races in a row the call is refused with
+    a short wait, which the caller's limiter sleeps before asking again.
+    """
+
+    def __init__(self, table: Any, *, contention_wait: float = 0.05) -> None:
+        self._table = table
+        self._failed: type[Exception] = table.meta.client.exceptions.ConditionalCheckFailedException
+        self.contention_wait = contention_wait
+
+    def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
+        longest = max(length for _, length in windows)
+        item_key = {"pk": f"RATE#{key}", "sk": RATE_SK}
+        for _ in range(_RATE_RETRIES):
+            item = self._table.get_item(Key=item_key, ConsistentRead=True).get("Item")
+            times = sorted(float(t) for t in (item or {}).get("calls", []) if float(t) > now - longest)
+            wait = wait_seconds(times, windows, now)
+            if wait > 0:
+                return wait
+            times.append(now)
+            times.sort()
+            new: Item = {
+                **item_key,
+                "calls": [_num(t) for t in times],
+                "version": int(item["version"]) + 1 if item else 1,
+            }
+            condition: Item
+            if item is None:
+                condition = {
+                    "ConditionExpression": "attribute_not_exists(#ck)",
+                    "ExpressionAttributeNames": {"#ck": "pk"},
+                }
+            else:
+                condition = {
+                    "ConditionExpression": "#v = :version",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":version": item["version"]},
+                }
+            try:
+                self._table.put_item(Item=new, **condition)
+            except self._failed:
+                continue  # another worker wrote the log first: decide again on what it wrote
+            return 0.0
+        return self.contention_wait

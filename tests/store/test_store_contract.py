@@ -1,0 +1,644 @@
+"""The Store port's contract, one suite over every adapter (SQLite, DynamoDB under moto): the ledger and its
+claims, partner links, seen events, history, and the token and rate-limit ports reached through the store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from sdk.clock import FakeClock
+from sdk.freee.ratelimit import RateLimiter, RateLimitStore, Window
+from sdk.freee.tokens import TokenSet
+from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerState, Store, open_store
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+PORTAL = 24681357
+DEAL = "9001"
+
+
+def claim(store: Store, token: str = "t1", now: datetime = NOW, deal: str = DEAL) -> Claim:  # noqa: S107
+    return store.claim(PORTAL, deal, token, now, now + LEASE)
+
+
+def invoice(invoice_id: int = 501, due_date: date | None = date(2026, 12, 31)) -> InvoiceRecord:
+    return InvoiceRecord(
+        invoice_id=invoice_id,
+        invoice_number="INV-0000000501",
+        invoice_url=f"https://invoice.secure.freee.co.jp/reports/invoices/{invoice_id}",
+        partner_id=77,
+        amount_net=100_000,
+        amount_tax=10_000,
+        amount_total=110_000,
+        billing_date=date(2026, 11, 20),
+        due_date=due_date,
+    )
+
+
+def created(store: Store, deal: str = DEAL) -> None:
+    """A deal whose invoice exists and whose write-back is done (claim released)."""
+    claim(store, "t-created", deal=deal)
+    store.record_invoice(PORTAL, deal, "t-created", invoice(), NOW)
+    store.record_written(PORTAL, deal, {"freee_invoice_id": "501"}, NOW, token="t-created")
+
+
+# ---------------------------------------------------------------------------------------------- claims
+
+
+def test_claim_on_an_absent_row_grants_a_fresh_claim(store: Store) -> None:
+    answer = claim(store)
+    assert answer.granted
+    assert not answer.resumed
+    row = answer.row
+    assert (row.portal_id, row.deal_id, row.state) == (PORTAL, DEAL, LedgerState.CREATING)
+    assert (row.version, row.attempts, row.claim_token, row.claim_until) == (1, 1, "t1", NOW + LEASE)
+    assert row.claimed(NOW)
+    assert store.get_ledger(PORTAL, DEAL) == row
+
+
+def test_second_claim_during_a_live_lease_is_refused_and_shows_the_holder(store: Store) -> None:
+    first = claim(store, "t1")
+    second = claim(store, "t2", now=NOW + LEASE - timedelta(seconds=1))
+    assert not second.granted
+    assert second.row == first.row
+    assert second.row.claim_token == "t1"
+    assert store.get_ledger(PORTAL, DEAL) == first.row
+
+
+def test_claim_after_the_lease_expired_resumes_with_one_more_attempt(store: Store) -> None:
+    first = claim(store, "t1")
+    later = NOW + LEASE  # the lease ends at `until`: claimable from that instant on
+    second = claim(store, "t2", now=later)
+    assert second.granted
+    assert second.resumed
+    assert second.row.claim_token == "t2"
+    assert second.row.claim_until == later + LEASE
+    assert second.row.attempts == 2
+    assert second.row.version > first.row.version
+    assert second.row.state is LedgerState.CREATING
+
+
+def test_created_and_cancelled_rows_are_never_claimable(store: Store) -> None:
+    created(store)
+    much_later = NOW + timedelta(days=30)
+    refused = claim(store, "t2", now=much_later)
+    assert not refused.granted
+    assert refused.row.state is LedgerState.CREATED
+    store.mark_cancelled(PORTAL, DEAL, much_later)
+    refused = claim(store, "t3", now=much_later)
+    assert not refused.granted
+    assert refused.row.state is LedgerState.CANCELLED
+
+
+def test_created_row_still_holding_its_claim_is_not_claimable_after_the_lease(store: Store) -> None:
+    claim(store, "t1")
+    store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)  # crash before write-back: claim kept
+    refused = claim(store, "t2", now=NOW + LEASE * 2)
+    assert not refused.granted
+    assert refused.row.claim_token == "t1"
+
+
+@pytest.mark.parametrize("state", [LedgerState.FAILED, LedgerState.INVALID])
+def test_failed_and_invalid_rows_are_claimable_at_once(store: Store, state: LedgerState) -> None:
+    claim(store, "t1")
+    store.record_failure(PORTAL, DEAL, "t1", state, "boom", NOW)
+    again = claim(store, "t2", now=NOW + timedelta(seconds=1))
+    assert again.granted
+    assert again.resumed
+    assert (again.row.state, again.row.attempts, again.row.claim_token) == (LedgerState.CREATING, 2, "t2")
+    assert again.row.last_error == "boom"  # kept for the operator until the next outcome
+
+
+def test_eight_workers_claiming_one_deal_at_once_leave_exactly_one_holder(store: Store) -> None:
+    barrier = threading.Barrier(8)
+    answers: list[Claim] = []
+    errors: list[BaseException] = []
+
+    def race(token: str) -> None:
+        try:
+            barrier.wait()
+            answers.append(claim(store, token))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    winners = [a for a in answers if a.granted]
+    assert len(answers) == 8
+    assert len(winners) == 1
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert row.claim_token == winners[0].row.claim_token
+    assert row.attempts == 1
+
+
+def test_eight_workers_taking_over_an_expired_claim_leave_exactly_one_holder(store: Store) -> None:
+    claim(store, "crashed")
+    later = NOW + LEASE * 2
+    barrier = threading.Barrier(8)
+    answers: list[Claim] = []
+
+    def race(token: str) -> None:
+        barrier.wait()
+        answers.append(claim(store, token, now=later))
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.resumed for a in answers if a.granted] == [True]
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert row.attempts == 2
+
+
+# ------------------------------------------------------------------------------- writes under a claim
+
+
+def _note_intent(store: Store, token: str) -> object:
+    store.note_intent(PORTAL, DEAL, token, company_id="c1", partner_id=77, billing_date=date(2026, 11, 20))
+    return None
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(_note_intent, id="note_intent"),
+        pytest.param(lambda s, t: s.record_invoice(PORTAL, DEAL, t, invoice(), NOW), id="record_invoice"),
+        pytest.param(
+            lambda s, t: s.record_failure(PORTAL, DEAL, t, LedgerState.FAILED, "x", NOW), id="record_failure"
+        ),
+        pytest.param(
+            lambda s, t: s.record_written(PORTAL, DEAL, {"a": "b"}, NOW, token=t), id="record_written"
+        ),
+    ],
+)
+def test_a_write_with_a_lost_claim_raises_and_changes_nothing(
+    store: Store, write: Callable[[Store, str], object]
+) -> None:
+    claim(store, "t1")
+    taken_over = claim(store, "t2", now=NOW + LEASE)
+    assert taken_over.granted
+    with pytest.raises(ClaimLost):
+        write(store, "t1")
+    assert store.get_ledger(PORTAL, DEAL) == taken_over.row
+
+
+def test_a_write_on_an_absent_row_is_a_lost_claim(store: Store) -> None:
+    with pytest.raises(ClaimLost):
+        _note_intent(store, "t1")
+    assert store.get_ledger(PORTAL, DEAL) is None
+
+
+def test_note_intent_remembers_where_the_invoice_will_be(store: Store) -> None:
+    claim(store, "t1")
+    store.note_intent(PORTAL, DEAL, "t1", company_id="c1", partner_id=77, billing_date=date(2026, 11, 20))
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert (row.company_id, row.partner_id, row.billing_date) == ("c1", 77, date(2026, 11, 20))
+    assert row.claim_token == "t1"
+    assert row.version == 2
+
+
+def test_record_invoice_keeps_the_claim_until_the_write_back_releases_it(store: Store) -> None:
+    claim(store, "t1")
+    recorded = store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW + timedelta(seconds=5))
+    assert recorded.state is LedgerState.CREATED
+    assert recorded.invoice == invoice()
+    assert (recorded.partner_id, recorded.billing_date) == (77, date(2026, 11, 20))
+    assert recorded.claim_token == "t1"
+    assert recorded.updated_at == NOW + timedelta(seconds=5)
+    assert store.get_ledger(PORTAL, DEAL) == recorded
+
+    written = store.record_written(PORTAL, DEAL, {"freee_invoice_id": "501"}, NOW, token="t1")
+    assert (written.claim_token, written.claim_until) == (None, None)
+    assert written.state is LedgerState.CREATED
+    assert written.written == {"freee_invoice_id": "501"}
+
+
+def test_record_invoice_clears_the_last_error(store: Store) -> None:
+    claim(store, "t1")
+    store.record_failure(PORTAL, DEAL, "t1", LedgerState.FAILED, "429 from freee", NOW)
+    claim(store, "t2", now=NOW + timedelta(seconds=1))
+    recorded = store.record_invoice(PORTAL, DEAL, "t2", invoice(), NOW)
+    assert recorded.last_error is None
+
+
+@pytest.mark.parametrize("state", [LedgerState.FAILED, LedgerState.INVALID])
+def test_record_failure_releases_the_claim_with_the_error(store: Store, state: LedgerState) -> None:
+    claim(store, "t1")
+    failed = store.record_failure(PORTAL, DEAL, "t1", state, "金額が0円です", NOW + timedelta(seconds=3))
+    assert (failed.state, failed.last_error) == (state, "金額が0円です")
+    assert (failed.claim_token, failed.claim_until) == (None, None)
+    assert failed.updated_at == NOW + timedelta(seconds=3)
+    assert store.get_ledger(PORTAL, DEAL) == failed
+
+
+def test_record_failure_refuses_a_state_that_is_not_a_failure(store: Store) -> None:
+    claim(store, "t1")
+    before = store.get_ledger(PORTAL, DEAL)
+    with pytest.raises(ValueError, match="invalid or failed"):
+        store.record_failure(PORTAL, DEAL, "t1", LedgerState.CREATED, "x", NOW)
+    assert store.get_ledger(PORTAL, DEAL) == before
+
+
+def test_record_written_without_a_token_keeps_the_claim_as_it_is(store: Store) -> None:
+    claim(store, "t1")
+    store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)
+    values = {"freee_payment_status": "paid", "freee_sync_error": "", "note": "入金済み"}
+    row = store.record_written(PORTAL, DEAL, values, NOW + timedelta(minutes=1))
+    assert row.written == values
+    assert (row.claim_token, row.claim_until) == ("t1", NOW + LEASE)
+    assert row.updated_at == NOW + timedelta(minutes=1)
+    assert store.get_ledger(PORTAL, DEAL) == row
+
+
+def test_record_written_replaces_what_was_written_before(store: Store) -> None:
+    created(store)
+    row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "unpaid"}, NOW)
+    assert row.written == {"freee_payment_status": "unpaid"}
+
+
+def test_record_written_for_an_unknown_deal_raises_key_error(store: Store) -> None:
+    with pytest.raises(KeyError):
+        store.record_written(PORTAL, "nope", {"a": "b"}, NOW)
+    assert store.get_ledger(PORTAL, "nope") is None
+
+
+def test_cancelling_needs_a_created_invoice(store: Store) -> None:
+    with pytest.raises(ValueError, match="no invoice"):
+        store.mark_cancelled(PORTAL, DEAL, NOW)
+    assert store.get_ledger(PORTAL, DEAL) is None
+    claim(store, "t1")
+    with pytest.raises(ValueError, match="no invoice"):
+        store.mark_cancelled(PORTAL, DEAL, NOW)
+    store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)
+    cancelled = store.mark_cancelled(PORTAL, DEAL, NOW + timedelta(days=1))
+    assert cancelled.state is LedgerState.CANCELLED
+    assert cancelled.invoice == invoice()
+    assert cancelled.updated_at == NOW + timedelta(days=1)
+    with pytest.raises(ValueError, match="no invoice"):
+        store.mark_cancelled(PORTAL, DEAL, NOW)
+    assert store.get_ledger(PORTAL, DEAL) == cancelled
+
+
+def test_every_write_moves_the_version(store: Store) -> None:
+    versions = [claim(store, "t1").row.version]
+    _note_intent(store, "t1")
+    versions.append(store.get_ledger(PORTAL, DEAL).version)  # type: ignore[union-attr]
+    versions.append(store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW).version)
+    versions.append(store.record_written(PORTAL, DEAL, {}, NOW, token="t1").version)
+    versions.append(store.mark_cancelled(PORTAL, DEAL, NOW).version)
+    assert versions == sorted(set(versions))
+
+
+# ------------------------------------------------------------------------------------------ the ledger
+
+
+def test_ledger_lists_rows_in_order_and_filters_by_state(store: Store) -> None:
+    created(store, "3")
+    claim(store, "t1", deal="1")
+    claim(store, "t2", deal="2")
+    store.record_failure(PORTAL, "2", "t2", LedgerState.INVALID, "no company", NOW)
+    store.claim(PORTAL - 1, "9", "t9", NOW, NOW + LEASE)
+
+    assert [(r.portal_id, r.deal_id) for r in store.ledger()] == [
+        (PORTAL - 1, "9"),
+        (PORTAL, "1"),
+        (PORTAL, "2"),
+        (PORTAL, "3"),
+    ]
+    assert [r.deal_id for r in store.ledger(states=frozenset({LedgerState.CREATED}))] == ["3"]
+    both = frozenset({LedgerState.INVALID, LedgerState.CREATING})
+    assert [r.deal_id for r in store.ledger(states=both)] == ["9", "1", "2"]
+    assert list(store.ledger(states=frozenset({LedgerState.CANCELLED}))) == []
+    assert list(store.ledger(states=frozenset())) == []
+
+
+def test_ledger_rows_round_trip_every_field(store: Store) -> None:
+    claim(store, "t1")
+    store.note_intent(PORTAL, DEAL, "t1", company_id="c-42", partner_id=77, billing_date=date(2026, 11, 20))
+    store.record_invoice(PORTAL, DEAL, "t1", invoice(due_date=None), NOW)
+    store.record_written(PORTAL, DEAL, {"freee_invoice_number": "INV-0000000501"}, NOW, token="t1")
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert row.invoice == invoice(due_date=None)
+    assert isinstance(row.invoice.amount_total, int)
+    assert isinstance(row.portal_id, int)
+    assert isinstance(row.version, int)
+    assert isinstance(row.partner_id, int)
+    assert row.company_id == "c-42"
+    assert row.billing_date == date(2026, 11, 20)
+    assert row.updated_at == NOW
+    assert [r for r in store.ledger() if r.deal_id == DEAL] == [row]
+
+
+def test_invoice_record_keeps_dates_and_large_integers(store: Store) -> None:
+    big = InvoiceRecord(
+        invoice_id=2**53 + 1,
+        invoice_number="請求書-001",
+        invoice_url="https://example.invalid/請求書",
+        partner_id=9_876_543_210,
+        amount_net=999_999_999_999,
+        amount_tax=99_999_999_999,
+        amount_total=1_099_999_999_998,
+        billing_date=date(2027, 1, 31),
+        due_date=date(2027, 2, 28),
+    )
+    claim(store, "t1")
+    assert store.record_invoice(PORTAL, DEAL, "t1", big, NOW).invoice == big
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert row.invoice == big
+
+
+def test_unknown_deal_has_no_row(store: Store) -> None:
+    assert store.get_ledger(PORTAL, "missing") is None
+
+
+# -------------------------------------------------------------------------------------------- partners
+
+
+def test_the_first_partner_linked_to_a_company_wins(store: Store) -> None:
+    assert store.partner_for_company(PORTAL, "c1") is None
+    assert store.link_partner(PORTAL, "c1", 77) == 77
+    assert store.link_partner(PORTAL, "c1", 88) == 77
+    assert store.partner_for_company(PORTAL, "c1") == 77
+    assert store.link_partner(PORTAL, "c2", 88) == 88
+    assert store.partner_for_company(PORTAL + 1, "c1") is None  # portals are separate
+
+
+def test_partners_linked_at_once_agree_on_one(store: Store) -> None:
+    barrier = threading.Barrier(6)
+    answers: list[int] = []
+
+    def link(partner_id: int) -> None:
+        barrier.wait()
+        answers.append(store.link_partner(PORTAL, "c1", partner_id))
+
+    threads = [threading.Thread(target=link, args=(100 + i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(answers)) == 1
+    assert store.partner_for_company(PORTAL, "c1") == answers[0]
+
+
+# ------------------------------------------------------------------------------------ events, history
+
+
+def test_an_event_is_new_once_until_it_may_be_forgotten(store: Store) -> None:
+    keep = NOW + timedelta(days=3)
+    assert store.first_sighting("evt-1", NOW, keep)
+    assert not store.first_sighting("evt-1", NOW + timedelta(minutes=5), keep + timedelta(minutes=5))
+    assert not store.first_sighting("evt-1", keep - timedelta(seconds=1), keep + timedelta(days=3))
+    assert store.first_sighting("evt-2", NOW, keep)  # ids are separate
+    later = keep + timedelta(seconds=1)
+    assert store.first_sighting("evt-1", later, later + timedelta(days=3))  # forgotten: new again
+    assert not store.first_sighting("evt-1", later, later + timedelta(days=3))
+
+
+def test_redelivered_event_seen_by_several_workers_at_once_is_new_for_one(store: Store) -> None:
+    barrier = threading.Barrier(6)
+    answers: list[bool] = []
+
+    def see() -> None:
+        barrier.wait()
+        answers.append(store.first_sighting("evt-9", NOW, NOW + timedelta(days=1)))
+
+    threads = [threading.Thread(target=see) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [False] * 5 + [True]
+
+
+def test_history_keeps_events_in_order_with_japanese_details(store: Store) -> None:
+    events = [
+        HistoryEvent(NOW, "triggered", "webhook", {"subscription": "deal.propertyChange"}),
+        HistoryEvent(NOW, "claimed", "webhook", {"attempt": 1}),  # same instant: append order kept
+        HistoryEvent(
+            NOW + timedelta(seconds=2),
+            "invalid",
+            "webhook",
+            {"errors": [{"ja": "取引先の適格請求書発行事業者登録番号が不正です", "en": "bad number"}]},
+        ),
+        HistoryEvent(
+            NOW + timedelta(minutes=1), "created", "workflow", {"invoice_id": 501, "amount": 110000}
+        ),
+    ]
+    for event in events:
+        store.append_history(PORTAL, DEAL, event)
+    store.append_history(PORTAL, "other", HistoryEvent(NOW, "triggered", "webhook"))
+
+    assert store.history(PORTAL, DEAL) == events
+    assert store.history(PORTAL, "other") == [HistoryEvent(NOW, "triggered", "webhook", {})]
+    assert store.history(PORTAL, "none") == []
+
+
+def test_history_lives_beside_the_ledger_row_without_disturbing_it(store: Store) -> None:
+    claimed = claim(store, "t1").row
+    store.append_history(PORTAL, DEAL, HistoryEvent(NOW, "claimed", "webhook", {"token": "t1"}))
+    assert store.get_ledger(PORTAL, DEAL) == claimed
+    assert [r.deal_id for r in store.ledger()] == [DEAL]
+    assert [e.event for e in store.history(PORTAL, DEAL)] == ["claimed"]
+
+
+def test_history_detail_values_that_json_cannot_hold_come_back_as_text(store: Store) -> None:
+    store.append_history(PORTAL, DEAL, HistoryEvent(NOW, "created", "cli", {"due": date(2026, 12, 31)}))
+    assert store.history(PORTAL, DEAL)[0].detail == {"due": "2026-12-31"}
+
+
+# -------------------------------------------------------------------------------- tokens (store.tokens)
+
+
+def tokens(n: int) -> TokenSet:
+    return TokenSet(f"access-{n}", f"refresh-{n}", NOW + timedelta(hours=6), company_id=1, scope="read write")
+
+
+def test_token_rows_are_versioned(store: Store) -> None:
+    port = store.tokens
+    assert port.load_token() is None
+    first = port.save_token(tokens(1), expected_version=None)
+    assert first is not None
+    assert first.version == 1
+    assert port.save_token(tokens(9), expected_version=None) is None  # someone else connected first
+    second = port.save_token(tokens(2), expected_version=1)
+    assert second is not None
+    assert second.version == 2
+    assert port.save_token(tokens(3), expected_version=1) is None  # stale writer loses
+    row = port.load_token()
+    assert row is not None
+    assert (row.version, row.tokens) == (2, tokens(2))
+
+
+def test_one_token_refresh_claim_at_a_time_until_the_lease_ends(store: Store) -> None:
+    port = store.tokens
+    assert not port.claim_refresh(1, "a", NOW, NOW + timedelta(seconds=30))  # never connected
+    port.save_token(tokens(1), expected_version=None)
+    until = NOW + timedelta(seconds=30)
+    assert port.claim_refresh(1, "a", NOW, until)
+    row = port.load_token()
+    assert row is not None
+    assert (row.claim_holder, row.claim_until) == ("a", until)
+    assert not port.claim_refresh(1, "b", NOW + timedelta(seconds=10), until)
+    assert not port.claim_refresh(2, "b", NOW, until)  # wrong version
+    assert port.claim_refresh(1, "b", NOW + timedelta(seconds=31), NOW + timedelta(seconds=61))  # lease over
+    saved = port.save_token(tokens(2), expected_version=1)
+    assert saved is not None
+    assert saved.claim_holder is None
+    row = port.load_token()
+    assert row is not None
+    assert (row.claim_holder, row.claim_until) == (None, None)
+    assert port.claim_refresh(2, "c", NOW, until)  # saving cleared the claim
+
+
+def test_token_refresh_claims_are_exclusive_across_threads(store: Store) -> None:
+    store.tokens.save_token(tokens(1), expected_version=None)
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def race(name: str) -> None:
+        barrier.wait()
+        if store.tokens.claim_refresh(1, name, NOW, NOW + timedelta(seconds=30)):
+            winners.append(name)
+
+    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+# ---------------------------------------------------------------------- rate limits (store.rate_limits)
+
+
+def test_sliding_window_admits_the_limit_then_says_how_long_to_wait(store: Store) -> None:
+    port = store.rate_limits
+    windows = [(3, 60.0)]
+    assert [port.try_acquire("k", windows, t) for t in (0.0, 1.0, 2.0)] == [0, 0, 0]
+    assert port.try_acquire("k", windows, 3.0) == pytest.approx(57.0)
+    assert port.try_acquire("other", windows, 3.0) == 0  # keys are separate
+    assert port.try_acquire("k", windows, 60.5) == 0  # the call at 0.0 left the window
+    assert port.try_acquire("k", windows, 60.6) == pytest.approx(0.4)
+
+
+def test_every_window_must_have_room(store: Store) -> None:
+    port = store.rate_limits
+    windows = [(2, 10.0), (3, 100.0)]
+    assert port.try_acquire("k", windows, 0.0) == 0
+    assert port.try_acquire("k", windows, 1.0) == 0
+    assert port.try_acquire("k", windows, 2.0) == pytest.approx(8.0)  # minute-like window full
+    assert port.try_acquire("k", windows, 10.5) == 0
+    assert port.try_acquire("k", windows, 20.0) == pytest.approx(80.0)  # hour-like window full
+
+
+def test_real_clock_timestamps_keep_their_precision(store: Store) -> None:
+    port = store.rate_limits
+    start = NOW.timestamp() + 0.123456
+    windows = [(1, 60.0)]
+    assert port.try_acquire("k", windows, start) == 0
+    assert port.try_acquire("k", windows, start + 59.5) == pytest.approx(0.5, abs=1e-6)
+    assert port.try_acquire("k", windows, start + 60.0) == pytest.approx(0.0, abs=1e-6)
+
+
+class Recording:
+    """A rate-limit store that remembers when it let each call through, whatever the adapter."""
+
+    def __init__(self, inner: RateLimitStore) -> None:
+        self.inner = inner
+        self.granted: list[float] = []
+        self._lock = threading.Lock()
+
+    def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
+        wait = self.inner.try_acquire(key, windows, now)
+        if wait <= 0:
+            with self._lock:
+                self.granted.append(now)
+        return wait
+
+
+def test_limiter_spaces_calls_to_the_bound(store: Store) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(store.rate_limits, clock, [(10, 60.0)], margin=0)
+    start = clock.monotonic()
+    for _ in range(40):
+        limiter.acquire()
+    assert clock.monotonic() - start == pytest.approx((40 / 10 - 1) * 60, abs=0.1)
+
+
+def test_limiter_shared_by_threads_never_exceeds_the_window(store: Store) -> None:
+    clock = FakeClock()
+    recording = Recording(store.rate_limits)
+    # the long second window keeps every call in the log: a thread may ask with a `now` that others' sleeps have
+    # already moved past, and must still see the calls before it
+    limiter = RateLimiter(recording, clock, [(5, 60.0), (1000, 86400.0)], margin=0)
+
+    def work() -> None:
+        for _ in range(5):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps = sorted(recording.granted)
+    assert len(stamps) == 20
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 60.0 - 1e-6  # never 6 calls inside one 60 s window
+
+
+# ---------------------------------------------------------------------------------------------- wiring
+
+
+@pytest.mark.usefixtures("aws")
+def test_open_store_reaches_a_dynamodb_table_by_url() -> None:
+    import boto3
+
+    from sdk.store.dynamodb import DynamoStore, create_table
+
+    create_table(boto3.resource("dynamodb"), "from-url")
+    opened = open_store("dynamodb://from-url")
+    assert isinstance(opened, DynamoStore)
+    assert opened.table_name == "from-url"
+    assert claim(opened).granted
+    assert not claim(opened, "t2").granted
+    again = open_store("dynamodb://from-url")  # another worker, same table
+    assert again.get_ledger(PORTAL, DEAL) == opened.get_ledger(PORTAL, DEAL)
+
+
+def test_create_table_enables_ttl_on_expires_at(dynamodb: Any) -> None:
+    from sdk.store.dynamodb import create_table
+
+    resource = dynamodb
+    table = create_table(resource, "ttl-check")
+    ttl = resource.meta.client.describe_time_to_live(TableName="ttl-check")["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    assert table.billing_mode_summary["BillingMode"] == "PAY_PER_REQUEST"
+    assert {k["AttributeName"]: k["KeyType"] for k in table.key_schema} == {"pk": "HASH", "sk": "RANGE"}
+
+
+def test_an_event_kept_past_its_ttl_but_not_yet_deleted_counts_as_absent(dynamodb: Any) -> None:
+    """DynamoDB deletes expired items up to days late; the store must not mistake one for a redelivery."""
+    from sdk.store.dynamodb import DynamoStore, create_table
+
+    resource = dynamodb
+    create_table(resource, "lazy-ttl")
+    store = DynamoStore("lazy-ttl", resource=resource)
+    assert store.first_sighting("evt-1", NOW, NOW + timedelta(hours=1))
+    item = resource.Table("lazy-ttl").get_item(Key={"pk": "EVENT#evt-1", "sk": "EVENT"})["Item"]
+    assert int(item["expires_at"]) == int((NOW + timedelta(hours=1)).timestamp())
+    assert store.first_sighting("evt-1", NOW + timedelta(hours=2), NOW + timedelta(hours=3))
