@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from sdk.clock import SystemClock
+from sdk.errors import Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.store import LedgerState, Store
-from sdk.usecases.create_invoice import DealBusy, Result, create_invoice_for_deal
+from sdk.usecases.create_invoice import DealBusy, Result, create_invoice_for_deal, plan_invoice_for_deal
 from tests.world import World, build_world
 
 PORTAL = 24681357
@@ -344,3 +345,43 @@ def test_partner_with_the_derived_code_is_found_not_duplicated(world: World):
     create_invoice_for_deal(world.context(), PORTAL, deal, "test")
     assert world.invoices()[0]["partner_id"] == existing["id"]
     assert len(world.partners()) == 1
+
+
+def test_freee_down_while_finding_the_partner_shows_failed_then_the_retry_succeeds(world: World):
+    deal = world.deal(company=world.company(), line_items=items())
+    world.freee_box.faults.script("5xx", "5xx", "5xx", "5xx", path_prefix="/api/1/partners")
+    with pytest.raises(Retryable):
+        create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    row = world.store.get_ledger(PORTAL, deal)
+    assert (row.state, row.claim_token) == (LedgerState.FAILED, None)
+    assert "FreeeServerError" in row.last_error
+    shown = world.deal_props(deal)
+    assert shown["freee_sync_status"] == "failed"
+    assert "retried" in shown["freee_sync_error"]
+    assert world.invoices() == []
+    assert create_invoice_for_deal(world.context(), PORTAL, deal, "retry").result is Result.CREATED
+    assert world.deal_props(deal)["freee_sync_status"] == "created"
+
+
+def test_hubspot_down_during_write_back_releases_the_claim_and_the_next_trigger_writes_it(world: World):
+    deal = world.deal(company=world.company(), line_items=items())
+    world.hubspot_box.faults.script(
+        "5xx", "5xx", "5xx", "5xx", "5xx", "5xx", "5xx", path_prefix="/crm/v3/objects/deals/batch/update"
+    )
+    with pytest.raises(Retryable):
+        create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    row = world.store.get_ledger(PORTAL, deal)
+    assert (row.state, row.claim_token, dict(row.written)) == (LedgerState.CREATED, None, {})
+    world.hubspot_box.faults.reset()
+    again = create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    assert again.result is Result.ALREADY_INVOICED
+    assert world.deal_props(deal)["freee_invoice_id"] == str(world.invoices()[0]["id"])
+    assert len(world.invoices()) == 1
+
+
+def test_dry_run_plan_of_an_invalid_deal_lists_the_write_it_would_make(world: World):
+    deal = world.deal(company=None, line_items=[], amount="5")
+    plan = plan_invoice_for_deal(world.context(), PORTAL, deal)
+    assert [p.code for p in plan.problems] == ["deal.company_missing"]
+    assert plan.deal_write["freee_sync_status"] == "invalid"
+    assert world.store.get_ledger(PORTAL, deal) is None
