@@ -151,6 +151,10 @@ class Store(Protocol):
         ...
 
     # events and history --------------------------------------------------------------------------------
+    def seen(self, event_id: str, now: datetime) -> bool:
+        """Whether an event id was recorded by :meth:`first_sighting` and is still kept (a read, no write)."""
+        ...
+
     def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
         """True the first time an event id is seen (until ``keep_until``), False for a redelivery."""
         ...

@@ -443,6 +443,10 @@ class DynamoStore:
 
     # ---------------------------------------------------------------------------------- events, history
 
+    def seen(self, event_id: str, now: datetime) -> bool:
+        item = self._table.get_item(Key={"pk": f"EVENT#{event_id}", "sk": EVENT_SK}, ConsistentRead=True).get("Item")
+        return item is not None and Decimal(item["keep_until_ts"]) > _ts(now)
+
     def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
         """A put that succeeds only when no live item exists for the event: absent, or kept until ``<= now``
         (DynamoDB's TTL may not have deleted it yet)."""

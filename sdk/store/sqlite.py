@@ -280,6 +280,13 @@ class SQLiteStore:
 
     # ---------------------------------------------------------------------------------- events, history
 
+    def seen(self, event_id: str, now: datetime) -> bool:
+        with self._tx() as db:
+            r = db.execute(
+                "SELECT 1 FROM seen_events WHERE event_id = ? AND keep_until > ?", (event_id, now.isoformat())
+            ).fetchone()
+        return r is not None
+
     def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
         with self._tx(immediate=True) as db:
             db.execute("DELETE FROM seen_events WHERE keep_until <= ?", (now.isoformat(),))

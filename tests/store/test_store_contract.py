@@ -408,6 +408,15 @@ def test_an_event_is_new_once_until_it_may_be_forgotten(store: Store) -> None:
     assert not store.first_sighting("evt-1", later, later + timedelta(days=3))
 
 
+def test_seen_reads_without_recording(store: Store) -> None:
+    keep = NOW + timedelta(days=3)
+    assert not store.seen("evt-9", NOW)
+    assert not store.seen("evt-9", NOW)  # asking does not record
+    assert store.first_sighting("evt-9", NOW, keep)
+    assert store.seen("evt-9", NOW + timedelta(days=1))
+    assert not store.seen("evt-9", keep)  # kept until, not beyond
+
+
 def test_redelivered_event_seen_by_several_workers_at_once_is_new_for_one(store: Store) -> None:
     barrier = threading.Barrier(6)
     answers: list[bool] = []
