@@ -23,7 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sdk functions sandbox
+	$(BIN)/mypy sdk functions sandbox webhooks workflows
 
 ## test: lint, then every test with coverage of sdk/ (fails under 90 %)
 test: lint

@@ -49,7 +49,7 @@ def _main() -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -549,6 +549,249 @@ def invoice_retry(
             table.add_row(r["deal_id"], r["result"], r["message"])
         console.print(table)
     raise typer.Exit(0 if ok == len(results) else EXIT_INCOMPLETE)
+
+
+actions_app = typer.Typer(
+    help="Custom workflow actions / カスタムワークフローアクション", no_args_is_help=True
+)
+app.add_typer(actions_app, name="actions")
+
+_ACTIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "actions"
+
+
+@actions_app.command("register")
+def actions_register(
+    app_id: Annotated[
+        int | None, typer.Option("--app-id", help="HubSpot app id (default: HUBSPOT_APP_ID)")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="Public URL of this deployment (default: PUBLIC_BASE_URL)"),
+    ] = None,
+    definitions: Annotated[
+        Path, typer.Option("--definitions", help="Folder of action definitions (*.json)")
+    ] = _ACTIONS_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
+) -> None:
+    """Create or update the app's custom workflow actions; an unchanged definition is left as it is.
+
+    Authenticates with the developer account's API key (HUBSPOT_DEVELOPER_API_KEY)."""
+    from sdk.hubspot import HubSpotClient
+    from sdk.usecases.register_actions import DefinitionFileError, Registration, register_actions
+
+    settings = _settings(config)
+    chosen_app = app_id if app_id is not None else settings.hubspot_app_id
+    base = base_url or getattr(settings, "public_base_url", None)
+    missing = list(settings.missing_error("hubspot_developer_api_key").problems)
+    if chosen_app is None:
+        missing += [f"{p} (or pass --app-id)" for p in settings.missing_error("hubspot_app_id").problems]
+    if not base:
+        missing.append("public_base_url: missing; pass --base-url https://... or set PUBLIC_BASE_URL")
+    if missing or chosen_app is None or not base:
+        raise _fail(str(SettingsError(missing)))
+    try:
+        client = HubSpotClient.for_developer_account(settings)
+        done = _run_guarded(lambda: register_actions(client, chosen_app, base, definitions))
+    except (DefinitionFileError, SettingsError) as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:  # the official client's models refused a definition before sending it
+        raise _fail(f"a definition is not valid for HubSpot: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in done], ensure_ascii=False, indent=2))
+        return
+    colours = {Registration.CREATED: "green", Registration.UPDATED: "yellow", Registration.UNCHANGED: "dim"}
+    table = Table(title=f"workflow actions · app {chosen_app}", show_header=True, header_style="bold")
+    for column in ("file", "status", "definition", "revision", "action", "url", "changed"):
+        table.add_column(column)
+    for r in done:
+        table.add_row(
+            r.name,
+            f"[{colours[r.status]}]{r.status.value}[/]",
+            r.definition_id,
+            r.revision_id,
+            r.action_name + ("" if r.published else " [dim](unpublished)[/]"),
+            r.action_url,
+            ", ".join(r.changed),
+        )
+    console.print(table)
+
+
+# --- the invoice worker and its dead-letter queue --------------------------------------------------------------
+
+
+def _open_queue(settings: Settings, clock: Any = None) -> Any:
+    from sdk.queue import queue_from_settings
+
+    try:
+        return queue_from_settings(settings, clock=clock)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _on_queue(queue: Any, action: Any) -> Any:
+    """Run a queue operation; a queue that cannot be reached is a message and exit code 2, not a traceback."""
+    try:
+        return action()
+    except Exception as exc:
+        raise _fail(f"the queue {queue!r} cannot be used / キューを利用できません: {exc}") from None
+
+
+def _worker_json(result: Any) -> dict[str, Any]:
+    outcome = result.outcome
+    invoice = outcome.invoice if outcome is not None else None
+    return {
+        "message_id": result.message_id,
+        "deal_id": result.deal_id,
+        "portal_id": result.job.portal_id if result.job else None,
+        "trigger": result.job.trigger if result.job else None,
+        "attempt": result.attempts,
+        "result": result.result,
+        "disposition": result.disposition.value,
+        "invoice_number": invoice.invoice_number if invoice else None,
+        "retry_in": result.delay if result.disposition.value == "retry" else None,
+        "error": result.error or (outcome.error_message if outcome is not None else None) or None,
+    }
+
+
+_WORKER_STYLES = {"done": "green", "retry": "yellow", "dead": "red"}
+
+
+def _worker_line(result: Any) -> str:
+    data = _worker_json(result)
+    style = _WORKER_STYLES[data["disposition"]]
+    what = f"deal {data['deal_id']}" if data["deal_id"] else f"message {data['message_id']}"
+    line = f"[{style}]{data['result']}[/] {what} (attempt {data['attempt']})"
+    if data["invoice_number"]:
+        line += f" freee {data['invoice_number']}"
+    if data["retry_in"] is not None:
+        line += f" · retry in {data['retry_in']:.0f}s"
+    if data["disposition"] == "dead":
+        line += " · [red]dead-lettered[/]"
+    if data["error"] and data["disposition"] != "done":
+        line += f"\n    [dim]{data['error']}[/]"
+    return line
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Handle what is queued now, then exit (exit 1 if any is not done)")
+    ] = False,
+    batch: Annotated[int, typer.Option(min=1, max=10, help="Messages taken per receive")] = 10,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls of an empty queue")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per message")] = False,
+    config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
+) -> None:
+    """Run the invoice worker: take deals off the queue (QUEUE_URL) and invoice them, until Ctrl-C or SIGTERM.
+
+    キューの取引を請求書にします。Ctrl-C で停止します。"""
+    import signal
+    import threading
+
+    from functions.worker import Disposition, drain, run_worker
+
+    ctx = _context(config)
+    queue = _open_queue(ctx.settings, ctx.clock)
+
+    def report(result: Any) -> None:
+        if as_json:
+            typer.echo(json.dumps(_worker_json(result), ensure_ascii=False))
+        else:
+            console.print(_worker_line(result), highlight=False)
+
+    if once:
+        results = _on_queue(queue, lambda: drain(ctx, queue, batch=batch, on_result=report))
+        done = sum(1 for r in results if r.disposition is Disposition.DONE)
+        if not as_json:
+            console.print(
+                f"handled {len(results)} message(s): [green]{done} done[/], "
+                f"[yellow]{sum(1 for r in results if r.disposition is Disposition.RETRY)} to retry[/], "
+                f"[red]{sum(1 for r in results if r.disposition is Disposition.DEAD)} dead-lettered[/]"
+                f" / 処理 {len(results)} 件"
+            )
+        raise typer.Exit(0 if done == len(results) else EXIT_INCOMPLETE)
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if not as_json:
+        console.print(f"worker on {queue!r}; Ctrl-C to stop / 停止は Ctrl-C", style="dim")
+    try:
+        handled = run_worker(
+            ctx, queue, stop=stop, poll_interval=poll_interval, batch=batch, on_result=report
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not as_json:
+        console.print(f"stopped after {handled} message(s) / 停止しました", style="dim")
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: messages the worker gave up on / デッドレターキュー", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
+) -> None:
+    """The messages in the dead-letter queue, oldest first; nothing is taken off it."""
+    queue = _open_queue(_settings(config))
+    dead = _on_queue(queue, lambda: queue.dead_letters(limit))
+    if as_json:
+        rows = [{"message_id": m.id, "attempts": m.attempts, "body": m.body} for m in dead]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"dead letters · {len(dead)}", show_header=True, header_style="bold")
+    deals = ["" if m.body.get("deal_id") is None else str(m.body["deal_id"]) for m in dead]
+    table.add_column("message id", no_wrap=True, min_width=max((len(m.id) for m in dead), default=10))
+    table.add_column("deal", no_wrap=True, min_width=max((len(d) for d in deals), default=4))
+    table.add_column("attempts", justify="right", no_wrap=True, min_width=8)
+    table.add_column("body", overflow="fold")
+    for m, deal in zip(dead, deals, strict=True):
+        body = json.dumps(m.body, ensure_ascii=False, separators=(",", ":"))
+        table.add_row(m.id, deal, str(m.attempts), body if len(body) <= 120 else body[:119] + "…")
+    console.print(table)
+    if dead:
+        console.print(
+            "replay after fixing the cause / 原因を解消後に再実行: hubspot-freee dlq redrive --all (or --id ID)",
+            style="dim",
+        )
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="A dead letter's message id (repeatable)")
+    ] = None,
+    redrive_all: Annotated[bool, typer.Option("--all", help="Every dead letter")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
+) -> None:
+    """Put dead letters back on the queue with their attempts reset (after the cause is fixed)."""
+    if bool(ids) == redrive_all:
+        raise _fail(
+            "say which: --id ID (repeatable) or --all, not both / --id か --all のどちらかを指定してください"
+        )
+    queue = _open_queue(_settings(config))
+    wanted = None if redrive_all else list(dict.fromkeys(ids or []))
+    moved = _on_queue(queue, lambda: queue.redrive(wanted))
+    missing = 0 if wanted is None else len(wanted) - moved
+    if as_json:
+        typer.echo(json.dumps({"redriven": moved, "not_found": missing}))
+    else:
+        console.print(f"[green]{moved}[/] message(s) back on the queue / キューに戻しました")
+        if missing:
+            err.print(
+                f"[yellow]{missing} id(s) not in the dead-letter queue / 見つからないID {missing} 件[/]"
+            )
+    raise typer.Exit(EXIT_INCOMPLETE if missing else 0)
 
 
 def main() -> None:

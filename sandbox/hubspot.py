@@ -10,6 +10,8 @@ It answers the parts of HubSpot's public API this project uses, in HubSpot's JSO
   unlabeled 341; deal → contact 3; deal → line item 19), also shown in the v3 ``?associations=`` answer.
 * Deal pipelines, properties and property groups (HubSpot's standard properties are seeded; writing an unknown
   property is refused with ``PROPERTY_DOESNT_EXIST`` as HubSpot does), workflow action callbacks.
+* Custom workflow action definitions v4 (list, create, read, patch) for the app, authenticated with the
+  developer account's API key (``?hapikey=``) as HubSpot's v4 endpoints are, every required field checked.
 * Bearer auth, the ten-secondly rolling rate limit on the sandbox clock (429 body and ``X-HubSpot-RateLimit-*``
   headers), fault injection (:mod:`sandbox.faults`).
 * App webhooks: a deal's ``dealstage`` change enqueues a ``deal.propertyChange`` event; a dispatcher thread
@@ -24,6 +26,7 @@ Served on loopback (``sandbox.transport.serve(sandbox.app)``) for the official c
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -149,6 +152,48 @@ _FIELD_TYPES = frozenset(
     }
 )
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+#: custom workflow action definitions: ``/automation/v4/actions/{appId}[/{definitionId}]`` (not ``callbacks``)
+_ACTION_DEFINITIONS_PATH = re.compile(r"^/automation/v4/actions/(\d+)(?:/([^/]+))?/?$")
+#: what the official client's models accept (``FieldTypeDefinition.type``, ``supportedValueTypes``, ...)
+_ACTION_FIELD_TYPES = frozenset(
+    {
+        "string",
+        "number",
+        "bool",
+        "datetime",
+        "enumeration",
+        "date",
+        "phone_number",
+        "currency_number",
+        "json",
+        "object_coordinates",
+    }
+)
+_ACTION_VALUE_TYPES = frozenset(
+    {"STATIC_VALUE", "OBJECT_PROPERTY", "FIELD_DATA", "FETCHED_OBJECT_PROPERTY", "ENROLLMENT_EVENT_PROPERTY"}
+)
+_ACTION_FUNCTION_TYPES = frozenset(
+    {"PRE_ACTION_EXECUTION", "PRE_FETCH_OPTIONS", "POST_FETCH_OPTIONS", "POST_ACTION_EXECUTION"}
+)
+_ACTION_OBJECT_TYPES = frozenset({"CONTACT", "COMPANY", "DEAL", "TICKET", "QUOTE", "LINE_ITEM", "PRODUCT"})
+#: the fields a PATCH may carry (``PublicActionDefinitionPatch``)
+_ACTION_PATCH_FIELDS = frozenset(
+    {
+        "actionUrl",
+        "published",
+        "labels",
+        "inputFields",
+        "outputFields",
+        "inputFieldDependencies",
+        "executionRules",
+        "objectTypes",
+        "objectRequestOptions",
+    }
+)
+_ACTION_CREATE_FIELDS = _ACTION_PATCH_FIELDS | {"functions", "archivedAt"}
+_INVALID_API_KEY = (
+    "The API key provided is invalid. View or manage your API key here: https://app.hubspot.com/l/api-key/"
+)
 _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more "
     "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
@@ -556,6 +601,9 @@ class HubSpotState:
                         now=now,
                     )
             self.callbacks: list[CallbackCompletion] = []
+            #: app id → definition id → the definition as HubSpot answers it
+            self.action_definitions: dict[int, dict[str, dict[str, Any]]] = {}
+            self._next_definition_id = 10_860_200
             self.api_calls: deque[ApiCall] = deque(maxlen=200_000)
             self.events: list[dict[str, Any]] = []
             self._next_id = 10_000_000_001 + self.rng.randrange(0, 1_000) * 1_000
@@ -731,6 +779,72 @@ class HubSpotState:
             }
             self.groups[object_type][str(name)] = group
             return group
+
+    # -- workflow action definitions --------------------------------------------------------------------------
+
+    def _app_definitions(self, app_id: int) -> dict[str, dict[str, Any]]:
+        if app_id != self.app_id:
+            raise HubSpotApiError(
+                404,
+                f"App {app_id} was not found in this developer account.",
+                "OBJECT_NOT_FOUND",
+                context={"appId": [str(app_id)]},
+            )
+        return self.action_definitions.setdefault(app_id, {})
+
+    def list_action_definitions(self, app_id: int, *, archived: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            found = self._app_definitions(app_id).values()
+            chosen = [d for d in found if ("archivedAt" in d) == archived]
+            return [copy.deepcopy(d) for d in sorted(chosen, key=lambda d: int(d["id"]))]
+
+    def action_definition(self, app_id: int, definition_id: str) -> dict[str, Any]:
+        with self.lock:
+            found = self._app_definitions(app_id).get(definition_id)
+            if found is None:
+                raise HubSpotApiError(
+                    404,
+                    f"Action definition {definition_id} was not found for app {app_id}.",
+                    "OBJECT_NOT_FOUND",
+                    context={"definitionId": [definition_id]},
+                )
+            return copy.deepcopy(found)
+
+    def define_action(self, app_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a definition: every required field checked (all problems at once), defaults filled in."""
+        with self.lock:
+            definitions = self._app_definitions(app_id)
+            _refuse_unknown(body, _ACTION_CREATE_FIELDS)
+            problems = _action_problems(body)
+            if problems:
+                raise _action_validation_error(problems)
+            self._next_definition_id += 1
+            definition_id = str(self._next_definition_id)
+            functions = [
+                {"functionType": str(f["functionType"]), "id": f.get("id") or f"{definition_id}-{index}"}
+                for index, f in enumerate(body.get("functions") or [])
+            ]
+            stored = _action_json(body, definition_id=definition_id, revision=1, functions=functions)
+            definitions[definition_id] = stored
+            return copy.deepcopy(stored)
+
+    def patch_action(self, app_id: int, definition_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the fields given (each replaced whole); the revision goes up by one."""
+        with self.lock:
+            current = self.action_definition(app_id, definition_id)
+            _refuse_unknown(body, _ACTION_PATCH_FIELDS)
+            merged = {k: v for k, v in current.items() if k in _ACTION_CREATE_FIELDS} | dict(body)
+            problems = _action_problems(merged)
+            if problems:
+                raise _action_validation_error(problems)
+            stored = _action_json(
+                merged,
+                definition_id=definition_id,
+                revision=int(current["revisionId"]) + 1,
+                functions=current["functions"],
+            )
+            self._app_definitions(app_id)[definition_id] = stored
+            return copy.deepcopy(stored)
 
     # -- objects -----------------------------------------------------------------------------------------------
 
@@ -1478,6 +1592,8 @@ class HubSpotSandbox:
         self.limiter = limiter
         self.access_token = access_token
         self.client_secret = client_secret
+        #: the developer account's API key: action definitions authenticate with ``?hapikey=`` instead of a token
+        self.developer_api_key = "sandbox-hubspot-developer-api-key"
 
     @property
     def portal_id(self) -> int:
@@ -1656,6 +1772,10 @@ class HubSpotSandbox:
         with self.state.lock:
             return list(self.state.events)
 
+    def action_definitions(self, *, archived: bool = False) -> list[dict[str, Any]]:
+        """The app's custom workflow action definitions, as ``GET /automation/v4/actions/{appId}`` lists them."""
+        return self.state.list_action_definitions(self.state.app_id, archived=archived)
+
     def set_webhook_target(self, target: str | WebhookTarget | None, *, uri: str | None = None) -> None:
         """Where webhook batches go: a URL, or a callable (then ``uri`` is the URL signed, as if served there)."""
         self.dispatcher.configure(target, uri)
@@ -1824,6 +1944,7 @@ def create_hubspot_sandbox(
     webhook_uri: str = "https://webhooks.sandbox.invalid/hubspot",
     webhook_retry_delays: Sequence[float] = WEBHOOK_RETRY_DELAYS,
     webhook_timeout_seconds: float = 5.0,
+    developer_api_key: str = "sandbox-hubspot-developer-api-key",
 ) -> HubSpotSandbox:
     """A fresh portal. ``webhook_url`` may be a URL or a callable taking a :class:`WebhookRequest` and returning
     the HTTP status (then ``webhook_uri`` is the URL that is signed)."""
@@ -1854,6 +1975,7 @@ def create_hubspot_sandbox(
         access_token=access_token,
         client_secret=client_secret,
     )
+    sandbox.developer_api_key = developer_api_key
     _install_routes(app, sandbox)
     return sandbox
 
@@ -1904,11 +2026,19 @@ def _install_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
     def _auth_and_limits() -> Response | None:
         if request.path.startswith(ADMIN_PREFIX):
             return None
+        if _ACTION_DEFINITIONS_PATH.match(request.path):  # the developer API key, not a portal's token
+            key = request.args.get("hapikey", "")
+            if not key or not hmac.compare_digest(key.encode(), sandbox.developer_api_key.encode()):
+                return error_response(HubSpotApiError(401, _INVALID_API_KEY, "INVALID_AUTHENTICATION"))
+            return _take_limit()
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer ") or not hmac.compare_digest(
             header.removeprefix("Bearer ").strip().encode(), sandbox.access_token.encode()
         ):
             return error_response(HubSpotApiError(401, _AUTH_MESSAGE, "INVALID_AUTHENTICATION"))
+        return _take_limit()
+
+    def _take_limit() -> Response | None:
         refused, remaining, remaining_daily = sandbox.limiter.take()
         if refused is not None:
             return _rate_limit_error(sandbox, refused, remaining_daily)
@@ -2258,6 +2388,31 @@ def _install_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
             record_callback(str(item.get("callbackId", "")), item)
         return Response(status=204)
 
+    # -- workflow action definitions ---------------------------------------------------------------------------
+
+    @app.get("/automation/v4/actions/<int:app_id>")
+    def action_definitions(app_id: int) -> Response:
+        limit = min(max(int(request.args.get("limit", 10)), 1), MAX_PAGE_LIMIT)
+        after = int(request.args.get("after", 0) or 0)
+        found = state.list_action_definitions(app_id, archived=_flag("archived"))
+        body: dict[str, Any] = {"results": found[after : after + limit]}
+        if after + limit < len(found):
+            link = f"{request.base_url}?after={after + limit}&limit={limit}"
+            body["paging"] = {"next": {"after": str(after + limit), "link": link}}
+        return _json_response(body)
+
+    @app.post("/automation/v4/actions/<int:app_id>")
+    def create_action_definition(app_id: int) -> Response:
+        return _json_response(state.define_action(app_id, _body()), 201)
+
+    @app.get("/automation/v4/actions/<int:app_id>/<definition_id>")
+    def action_definition(app_id: int, definition_id: str) -> Response:
+        return _json_response(state.action_definition(app_id, definition_id))
+
+    @app.patch("/automation/v4/actions/<int:app_id>/<definition_id>")
+    def update_action_definition(app_id: int, definition_id: str) -> Response:
+        return _json_response(state.patch_action(app_id, definition_id, _body()))
+
     # -- admin -------------------------------------------------------------------------------------------------
 
     @app.post(f"{ADMIN_PREFIX}/reset")
@@ -2308,6 +2463,189 @@ def _install_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
         if "retry_delays" in data:
             sandbox.dispatcher.retry_delays = tuple(float(d) for d in data["retry_delays"])
         return Response(status=204)
+
+
+def _refuse_unknown(body: Mapping[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(k for k in body if k not in known)
+    if unknown:
+        raise HubSpotApiError(
+            400,
+            "Invalid input JSON: Unrecognized field(s) " + ", ".join(repr(k) for k in unknown),
+            "VALIDATION_ERROR",
+            context={"field": unknown},
+        )
+
+
+def _action_validation_error(problems: list[str]) -> HubSpotApiError:
+    return HubSpotApiError(
+        400,
+        "Invalid action definition: " + "; ".join(problems),
+        "VALIDATION_ERROR",
+        errors=[{"message": p} for p in problems],
+    )
+
+
+def _field_problems(fields: Any, where: str, *, output: bool) -> tuple[list[str], list[str]]:
+    """Problems of ``inputFields`` / ``outputFields``, and the field names."""
+    if not isinstance(fields, list):
+        return [f"{where} must be a list"], []
+    problems: list[str] = []
+    names: list[str] = []
+    for index, field_def in enumerate(fields):
+        at = f"{where}[{index}]"
+        spec = field_def.get("typeDefinition") if isinstance(field_def, dict) else None
+        if not isinstance(spec, dict):
+            problems.append(f"{at}.typeDefinition is required")
+            continue
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{at}.typeDefinition.name is required")
+        elif name in names:
+            problems.append(f"{at}.typeDefinition.name {name!r} is used twice")
+        else:
+            names.append(name)
+        if spec.get("type") not in _ACTION_FIELD_TYPES:
+            problems.append(
+                f"{at}.typeDefinition.type {spec.get('type')!r} is not one of {sorted(_ACTION_FIELD_TYPES)}"
+            )
+        if "fieldType" in spec and spec["fieldType"] not in _FIELD_TYPES:
+            problems.append(f"{at}.typeDefinition.fieldType {spec['fieldType']!r} is not valid")
+        options = spec.get("options") or []
+        if not isinstance(options, list) or any(not isinstance(o, dict) or "value" not in o for o in options):
+            problems.append(f"{at}.typeDefinition.options must be a list of {{label, value}}")
+        elif spec.get("type") == "enumeration" and not options and not spec.get("optionsUrl"):
+            problems.append(f"{at}: an enumeration needs options (or an optionsUrl)")
+        if not output:
+            if not isinstance(field_def.get("isRequired"), bool):
+                problems.append(f"{at}.isRequired is required (true or false)")
+            kinds = field_def.get("supportedValueTypes") or []
+            if not isinstance(kinds, list) or any(k not in _ACTION_VALUE_TYPES for k in kinds):
+                problems.append(f"{at}.supportedValueTypes must be among {sorted(_ACTION_VALUE_TYPES)}")
+    return problems, names
+
+
+def _action_problems(body: Mapping[str, Any]) -> list[str]:
+    """Every problem of a whole definition (HubSpot answers them in one 400)."""
+    problems: list[str] = []
+    url = body.get("actionUrl")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        problems.append("actionUrl is required: the URL HubSpot calls (https://...)")
+    if not isinstance(body.get("published"), bool):
+        problems.append("published is required (true or false)")
+    object_types = body.get("objectTypes")
+    if not isinstance(object_types, list) or not object_types:
+        problems.append('objectTypes is required: e.g. ["DEAL"]')
+    else:
+        for kind in object_types:
+            if not isinstance(kind, str) or not (
+                kind.upper() in _ACTION_OBJECT_TYPES or re.fullmatch(r"\d-\d+", kind)
+            ):
+                problems.append(f"objectTypes: {kind!r} is not an object type")
+    if "inputFields" not in body:
+        problems.append("inputFields is required (may be empty)")
+    found, inputs = _field_problems(body.get("inputFields") or [], "inputFields", output=False)
+    problems += found
+    found, outputs = _field_problems(body.get("outputFields") or [], "outputFields", output=True)
+    problems += found
+    functions = body.get("functions") or []
+    if not isinstance(functions, list) or any(
+        not isinstance(f, dict)
+        or f.get("functionType") not in _ACTION_FUNCTION_TYPES
+        or not isinstance(f.get("functionSource", ""), str)
+        for f in functions
+    ):
+        problems.append(f"functions: each needs a functionType among {sorted(_ACTION_FUNCTION_TYPES)}")
+    rules = body.get("executionRules") or []
+    rule_names: list[str] = []
+    if not isinstance(rules, list):
+        problems.append("executionRules must be a list")
+    else:
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, dict) or not isinstance(rule.get("labelName"), str):
+                problems.append(f"executionRules[{index}].labelName is required")
+            elif not isinstance(rule.get("conditions"), dict):
+                problems.append(f"executionRules[{index}].conditions is required (an object)")
+            else:
+                rule_names.append(rule["labelName"])
+    options = body.get("objectRequestOptions")
+    if options is not None and (
+        not isinstance(options, dict)
+        or not isinstance(options.get("properties"), list)
+        or any(not isinstance(p, str) for p in options["properties"])
+    ):
+        problems.append("objectRequestOptions.properties must be a list of property names")
+    labels = body.get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
+    if not isinstance(labels.get("en"), dict):
+        problems.append("labels.en is required")
+    for language, label in labels.items():
+        if not isinstance(label, dict):
+            problems.append(f"labels.{language} must be an object")
+            continue
+        if not isinstance(label.get("actionName"), str) or not label["actionName"].strip():
+            problems.append(f"labels.{language}.actionName is required")
+        for key, names in (
+            ("inputFieldLabels", inputs),
+            ("inputFieldDescriptions", inputs),
+            ("inputFieldOptionLabels", inputs),
+            ("outputFieldLabels", outputs),
+            ("executionRules", rule_names),
+        ):
+            unknown = sorted(set(label.get(key) or {}) - set(names))
+            if unknown:
+                problems.append(f"labels.{language}.{key} names what the definition does not have: {unknown}")
+    english = labels.get("en") if isinstance(labels.get("en"), dict) else {}
+    missing = sorted(set(rule_names) - set((english or {}).get("executionRules") or {}))
+    if missing:
+        problems.append(f"labels.en.executionRules has no message for {missing}")
+    return problems
+
+
+def _action_field_json(field_def: Mapping[str, Any], *, output: bool) -> dict[str, Any]:
+    spec = dict(field_def["typeDefinition"])
+    spec["options"] = [
+        {
+            "label": str(o.get("label", o["value"])),
+            "value": str(o["value"]),
+            "displayOrder": int(o.get("displayOrder", index)),
+            "hidden": bool(o.get("hidden", False)),
+            "description": str(o.get("description", "")),
+            "doubleData": float(o.get("doubleData", 0.0)),
+            "readOnly": bool(o.get("readOnly", False)),
+        }
+        for index, o in enumerate(spec.get("options") or [])
+    ]
+    spec.setdefault("externalOptions", False)
+    answer: dict[str, Any] = {"typeDefinition": spec}
+    if not output:
+        answer["isRequired"] = bool(field_def["isRequired"])
+        answer["supportedValueTypes"] = list(field_def.get("supportedValueTypes") or ["STATIC_VALUE"])
+        if field_def.get("automationFieldType"):
+            answer["automationFieldType"] = field_def["automationFieldType"]
+    return answer
+
+
+def _action_json(
+    body: Mapping[str, Any], *, definition_id: str, revision: int, functions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A definition as HubSpot answers it: id and revision, every option complete, defaults filled in."""
+    answer: dict[str, Any] = {
+        "id": definition_id,
+        "revisionId": str(revision),
+        "actionUrl": body["actionUrl"],
+        "published": body["published"],
+        "objectTypes": [str(t) for t in body["objectTypes"]],
+        "functions": functions,
+        "inputFields": [_action_field_json(f, output=False) for f in body.get("inputFields") or []],
+        "outputFields": [_action_field_json(f, output=True) for f in body.get("outputFields") or []],
+        "labels": copy.deepcopy(body["labels"]),
+        "executionRules": copy.deepcopy(body.get("executionRules") or []),
+        "inputFieldDependencies": copy.deepcopy(body.get("inputFieldDependencies") or []),
+    }
+    if body.get("objectRequestOptions") is not None:
+        answer["objectRequestOptions"] = {"properties": list(body["objectRequestOptions"]["properties"])}
+    return answer
 
 
 def _type_for_association(from_type: str, type_id: int) -> str:

@@ -682,6 +682,155 @@ class HubSpotClient:
             CallbackCompletionRequest(output_fields={k: _value(v) for k, v in output_fields.items()}),
         )
 
+    # -- workflow action definitions (the app's developer account) ---------------------------------------------
+
+    @classmethod
+    def for_developer_account(
+        cls, settings: Settings, *, metrics: CallCounter | None = None, **options: Any
+    ) -> Self:
+        """A client for the app's custom workflow action definitions.
+
+        HubSpot's v4 definition endpoints authenticate with the developer account's API key (``?hapikey=``,
+        ``settings.hubspot_developer_api_key``, required), not with a portal's access token, so none is needed
+        here; without one, a CRM call through this client is refused by HubSpot (401)."""
+        from pydantic import SecretStr
+
+        settings.require("hubspot_developer_api_key")
+        token = settings.hubspot_access_token
+        if token is None or not token.get_secret_value().strip():
+            settings = settings.model_copy(
+                update={"hubspot_access_token": SecretStr("no-portal-access-token")}
+            )
+        return cls(settings, metrics=metrics, **options)
+
+    def list_action_definitions(self, app_id: int) -> list[dict[str, Any]]:
+        """Every live definition of the app, as HubSpot's JSON (camelCase), following ``paging.next.after``.
+
+        Each answer goes through the official client's models first: what it cannot read fails here."""
+        api = self._developer_api("automation.actions.definitions_api")
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {} if after is None else {"after": after}
+            page = self._developer_call("action_definitions.get_page", api.get_page, app_id, **kwargs)
+            found += [self._action_json(d) for d in page.results or []]
+            following = page.paging.next if page.paging is not None else None
+            if following is None or not following.after:
+                return found
+            after = str(following.after)
+
+    def get_action_definition(self, app_id: int, definition_id: str) -> dict[str, Any]:
+        """One definition (HubSpot's JSON); :class:`HubSpotNotFound` when the app has no such definition."""
+        api = self._developer_api("automation.actions.definitions_api")
+        answer = self._developer_call("action_definitions.get", api.get_by_id, str(definition_id), app_id)
+        return self._action_json(answer)
+
+    def create_action_definition(self, app_id: int, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a definition from HubSpot's JSON; returns it as HubSpot stored it (with ``id``, ``revisionId``).
+
+        A field the official client does not know, or a required one missing, is a ``ValueError`` before
+        anything is sent. ``functions`` may be left out (none)."""
+        body = self._action_model("PublicActionDefinitionEgg", {"functions": [], **definition})
+        api = self._developer_api("automation.actions.definitions_api")
+        return self._action_json(self._developer_call("action_definitions.create", api.create, app_id, body))
+
+    def update_action_definition(
+        self, app_id: int, definition_id: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """PATCH the fields in ``changes`` (HubSpot's JSON; each replaced whole); returns the new revision."""
+        body = self._action_model("PublicActionDefinitionPatch", changes)
+        api = self._developer_api("automation.actions.definitions_api")
+        answer = self._developer_call(
+            "action_definitions.update", api.update, str(definition_id), app_id, body
+        )
+        return self._action_json(answer)
+
+    def _developer_api(self, path: str) -> Any:
+        """An API object of an official client keyed with the developer API key (built once, like ``_api``)."""
+        self.settings.require("hubspot_developer_api_key")
+        key = f"developer:{path}"
+        with self._lock:
+            api = self._apis.get(key)
+            if api is None:
+                from hubspot import HubSpot
+
+                secret = self.settings.hubspot_developer_api_key
+                api = HubSpot(
+                    api_key=secret.get_secret_value() if secret else "",
+                    host=self.settings.hubspot_api_base,
+                    retry=self.retry,
+                )
+                for part in path.split("."):
+                    api = getattr(api, part)
+                self._apis[key] = api
+            return api
+
+    def _developer_call(self, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """:meth:`_call`, with a refusal naming the developer API key rather than the access token."""
+        try:
+            return self._call(operation, method, *args, **kwargs)
+        except HubSpotAuthError as exc:
+            said = _details(getattr(exc.__cause__, "body", None), "")[0]
+            raise HubSpotAuthError(
+                f"HubSpot {operation} → {exc.status}"
+                + (f": {said}" if said else "")
+                + ". Check HUBSPOT_DEVELOPER_API_KEY (the developer account that owns the app) and the app id. / "
+                "開発者アカウントのAPIキーとアプリIDを確認してください。",
+                status=exc.status,
+                operation=operation,
+            ) from exc
+
+    def _action_json(self, model: Any) -> dict[str, Any]:
+        """An official model as HubSpot's JSON (camelCase, unset fields left out), as the client would send it."""
+        api = self._developer_api("automation.actions.definitions_api")
+        return dict(api.api_client.sanitize_for_serialization(model))
+
+    @staticmethod
+    def _action_model(kind: str, data: Any) -> Any:
+        """The official ``hubspot.automation.actions`` model ``kind`` built from HubSpot's JSON.
+
+        An option given as ``{label, value}`` gets the fields HubSpot's answers always carry (``displayOrder``
+        by position, not hidden, not read-only)."""
+        from hubspot.automation.actions import models
+
+        if data is None:
+            return None
+        if kind.startswith("list["):
+            inner = kind[5:-1]
+            if not isinstance(data, list | tuple):
+                raise ValueError(f"expected a list of {inner}, got {type(data).__name__}")
+            if inner == "Option":
+                data = [{"displayOrder": index, **option} for index, option in enumerate(data)]
+            return [HubSpotClient._action_model(inner, item) for item in data]
+        if kind.startswith("dict["):
+            inner = kind[5:-1].split(",", 1)[1].strip()
+            if not isinstance(data, Mapping):
+                raise ValueError(f"expected an object of {inner}, got {type(data).__name__}")
+            return {str(k): HubSpotClient._action_model(inner, v) for k, v in data.items()}
+        if kind in ("str", "int", "float", "bool", "object", "date", "datetime"):
+            return data
+        cls = getattr(models, kind)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{kind}: expected an object, got {type(data).__name__}")
+        if kind == "Option":
+            data = {
+                "label": data.get("value"),
+                "displayOrder": 0,
+                "hidden": False,
+                "description": "",
+                "doubleData": 0.0,
+                "readOnly": False,
+                **data,
+            }
+        by_json = {json_name: attr for attr, json_name in cls.attribute_map.items()}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            attr = by_json.get(key)
+            if attr is None:
+                raise ValueError(f"{kind}: unknown field {key!r} (known: {', '.join(sorted(by_json))})")
+            kwargs[attr] = HubSpotClient._action_model(cls.openapi_types[attr], value)
+        return cls(**kwargs)
+
 
 def _property_create(definition: Mapping[str, Any]) -> Any:
     """The official client's ``PropertyCreate`` from HubSpot's JSON (camelCase) or its snake_case names."""

@@ -18,6 +18,16 @@ SERVICE = "hubspot-freee"
 
 @cache
 def get_logger() -> Logger:
+    """JSON lines on standard error: command output (``--json``) on standard out stays clean, and Lambda sends
+    both streams to CloudWatch."""
+    import logging
+    import sys
+
     from aws_lambda_powertools import Logger  # deferred: importing sdk stays cheap
 
-    return Logger(service=SERVICE, level=os.environ.get("LOG_LEVEL", "INFO"), log_uncaught_exceptions=False)
+    return Logger(
+        service=SERVICE,
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        log_uncaught_exceptions=False,
+        logger_handler=logging.StreamHandler(sys.stderr),
+    )

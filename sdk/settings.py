@@ -112,7 +112,19 @@ class Settings(BaseSettings):
     hubspot_access_token: SecretStr | None = None
     hubspot_client_secret: SecretStr | None = None
     hubspot_app_id: int | None = None
+    hubspot_developer_api_key: SecretStr | None = (
+        None  # the app's developer account key (hapikey): action definitions
+    )
     hubspot_portal_id: int | None = Field(default=None, ge=1)
+    public_base_url: str | None = (
+        None  # the URL HubSpot calls (custom domain in front of API Gateway), for signatures
+    )
+    custom_code_secret: SecretStr | None = (
+        None  # shared with the custom-code snippets (HubSpot secret HUBSPOT_FREEE_SECRET)
+    )
+    action_inline_seconds: float = Field(
+        default=3.0, ge=0
+    )  # a workflow action waits this long for freee, else BLOCK
     freee_api_base: str = "https://api.freee.co.jp"
     freee_auth_base: str = "https://accounts.secure.freee.co.jp"
     freee_client_id: str | None = None
@@ -141,6 +153,10 @@ class Settings(BaseSettings):
 
     # storage and logs
     storage_url: str = "sqlite:///hubspot-freee.sqlite"
+    # the invoice queue (DESIGN §4): sqlite:///path (embedded) or sqs://queue-name (dead letters in queue-name-dlq)
+    queue_url: str = "sqlite:///hubspot-freee.sqlite"
+    queue_max_receives: int = Field(default=5, ge=1, le=1000)
+    queue_visibility_timeout: float = Field(default=120.0, gt=0, le=43200)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("hubspot_api_base", "freee_api_base", "freee_auth_base")
@@ -182,6 +198,13 @@ class Settings(BaseSettings):
     def _storage(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "dynamodb://")):
             raise ValueError("use sqlite:///path/to/file.sqlite or dynamodb://table-name")
+        return value
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "sqs://")) or value in ("sqlite:///", "sqs://"):
+            raise ValueError("use sqlite:///path/to/file.sqlite or sqs://queue-name")
         return value
 
     @property

@@ -43,7 +43,14 @@ def _text(body: bytes) -> str:
 
 
 def verify_hubspot_v3(
-    *, secret: str, method: str, uri: str, body: bytes, signature: str | None, timestamp: str | None, now: datetime
+    *,
+    secret: str,
+    method: str,
+    uri: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: datetime,
 ) -> None:
     """``X-HubSpot-Signature-v3``: base64 HMAC-SHA256 of method + URI + body + timestamp."""
     from hubspot.utils.signature import Signature
@@ -51,7 +58,9 @@ def verify_hubspot_v3(
     if not signature:
         raise SignatureRejected("missing X-HubSpot-Signature-v3")
     _fresh(timestamp, now)
-    expected = Signature.get_signature(secret, _text(body), "v3", http_uri=uri, http_method=method, timestamp=timestamp)
+    expected = Signature.get_signature(
+        secret, _text(body), "v3", http_uri=uri, http_method=method, timestamp=timestamp
+    )
     if not hmac.compare_digest(expected, signature):
         raise SignatureRejected("v3 signature does not match")
 
@@ -69,10 +78,14 @@ def verify_hubspot_v2(*, secret: str, method: str, uri: str, body: bytes, signat
 
 def sign_custom(secret: str, timestamp: str, body: bytes) -> str:
     """The custom-code snippets' signature: hex HMAC-SHA256 over ``f"{timestamp}.{body}"``."""
-    return hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256
+    ).hexdigest()
 
 
-def verify_custom(*, secret: str, body: bytes, signature: str | None, timestamp: str | None, now: datetime) -> None:
+def verify_custom(
+    *, secret: str, body: bytes, signature: str | None, timestamp: str | None, now: datetime
+) -> None:
     if not signature:
         raise SignatureRejected(f"missing {CUSTOM_SIGNATURE_HEADER}")
     _fresh(timestamp, now)

@@ -19,15 +19,10 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's environment or a hubspot-freee.toml lying around."""
     import os
 
+    settings_names = {name.upper() for name in Settings.model_fields}
     for name in list(os.environ):
-        if name.startswith(("HUBSPOT_", "FREEE_", "TAX__", "WON_STAGES__", "PROPERTIES__")) or name in {
-            "STORAGE_URL",
-            "PAYMENT_TERMS_DEFAULT",
-            "INVOICE_TITLE_PATTERN",
-            "INVOICE_PARTNER_TITLE",
-            "ISSUE_DATE_SOURCE",
-            "LOG_LEVEL",
-        }:
+        base = name.split("__", 1)[0]
+        if base in settings_names or name.startswith(("HUBSPOT_", "FREEE_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     monkeypatch.chdir(tmp_path)  # so no ./hubspot-freee.toml of the developer's is read

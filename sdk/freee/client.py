@@ -12,6 +12,7 @@ create a second invoice. The caller reconciles by the invoice marker instead.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from collections.abc import Iterator, Mapping
@@ -34,7 +35,7 @@ from sdk.freee.errors import (
     FreeeValidationError,
 )
 from sdk.freee.oauth import OAuthClient, TokenManager
-from sdk.freee.ratelimit import RateLimiter, RateLimitStore
+from sdk.freee.ratelimit import RateLimiter, RateLimitStore, RateLimitWait
 from sdk.freee.tokens import TokenStore
 from sdk.log import get_logger
 from sdk.models.freee import (
@@ -92,6 +93,14 @@ class FreeeClient:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.calls = 0  # HTTP requests sent (retries included), for benchmarks
+        self.max_limiter_wait: float | None = None
+
+    def with_deadline(self, seconds: float) -> FreeeClient:
+        """The same client for a caller that cannot wait: a call that would wait more than ``seconds`` for the
+        rate limit raises :class:`FreeeRateLimited` at once (nothing sent), instead of blocking."""
+        clone = copy.copy(self)
+        clone.max_limiter_wait = seconds
+        return clone
 
     @classmethod
     def from_settings(
@@ -263,7 +272,13 @@ class FreeeClient:
         attempt = 0
         while True:
             attempt += 1
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire(max_wait=self.max_limiter_wait)
+            except RateLimitWait as busy:
+                raise FreeeRateLimited(
+                    f"the shared freee rate limit has no room for {busy.seconds:.0f}s",
+                    retry_after=busy.seconds,
+                ) from None
             token = self.tokens.access_token(rejected=rejected)
             rejected = None
             started = time.perf_counter()

@@ -8,7 +8,6 @@ otherwise it waits (on the injected clock) until the oldest call leaves the wind
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sdk.clock import Clock
+from sdk.sqlite_db import SQLiteDB
 
 Window = tuple[int, float]  # (calls allowed, window length in seconds)
 FREEE_WINDOWS: tuple[Window, ...] = ((30, 60.0), (1500, 3600.0))
@@ -56,31 +56,30 @@ class MemoryRateLimitStore:
 
 
 class SQLiteRateLimitStore:
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS rate_calls (key TEXT NOT NULL, at REAL NOT NULL)")
-            db.execute("CREATE INDEX IF NOT EXISTS rate_calls_key_at ON rate_calls (key, at)")
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+    def __init__(self, db: SQLiteDB | str | Path) -> None:
+        self.db = db if isinstance(db, SQLiteDB) else SQLiteDB(db)
+        self.db.script(
+            "CREATE TABLE IF NOT EXISTS rate_calls (key TEXT NOT NULL, at REAL NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS rate_calls_key_at ON rate_calls (key, at);"
+        )
 
     def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
         longest = max(length for _, length in windows)
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self.db.transaction(immediate=True) as db:
             db.execute("DELETE FROM rate_calls WHERE key = ? AND at <= ?", (key, now - longest))
             times = [r[0] for r in db.execute("SELECT at FROM rate_calls WHERE key = ? ORDER BY at", (key,))]
             wait = wait_seconds(times, windows, now)
             if wait <= 0:
                 db.execute("INSERT INTO rate_calls (key, at) VALUES (?, ?)", (key, now))
-            db.execute("COMMIT")
             return wait
-        finally:
-            db.close()
+
+
+class RateLimitWait(Exception):
+    """Room comes only after ``seconds``, more than the caller was willing to wait."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the rate limit frees a call in {seconds:.1f}s")
 
 
 class RateLimiter:
@@ -106,12 +105,16 @@ class RateLimiter:
         self.store, self.clock, self.key = store, clock, key
         self.windows = tuple((limit, length + margin) for limit, length in windows)
 
-    def acquire(self) -> float:
+    def acquire(self, *, max_wait: float | None = None) -> float:
+        """Wait for room and take it. With ``max_wait``, raise :class:`RateLimitWait` instead of waiting longer
+        (a caller with a deadline, such as a workflow action, queues the work rather than block)."""
         waited = 0.0
         while True:
             wait = self.store.try_acquire(self.key, self.windows, self.clock.now().timestamp())
             if wait <= 0:
                 return waited
+            if max_wait is not None and waited + wait > max_wait:
+                raise RateLimitWait(wait)
             # a hair past the edge, so the oldest call has really left the window when we look again
             step = wait + 0.001
             self.clock.sleep(step)

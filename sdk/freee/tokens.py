@@ -17,12 +17,13 @@ machine. (The ledger store of the deployment implements the same :class:`TokenSt
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+
+from sdk.sqlite_db import SQLiteDB
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,21 +123,15 @@ class MemoryTokenStore:
 class SQLiteTokenStore:
     """The token row in a SQLite file, safe across processes (``BEGIN IMMEDIATE`` serialises writers)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS freee_token (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL,"
-                " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT)"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+    def __init__(self, db: SQLiteDB | str | Path) -> None:
+        self.db = db if isinstance(db, SQLiteDB) else SQLiteDB(db)
+        self.db.script(
+            "CREATE TABLE IF NOT EXISTS freee_token (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL,"
+            " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT)"
+        )
 
     def load_token(self) -> StoredToken | None:
-        with self._connect() as db:
+        with self.db.transaction() as db:
             row = db.execute(
                 "SELECT data, version, claim_holder, claim_until FROM freee_token WHERE id = 1"
             ).fetchone()
@@ -146,31 +141,22 @@ class SQLiteTokenStore:
         return StoredToken(TokenSet.from_json(row[0]), row[1], row[2], until)
 
     def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self.db.transaction(immediate=True) as db:
             row = db.execute("SELECT version, claim_until FROM freee_token WHERE id = 1").fetchone()
             live = row is not None and row[1] is not None and datetime.fromisoformat(row[1]) > now
             if row is None or row[0] != version or live:
-                db.execute("ROLLBACK")
                 return False
             db.execute(
                 "UPDATE freee_token SET claim_holder = ?, claim_until = ? WHERE id = 1",
                 (holder, until.isoformat()),
             )
-            db.execute("COMMIT")
             return True
-        finally:
-            db.close()
 
     def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self.db.transaction(immediate=True) as db:
             row = db.execute("SELECT version FROM freee_token WHERE id = 1").fetchone()
             current = row[0] if row else None
             if current != expected_version:
-                db.execute("ROLLBACK")
                 return None
             version = (current or 0) + 1
             db.execute(
@@ -179,7 +165,4 @@ class SQLiteTokenStore:
                 " claim_holder = NULL, claim_until = NULL",
                 (tokens.to_json(), version),
             )
-            db.execute("COMMIT")
             return StoredToken(tokens, version)
-        finally:
-            db.close()

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter
 
 
 class _HubSpotModel(BaseModel):
@@ -166,17 +166,20 @@ class Pipeline(_HubSpotModel):
     archived: bool = False
 
 
+HubSpotId = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]  # JSON numbers only: no bool, no "12"
+
+
 class WebhookEvent(_HubSpotModel):
     """One event of an app webhook delivery (HubSpot POSTs a JSON array of these)."""
 
-    event_id: int = Field(alias="eventId")
-    subscription_id: int = Field(alias="subscriptionId")
-    portal_id: int = Field(alias="portalId")
-    app_id: int | None = Field(default=None, alias="appId")
-    occurred_at: int = Field(alias="occurredAt", description="epoch milliseconds")
-    subscription_type: str = Field(alias="subscriptionType")
-    attempt_number: int = Field(default=0, alias="attemptNumber")
-    object_id: int = Field(alias="objectId")
+    event_id: HubSpotId = Field(alias="eventId")
+    subscription_id: HubSpotId = Field(alias="subscriptionId")
+    portal_id: HubSpotId = Field(alias="portalId")
+    app_id: HubSpotId | None = Field(default=None, alias="appId")
+    occurred_at: HubSpotId = Field(alias="occurredAt", description="epoch milliseconds")
+    subscription_type: str = Field(alias="subscriptionType", max_length=100)
+    attempt_number: int = Field(default=0, alias="attemptNumber", ge=0, le=1000)
+    object_id: HubSpotId = Field(alias="objectId")
     object_type_id: str | None = Field(default=None, alias="objectTypeId")
     property_name: str | None = Field(default=None, alias="propertyName")
     property_value: str | None = Field(default=None, alias="propertyValue")

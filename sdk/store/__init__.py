@@ -12,7 +12,7 @@ create a deal's invoice, with a lease so a crashed worker's claim expires (DESIG
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -151,6 +151,14 @@ class Store(Protocol):
         ...
 
     # events and history --------------------------------------------------------------------------------
+    def seen_any(self, event_ids: Iterable[str], now: datetime) -> set[str]:
+        """Which of these event ids are recorded and still kept (one round trip for a whole webhook batch)."""
+        ...
+
+    def record_sightings(self, event_ids: Iterable[str], now: datetime, keep_until: datetime) -> None:
+        """Record (or extend) these event ids until ``keep_until``, after their work was queued."""
+        ...
+
     def seen(self, event_id: str, now: datetime) -> bool:
         """Whether an event id was recorded by :meth:`first_sighting` and is still kept (a read, no write)."""
         ...

@@ -28,7 +28,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -443,8 +443,39 @@ class DynamoStore:
 
     # ---------------------------------------------------------------------------------- events, history
 
+    def seen_any(self, event_ids: Iterable[str], now: datetime) -> set[str]:
+        ids = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        resource = self._table.meta.client
+        for start in range(0, len(ids), 100):
+            keys = [{"pk": f"EVENT#{i}", "sk": EVENT_SK} for i in ids[start : start + 100]]
+            request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                answer = resource.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    if Decimal(item["keep_until_ts"]) > _ts(now):
+                        found.add(str(item["event_id"]))
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def record_sightings(self, event_ids: Iterable[str], now: datetime, keep_until: datetime) -> None:
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for event_id in dict.fromkeys(event_ids):
+                batch.put_item(
+                    Item={
+                        "pk": f"EVENT#{event_id}",
+                        "sk": EVENT_SK,
+                        "event_id": event_id,
+                        "keep_until": keep_until.isoformat(),
+                        "keep_until_ts": _ts(keep_until),
+                        TTL_ATTRIBUTE: _ttl(keep_until),
+                    }
+                )
+
     def seen(self, event_id: str, now: datetime) -> bool:
-        item = self._table.get_item(Key={"pk": f"EVENT#{event_id}", "sk": EVENT_SK}, ConsistentRead=True).get("Item")
+        item = self._table.get_item(Key={"pk": f"EVENT#{event_id}", "sk": EVENT_SK}, ConsistentRead=True).get(
+            "Item"
+        )
         return item is not None and Decimal(item["keep_until_ts"]) > _ts(now)
 
     def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 from sdk.freee.ratelimit import RateLimitStore, SQLiteRateLimitStore
 from sdk.freee.tokens import SQLiteTokenStore, TokenStore
+from sdk.sqlite_db import SQLiteDB
 from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerRow, LedgerState
 
 _SCHEMA = """
@@ -59,33 +60,14 @@ def invoice_from_json(text: str | None) -> InvoiceRecord | None:
 
 class SQLiteStore:
     def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
-        self.tokens: TokenStore = SQLiteTokenStore(self.path)
-        self.rate_limits: RateLimitStore = SQLiteRateLimitStore(self.path)
+        self.db = SQLiteDB(path)
+        self.path = self.db.path
+        self.db.script(_SCHEMA)
+        self.tokens: TokenStore = SQLiteTokenStore(self.db)
+        self.rate_limits: RateLimitStore = SQLiteRateLimitStore(self.db)
 
-    @contextmanager
-    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+    def _tx(self, immediate: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+        return self.db.transaction(immediate=immediate)
 
     # ------------------------------------------------------------------------------------------ ledger
 
@@ -279,6 +261,28 @@ class SQLiteStore:
         return int(r[0])
 
     # ---------------------------------------------------------------------------------- events, history
+
+    def seen_any(self, event_ids: Iterable[str], now: datetime) -> set[str]:
+        ids = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        with self._tx() as db:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT event_id FROM seen_events WHERE keep_until > ? AND event_id IN ({marks})",  # noqa: S608
+                    (now.isoformat(), *chunk),
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def record_sightings(self, event_ids: Iterable[str], now: datetime, keep_until: datetime) -> None:
+        with self._tx(immediate=True) as db:
+            db.executemany(
+                "INSERT INTO seen_events (event_id, keep_until) VALUES (?, ?)"
+                " ON CONFLICT(event_id) DO UPDATE SET keep_until = excluded.keep_until",
+                [(event_id, keep_until.isoformat()) for event_id in dict.fromkeys(event_ids)],
+            )
 
     def seen(self, event_id: str, now: datetime) -> bool:
         with self._tx() as db:

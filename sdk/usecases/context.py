@@ -29,6 +29,8 @@ class HubSpotPort(Protocol):
 
     def update_companies(self, updates: Mapping[str, Mapping[str, Any]]) -> Any: ...
 
+    def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None: ...
+
 
 class FreeePort(Protocol):
     company_id: int

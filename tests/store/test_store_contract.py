@@ -417,6 +417,17 @@ def test_seen_reads_without_recording(store: Store) -> None:
     assert not store.seen("evt-9", keep)  # kept until, not beyond
 
 
+def test_a_batch_of_events_is_checked_and_recorded_in_one_go(store: Store) -> None:
+    keep = NOW + timedelta(days=3)
+    ids = [f"batch-{i}" for i in range(250)]
+    assert store.seen_any(ids, NOW) == set()
+    store.record_sightings(ids[:120] + ids[:5], NOW, keep)
+    assert store.seen_any(ids, NOW + timedelta(hours=1)) == set(ids[:120])
+    assert store.seen(ids[0], NOW)
+    assert not store.first_sighting(ids[1], NOW, keep)
+    assert store.seen_any(ids, keep) == set()  # kept until, not beyond
+
+
 def test_redelivered_event_seen_by_several_workers_at_once_is_new_for_one(store: Store) -> None:
     barrier = threading.Barrier(6)
     answers: list[bool] = []

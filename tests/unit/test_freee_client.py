@@ -453,3 +453,18 @@ def test_authorization_url_and_settings_factory(tmp_path):
             token_store=MemoryTokenStore(),
             rate_store=MemoryRateLimitStore(),
         )
+
+
+@responses.activate
+def test_a_caller_with_a_deadline_is_told_at_once_when_the_limit_has_no_room(client, clock):
+    responses.get(f"{API}/iv/invoices/101", json={"invoice": INVOICE})
+    for _ in range(30):
+        client.get_invoice(101)
+    hurried = client.with_deadline(3.0)
+    with pytest.raises(FreeeRateLimited) as caught:
+        hurried.get_invoice(101)
+    assert caught.value.retry_after > 3.0
+    assert len(responses.calls) == 30  # nothing sent
+    assert clock.slept == []  # and nothing waited
+    client.get_invoice(101)  # the patient client still waits for room
+    assert len(responses.calls) == 31

@@ -1,0 +1,226 @@
+"""``POST /actions/create-invoice`` (custom workflow action) and the custom-code endpoints.
+
+verify → parse → run (or queue) → ``outputFields``. The invoice is made inline when freee has room within
+``action_inline_seconds``; otherwise (rate limit, another worker on the deal, a transient failure) the deal is
+queued and HubSpot is told ``BLOCK``: the worker completes the callback when the invoice exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from sdk.errors import Retryable
+from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error
+from sdk.log import get_logger
+from sdk.models.hubspot import WorkflowActionRequest
+from sdk.signatures import (
+    CUSTOM_SIGNATURE_HEADER,
+    CUSTOM_TIMESTAMP_HEADER,
+    SignatureRejected,
+    verify_custom,
+    verify_hubspot_v2,
+    verify_hubspot_v3,
+)
+from sdk.usecases.accept_webhook import MessageSink
+from sdk.usecases.action_outputs import action_output_fields
+from sdk.usecases.create_invoice import create_invoice_for_deal
+
+if TYPE_CHECKING:
+    from sdk.usecases.context import Context
+
+
+@dataclass
+class ActionDeps:
+    context: Context
+    queue: MessageSink
+
+
+def _inline(deps: ActionDeps) -> Context:
+    """The context for inline work: freee calls that would wait past the budget fail fast instead."""
+    freee = deps.context.freee
+    budget = deps.context.settings.action_inline_seconds
+    hurried = freee.with_deadline(budget) if hasattr(freee, "with_deadline") else freee
+    return dataclasses.replace(deps.context, freee=hurried)
+
+
+def _run_or_queue(
+    deps: ActionDeps, portal_id: int, deal_id: str, trigger: str, callback_id: str | None
+) -> dict[str, str]:
+    try:
+        outcome = create_invoice_for_deal(_inline(deps), portal_id, deal_id, trigger)
+    except Retryable as busy:
+        deps.queue.send(
+            {
+                "type": "create_invoice",
+                "portal_id": portal_id,
+                "deal_id": deal_id,
+                "trigger": trigger,
+                "callback_id": callback_id,
+            },
+            delay=min(float(busy.retry_after or 0), 900.0),
+        )
+        get_logger().info({"event": "action_queued", "deal_id": deal_id, "reason": busy.__class__.__name__})
+        fields = action_output_fields(None, None)
+        fields["result"] = "pending"
+        fields["hs_execution_state"] = "BLOCK"
+        return fields
+    return action_output_fields(outcome, None)
+
+
+def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpResponse:
+    settings = deps.context.settings
+    if len(request.body) > MAX_BODY_BYTES:
+        return error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    secret = settings.hubspot_client_secret
+    if secret is None or not secret.get_secret_value():
+        return error(503, "not_configured", "the app's client secret is not configured on this server")
+    try:
+        if request.headers.get("X-HubSpot-Signature-v3"):
+            verify_hubspot_v3(
+                secret=secret.get_secret_value(),
+                method=request.method,
+                uri=request.uri,
+                body=request.body,
+                signature=request.headers.get("X-HubSpot-Signature-v3"),
+                timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
+                now=deps.context.now(),
+            )
+        else:
+            version = (request.headers.get("X-HubSpot-Signature-Version") or "v2").lower()
+            if version != "v2":
+                raise SignatureRejected(f"signature version {version} is not accepted (v2 or v3)")
+            verify_hubspot_v2(
+                secret=secret.get_secret_value(),
+                method=request.method,
+                uri=request.uri,
+                body=request.body,
+                signature=request.headers.get("X-HubSpot-Signature"),
+            )
+    except SignatureRejected as rejected:
+        return error(401, "invalid_signature", str(rejected))
+    try:
+        action = WorkflowActionRequest.model_validate_json(request.body)
+    except ValidationError as invalid:
+        return error(
+            400, "invalid_request", "the body is not a workflow action request", details=_details(invalid)
+        )
+    if action.object.object_type.upper() != "DEAL":
+        fields = action_output_fields(
+            None, "このアクションは取引でのみ使えます / this action works on deals only"
+        )
+        return HttpResponse(200, {"outputFields": fields})
+    fields = _run_or_queue(
+        deps, action.origin.portal_id, str(action.object.object_id), "workflow_action", action.callback_id
+    )
+    return HttpResponse(200, {"outputFields": fields})
+
+
+def _custom_body(request: HttpRequest, deps: ActionDeps) -> tuple[int, str] | HttpResponse:
+    secret = deps.context.settings.custom_code_secret
+    if secret is None or not secret.get_secret_value():
+        return error(503, "not_configured", "CUSTOM_CODE_SECRET is not configured on this server")
+    if len(request.body) > MAX_BODY_BYTES:
+        return error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    try:
+        verify_custom(
+            secret=secret.get_secret_value(),
+            body=request.body,
+            signature=request.headers.get(CUSTOM_SIGNATURE_HEADER),
+            timestamp=request.headers.get(CUSTOM_TIMESTAMP_HEADER),
+            now=deps.context.now(),
+        )
+    except SignatureRejected as rejected:
+        return error(401, "invalid_signature", str(rejected))
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return error(400, "invalid_json", "the body is not JSON")
+    if not isinstance(data, Mapping):
+        return error(400, "invalid_request", 'send {"portalId": <number>, "dealId": "<digits>"}')
+    portal, deal = data.get("portalId"), str(data.get("dealId", ""))
+    if (
+        not isinstance(portal, int)
+        or isinstance(portal, bool)
+        or portal <= 0
+        or not deal.isdigit()
+        or len(deal) > 32
+    ):
+        return error(400, "invalid_request", 'send {"portalId": <number>, "dealId": "<digits>"}')
+    return portal, deal
+
+
+def handle_custom_code_invoice(request: HttpRequest, deps: ActionDeps) -> HttpResponse:
+    parsed = _custom_body(request, deps)
+    if isinstance(parsed, HttpResponse):
+        return parsed
+    portal, deal = parsed
+    fields = _run_or_queue(deps, portal, deal, "custom_code", None)
+    fields.pop("hs_execution_state", None)  # a custom-code action branches on `result` instead
+    return HttpResponse(200, {"outputFields": fields})
+
+
+def handle_custom_code_payment_status(request: HttpRequest, deps: ActionDeps) -> HttpResponse:
+    parsed = _custom_body(request, deps)
+    if isinstance(parsed, HttpResponse):
+        return parsed
+    portal, deal = parsed
+    names = deps.context.settings.properties
+    row = deps.context.store.get_ledger(portal, deal)
+    if row is None or row.invoice is None:
+        fields = {
+            "result": "not_invoiced",
+            "freee_invoice_number": "",
+            "freee_payment_status": "",
+            "freee_amount_outstanding": "",
+            "freee_due_date": "",
+        }
+        return HttpResponse(200, {"outputFields": fields})
+    written = dict(row.written)
+    fields = {
+        "result": row.state.value,
+        "freee_invoice_number": row.invoice.invoice_number,
+        "freee_payment_status": written.get(names.deal_payment_status, "unpaid"),
+        "freee_amount_outstanding": written.get(names.deal_amount_outstanding, str(row.invoice.amount_total)),
+        "freee_due_date": row.invoice.due_date.isoformat() if row.invoice.due_date else "",
+    }
+    return HttpResponse(200, {"outputFields": fields})
+
+
+def _details(invalid: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"at": "/".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+        for e in invalid.errors(include_url=False, include_input=False)[:10]
+    ]
+
+
+_deps: ActionDeps | None = None
+_ROUTES = {
+    "/actions/create-invoice": handle_workflow_action,
+    "/custom-code/create-invoice": handle_custom_code_invoice,
+    "/custom-code/payment-status": handle_custom_code_payment_status,
+}
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway HTTP API → the action or custom-code handler for the path. Clients are built once."""
+    from sdk.http import from_api_gateway, to_api_gateway
+
+    global _deps
+    if _deps is None:
+        from sdk.queue import open_queue
+        from sdk.settings import load_settings
+        from sdk.usecases.context import Context
+
+        settings = load_settings()
+        _deps = ActionDeps(Context.from_settings(settings), open_queue(settings.queue_url))
+    incoming = from_api_gateway(event, _deps.context.settings.public_base_url)
+    handler = _ROUTES.get(incoming.path)
+    if handler is None:
+        return to_api_gateway(error(404, "not_found", f"no route {incoming.path}"))
+    return to_api_gateway(handler(incoming, _deps))

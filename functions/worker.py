@@ -1,0 +1,349 @@
+"""The invoice worker: for each queue message, ``create_invoice_for_deal`` → delete, retry later, or give up.
+
+Thin, like every handler: parse the body (:class:`~sdk.queue.InvoiceJob`), call the use case, report.
+
+* Success (any :class:`~sdk.usecases.create_invoice.InvoiceOutcome`, invalid deals included): the message is done;
+  a blocked workflow action (``callback_id``) is completed with :func:`~sdk.usecases.action_outputs.action_output_fields`.
+* :class:`~sdk.usecases.create_invoice.DealBusy` / :class:`~sdk.errors.Retryable` (or anything unexpected): the
+  message comes back after the error's ``retry_after`` (else a growing back-off).
+* The last allowed attempt (``attempts >= max_receives``) that fails gives up: the deal shows
+  ``freee_sync_status=failed`` and why (ja / en, with how to replay it), a blocked workflow action is completed
+  with ``failed`` so the workflow does not hang, and the message goes to the dead-letter queue.
+* A body no worker can handle (unknown type, missing fields) goes to the dead-letter queue at once.
+
+Three ways to run it: :func:`run_worker` (the local loop behind ``hubspot-freee worker`` and the local server),
+:func:`drain` (``hubspot-freee worker --once``), and :func:`lambda_handler` (SQS → Lambda, partial batch
+failures through Powertools' ``BatchProcessor``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from sdk.errors import Retryable
+from sdk.log import get_logger
+from sdk.queue import InvoiceJob, Message, Queue, decode_body
+from sdk.store import LedgerState
+from sdk.usecases.action_outputs import action_output_fields
+from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from sdk.usecases.context import Context
+
+#: back-off when an error gives no ``retry_after``: 15 s, 30 s, 1 min, 2 min, … at most 15 min
+BACKOFF_FIRST_SECONDS = 15.0
+BACKOFF_MAX_SECONDS = 900.0
+REPLAY_COMMAND = "hubspot-freee dlq redrive"
+
+
+class Disposition(StrEnum):
+    DONE = "done"  # delete the message
+    RETRY = "retry"  # deliver it again after ``delay``
+    DEAD = "dead"  # move it to the dead-letter queue
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    """What the worker did with one message."""
+
+    message_id: str
+    disposition: Disposition
+    attempts: int
+    job: InvoiceJob | None = None
+    outcome: InvoiceOutcome | None = None
+    delay: float = 0.0
+    error: str | None = None
+    gave_up: bool = False
+
+    @property
+    def deal_id(self) -> str | None:
+        return self.job.deal_id if self.job else None
+
+    @property
+    def result(self) -> str:
+        """``created``, ``already_invoiced``, ``invalid``, … for an outcome; else ``retry``, ``gave_up`` or
+        ``malformed``."""
+        if self.outcome is not None:
+            return self.outcome.result.value
+        if self.disposition is Disposition.RETRY:
+            return "retry"
+        return "gave_up" if self.gave_up else "malformed"
+
+
+# --------------------------------------------------------------------------------------------- one message
+
+
+def handle_message(ctx: Context, message: Message, *, max_receives: int) -> WorkerResult:
+    """Run one message's job. Never raises: every failure is a disposition (retry or dead letter)."""
+    logger = get_logger()
+    try:
+        job = InvoiceJob.model_validate(message.body)
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
+            for e in invalid.errors(include_url=False, include_input=False)
+        )
+        logger.error({"event": "message_malformed", "message_id": message.id, "problems": problems})
+        return WorkerResult(
+            message.id, Disposition.DEAD, message.attempts, error=f"malformed message: {problems}"
+        )
+
+    with logger.append_context_keys(deal_id=job.deal_id, portal_id=job.portal_id, trigger=job.trigger):
+        try:
+            outcome = create_invoice_for_deal(ctx, job.portal_id, job.deal_id, job.trigger)
+            if job.callback_id:
+                _complete(ctx, job.callback_id, action_output_fields(outcome, None))
+        except Exception as error:
+            return _failed(ctx, message, job, error, last=message.attempts >= max_receives)
+        logger.info(
+            {
+                "event": "message_done",
+                "message_id": message.id,
+                "attempt": message.attempts,
+                "result": outcome.result.value,
+                "invoice_id": outcome.invoice.invoice_id if outcome.invoice else None,
+            }
+        )
+        return WorkerResult(message.id, Disposition.DONE, message.attempts, job, outcome)
+
+
+def _complete(ctx: Context, callback_id: str, fields: Mapping[str, str]) -> None:
+    ctx.hubspot.complete_callback(callback_id, fields)
+
+
+def _failed(ctx: Context, message: Message, job: InvoiceJob, error: Exception, *, last: bool) -> WorkerResult:
+    logger = get_logger()
+    described = f"{error.__class__.__name__}: {error}"
+    event = {
+        "event": "message_failed",
+        "message_id": message.id,
+        "attempt": message.attempts,
+        "error": described,
+    }
+    if not isinstance(error, Retryable):
+        logger.exception(
+            event
+        )  # unexpected: keep the traceback; retried all the same (an operator may fix it)
+    if not last:
+        delay = retry_delay(error, message.attempts)
+        if isinstance(error, Retryable):
+            logger.warning(event | {"retry_in": delay})
+        return WorkerResult(
+            message.id, Disposition.RETRY, message.attempts, job, delay=delay, error=described
+        )
+    give_up(ctx, job, message.attempts, described)
+    return WorkerResult(message.id, Disposition.DEAD, message.attempts, job, error=described, gave_up=True)
+
+
+def retry_delay(error: BaseException, attempts: int) -> float:
+    """The error's own hint (``retry_after``, e.g. a lease's remaining seconds or ``Retry-After``), else a
+    doubling back-off."""
+    hint = error.retry_after if isinstance(error, Retryable) else None
+    if hint is not None:
+        return min(BACKOFF_MAX_SECONDS, max(1.0, float(hint)))
+    return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * float(2 ** max(0, attempts - 1)))
+
+
+def gave_up_message(attempts: int, error: str) -> str:
+    """What the deal shows when the worker gives up (ja / en), and how to replay it."""
+    reason = error if len(error) <= 300 else error[:299] + "…"
+    return (
+        f"{attempts}回試行しましたが、freeeの請求書を作成できませんでした（{reason}）。"
+        f"原因を解消したら、運用担当者が `{REPLAY_COMMAND}` で再実行できます。"
+        f" / Gave up creating the freee invoice after {attempts} attempts ({reason}). "
+        f"Once the cause is fixed, an operator can replay it with `{REPLAY_COMMAND}`."
+    )
+
+
+def give_up(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
+    """The last attempt failed: say so on the deal (unless another worker holds it or it is invoiced), complete a
+    blocked workflow action, remember it. Each step is best-effort: the message goes to the DLQ regardless."""
+    logger = get_logger()
+    shown = gave_up_message(attempts, error)
+    outcome: InvoiceOutcome | None = None
+    try:
+        row = ctx.store.get_ledger(job.portal_id, job.deal_id)
+        if row is not None and row.state is LedgerState.CREATED:
+            outcome = InvoiceOutcome(Result.ALREADY_INVOICED, job.portal_id, job.deal_id, row.invoice)
+        elif row is None or not (row.claimed(ctx.now()) or row.state is LedgerState.CANCELLED):
+            names = ctx.settings.properties
+            ctx.hubspot.update_deals(
+                {job.deal_id: {names.deal_sync_status: "failed", names.deal_sync_error: shown}}
+            )
+        ctx.remember(job.portal_id, job.deal_id, "gave_up", job.trigger, attempts=attempts, error=error)
+    except Exception:
+        logger.exception({"event": "give_up_not_shown", "attempts": attempts})
+    if job.callback_id:
+        try:
+            _complete(ctx, job.callback_id, action_output_fields(outcome, None if outcome else shown))
+        except Exception:
+            logger.exception({"event": "callback_not_completed", "callback_id": job.callback_id})
+    logger.error({"event": "message_gave_up", "attempts": attempts, "error": error})
+
+
+# ------------------------------------------------------------------------------------------ the local loop
+
+
+def settle(queue: Queue, message: Message, result: WorkerResult) -> None:
+    """Apply a result to the queue."""
+    if result.disposition is Disposition.DONE:
+        queue.delete(message)
+    elif result.disposition is Disposition.RETRY:
+        queue.retry_later(message, result.delay)
+    else:
+        queue.dead_letter(message, result.error or "")
+
+
+def _work(
+    ctx: Context,
+    queue: Queue,
+    *,
+    batch: int,
+    stop: threading.Event | None,
+    on_result: Callable[[WorkerResult], None] | None,
+) -> Iterator[WorkerResult]:
+    """Receive and handle until nothing is visible (or ``stop``)."""
+    while stop is None or not stop.is_set():
+        messages = queue.receive(batch, ctx.settings.queue_visibility_timeout)
+        if not messages:
+            return
+        for index, message in enumerate(messages):
+            if stop is not None and stop.is_set():
+                for unstarted in messages[index:]:  # hand back what was not started
+                    queue.retry_later(unstarted, 0)
+                return
+            result = handle_message(ctx, message, max_receives=queue.max_receives)
+            settle(queue, message, result)
+            if on_result is not None:
+                on_result(result)
+            yield result
+
+
+def drain(
+    ctx: Context,
+    queue: Queue,
+    *,
+    batch: int = 10,
+    on_result: Callable[[WorkerResult], None] | None = None,
+) -> list[WorkerResult]:
+    """Handle every message visible now (and any that become visible meanwhile), then return."""
+    return list(_work(ctx, queue, batch=batch, stop=None, on_result=on_result))
+
+
+def run_worker(
+    ctx: Context,
+    queue: Queue,
+    *,
+    stop: threading.Event,
+    poll_interval: float = 1.0,
+    batch: int = 10,
+    on_result: Callable[[WorkerResult], None] | None = None,
+) -> int:
+    """Handle messages until ``stop`` is set, polling every ``poll_interval`` seconds when the queue is empty.
+    Returns how many messages were handled. A queue that cannot be reached is logged and polled again."""
+    handled = 0
+    while not stop.is_set():
+        before = handled
+        try:
+            for _ in _work(ctx, queue, batch=batch, stop=stop, on_result=on_result):
+                handled += 1
+        except Exception:
+            get_logger().exception({"event": "queue_unavailable"})
+        if handled == before:
+            stop.wait(poll_interval)
+    return handled
+
+
+# ------------------------------------------------------------------------------------------------- Lambda
+
+_CONTEXT: Context | None = None
+_PROCESSOR: BatchProcessor | None = None
+_SQS_CLIENT: Any = None
+
+
+class MessageNotDone(Exception):
+    """Reported to SQS as a batch item failure: the message is delivered again (or dead-lettered by SQS)."""
+
+
+def lambda_context() -> Context:
+    """One Context per Lambda container, built on first use from the settings (environment)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        from sdk.settings import load_settings
+        from sdk.usecases.context import Context
+
+        _CONTEXT = Context.from_settings(load_settings())
+    return _CONTEXT
+
+
+def record_handler(record: SQSRecord) -> None:
+    ctx = lambda_context()
+    message = Message(
+        id=record.message_id,
+        body=decode_body(record.body or ""),
+        attempts=int(record.attributes.approximate_receive_count or 1),
+        receipt=record.receipt_handle,
+    )
+    result = handle_message(ctx, message, max_receives=ctx.settings.queue_max_receives)
+    if result.disposition is Disposition.DONE:
+        return
+    if result.disposition is Disposition.RETRY:
+        _delay_redelivery(record, message, result.delay)
+    raise MessageNotDone(f"message {message.id}: {result.result}: {result.error}")
+
+
+def _delay_redelivery(record: SQSRecord, message: Message, delay: float) -> None:
+    """Honour ``retry_after``: hide the failed record for ``delay`` (else SQS redelivers it after the queue's
+    visibility timeout). Best-effort."""
+    global _SQS_CLIENT
+    from sdk.queue.sqs import SQSQueue, queue_name_from_arn
+
+    try:
+        if _SQS_CLIENT is None:
+            import boto3
+
+            _SQS_CLIENT = boto3.client("sqs")
+        SQSQueue(queue_name_from_arn(record.event_source_arn), client=_SQS_CLIENT).retry_later(message, delay)
+    except Exception:
+        get_logger().warning({"event": "retry_delay_not_set", "message_id": message.id, "delay": delay})
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    """SQS → Lambda: each record handled on its own; only the records not done are reported as failures
+    (``batchItemFailures``), so one bad message never fails the batch. Needs ``ReportBatchItemFailures``."""
+    global _PROCESSOR
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    if _PROCESSOR is None:
+        # a batch where every record failed is reported like any other, not raised: the same redelivery, without
+        # an invocation error per busy deal
+        _PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=_PROCESSOR, context=context
+    )
+
+
+__all__ = [
+    "Disposition",
+    "MessageNotDone",
+    "WorkerResult",
+    "drain",
+    "gave_up_message",
+    "give_up",
+    "handle_message",
+    "lambda_context",
+    "lambda_handler",
+    "record_handler",
+    "retry_delay",
+    "run_worker",
+    "settle",
+]

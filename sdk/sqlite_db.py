@@ -1,0 +1,46 @@
+"""One SQLite file shared by the embedded store, token row, rate-limit log and queue.
+
+Each thread keeps its own connection (opening one costs more than most of the statements run on it), the file is
+in WAL mode so readers never block the writer, and :meth:`SQLiteDB.transaction` with ``immediate=True`` takes
+the write lock before reading, so a read-decide-write never races another process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class SQLiteDB:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.connection().execute("PRAGMA journal_mode=WAL")
+
+    def connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout = 30000")
+            self._local.db = db
+        return db
+
+    def script(self, sql: str) -> None:
+        """Run DDL (``CREATE TABLE IF NOT EXISTS ...``); it commits on its own."""
+        self.connection().executescript(sql)
+
+    @contextmanager
+    def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        db = self.connection()
+        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

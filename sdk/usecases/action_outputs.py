@@ -1,0 +1,82 @@
+"""What a "Create freee invoice" workflow action answers HubSpot: its output fields.
+
+One function for every path that finishes the action: the action endpoint answering at once, and the invoice
+worker completing a blocked action's callback (``POST /automation/v4/actions/callbacks/{callbackId}/complete``).
+Later workflow steps branch on ``result``; ``hs_execution_state`` tells HubSpot whether the action succeeded
+(``SUCCESS``) or failed and the workflow should go on (``FAIL_CONTINUE``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from sdk.usecases.create_invoice import InvoiceOutcome, Result
+
+SUCCESS: Final = "SUCCESS"
+FAIL_CONTINUE: Final = "FAIL_CONTINUE"
+OUTPUT_FIELDS: Final = (
+    "freee_invoice_id",
+    "freee_invoice_number",
+    "freee_invoice_url",
+    "result",
+    "error_message",
+    "hs_execution_state",
+)
+
+
+class ActionResult(StrEnum):
+    """The ``result`` output field (an enumeration in the action definition)."""
+
+    CREATED = "created"
+    ALREADY_INVOICED = "already_invoiced"
+    INVALID = "invalid"
+    FAILED = "failed"
+    PENDING = "pending"  # queued; the action answered BLOCK and the worker completes it later
+
+
+_RESULTS: Final = {
+    Result.CREATED: ActionResult.CREATED,
+    Result.ALREADY_INVOICED: ActionResult.ALREADY_INVOICED,
+    Result.INVALID: ActionResult.INVALID,
+    Result.NOT_WON: ActionResult.INVALID,
+    Result.FLAGGED_LOST: ActionResult.INVALID,
+    Result.CANCELLED: ActionResult.INVALID,
+}
+
+_EXPLAINED: Final = {
+    Result.NOT_WON: "取引が受注ステージにないため、請求書を作成しませんでした。"
+    " / The deal is not in a won stage, so no invoice was created.",
+    Result.FLAGGED_LOST: "請求書作成後に取引が受注ステージから外れました。freeeの請求書の取消は経理が行ってください。"
+    " / The deal left its won stage after invoicing: accounting must cancel the freee invoice.",
+    Result.CANCELLED: "この取引のfreeeの請求書は取り消されています。"
+    " / This deal's freee invoice has been cancelled.",
+}
+
+_FAILED: Final = "請求書を作成できませんでした。 / The invoice could not be created."
+
+
+def action_output_fields(outcome: InvoiceOutcome | None, error: str | None) -> dict[str, str]:
+    """The output fields for ``outcome`` (``None``: the attempt failed, with ``error`` saying why).
+
+    ``error``, when given, is the ``error_message`` shown whatever the outcome.
+    """
+    if outcome is None:
+        result = ActionResult.FAILED
+        message = error or _FAILED
+    else:
+        result = _RESULTS[outcome.result]
+        message = error or outcome.error_message or _EXPLAINED.get(outcome.result, "")
+    invoice = outcome.invoice if outcome is not None else None
+    succeeded = result in (ActionResult.CREATED, ActionResult.ALREADY_INVOICED)
+    return {
+        "freee_invoice_id": str(invoice.invoice_id) if invoice else "",
+        "freee_invoice_number": invoice.invoice_number if invoice else "",
+        "freee_invoice_url": invoice.invoice_url if invoice else "",
+        "result": result.value,
+        "error_message": message,
+        "hs_execution_state": SUCCESS if succeeded else FAIL_CONTINUE,
+    }
+
+
+__all__ = ["FAIL_CONTINUE", "OUTPUT_FIELDS", "SUCCESS", "ActionResult", "action_output_fields"]

@@ -1,0 +1,445 @@
+"""Registering the custom workflow actions (``workflows/actions``) with the HubSpot sandbox on loopback.
+
+Registration is idempotent: the first run creates, the next finds the same definition (by its ``actionUrl`` path)
+and writes nothing when nothing changed; a changed label or base URL updates that definition in place. The
+definitions go through the official client's models both ways, and the sandbox checks every required field.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from hubspot import HubSpot
+from hubspot.automation.actions import (
+    CollectionResponsePublicActionDefinitionForwardPaging,
+    PublicActionDefinition,
+)
+from typer.testing import CliRunner
+
+from functions.cli import app
+from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
+from sandbox.transport import ServedApp, serve
+from sdk.clock import FakeClock
+from sdk.errors import SettingsError
+from sdk.hubspot import CallCounter, HubSpotAuthError, HubSpotClient, HubSpotNotFound, HubSpotRequestError
+from sdk.settings import load_settings
+from sdk.usecases.register_actions import (
+    DefinitionFileError,
+    Registration,
+    load_action_files,
+    register_actions,
+)
+
+ACTIONS = Path(__file__).resolve().parents[2] / "workflows" / "actions"
+KEY = "integration-developer-key"
+APP_ID = 4242
+BASE = "https://invoices.example.jp/prod"
+
+
+class Switch:
+    """One loopback server per module whose app each test swaps (stopping a server costs half a second)."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Switch, ServedApp]]:
+    switch = Switch()
+    with serve(switch) as served:
+        yield switch, served
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(server: tuple[Switch, ServedApp], clock: FakeClock) -> Iterator[HubSpotSandbox]:
+    box = create_hubspot_sandbox(clock=clock, app_id=APP_ID, developer_api_key=KEY, seed=5)
+    server[0].app = box.app
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def url(server: tuple[Switch, ServedApp], sandbox: HubSpotSandbox) -> str:
+    return server[1].url
+
+
+@pytest.fixture
+def metrics() -> CallCounter:
+    return CallCounter()
+
+
+@pytest.fixture
+def client(url: str, metrics: CallCounter, clock: FakeClock) -> HubSpotClient:
+    settings = load_settings(hubspot_api_base=url, hubspot_developer_api_key=KEY)
+    return HubSpotClient.for_developer_account(settings, metrics=metrics, clock=clock)
+
+
+@pytest.fixture
+def definitions(tmp_path: Path) -> Path:
+    """A copy of the project's definitions a test may edit."""
+    target = tmp_path / "actions"
+    shutil.copytree(ACTIONS, target)
+    return target
+
+
+def edit(folder: Path, name: str, change: Any) -> None:
+    path = folder / f"{name}.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def writes(sandbox: HubSpotSandbox) -> list[str]:
+    return [
+        f"{c.method} {c.path}"
+        for c in sandbox.api_calls
+        if c.path.startswith("/automation/v4/actions/") and c.method != "GET"
+    ]
+
+
+# -- idempotent registration -----------------------------------------------------------------------------------------
+
+
+def test_first_run_creates_the_actions_and_a_second_run_changes_nothing(
+    client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter
+) -> None:
+    first = register_actions(client, APP_ID, BASE, ACTIONS)
+    after_first = writes(sandbox)
+    metrics.reset()
+
+    second = register_actions(client, APP_ID, BASE, ACTIONS)
+
+    assert [(r.name, r.status) for r in first] == [("create_invoice", Registration.CREATED)]
+    assert [(r.name, r.status) for r in second] == [("create_invoice", Registration.UNCHANGED)]
+    [stored] = sandbox.action_definitions()
+    assert first[0].definition_id == second[0].definition_id == stored["id"]
+    assert stored["revisionId"] == second[0].revision_id == "1"
+    assert stored["actionUrl"] == f"{BASE}/actions/create-invoice"
+    assert first[0].action_url == f"{BASE}/actions/create-invoice"
+    assert after_first == [f"POST /automation/v4/actions/{APP_ID}"]
+    assert writes(sandbox) == after_first  # the second run wrote nothing
+    assert metrics.snapshot() == {"action_definitions.get_page": 1}
+
+
+def test_a_changed_label_updates_the_same_definition(
+    client: HubSpotClient, sandbox: HubSpotSandbox, definitions: Path
+) -> None:
+    [created] = register_actions(client, APP_ID, BASE, definitions)
+    edit(definitions, "create_invoice", lambda d: d["labels"]["ja"].update(actionName="freee請求書を発行"))
+
+    [updated] = register_actions(client, APP_ID, BASE, definitions)
+
+    assert updated.status is Registration.UPDATED
+    assert updated.changed == ("labels",)
+    assert updated.definition_id == created.definition_id
+    assert updated.revision_id == "2"
+    [stored] = sandbox.action_definitions()
+    assert stored["labels"]["ja"]["actionName"] == "freee請求書を発行"
+    assert writes(sandbox)[-1] == f"PATCH /automation/v4/actions/{APP_ID}/{created.definition_id}"
+    [again] = register_actions(client, APP_ID, BASE, definitions)
+    assert again.status is Registration.UNCHANGED
+
+
+def test_a_new_deployment_url_moves_the_action_instead_of_adding_a_second_one(
+    client: HubSpotClient, sandbox: HubSpotSandbox
+) -> None:
+    register_actions(client, APP_ID, BASE, ACTIONS)
+
+    [moved] = register_actions(client, APP_ID, "https://billing.example.jp/", ACTIONS)
+
+    assert moved.status is Registration.UPDATED
+    assert moved.changed == ("actionUrl",)
+    [stored] = sandbox.action_definitions()
+    assert stored["actionUrl"] == "https://billing.example.jp/actions/create-invoice"
+
+
+def test_a_definition_made_by_hand_is_adopted_by_its_url_path(
+    client: HubSpotClient, sandbox: HubSpotSandbox
+) -> None:
+    [ours] = load_action_files(ACTIONS, BASE)
+    by_hand = json.loads(json.dumps(ours.definition))
+    by_hand["labels"] = {"en": {"actionName": "Invoice (old)"}}
+    by_hand["executionRules"] = []
+    by_hand["actionUrl"] = "https://old-host.example.jp/actions/create-invoice"
+    existing = sandbox.state.define_action(APP_ID, by_hand)
+
+    [adopted] = register_actions(client, APP_ID, BASE, ACTIONS)
+
+    assert adopted.status is Registration.UPDATED
+    assert adopted.definition_id == existing["id"]
+    assert set(adopted.changed) == {"actionUrl", "labels", "executionRules"}
+    assert len(sandbox.action_definitions()) == 1
+
+
+def test_listing_follows_pages(client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter) -> None:
+    [ours] = load_action_files(ACTIONS, BASE)
+    for index in range(12):
+        other = json.loads(json.dumps(ours.definition))
+        other["actionUrl"] = f"https://other.example.jp/actions/other-{index}"
+        other["labels"]["en"]["actionName"] = f"Other {index}"
+        other["labels"]["ja"]["actionName"] = f"その他 {index}"
+        sandbox.state.define_action(APP_ID, other)
+
+    found = client.list_action_definitions(APP_ID)
+
+    assert len(found) == 12
+    assert metrics.count("action_definitions.get_page") == 2
+    [created] = register_actions(client, APP_ID, BASE, ACTIONS)
+    assert created.status is Registration.CREATED  # none of the twelve does what ours does
+
+
+# -- the contract: the official client reads what the sandbox answers -----------------------------------------------
+
+
+def test_definitions_deserialize_through_the_official_client(
+    client: HubSpotClient, sandbox: HubSpotSandbox, url: str
+) -> None:
+    [registered] = register_actions(client, APP_ID, BASE, ACTIONS)
+    official = HubSpot(api_key=KEY, host=url).automation.actions.definitions_api
+
+    page = official.get_page(APP_ID)
+    one = official.get_by_id(registered.definition_id, APP_ID)
+
+    assert isinstance(page, CollectionResponsePublicActionDefinitionForwardPaging)
+    assert isinstance(one, PublicActionDefinition)
+    assert page.results[0].id == one.id == registered.definition_id
+    assert one.action_url == f"{BASE}/actions/create-invoice"
+    assert one.object_types == ["DEAL"]
+    assert one.published is True
+    assert one.object_request_options.properties == ["dealname", "dealstage", "pipeline", "amount"]
+    assert [f.type_definition.name for f in one.output_fields] == [
+        "freee_invoice_id",
+        "freee_invoice_number",
+        "freee_invoice_url",
+        "result",
+        "error_message",
+    ]
+    result = next(f for f in one.output_fields if f.type_definition.name == "result")
+    assert [o.value for o in result.type_definition.options] == [
+        "created",
+        "already_invoiced",
+        "invalid",
+        "failed",
+        "pending",
+    ]
+    assert [r.label_name for r in one.execution_rules] == [
+        "invalid",
+        "failed",
+        "pending",
+        "already_invoiced",
+        "created",
+    ]
+    assert {r.label_name: r.conditions for r in one.execution_rules}["invalid"] == {"result": "invalid"}
+    assert set(one.labels) == {"en", "ja"}
+    assert one.labels["en"].action_name == "Create freee invoice"
+    assert one.labels["ja"].action_name == "freee請求書を作成"
+    for language in ("en", "ja"):
+        labels = one.labels[language]
+        assert labels.app_display_name == "hubspot-freee"
+        assert labels.action_description
+        assert set(labels.output_field_labels) == {f.type_definition.name for f in one.output_fields}
+        assert set(labels.execution_rules) == {r.label_name for r in one.execution_rules}
+    assert "{{ error_message }}" in one.labels["en"].execution_rules["failed"]
+
+
+def test_every_project_definition_is_accepted_by_the_official_models() -> None:
+    for action in load_action_files(ACTIONS, BASE):
+        egg = HubSpotClient._action_model("PublicActionDefinitionEgg", action.definition)
+        assert egg.action_url.startswith(BASE)
+        assert egg.labels["en"].action_name
+
+
+# -- refusals ----------------------------------------------------------------------------------------------------------
+
+
+def test_the_sandbox_refuses_a_definition_without_its_required_fields(
+    url: str, sandbox: HubSpotSandbox
+) -> None:
+    response = requests.post(
+        f"{url}/automation/v4/actions/{APP_ID}",
+        params={"hapikey": KEY},
+        json={"inputFields": [{"typeDefinition": {"name": "x", "type": "string"}}], "labels": {"ja": {}}},
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["category"] == "VALIDATION_ERROR"
+    for missing in (
+        "actionUrl is required",
+        "published is required",
+        "objectTypes is required",
+        "labels.en is required",
+        "isRequired is required",
+        "labels.ja.actionName is required",
+    ):
+        assert missing in body["message"], missing
+    assert sandbox.action_definitions() == []
+
+
+def test_an_execution_rule_without_an_english_message_is_refused(
+    client: HubSpotClient, definitions: Path
+) -> None:
+    edit(definitions, "create_invoice", lambda d: d["labels"]["en"]["executionRules"].pop("failed"))
+
+    with pytest.raises(
+        HubSpotRequestError, match=r"labels.en.executionRules has no message for \['failed'\]"
+    ):
+        register_actions(client, APP_ID, BASE, definitions)
+
+
+def test_a_field_the_official_client_does_not_know_is_refused_before_sending(
+    client: HubSpotClient, sandbox: HubSpotSandbox, definitions: Path
+) -> None:
+    edit(definitions, "create_invoice", lambda d: d.update(actionURL="typo"))
+
+    with pytest.raises(ValueError, match="unknown field 'actionURL'"):
+        register_actions(client, APP_ID, BASE, definitions)
+    assert writes(sandbox) == []
+
+
+def test_definitions_want_the_developer_key_not_a_portal_token(url: str, sandbox: HubSpotSandbox) -> None:
+    with_token = requests.get(
+        f"{url}/automation/v4/actions/{APP_ID}",
+        headers={"Authorization": f"Bearer {sandbox.access_token}"},
+        timeout=5,
+    )
+    with_key = requests.get(f"{url}/automation/v4/actions/{APP_ID}", params={"hapikey": KEY}, timeout=5)
+
+    assert with_token.status_code == 401
+    assert with_key.status_code == 200
+
+
+def test_a_wrong_developer_key_is_an_auth_error_naming_the_setting(url: str, sandbox: HubSpotSandbox) -> None:
+    settings = load_settings(hubspot_api_base=url, hubspot_developer_api_key="wrong-key")
+    client = HubSpotClient.for_developer_account(settings)
+
+    with pytest.raises(HubSpotAuthError) as refused:
+        client.list_action_definitions(APP_ID)
+
+    assert "HUBSPOT_DEVELOPER_API_KEY" in str(refused.value)
+    assert "The API key provided is invalid" in str(refused.value)
+    assert "wrong-key" not in str(refused.value)
+
+
+def test_an_app_of_another_developer_account_is_not_found(
+    client: HubSpotClient, sandbox: HubSpotSandbox
+) -> None:
+    with pytest.raises(HubSpotNotFound, match="App 999 was not found"):
+        register_actions(client, 999, BASE, ACTIONS)
+
+
+def test_a_client_without_the_developer_key_says_which_setting_is_missing(url: str) -> None:
+    with pytest.raises(SettingsError, match="hubspot_developer_api_key"):
+        HubSpotClient.for_developer_account(load_settings(hubspot_api_base=url))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not valid JSON at line 1"),
+        ("[]", "not a definition"),
+        ('{"labels": {"en": {"actionName": "x"}}}', "actionUrl is missing"),
+        (
+            '{"actionUrl": "{base_url}/a", "labels": {"ja": {"actionName": "x"}}}',
+            "labels.en.actionName is missing",
+        ),
+    ],
+)
+def test_a_bad_definition_file_is_named_with_its_problem(tmp_path: Path, content: str, expected: str) -> None:
+    (tmp_path / "broken.json").write_text(content, encoding="utf-8")
+
+    with pytest.raises(DefinitionFileError, match=expected) as refused:
+        load_action_files(tmp_path, BASE)
+
+    assert "broken.json" in str(refused.value)
+
+
+@pytest.mark.parametrize("base", ["invoices.example.jp", "ftp://invoices.example.jp", ""])
+def test_the_base_url_must_be_absolute(base: str) -> None:
+    with pytest.raises(DefinitionFileError, match="not an absolute http"):
+        load_action_files(ACTIONS, base)
+
+
+# -- the command -------------------------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def cli(env: dict[str, str], *args: str) -> Any:
+    isolated: dict[str, str | None] = {"COLUMNS": "200", "PUBLIC_BASE_URL": None, **env}
+    return runner.invoke(app, ["actions", "register", *args], env=isolated)
+
+
+def test_command_registers_then_reports_unchanged(url: str, sandbox: HubSpotSandbox) -> None:
+    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": str(APP_ID)}
+
+    first = cli(env, "--base-url", BASE, "--json")
+    second = cli(env, "--base-url", BASE)
+
+    assert first.exit_code == 0, first.output
+    [created] = json.loads(first.stdout)
+    assert created["status"] == "created"
+    assert created["action_url"] == f"{BASE}/actions/create-invoice"
+    assert second.exit_code == 0, second.output
+    assert "unchanged" in second.stdout
+    assert created["definition_id"] in second.stdout
+    assert len(sandbox.action_definitions()) == 1
+
+
+def test_command_takes_the_app_id_option_over_the_setting(url: str, sandbox: HubSpotSandbox) -> None:
+    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": "999"}
+
+    result = cli(env, "--app-id", str(APP_ID), "--base-url", BASE, "--json")
+
+    assert result.exit_code == 0, result.output
+    assert len(sandbox.action_definitions()) == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"HUBSPOT_APP_ID": "4242"}, ["--base-url", BASE], "HUBSPOT_DEVELOPER_API_KEY"),
+        ({"HUBSPOT_DEVELOPER_API_KEY": KEY}, ["--base-url", BASE], "HUBSPOT_APP_ID"),
+        ({"HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": "4242"}, [], "--base-url"),
+        (
+            {"HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": "4242"},
+            ["--base-url", "example.jp"],
+            "absolute",
+        ),
+    ],
+    ids=["no-key", "no-app", "no-base-url", "relative-base-url"],
+)
+def test_command_exits_2_naming_what_is_missing(
+    url: str, sandbox: HubSpotSandbox, env: dict[str, str], args: list[str], named: str
+) -> None:
+    result = cli({"HUBSPOT_API_BASE": url, **env}, *args)
+
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+    assert "Traceback" not in result.output
+    assert sandbox.action_definitions() == []
+
+
+def test_command_with_a_refused_key_exits_2_without_echoing_it(url: str, sandbox: HubSpotSandbox) -> None:
+    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_API_KEY": "nope-not-it", "HUBSPOT_APP_ID": str(APP_ID)}
+
+    result = cli(env, "--base-url", BASE)
+
+    assert result.exit_code == 2
+    assert "HUBSPOT_DEVELOPER_API_KEY" in result.output
+    assert "nope-not-it" not in result.output

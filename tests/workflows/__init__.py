@@ -1,0 +1,1 @@
+"""Custom-code snippets and their runner."""

@@ -1,0 +1,1 @@
+"""Signed HubSpot webhooks: verify, parse, keep what matters, queue, acknowledge fast."""

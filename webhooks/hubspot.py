@@ -1,0 +1,118 @@
+"""``POST /webhooks/hubspot``: verify → parse → keep won-stage events → queue → 204.
+
+The same :func:`handle` serves the local Flask app and Lambda (:func:`lambda_handler`). Anything the caller sent
+wrong is a 4xx with a JSON body; a failure on our side is a 503 so HubSpot delivers again. Nothing is lost: events
+are marked seen only after their deal is queued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error
+from sdk.log import get_logger
+from sdk.models.hubspot import parse_webhook_batch
+from sdk.signatures import SignatureRejected, verify_hubspot_v3
+from sdk.usecases.accept_webhook import MessageSink, accept_webhook_batch
+
+if TYPE_CHECKING:
+    from sdk.clock import Clock
+    from sdk.settings import Settings
+    from sdk.store import Store
+
+
+@dataclass
+class WebhookDeps:
+    settings: Settings
+    store: Store
+    queue: MessageSink
+    clock: Clock
+    won_stages: Callable[[], frozenset[tuple[str, str]]]
+
+
+def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
+    log = get_logger()
+    if request.method != "POST":
+        return error(405, "method_not_allowed", "use POST")
+    if len(request.body) > MAX_BODY_BYTES:
+        return error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    secret = deps.settings.hubspot_client_secret
+    if secret is None or not secret.get_secret_value():
+        log.error({"event": "webhook_not_configured", "missing": "HUBSPOT_CLIENT_SECRET"})
+        return error(503, "not_configured", "the app's client secret is not configured on this server")
+    try:
+        verify_hubspot_v3(
+            secret=secret.get_secret_value(),
+            method=request.method,
+            uri=request.uri,
+            body=request.body,
+            signature=request.headers.get("X-HubSpot-Signature-v3"),
+            timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
+            now=deps.clock.now(),
+        )
+    except SignatureRejected as rejected:
+        log.warning({"event": "webhook_rejected", "reason": str(rejected), "uri": request.uri})
+        return error(401, "invalid_signature", str(rejected))
+    try:
+        events = parse_webhook_batch(request.body)
+    except ValidationError as invalid:
+        return error(
+            400, "invalid_batch", "the body is not a HubSpot webhook batch", details=_details(invalid)
+        )
+    try:
+        accepted = accept_webhook_batch(
+            events, won=deps.won_stages(), store=deps.store, queue=deps.queue, clock=deps.clock
+        )
+    except Exception as failure:
+        log.exception({"event": "webhook_not_queued", "error": failure.__class__.__name__})
+        return error(503, "unavailable", "could not queue the events; HubSpot will deliver them again")
+    log.info(
+        {
+            "event": "webhook_accepted",
+            "events": len(events),
+            "queued_deals": accepted.queued,
+            "duplicates": accepted.duplicates,
+            "ignored": accepted.ignored,
+        }
+    )
+    return HttpResponse(204)
+
+
+def _details(invalid: ValidationError) -> list[dict[str, Any]]:
+    """Where the body is wrong, without echoing what it contained."""
+    return [
+        {"at": "/".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+        for e in invalid.errors(include_url=False, include_input=False)[:10]
+    ]
+
+
+_deps: WebhookDeps | None = None
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """API Gateway HTTP API → :func:`handle`. Dependencies are built once per container."""
+    from sdk.http import from_api_gateway, to_api_gateway
+
+    global _deps
+    if _deps is None:
+        _deps = _build_deps()
+    return to_api_gateway(handle(from_api_gateway(event, _deps.settings.public_base_url), _deps))
+
+
+def _build_deps() -> WebhookDeps:
+    from sdk.clock import SystemClock
+    from sdk.hubspot import HubSpotClient
+    from sdk.queue import open_queue
+    from sdk.settings import load_settings
+    from sdk.store import open_store
+
+    settings = load_settings()
+    clock = SystemClock()
+    hubspot = HubSpotClient.from_settings(settings, clock=clock)
+    return WebhookDeps(
+        settings, open_store(settings.storage_url), open_queue(settings.queue_url), clock, hubspot.won_stages
+    )
