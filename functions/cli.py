@@ -794,6 +794,66 @@ def dlq_redrive(
     raise typer.Exit(EXIT_INCOMPLETE if missing else 0)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port)")] = 8080,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve only; run `hubspot-freee worker` apart")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
+) -> None:
+    """The local server: every route (webhooks, workflow action, custom code, /healthz) and, unless
+    --no-worker, the invoice worker in the same process. Runs until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from functions.app import ROUTES, Services, create_app
+    from functions.worker import run_worker
+    from sdk.queue import queue_from_settings
+
+    ctx = _context(config)
+    try:
+        queue = queue_from_settings(ctx.settings)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    web = create_app(Services(ctx, queue))
+    try:
+        server = make_server(host, port, web, threaded=True)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)]
+    if not no_worker:
+        threads.append(
+            threading.Thread(target=run_worker, args=(ctx, queue), kwargs={"stop": stop}, daemon=True)
+        )
+    for thread in threads:
+        thread.start()
+    base = f"http://{host}:{server.port}"
+    table = Table(title=f"hubspot-freee on {base}", show_header=True, header_style="bold")
+    table.add_column("method")
+    table.add_column("url")
+    for route in ROUTES:
+        table.add_row(route.method, f"{base}{route.path}")
+    console.print(table)
+    console.print(
+        f"worker: {'separate (--no-worker)' if no_worker else 'in this process'} · Ctrl-C to stop / 停止は Ctrl-C"
+    )
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        server.shutdown()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
 def main() -> None:
     app()
 
