@@ -26,6 +26,10 @@ MODULES = [
     "sdk.validation",
     "sdk.mapping",
     "sdk.settings",
+    "webhooks.hubspot",
+    "functions.actions",
+    "functions.worker",
+    "functions.app",
     "functions.cli",
 ]
 TARGET_MS = {"sdk": 150.0}

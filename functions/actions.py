@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from sdk.errors import Retryable
-from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error
+from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
 from sdk.log import get_logger
 from sdk.models.hubspot import WorkflowActionRequest
 from sdk.signatures import (
@@ -24,8 +24,7 @@ from sdk.signatures import (
     CUSTOM_TIMESTAMP_HEADER,
     SignatureRejected,
     verify_custom,
-    verify_hubspot_v2,
-    verify_hubspot_v3,
+    verify_hubspot_request,
 )
 from sdk.usecases.accept_webhook import MessageSink
 from sdk.usecases.action_outputs import action_output_fields
@@ -81,34 +80,19 @@ def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpRespon
     if secret is None or not secret.get_secret_value():
         return error(503, "not_configured", "the app's client secret is not configured on this server")
     try:
-        if request.headers.get("X-HubSpot-Signature-v3"):
-            verify_hubspot_v3(
-                secret=secret.get_secret_value(),
-                method=request.method,
-                uri=request.uri,
-                body=request.body,
-                signature=request.headers.get("X-HubSpot-Signature-v3"),
-                timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
-                now=deps.context.now(),
-            )
-        else:
-            version = (request.headers.get("X-HubSpot-Signature-Version") or "v2").lower()
-            if version != "v2":
-                raise SignatureRejected(f"signature version {version} is not accepted (v2 or v3)")
-            verify_hubspot_v2(
-                secret=secret.get_secret_value(),
-                method=request.method,
-                uri=request.uri,
-                body=request.body,
-                signature=request.headers.get("X-HubSpot-Signature"),
-            )
+        verify_hubspot_request(
+            request, secret=secret.get_secret_value(), now=deps.context.now(), allow_v2=True
+        )
     except SignatureRejected as rejected:
         return error(401, "invalid_signature", str(rejected))
     try:
         action = WorkflowActionRequest.model_validate_json(request.body)
     except ValidationError as invalid:
         return error(
-            400, "invalid_request", "the body is not a workflow action request", details=_details(invalid)
+            400,
+            "invalid_request",
+            "the body is not a workflow action request",
+            details=validation_details(invalid),
         )
     if action.object.object_type.upper() != "DEAL":
         fields = action_output_fields(
@@ -190,13 +174,6 @@ def handle_custom_code_payment_status(request: HttpRequest, deps: ActionDeps) ->
         "freee_due_date": row.invoice.due_date.isoformat() if row.invoice.due_date else "",
     }
     return HttpResponse(200, {"outputFields": fields})
-
-
-def _details(invalid: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"at": "/".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-        for e in invalid.errors(include_url=False, include_input=False)[:10]
-    ]
 
 
 _deps: ActionDeps | None = None

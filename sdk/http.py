@@ -49,6 +49,14 @@ def error(status: int, code: str, message: str, **extra: Any) -> HttpResponse:
     return HttpResponse(status, {"error": code, "message": message, **extra})
 
 
+def validation_details(invalid: Any) -> list[dict[str, Any]]:
+    """Where a body is wrong (from a pydantic ``ValidationError``), without echoing what it contained."""
+    return [
+        {"at": "/".join(str(p) for p in e["loc"]), "problem": e["msg"]}
+        for e in invalid.errors(include_url=False, include_input=False)[:10]
+    ]
+
+
 def public_uri(base_url: str | None, path: str, query_string: str, host_uri: str) -> str:
     """The URI to check a signature against: ``public_base_url`` + path when configured (a custom domain in front
     of API Gateway), else the URI the request arrived on."""

@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sdk.http import HttpRequest
 
 MAX_SKEW_SECONDS = 300
 CUSTOM_SIGNATURE_HEADER = "X-HubSpot-Freee-Signature"
@@ -92,3 +96,29 @@ def verify_custom(
     assert timestamp is not None  # noqa: S101 - _fresh refused a missing one
     if not hmac.compare_digest(sign_custom(secret, timestamp, body), signature):
         raise SignatureRejected("signature does not match")
+
+
+def verify_hubspot_request(request: HttpRequest, *, secret: str, now: datetime, allow_v2: bool) -> None:
+    """A request from HubSpot: v3 when its header is present (and always for webhooks); v2 only where HubSpot still
+    signs with it (workflow actions, ``allow_v2``). v1 is never accepted."""
+    if request.headers.get("X-HubSpot-Signature-v3") or not allow_v2:
+        verify_hubspot_v3(
+            secret=secret,
+            method=request.method,
+            uri=request.uri,
+            body=request.body,
+            signature=request.headers.get("X-HubSpot-Signature-v3"),
+            timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
+            now=now,
+        )
+        return
+    version = (request.headers.get("X-HubSpot-Signature-Version") or "v2").lower()
+    if version != "v2":
+        raise SignatureRejected(f"signature version {version} is not accepted (v2 or v3)")
+    verify_hubspot_v2(
+        secret=secret,
+        method=request.method,
+        uri=request.uri,
+        body=request.body,
+        signature=request.headers.get("X-HubSpot-Signature"),
+    )

@@ -29,6 +29,16 @@ FREEE_BASE = "http://freee.sandbox"
 HUBSPOT_TOKEN = "sandbox-hubspot-token"
 
 
+class Switch:
+    """A WSGI app whose target each test swaps, so one loopback server serves a whole test module."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
 @dataclass
 class World:
     clock: Clock

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error
+from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
 from sdk.log import get_logger
 from sdk.models.hubspot import parse_webhook_batch
-from sdk.signatures import SignatureRejected, verify_hubspot_v3
+from sdk.signatures import SignatureRejected, verify_hubspot_request
 from sdk.usecases.accept_webhook import MessageSink, accept_webhook_batch
 
 if TYPE_CHECKING:
@@ -45,14 +45,8 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
         log.error({"event": "webhook_not_configured", "missing": "HUBSPOT_CLIENT_SECRET"})
         return error(503, "not_configured", "the app's client secret is not configured on this server")
     try:
-        verify_hubspot_v3(
-            secret=secret.get_secret_value(),
-            method=request.method,
-            uri=request.uri,
-            body=request.body,
-            signature=request.headers.get("X-HubSpot-Signature-v3"),
-            timestamp=request.headers.get("X-HubSpot-Request-Timestamp"),
-            now=deps.clock.now(),
+        verify_hubspot_request(
+            request, secret=secret.get_secret_value(), now=deps.clock.now(), allow_v2=False
         )
     except SignatureRejected as rejected:
         log.warning({"event": "webhook_rejected", "reason": str(rejected), "uri": request.uri})
@@ -61,7 +55,10 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
         events = parse_webhook_batch(request.body)
     except ValidationError as invalid:
         return error(
-            400, "invalid_batch", "the body is not a HubSpot webhook batch", details=_details(invalid)
+            400,
+            "invalid_batch",
+            "the body is not a HubSpot webhook batch",
+            details=validation_details(invalid),
         )
     try:
         accepted = accept_webhook_batch(
@@ -80,14 +77,6 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
         }
     )
     return HttpResponse(204)
-
-
-def _details(invalid: ValidationError) -> list[dict[str, Any]]:
-    """Where the body is wrong, without echoing what it contained."""
-    return [
-        {"at": "/".join(str(p) for p in e["loc"]), "problem": e["msg"]}
-        for e in invalid.errors(include_url=False, include_input=False)[:10]
-    ]
 
 
 _deps: WebhookDeps | None = None

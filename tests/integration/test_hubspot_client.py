@@ -31,6 +31,7 @@ from sdk.hubspot import (
     translate_error,
 )
 from sdk.settings import Settings, load_settings
+from tests.world import Switch
 
 TOKEN = "integration-token"
 PORTAL = 24681357
@@ -51,16 +52,6 @@ def sandbox(clock: FakeClock, faults: FaultInjector) -> Iterator[HubSpotSandbox]
     box = create_hubspot_sandbox(clock=clock, faults=faults, access_token=TOKEN, portal_id=PORTAL, seed=11)
     yield box
     box.close()
-
-
-class Switch:
-    """One loopback server per module whose app each test swaps (stopping a server costs half a second)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")

@@ -35,21 +35,12 @@ from sdk.usecases.register_actions import (
     load_action_files,
     register_actions,
 )
+from tests.world import Switch
 
 ACTIONS = Path(__file__).resolve().parents[2] / "workflows" / "actions"
 KEY = "integration-developer-key"
 APP_ID = 4242
 BASE = "https://invoices.example.jp/prod"
-
-
-class Switch:
-    """One loopback server per module whose app each test swaps (stopping a server costs half a second)."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from flask import Flask, Response, request
 
 from sandbox.transport import ServedApp, serve
 from sdk.signatures import CUSTOM_SIGNATURE_HEADER, CUSTOM_TIMESTAMP_HEADER, SignatureRejected, verify_custom
+from tests.world import Switch
 from workflows.runner import (
     TIME_BUDGET_SECONDS,
     SnippetRejected,
@@ -133,16 +134,6 @@ def _invalid() -> dict[str, str]:
 
 def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
-
-
-class Switch:
-    """One loopback server for the module; each test plugs in its own contract server."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")
