@@ -19,7 +19,7 @@ failures through Powertools' ``BatchProcessor``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -29,9 +29,9 @@ from pydantic import ValidationError
 from sdk.errors import Retryable
 from sdk.log import get_logger
 from sdk.queue import InvoiceJob, Message, Queue, decode_body
-from sdk.store import LedgerState
 from sdk.usecases.action_outputs import action_output_fields
-from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
+from sdk.usecases.create_invoice import InvoiceOutcome, create_invoice_for_deal
+from sdk.usecases.give_up import give_up
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 #: back-off when an error gives no ``retry_after``: 15 s, 30 s, 1 min, 2 min, … at most 15 min
 BACKOFF_FIRST_SECONDS = 15.0
 BACKOFF_MAX_SECONDS = 900.0
-REPLAY_COMMAND = "hubspot-freee dlq redrive"
 
 
 class Disposition(StrEnum):
@@ -101,7 +100,7 @@ def handle_message(ctx: Context, message: Message, *, max_receives: int) -> Work
         try:
             outcome = create_invoice_for_deal(ctx, job.portal_id, job.deal_id, job.trigger)
             if job.callback_id:
-                _complete(ctx, job.callback_id, action_output_fields(outcome, None))
+                ctx.hubspot.complete_callback(job.callback_id, action_output_fields(outcome, None))
         except Exception as error:
             return _failed(ctx, message, job, error, last=message.attempts >= max_receives)
         logger.info(
@@ -114,10 +113,6 @@ def handle_message(ctx: Context, message: Message, *, max_receives: int) -> Work
             }
         )
         return WorkerResult(message.id, Disposition.DONE, message.attempts, job, outcome)
-
-
-def _complete(ctx: Context, callback_id: str, fields: Mapping[str, str]) -> None:
-    ctx.hubspot.complete_callback(callback_id, fields)
 
 
 def _failed(ctx: Context, message: Message, job: InvoiceJob, error: Exception, *, last: bool) -> WorkerResult:
@@ -151,43 +146,6 @@ def retry_delay(error: BaseException, attempts: int) -> float:
     if hint is not None:
         return min(BACKOFF_MAX_SECONDS, max(1.0, float(hint)))
     return min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * float(2 ** max(0, attempts - 1)))
-
-
-def gave_up_message(attempts: int, error: str) -> str:
-    """What the deal shows when the worker gives up (ja / en), and how to replay it."""
-    reason = error if len(error) <= 300 else error[:299] + "…"
-    return (
-        f"{attempts}回試行しましたが、freeeの請求書を作成できませんでした（{reason}）。"
-        f"原因を解消したら、運用担当者が `{REPLAY_COMMAND}` で再実行できます。"
-        f" / Gave up creating the freee invoice after {attempts} attempts ({reason}). "
-        f"Once the cause is fixed, an operator can replay it with `{REPLAY_COMMAND}`."
-    )
-
-
-def give_up(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
-    """The last attempt failed: say so on the deal (unless another worker holds it or it is invoiced), complete a
-    blocked workflow action, remember it. Each step is best-effort: the message goes to the DLQ regardless."""
-    logger = get_logger()
-    shown = gave_up_message(attempts, error)
-    outcome: InvoiceOutcome | None = None
-    try:
-        row = ctx.store.get_ledger(job.portal_id, job.deal_id)
-        if row is not None and row.state is LedgerState.CREATED:
-            outcome = InvoiceOutcome(Result.ALREADY_INVOICED, job.portal_id, job.deal_id, row.invoice)
-        elif row is None or not (row.claimed(ctx.now()) or row.state is LedgerState.CANCELLED):
-            names = ctx.settings.properties
-            ctx.hubspot.update_deals(
-                {job.deal_id: {names.deal_sync_status: "failed", names.deal_sync_error: shown}}
-            )
-        ctx.remember(job.portal_id, job.deal_id, "gave_up", job.trigger, attempts=attempts, error=error)
-    except Exception:
-        logger.exception({"event": "give_up_not_shown", "attempts": attempts})
-    if job.callback_id:
-        try:
-            _complete(ctx, job.callback_id, action_output_fields(outcome, None if outcome else shown))
-        except Exception:
-            logger.exception({"event": "callback_not_completed", "callback_id": job.callback_id})
-    logger.error({"event": "message_gave_up", "attempts": attempts, "error": error})
 
 
 # ------------------------------------------------------------------------------------------ the local loop
@@ -337,8 +295,6 @@ __all__ = [
     "MessageNotDone",
     "WorkerResult",
     "drain",
-    "gave_up_message",
-    "give_up",
     "handle_message",
     "lambda_context",
     "lambda_handler",

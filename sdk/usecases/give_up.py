@@ -1,0 +1,58 @@
+"""The last attempt at a queued deal failed: say so on the deal, release a waiting workflow, keep the history.
+
+The message then goes to the dead-letter queue; ``hubspot-freee dlq redrive`` replays it once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sdk.log import get_logger
+from sdk.store import LedgerState
+from sdk.usecases.action_outputs import action_output_fields
+from sdk.usecases.create_invoice import InvoiceOutcome, Result
+
+if TYPE_CHECKING:
+    from sdk.queue import InvoiceJob
+    from sdk.usecases.context import Context
+
+REPLAY_COMMAND = "hubspot-freee dlq redrive"
+
+
+def gave_up_message(attempts: int, error: str) -> str:
+    """What the deal shows when the worker gives up (ja / en), and how to replay it."""
+    reason = error if len(error) <= 300 else error[:299] + "…"
+    return (
+        f"{attempts}回試行しましたが、freeeの請求書を作成できませんでした（{reason}）。"
+        f"原因を解消したら、運用担当者が `{REPLAY_COMMAND}` で再実行できます。"
+        f" / Gave up creating the freee invoice after {attempts} attempts ({reason}). "
+        f"Once the cause is fixed, an operator can replay it with `{REPLAY_COMMAND}`."
+    )
+
+
+def give_up(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
+    """The last attempt failed: say so on the deal (unless another worker holds it or it is invoiced), complete a
+    blocked workflow action, remember it. Each step is best-effort: the message goes to the DLQ regardless."""
+    logger = get_logger()
+    shown = gave_up_message(attempts, error)
+    outcome: InvoiceOutcome | None = None
+    try:
+        row = ctx.store.get_ledger(job.portal_id, job.deal_id)
+        if row is not None and row.state is LedgerState.CREATED:
+            outcome = InvoiceOutcome(Result.ALREADY_INVOICED, job.portal_id, job.deal_id, row.invoice)
+        elif row is None or not (row.claimed(ctx.now()) or row.state is LedgerState.CANCELLED):
+            names = ctx.settings.properties
+            ctx.hubspot.update_deals(
+                {job.deal_id: {names.deal_sync_status: "failed", names.deal_sync_error: shown}}
+            )
+        ctx.remember(job.portal_id, job.deal_id, "gave_up", job.trigger, attempts=attempts, error=error)
+    except Exception:
+        logger.exception({"event": "give_up_not_shown", "attempts": attempts})
+    if job.callback_id:
+        try:
+            ctx.hubspot.complete_callback(
+                job.callback_id, action_output_fields(outcome, None if outcome else shown)
+            )
+        except Exception:
+            logger.exception({"event": "callback_not_completed", "callback_id": job.callback_id})
+    logger.error({"event": "message_gave_up", "attempts": attempts, "error": error})
