@@ -151,6 +151,14 @@ class Settings(BaseSettings):
     currency: Literal["JPY"] = "JPY"
     properties: PropertyNames = PropertyNames()
 
+    # payment sync (issue 6): a company's freee_payment_risk is "overdue" when an invoice is more than
+    # payment_risk_overdue_grace_days past due, "watch" when one is partially paid, overdue within the grace,
+    # or unpaid and due within payment_risk_watch_days; "none" otherwise
+    payment_risk_watch_days: int = Field(default=7, ge=0, le=366)
+    payment_risk_overdue_grace_days: int = Field(default=0, ge=0, le=366)
+    sync_lease_seconds: float = Field(default=900.0, gt=0, le=86400)
+    sync_window_days: int = Field(default=31, ge=1, le=366)
+
     # storage and logs
     storage_url: str = "sqlite:///hubspot-freee.sqlite"
     # the invoice queue (DESIGN §4): sqlite:///path (embedded) or sqs://queue-name (dead letters in queue-name-dlq)

@@ -140,10 +140,19 @@ def _freee_client(
     )
 
 
-def build_world(store: Store, *, clock: Clock | None = None, **settings: Any) -> World:
+def build_world(
+    store: Store, *, clock: Clock | None = None, auto_register_deals: bool = True, **settings: Any
+) -> World:
+    """``auto_register_deals=False``: freee registers an invoice's accounting deal only when it is paid or
+    registered by hand (``world.freee_box.register_deal``)."""
     clock = clock or FakeClock()
     hubspot_box = create_hubspot_sandbox(clock=clock, access_token=HUBSPOT_TOKEN)
-    freee_box = create_freee_sandbox(clock=clock, rate_limit_per_minute=1000, rate_limit_per_hour=100000)
+    freee_box = create_freee_sandbox(
+        clock=clock,
+        rate_limit_per_minute=1000,
+        rate_limit_per_hour=100000,
+        auto_register_deals=auto_register_deals,
+    )
     served = serve(hubspot_box.app)
     config = load_settings(
         hubspot_api_base=served.url,

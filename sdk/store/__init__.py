@@ -6,6 +6,9 @@ Two adapters pass one test suite (``tests/store``): :class:`sdk.store.sqlite.SQL
 one machine, several processes) and :class:`sdk.store.dynamodb.DynamoStore` (AWS, single table, conditional
 writes, TTL). :func:`open_store` picks one from the ``storage_url`` setting.
 
+The payment sync adds a named lease (one sync at a time), sync cursors and, per company, the rollup values last
+written to HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
+
 Exactly one invoice per deal rests on :meth:`Store.claim`: a conditional write that lets one worker at a time
 create a deal's invoice, with a lease so a crashed worker's claim expires (DESIGN §3).
 """
@@ -170,6 +173,32 @@ class Store(Protocol):
     def append_history(self, portal_id: int, deal_id: str, event: HistoryEvent) -> None: ...
 
     def history(self, portal_id: int, deal_id: str) -> list[HistoryEvent]: ...
+
+    # payment sync ------------------------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take the named lease (e.g. ``payment-sync``) until ``until``, or renew it for its own holder; False
+        while another holder's lease is live. A crashed holder's lease simply expires."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease back if ``holder`` still holds it (otherwise nothing)."""
+        ...
+
+    def get_cursor(self, name: str) -> str | None:
+        """A sync cursor (e.g. when the last payment sync completed), or None before the first."""
+        ...
+
+    def put_cursor(self, name: str, value: str) -> None: ...
+
+    def companies_written(self, portal_id: int) -> dict[str, dict[str, str]]:
+        """What was last written to each company's rollup properties, by company id."""
+        ...
+
+    def record_company_written(
+        self, portal_id: int, company_id: str, values: Mapping[str, str], now: datetime
+    ) -> None:
+        """Remember what was last written to a company (replacing what was remembered)."""
+        ...
 
 
 class ClaimLost(Exception):

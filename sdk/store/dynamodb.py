@@ -8,6 +8,9 @@ Items, by key (``pk`` / ``sk``, both strings):
 ``DEAL#{portal}#{deal}``        ``LEDGER``          the ledger row of a deal (state, version, claim, invoice)
 ``DEAL#{portal}#{deal}``        ``HIST#{utc}#...``  one history event; queried in ``sk`` order, TTL
 ``COMPANY#{portal}#{company}``  ``PARTNER``         the freee partner linked to a company (put-if-absent)
+``COMPANY#{portal}#{company}``  ``WRITTEN``         the rollup values last written to the company
+``LEASE#{name}``                ``LEASE``           a named lease (one payment sync at a time)
+``CURSOR#{name}``               ``CURSOR``          a sync cursor
 ``EVENT#{event id}``            ``EVENT``           a seen webhook event, TTL
 ``FREEE#TOKEN``                 ``TOKEN``           the freee OAuth token row, versioned, with a refresh claim
 ``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned
@@ -23,6 +26,7 @@ answer (a refused :class:`~sdk.store.Claim`, :class:`~sdk.store.ClaimLost`, ``No
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -46,6 +50,9 @@ EVENT_SK = "EVENT"
 TOKEN_KEY: Item = {"pk": "FREEE#TOKEN", "sk": "TOKEN"}
 RATE_SK = "RATE"
 TTL_ATTRIBUTE = "expires_at"
+WRITTEN_SK = "WRITTEN"
+LEASE_SK = "LEASE"
+CURSOR_SK = "CURSOR"
 
 _CLAIMABLE = (LedgerState.CREATING, LedgerState.FAILED, LedgerState.INVALID)
 _CLAIM_FIELDS = ("claim_token", "claim_until", "claim_until_ts")
@@ -541,6 +548,75 @@ class DynamoStore:
             if "LastEvaluatedKey" not in page:
                 return events
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # ------------------------------------------------------------------------------------- payment sync
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": f"LEASE#{name}",
+                    "sk": LEASE_SK,
+                    "holder": holder,
+                    "until": until.isoformat(),
+                    "until_ts": _ts(until),
+                    TTL_ATTRIBUTE: _ttl(until + timedelta(days=1)),
+                },
+                ConditionExpression="attribute_not_exists(#ck) OR #h = :holder OR #u <= :now",
+                ExpressionAttributeNames={"#ck": "pk", "#h": "holder", "#u": "until_ts"},
+                ExpressionAttributeValues={":holder": holder, ":now": _ts(now)},
+            )
+        except self._failed:
+            return False
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with contextlib.suppress(self._failed):  # expired and taken by another holder, or already gone
+            self._table.delete_item(
+                Key={"pk": f"LEASE#{name}", "sk": LEASE_SK},
+                ConditionExpression="#h = :holder",
+                ExpressionAttributeNames={"#h": "holder"},
+                ExpressionAttributeValues={":holder": holder},
+            )
+
+    def get_cursor(self, name: str) -> str | None:
+        item = self._get({"pk": f"CURSOR#{name}", "sk": CURSOR_SK})
+        return str(item["value"]) if item else None
+
+    def put_cursor(self, name: str, value: str) -> None:
+        self._table.put_item(Item={"pk": f"CURSOR#{name}", "sk": CURSOR_SK, "value": value})
+
+    def companies_written(self, portal_id: int) -> dict[str, dict[str, str]]:
+        request: Item = {
+            "FilterExpression": "#sk = :written AND #p = :portal",
+            "ExpressionAttributeNames": {"#sk": "sk", "#p": "portal_id"},
+            "ExpressionAttributeValues": {":written": WRITTEN_SK, ":portal": portal_id},
+            "ConsistentRead": True,
+        }
+        found: dict[str, dict[str, str]] = {}
+        while True:
+            page = self._table.scan(**request)
+            for item in page.get("Items", []):
+                found[str(item["company_id"])] = {
+                    str(k): str(v) for k, v in (item.get("written") or {}).items()
+                }
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def record_company_written(
+        self, portal_id: int, company_id: str, values: Mapping[str, str], now: datetime
+    ) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"COMPANY#{portal_id}#{company_id}",
+                "sk": WRITTEN_SK,
+                "portal_id": portal_id,
+                "company_id": company_id,
+                "written": {str(k): str(v) for k, v in values.items()},
+                "updated_at": now.isoformat(),
+            }
+        )
 
 
 def _detail(text: str) -> dict[str, Any]:

@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, at TEXT NOT NULL,
     event TEXT NOT NULL, trigger TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS history_deal ON history (portal_id, deal_id, seq);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS company_written (
+    portal_id INTEGER NOT NULL, company_id TEXT NOT NULL, written TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (portal_id, company_id));
 """
 
 _CLAIMABLE = (LedgerState.FAILED, LedgerState.INVALID, LedgerState.CREATING)
@@ -321,6 +326,60 @@ class SQLiteStore:
                 (portal_id, deal_id),
             ).fetchall()
         return [HistoryEvent(datetime.fromisoformat(r[0]), r[1], r[2], _detail(r[3])) for r in rows]
+
+    # ------------------------------------------------------------------------------------- payment sync
+
+    def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        with self._tx(immediate=True) as db:
+            r = db.execute("SELECT holder, until_ts FROM leases WHERE name = ?", (name,)).fetchone()
+            if r is not None and r[0] != holder and float(r[1]) > now.timestamp():
+                return False
+            db.execute(
+                "INSERT INTO leases (name, holder, until_ts) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until_ts = excluded.until_ts",
+                (name, holder, until.timestamp()),
+            )
+            return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._tx(immediate=True) as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    def get_cursor(self, name: str) -> str | None:
+        with self._tx() as db:
+            r = db.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+        return str(r[0]) if r else None
+
+    def put_cursor(self, name: str, value: str) -> None:
+        with self._tx(immediate=True) as db:
+            db.execute(
+                "INSERT INTO cursors (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def companies_written(self, portal_id: int) -> dict[str, dict[str, str]]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT company_id, written FROM company_written WHERE portal_id = ?", (portal_id,)
+            ).fetchall()
+        return {str(r[0]): json.loads(r[1]) for r in rows}
+
+    def record_company_written(
+        self, portal_id: int, company_id: str, values: Mapping[str, str], now: datetime
+    ) -> None:
+        with self._tx(immediate=True) as db:
+            db.execute(
+                "INSERT INTO company_written (portal_id, company_id, written, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(portal_id, company_id) DO UPDATE SET written = excluded.written,"
+                " updated_at = excluded.updated_at",
+                (
+                    portal_id,
+                    company_id,
+                    json.dumps(dict(values), ensure_ascii=False, sort_keys=True),
+                    now.isoformat(),
+                ),
+            )
 
 
 def _detail(text: str) -> dict[str, Any]:

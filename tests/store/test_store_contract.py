@@ -662,3 +662,58 @@ def test_an_event_kept_past_its_ttl_but_not_yet_deleted_counts_as_absent(dynamod
     item = resource.Table("lazy-ttl").get_item(Key={"pk": "EVENT#evt-1", "sk": "EVENT"})["Item"]
     assert int(item["expires_at"]) == int((NOW + timedelta(hours=1)).timestamp())
     assert store.first_sighting("evt-1", NOW + timedelta(hours=2), NOW + timedelta(hours=3))
+
+
+# ---------------------------------------------------------------------------------------- payment sync
+
+
+def test_sync_lease_is_held_by_one_holder_until_released_or_expired(store: Store) -> None:
+    assert store.acquire_lease("payment-sync", "a", NOW, NOW + LEASE)
+    assert not store.acquire_lease("payment-sync", "b", NOW + LEASE - timedelta(seconds=1), NOW + 2 * LEASE)
+    assert store.acquire_lease("payment-sync", "a", NOW + timedelta(seconds=1), NOW + LEASE * 2)  # renewed
+    store.release_lease("payment-sync", "b")  # not b's: nothing happens
+    assert not store.acquire_lease("payment-sync", "b", NOW + LEASE, NOW + 2 * LEASE)
+    store.release_lease("payment-sync", "a")
+    assert store.acquire_lease("payment-sync", "b", NOW, NOW + LEASE)
+    assert store.acquire_lease("payment-sync", "c", NOW + LEASE, NOW + 2 * LEASE)  # b's lease expired
+    assert store.acquire_lease("other-sync", "d", NOW, NOW + LEASE)  # leases are named
+
+
+def test_two_holders_racing_for_the_sync_lease_one_wins(store: Store) -> None:
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def take(holder: str) -> None:
+        barrier.wait()
+        results.append(store.acquire_lease("payment-sync", holder, NOW, NOW + LEASE))
+
+    threads = [threading.Thread(target=take, args=(f"h{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_sync_cursor_is_absent_then_kept_and_replaced(store: Store) -> None:
+    assert store.get_cursor("payment-sync") is None
+    store.put_cursor("payment-sync", "2026-11-25T09:00:00+00:00")
+    store.put_cursor("payment-sync", "2026-11-26T09:00:00+00:00")
+    assert store.get_cursor("payment-sync") == "2026-11-26T09:00:00+00:00"
+    assert store.get_cursor("other") is None
+
+
+def test_company_written_values_are_kept_per_portal_and_company(store: Store) -> None:
+    assert store.companies_written(PORTAL) == {}
+    store.record_company_written(PORTAL, "501", {"freee_outstanding_total": "1000"}, NOW)
+    store.record_company_written(PORTAL, "502", {"freee_payment_risk": "none"}, NOW)
+    store.record_company_written(PORTAL, "501", {"freee_outstanding_total": "0", "x": "未入金"}, NOW)
+    store.record_company_written(PORTAL + 1, "501", {"freee_outstanding_total": "5"}, NOW)
+    store.link_partner(PORTAL, "501", 77)  # the partner link of the same company stays apart
+    assert store.companies_written(PORTAL) == {
+        "501": {"freee_outstanding_total": "0", "x": "未入金"},
+        "502": {"freee_payment_risk": "none"},
+    }
+    assert store.partner_for_company(PORTAL, "501") == 77
+    created(store)
+    assert [r.deal_id for r in store.ledger()] == [DEAL]  # none of these rows is a ledger row

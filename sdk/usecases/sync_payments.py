@@ -1,0 +1,486 @@
+"""freee payments → HubSpot: each invoiced deal's payment state, and each company's rollup (issue 6).
+
+``sync_payments`` reads as the process: take the sync lease, pick the open invoices from the ledger, list their
+invoices from freee by billing-date windows, list the accounting deals (with payments) of those registered,
+work out what each deal should show, write only what changed, roll the ledger up per company, write only what
+changed, remember what was written. freee is read with list calls only; HubSpot is written in batches of 100.
+
+``payment_standing`` is the rule (invoice + accounting deal + today → what the deal shows), pure and tested on
+its own. Days overdue move with the calendar: the same sync run the next day updates them even when freee did
+not change. A sync that stops half way is resumed by the next one, which writes only what is still different.
+
+``freee_synced_at`` is written with the other payment values when they change (a sync that finds nothing new
+writes nothing, so the property says when the payment values last changed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol, cast
+
+from sdk.models.freee import AccountingDeal, Invoice
+from sdk.settings import Settings
+from sdk.store import InvoiceRecord, LedgerRow, LedgerState
+from sdk.terms import tokyo_today
+from sdk.usecases.context import Context
+
+LEASE_NAME = "payment-sync"
+CURSOR_NAME = "payment-sync"
+BATCH = 100
+CANCELLED_MESSAGE = "freeeで請求書が取り消されました / The invoice was cancelled in freee"
+
+
+class PaymentStatus(StrEnum):
+    UNPAID = "unpaid"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    OVERDUE = "overdue"
+
+
+class PaymentRisk(StrEnum):
+    NONE = "none"
+    WATCH = "watch"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStanding:
+    """What one invoice's deal shows. ``status`` is None for a cancelled invoice (its balance is cleared)."""
+
+    status: PaymentStatus | None
+    amount_total: int
+    amount_paid: int
+    amount_outstanding: int
+    due_date: date | None
+    paid_date: date | None = None
+    last_payment_date: date | None = None
+    days_overdue: int = 0
+    cancelled: bool = False
+
+
+def payment_standing(
+    record: InvoiceRecord, invoice: Invoice | None, accounting: AccountingDeal | None, today: date
+) -> PaymentStanding:
+    """The payment state of one invoice on ``today`` (Asia/Tokyo).
+
+    - cancelled in freee → no status, nothing paid or outstanding;
+    - with its accounting deal: paid = total − the deal's ``due_amount`` (never below 0 nor above the total,
+      whatever freee says), the paid date is the date of the payment that completed it;
+    - without one (not registered yet): nothing paid, all outstanding, unless freee already says settled;
+    - not fully paid and past the due date (due today is not late) → ``overdue`` with its days overdue.
+    """
+    due = (invoice.payment_date if invoice is not None else None) or record.due_date
+    if invoice is not None and invoice.is_canceled:
+        return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
+    payments: list[tuple[date, int]] = []
+    if accounting is not None:
+        total = accounting.amount
+        outstanding = min(max(accounting.due_amount, 0), total)
+        if accounting.status == "settled":
+            outstanding = 0
+        payments = sorted((p.date, p.amount) for p in accounting.payments)
+    else:
+        total = invoice.total_amount if invoice is not None else record.amount_total
+        settled = invoice is not None and invoice.payment_status == "settled"
+        outstanding = 0 if settled else total
+    paid = total - outstanding
+    last_payment = payments[-1][0] if payments else None
+    paid_date = _completed_on(payments, total) if outstanding == 0 and paid > 0 else None
+    if outstanding == 0:
+        return PaymentStanding(PaymentStatus.PAID, total, paid, 0, due, paid_date, last_payment)
+    late = (today - due).days if due is not None else 0
+    if late > 0:
+        status = PaymentStatus.OVERDUE
+    elif paid > 0:
+        status = PaymentStatus.PARTIALLY_PAID
+    else:
+        status = PaymentStatus.UNPAID
+    return PaymentStanding(status, total, paid, outstanding, due, None, last_payment, max(late, 0))
+
+
+def _completed_on(payments: Sequence[tuple[date, int]], total: int) -> date | None:
+    """The date of the payment that brought the sum to the total (the last one, if they never quite do)."""
+    running = 0
+    for day, amount in payments:
+        running += amount
+        if running >= total:
+            return day
+    return payments[-1][0] if payments else None
+
+
+# ------------------------------------------------------------------------------------------ company rollup
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRollup:
+    outstanding_total: int = 0
+    overdue_total: int = 0
+    overdue_invoice_count: int = 0
+    oldest_overdue_days: int = 0
+    last_payment_date: date | None = None
+    risk: PaymentRisk = PaymentRisk.NONE
+
+
+def company_rollup(standings: Iterable[PaymentStanding], today: date, settings: Settings) -> CompanyRollup:
+    """One company's totals over its invoices' standings, and its risk flag (thresholds in settings)."""
+    outstanding = overdue = count = oldest = 0
+    last: date | None = None
+    watch = late = False
+    for s in standings:
+        if s.last_payment_date is not None and (last is None or s.last_payment_date > last):
+            last = s.last_payment_date
+        if s.status is None or s.amount_outstanding <= 0:
+            continue
+        outstanding += s.amount_outstanding
+        if s.status is PaymentStatus.OVERDUE:
+            overdue += s.amount_outstanding
+            count += 1
+            oldest = max(oldest, s.days_overdue)
+            if s.days_overdue > settings.payment_risk_overdue_grace_days:
+                late = True
+            else:
+                watch = True
+        elif s.status is PaymentStatus.PARTIALLY_PAID or _due_soon(s, today, settings):
+            watch = True
+    risk = PaymentRisk.OVERDUE if late else PaymentRisk.WATCH if watch else PaymentRisk.NONE
+    return CompanyRollup(outstanding, overdue, count, oldest, last, risk)
+
+
+def _due_soon(s: PaymentStanding, today: date, settings: Settings) -> bool:
+    return s.due_date is not None and (s.due_date - today).days <= settings.payment_risk_watch_days
+
+
+# ------------------------------------------------------------------------------------------------- the sync
+
+
+class PaymentReader(Protocol):
+    """The freee list calls the sync uses (:class:`sdk.freee.client.FreeeClient` has them)."""
+
+    def iter_invoices(
+        self, *, start: date, end: date, window_days: int = 31, page_size: int = 100, **filters: Any
+    ) -> Iterator[Invoice]: ...
+
+    def iter_deals(self, *, page_size: int = 100, **filters: Any) -> Iterator[AccountingDeal]: ...
+
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: phases ``freee``, ``deals``, ``companies``."""
+
+
+@dataclass
+class SyncSummary:
+    checked: int = 0
+    changed_deals: int = 0
+    changed_companies: int = 0
+    written_calls: int = 0
+    cancelled: int = 0
+    errors: list[str] = field(default_factory=list)
+    already_running: bool = False
+    dry_run: bool = False
+    deal_changes: dict[str, dict[str, str]] = field(default_factory=dict)
+    company_changes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.already_running
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"ok": self.ok}
+
+
+def sync_payments(
+    ctx: Context, *, since: date | None = None, dry_run: bool = False, progress: Progress | None = None
+) -> SyncSummary:
+    """Bring every open invoice's payment state from freee onto its deal and company in HubSpot.
+
+    ``since``: only invoices billed on or after that date are read from freee (the others keep what was last
+    written, and still count in their company's rollup). ``dry_run``: read freee, write nothing anywhere.
+    """
+    summary = SyncSummary(dry_run=dry_run)
+    holder = uuid.uuid4().hex
+    lease = timedelta(seconds=ctx.settings.sync_lease_seconds)
+    if not ctx.store.acquire_lease(LEASE_NAME, holder, ctx.now(), ctx.now() + lease):
+        summary.already_running = True
+        summary.errors.append("another payment sync is running / 入金同期は実行中です")
+        return summary
+    try:
+        _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress or _silent)
+        if not dry_run and not summary.errors:
+            ctx.store.put_cursor(CURSOR_NAME, ctx.now().isoformat())
+    finally:
+        ctx.store.release_lease(LEASE_NAME, holder)
+    return summary
+
+
+def _silent(phase: str, done: int, total: int) -> None:
+    return None
+
+
+def _sync(
+    ctx: Context, summary: SyncSummary, *, since: date | None, dry_run: bool, progress: Progress
+) -> None:
+    today = tokyo_today(ctx.now())
+    rows = list(ctx.store.ledger(states=frozenset({LedgerState.CREATED, LedgerState.CANCELLED})))
+    open_rows = [r for r in rows if _is_open(ctx, r, since)]
+    summary.checked = len(open_rows)
+
+    invoices = _read_invoices(ctx, open_rows, progress)
+    accounting = _read_accounting(ctx, [invoices[i] for i in invoices if _registered(invoices[i])])
+
+    standings: dict[tuple[int, str], PaymentStanding] = {}
+    deal_updates: list[tuple[LedgerRow, dict[str, str], bool]] = []
+    for row in open_rows:
+        record = row.invoice
+        assert record is not None  # noqa: S101 - open rows carry their invoice
+        invoice = invoices.get(record.invoice_id)
+        if invoice is None:
+            summary.errors.append(
+                f"deal {row.deal_id}: freee invoice {record.invoice_number} ({record.invoice_id}) was not found"
+                f" / freeeに請求書が見つかりません"
+            )
+            continue
+        found = accounting.get(invoice.deal_id) if invoice.deal_id is not None else None
+        standing = payment_standing(record, invoice, found, today)
+        standings[(row.portal_id, row.deal_id)] = standing
+        changes = _changed(_deal_values(ctx, standing), row.written)
+        if changes:
+            changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
+            deal_updates.append((row, changes, standing.cancelled))
+
+    summary.changed_deals = len(deal_updates)
+    summary.cancelled = sum(1 for _, _, cancelled in deal_updates if cancelled)
+    summary.deal_changes = {row.deal_id: changes for row, changes, _ in deal_updates}
+    if not dry_run:
+        _write_deals(ctx, summary, deal_updates, progress)
+
+    _roll_up_companies(ctx, summary, rows, standings, today, dry_run=dry_run, progress=progress)
+
+
+def _is_open(ctx: Context, row: LedgerRow, since: date | None) -> bool:
+    """Invoiced, not cancelled, not already shown as paid, and (with ``since``) billed since then."""
+    if row.state is not LedgerState.CREATED or row.invoice is None:
+        return False
+    if row.written.get(ctx.settings.properties.deal_payment_status) == PaymentStatus.PAID:
+        return False
+    return since is None or row.invoice.billing_date >= since
+
+
+def _registered(invoice: Invoice) -> bool:
+    return invoice.deal_status == "registered" and invoice.deal_id is not None and not invoice.is_canceled
+
+
+def _windows(days: Iterable[date], length: int) -> list[tuple[date, date]]:
+    """Billing-date windows of at most ``length`` days that cover every day given, each starting on one of them
+    (so a year with invoices in two months costs two windows, not twelve)."""
+    ordered = sorted(set(days))
+    windows: list[tuple[date, date]] = []
+    for day in ordered:
+        if windows and day <= windows[-1][1]:
+            continue
+        windows.append((day, min(day + timedelta(days=length - 1), ordered[-1])))
+    return windows
+
+
+def _read_invoices(ctx: Context, rows: Sequence[LedgerRow], progress: Progress) -> dict[int, Invoice]:
+    """The freee invoices of these rows, by id, from list calls over billing-date windows."""
+    wanted = {r.invoice.invoice_id for r in rows if r.invoice is not None}
+    if not wanted:
+        return {}
+    freee = cast(PaymentReader, ctx.freee)
+    length = ctx.settings.sync_window_days
+    found: dict[int, Invoice] = {}
+    for start, end in _windows((r.invoice.billing_date for r in rows if r.invoice is not None), length):
+        for invoice in freee.iter_invoices(start=start, end=end, window_days=length):
+            if invoice.id in wanted:
+                found[invoice.id] = invoice
+        progress("freee", len(found), len(wanted))
+    return found
+
+
+def _read_accounting(ctx: Context, invoices: Sequence[Invoice]) -> dict[int, AccountingDeal]:
+    """The accounting deals (with payments) of registered invoices, by id: income deals listed over the span of
+    the invoices' billing dates (freee registers an invoice's deal on its billing date)."""
+    wanted = {i.deal_id for i in invoices if i.deal_id is not None}
+    if not wanted:
+        return {}
+    freee = cast(PaymentReader, ctx.freee)
+    start = min(i.billing_date for i in invoices)
+    end = max(i.billing_date for i in invoices)
+    return {
+        deal.id: deal
+        for deal in freee.iter_deals(type="income", start_issue_date=start, end_issue_date=end)
+        if deal.id in wanted
+    }
+
+
+def _deal_values(ctx: Context, s: PaymentStanding) -> dict[str, str]:
+    names = ctx.settings.properties
+    values = {
+        names.deal_payment_status: s.status.value if s.status is not None else "",
+        names.deal_amount_paid: str(s.amount_paid),
+        names.deal_amount_outstanding: str(s.amount_outstanding),
+        names.deal_paid_date: s.paid_date.isoformat() if s.paid_date else "",
+        names.deal_days_overdue: str(s.days_overdue),
+    }
+    if s.cancelled:
+        values[names.deal_sync_status] = "cancelled"
+        values[names.deal_sync_error] = CANCELLED_MESSAGE
+    return values
+
+
+def _changed(wanted: Mapping[str, str], written: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in wanted.items() if written.get(k) != v}
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _write_deals(
+    ctx: Context,
+    summary: SyncSummary,
+    updates: Sequence[tuple[LedgerRow, dict[str, str], bool]],
+    progress: Progress,
+) -> None:
+    """One HubSpot batch per 100 changed deals; after each, remember what was written (so a sync that stops
+    here resumes with the rest), and move cancelled invoices' rows to cancelled."""
+    done = 0
+    for chunk in _chunks(updates):
+        try:
+            result = ctx.hubspot.update_deals({row.deal_id: changes for row, changes, _ in chunk})
+        except Exception as error:
+            summary.errors.append(f"writing {len(chunk)} deals failed: {error.__class__.__name__}: {error}")
+            continue
+        finally:
+            summary.written_calls += 1
+        missing = set(getattr(result, "not_found", ()) or ())
+        for row, changes, cancelled in chunk:
+            if row.deal_id in missing:
+                summary.errors.append(
+                    f"deal {row.deal_id} is not in HubSpot any more / HubSpotに取引がありません"
+                )
+                continue
+            ctx.store.record_written(row.portal_id, row.deal_id, {**row.written, **changes}, ctx.now())
+            if cancelled:
+                ctx.store.mark_cancelled(row.portal_id, row.deal_id, ctx.now())
+            ctx.remember(row.portal_id, row.deal_id, "payment_synced", "sync", fields=sorted(changes))
+        done += len(chunk)
+        progress("deals", done, len(updates))
+
+
+def _standing_from_written(ctx: Context, row: LedgerRow) -> PaymentStanding:
+    """A row not read from freee this time, as its deal was last shown (the ledger remembers it)."""
+    names = ctx.settings.properties
+    invoice = row.invoice
+    due = invoice.due_date if invoice is not None else None
+    total = invoice.amount_total if invoice is not None else 0
+    if row.state is LedgerState.CANCELLED or invoice is None:
+        return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
+    written = row.written
+    raw = written.get(names.deal_payment_status) or PaymentStatus.UNPAID.value
+    status = PaymentStatus(raw) if raw in PaymentStatus._value2member_map_ else PaymentStatus.UNPAID
+    paid_date = _date(written.get(names.deal_paid_date))
+    outstanding = _int(written.get(names.deal_amount_outstanding), total)
+    return PaymentStanding(
+        status,
+        total,
+        _int(written.get(names.deal_amount_paid), 0),
+        outstanding,
+        due,
+        paid_date,
+        paid_date,
+        _int(written.get(names.deal_days_overdue), 0),
+    )
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _company_values(ctx: Context, rollup: CompanyRollup) -> dict[str, str]:
+    names = ctx.settings.properties
+    return {
+        names.company_outstanding_total: str(rollup.outstanding_total),
+        names.company_overdue_total: str(rollup.overdue_total),
+        names.company_overdue_invoice_count: str(rollup.overdue_invoice_count),
+        names.company_oldest_overdue_days: str(rollup.oldest_overdue_days),
+        names.company_last_payment_date: rollup.last_payment_date.isoformat()
+        if rollup.last_payment_date
+        else "",
+        names.company_payment_risk: rollup.risk.value,
+    }
+
+
+def _roll_up_companies(
+    ctx: Context,
+    summary: SyncSummary,
+    rows: Sequence[LedgerRow],
+    standings: Mapping[tuple[int, str], PaymentStanding],
+    today: date,
+    *,
+    dry_run: bool,
+    progress: Progress,
+) -> None:
+    """Each company's rollup from its ledger rows (no freee call), written only where it changed."""
+    by_company: dict[tuple[int, str], list[PaymentStanding]] = {}
+    for row in rows:
+        if row.company_id is None:
+            continue
+        standing = standings.get((row.portal_id, row.deal_id)) or _standing_from_written(ctx, row)
+        by_company.setdefault((row.portal_id, row.company_id), []).append(standing)
+    written: dict[int, dict[str, dict[str, str]]] = {}
+    updates: list[tuple[int, str, dict[str, str], dict[str, str]]] = []
+    for (portal_id, company_id), company_standings in sorted(by_company.items()):
+        if portal_id not in written:
+            written[portal_id] = ctx.store.companies_written(portal_id)
+        before = written[portal_id].get(company_id, {})
+        wanted = _company_values(ctx, company_rollup(company_standings, today, ctx.settings))
+        changes = _changed(wanted, before)
+        if changes:
+            updates.append((portal_id, company_id, changes, {**before, **changes}))
+    summary.changed_companies = len(updates)
+    summary.company_changes = {company_id: changes for _, company_id, changes, _ in updates}
+    if dry_run:
+        return
+    done = 0
+    for chunk in _chunks(updates):
+        try:
+            result = ctx.hubspot.update_companies(
+                {company_id: changes for _, company_id, changes, _ in chunk}
+            )
+        except Exception as error:
+            summary.errors.append(
+                f"writing {len(chunk)} companies failed: {error.__class__.__name__}: {error}"
+            )
+            continue
+        finally:
+            summary.written_calls += 1
+        missing = set(getattr(result, "not_found", ()) or ())
+        for portal_id, company_id, _, after in chunk:
+            if company_id in missing:
+                summary.errors.append(
+                    f"company {company_id} is not in HubSpot any more / HubSpotに会社がありません"
+                )
+                continue
+            ctx.store.record_company_written(portal_id, company_id, after, ctx.now())
+        done += len(chunk)
+        progress("companies", done, len(updates))

@@ -1,0 +1,329 @@
+"""freee payments → deals and company rollups in HubSpot (issue 6), end to end against both sandboxes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from functions.cli import app
+from sandbox.transport import serve
+from sdk.clock import FakeClock, SystemClock
+from sdk.store import LedgerState, Store
+from sdk.store.sqlite import SQLiteStore
+from sdk.usecases.create_invoice import Result, create_invoice_for_deal
+from sdk.usecases.sync_payments import LEASE_NAME, sync_payments
+from tests.world import World, build_world
+
+PORTAL = 24681357
+TOTAL = 110_000  # one line of 100,000 yen + 10 % tax
+DUE = date(2026, 12, 20)  # billed 2026-11-20, net_30
+
+
+@pytest.fixture
+def world(store: Store) -> Iterator[World]:
+    w = build_world(store, auto_register_deals=False)
+    yield w
+    w.close()
+
+
+def items() -> list[dict[str, Any]]:
+    return [{"name": "導入支援", "quantity": 1, "price": 100000}]
+
+
+def invoiced(world: World, company: str) -> tuple[str, int]:
+    deal = world.deal(company=company, line_items=items())
+    outcome = create_invoice_for_deal(world.context(), PORTAL, deal, "test")
+    assert outcome.result is Result.CREATED
+    assert outcome.invoice is not None
+    assert outcome.invoice.amount_total == TOTAL
+    return deal, outcome.invoice.invoice_id
+
+
+def go_to(world: World, day: date) -> None:
+    clock = world.clock
+    assert isinstance(clock, FakeClock)
+    target = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+    clock.advance((target - clock.now()).total_seconds())
+
+
+@dataclass
+class Book:
+    a: str
+    b: str
+    c: str
+    deals: dict[str, str]
+
+
+def a_book_of_invoices(world: World) -> Book:
+    """Three companies' invoices in every payment situation, as freee has them on 2026-12-22."""
+    a = world.company("株式会社エー", freee_payment_terms="net_30")
+    b = world.company("株式会社ビー", freee_payment_terms="net_30")
+    c = world.company("株式会社シー", freee_payment_terms="net_90")
+    made = {
+        name: invoiced(world, company)
+        for name, company in [
+            ("full", a),
+            ("part", a),
+            ("twice", a),
+            ("none", a),
+            ("cancelled", b),
+            ("unregistered", b),
+            ("later", c),
+            ("later_part", c),
+        ]
+    }
+    box = world.freee_box
+    box.pay(made["full"][1], TOTAL, date(2026, 12, 1))
+    box.pay(made["part"][1], 40_000, date(2026, 12, 1))
+    box.pay(made["twice"][1], 50_000, date(2026, 12, 1))
+    box.pay(made["twice"][1], 60_000, date(2026, 12, 10))
+    box.register_deal(made["none"][1])
+    box.register_deal(made["later"][1])
+    box.pay(made["later_part"][1], 10_000, date(2026, 12, 5))
+    world.freee.cancel_invoice(made["cancelled"][1])
+    go_to(world, date(2026, 12, 22))
+    return Book(a, b, c, {name: deal for name, (deal, _) in made.items()})
+
+
+def payment(world: World, deal: str) -> tuple[Any, ...]:
+    p = world.deal_props(deal)
+    return (
+        p.get("freee_payment_status") or "",
+        p.get("freee_amount_paid"),
+        p.get("freee_amount_outstanding"),
+        p.get("freee_paid_date") or "",
+        p.get("freee_days_overdue"),
+    )
+
+
+def rollup(world: World, company: str) -> tuple[Any, ...]:
+    p = world.company_props(company)
+    return (
+        p.get("freee_outstanding_total"),
+        p.get("freee_overdue_total"),
+        p.get("freee_overdue_invoice_count"),
+        p.get("freee_oldest_overdue_days"),
+        p.get("freee_last_payment_date") or "",
+        p.get("freee_payment_risk"),
+    )
+
+
+def writes(world: World) -> tuple[int, int]:
+    return world.counter.count("deals.batch_update"), world.counter.count("companies.batch_update")
+
+
+def api_calls(world: World) -> list[str]:
+    return [c for c in world.freee_calls if "/token" not in c]
+
+
+def test_every_payment_situation_shows_on_deals_and_companies(world: World):
+    book = a_book_of_invoices(world)
+    world.counter.reset()
+    world.freee_calls.clear()
+
+    summary = sync_payments(world.context())
+
+    assert summary.ok, summary.errors
+    assert summary.checked == 8
+    assert (summary.changed_deals, summary.changed_companies) == (8, 3)
+    d = book.deals
+    assert payment(world, d["full"]) == ("paid", "110000", "0", "2026-12-01", "0")
+    assert payment(world, d["part"]) == ("overdue", "40000", "70000", "", "2")
+    assert payment(world, d["twice"]) == ("paid", "110000", "0", "2026-12-10", "0")
+    assert payment(world, d["none"]) == ("overdue", "0", "110000", "", "2")
+    assert payment(world, d["cancelled"]) == ("", "0", "0", "", "0")
+    assert payment(world, d["unregistered"]) == ("overdue", "0", "110000", "", "2")
+    assert payment(world, d["later"]) == ("unpaid", "0", "110000", "", "0")
+    assert payment(world, d["later_part"]) == ("partially_paid", "10000", "100000", "", "0")
+    cancelled = world.deal_props(d["cancelled"])
+    assert cancelled["freee_sync_status"] == "cancelled"
+    assert "cancelled" in (cancelled["freee_sync_error"] or "")
+    assert world.store.get_ledger(PORTAL, d["cancelled"]).state is LedgerState.CANCELLED
+    assert world.deal_props(d["full"])["freee_synced_at"]
+    assert rollup(world, book.a) == ("180000", "180000", "2", "2", "2026-12-10", "overdue")
+    assert rollup(world, book.b) == ("110000", "110000", "1", "2", "", "overdue")
+    assert rollup(world, book.c) == ("210000", "0", "0", "0", "2026-12-05", "watch")
+    # freee: list calls only, one per billing-date window and one for the accounting deals
+    assert api_calls(world) == ["GET /iv/invoices", "GET /api/1/deals"]
+    assert writes(world) == (1, 1)
+    assert summary.written_calls == 2
+
+
+def test_second_sync_with_nothing_changed_writes_nothing(world: World):
+    a_book_of_invoices(world)
+    sync_payments(world.context())
+    world.counter.reset()
+    world.freee_calls.clear()
+
+    again = sync_payments(world.context())
+
+    assert again.ok
+    assert (again.changed_deals, again.changed_companies, again.written_calls) == (0, 0, 0)
+    assert writes(world) == (0, 0)
+    assert all(c.startswith("GET ") for c in api_calls(world))
+    assert again.checked == 5  # the two paid and the cancelled invoice are not read again
+
+
+def test_days_overdue_move_with_the_calendar_without_any_freee_change(world: World):
+    book = a_book_of_invoices(world)
+    sync_payments(world.context())
+    world.counter.reset()
+    go_to(world, date(2026, 12, 25))
+
+    sync_payments(world.context())
+
+    assert payment(world, book.deals["part"]) == ("overdue", "40000", "70000", "", "5")
+    assert payment(world, book.deals["unregistered"]) == ("overdue", "0", "110000", "", "5")
+    assert rollup(world, book.a)[3] == "5"
+    assert writes(world) == (1, 1)
+
+
+def test_a_payment_after_the_last_sync_is_written_to_that_deal_and_its_company_only(world: World):
+    book = a_book_of_invoices(world)
+    sync_payments(world.context())
+    world.counter.reset()
+    invoice_id = world.store.get_ledger(PORTAL, book.deals["part"]).invoice.invoice_id
+    world.freee_box.pay(invoice_id, 70_000, date(2026, 12, 22))
+
+    summary = sync_payments(world.context())
+
+    assert (summary.changed_deals, summary.changed_companies) == (1, 1)
+    assert payment(world, book.deals["part"]) == ("paid", "110000", "0", "2026-12-22", "0")
+    assert rollup(world, book.a) == ("110000", "110000", "1", "2", "2026-12-22", "overdue")
+
+
+def test_dry_run_reports_the_changes_and_writes_nothing(world: World):
+    book = a_book_of_invoices(world)
+    world.counter.reset()
+
+    summary = sync_payments(world.context(), dry_run=True)
+
+    assert (summary.changed_deals, summary.changed_companies, summary.written_calls) == (8, 3, 0)
+    assert summary.deal_changes[book.deals["full"]]["freee_payment_status"] == "paid"
+    assert writes(world) == (0, 0)
+    assert world.store.get_ledger(PORTAL, book.deals["cancelled"]).state is LedgerState.CREATED
+
+
+def test_since_reads_only_invoices_billed_from_that_date(world: World):
+    book = a_book_of_invoices(world)
+    world.freee_calls.clear()
+    later = sync_payments(world.context(), since=date(2026, 11, 21))
+    assert (later.checked, api_calls(world)) == (0, [])
+    assert later.changed_companies == 3  # still rolled up from the ledger
+    on_the_day = sync_payments(world.context(), since=date(2026, 11, 20))
+    assert on_the_day.checked == 8
+    assert payment(world, book.deals["part"]) == ("overdue", "40000", "70000", "", "2")
+
+
+def test_a_sync_while_another_runs_does_nothing_and_says_so(world: World):
+    a_book_of_invoices(world)
+    now = world.clock.now()
+    assert world.store.acquire_lease(LEASE_NAME, "the-other-sync", now, now + timedelta(minutes=15))
+    world.counter.reset()
+    world.freee_calls.clear()
+
+    summary = sync_payments(world.context())
+
+    assert summary.already_running
+    assert not summary.ok
+    assert writes(world) == (0, 0)
+    assert world.freee_calls == []
+    world.store.release_lease(LEASE_NAME, "the-other-sync")
+    assert sync_payments(world.context()).ok  # and once it is done, the next one runs
+
+
+class CompaniesDown:
+    """A HubSpot client whose company writes fail: the sync stops half way (deals written, companies not)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def update_companies(self, updates: Any) -> Any:
+        raise ConnectionError("HubSpot is down")
+
+
+def test_a_sync_that_failed_half_way_resumes_without_rewriting_what_was_done(world: World):
+    book = a_book_of_invoices(world)
+    world.counter.reset()
+    failed = sync_payments(world.context(hubspot=CompaniesDown(world.hubspot)))
+    assert not failed.ok
+    assert writes(world)[0] == 1
+    world.counter.reset()
+
+    resumed = sync_payments(world.context())
+
+    assert resumed.ok
+    assert (resumed.changed_deals, resumed.changed_companies) == (0, 3)
+    assert writes(world) == (0, 1)
+    assert rollup(world, book.c)[5] == "watch"
+
+
+# ----------------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[World, dict[str, str]]]:
+    path = tmp_path / "store.sqlite"
+    world = build_world(SQLiteStore(path), clock=SystemClock())
+    freee = serve(world.freee_box.app)
+    env = {
+        "HUBSPOT_API_BASE": world.served.url,
+        "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+        "HUBSPOT_PORTAL_ID": str(PORTAL),
+        "FREEE_API_BASE": freee.url,
+        "FREEE_AUTH_BASE": freee.url,
+        "FREEE_CLIENT_ID": "sandbox-client-id",
+        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
+        "FREEE_COMPANY_ID": "1",
+        "STORAGE_URL": f"sqlite:///{path}",
+        "LOG_LEVEL": "ERROR",
+    }
+    yield world, env
+    freee.stop()
+    world.close()
+
+
+def test_cli_sync_payments_prints_the_summary_and_a_second_run_writes_nothing(served):
+    world, env = served
+    deal, invoice_id = invoiced(world, world.company(freee_payment_terms="net_30"))
+    world.freee_box.pay(invoice_id, 30_000, world.freee_box.state.today())
+    runner = CliRunner()
+
+    dry = runner.invoke(app, ["sync", "payments", "--dry-run", "--json"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["changed_deals"] == 1
+    assert world.deal_props(deal).get("freee_amount_paid") in (None, "")
+
+    first = runner.invoke(app, ["sync", "payments"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "payment sync" in first.stdout
+    assert world.deal_props(deal)["freee_amount_paid"] == "30000"
+
+    second = runner.invoke(app, ["sync", "payments", "--json"], env=env)
+    data = json.loads(second.stdout)
+    assert (data["changed_deals"], data["changed_companies"], data["written_calls"]) == (0, 0, 0)
+
+    bad = runner.invoke(app, ["sync", "payments", "--since", "yesterday"], env=env)
+    assert bad.exit_code == 2
+
+
+def test_scheduled_handler_returns_the_summary(world: World, monkeypatch: pytest.MonkeyPatch):
+    import functions.sync
+
+    a_book_of_invoices(world)
+    monkeypatch.setattr(functions.sync, "_CONTEXT", world.context())
+    first = functions.sync.lambda_handler({}, None)
+    again = functions.sync.lambda_handler({"since": "2026-11-20"}, None)
+    assert (first["ok"], first["changed_deals"], first["changed_companies"]) == (True, 8, 3)
+    assert (again["ok"], again["written_calls"]) == (True, 0)
+    assert "deal_changes" not in again
