@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench-import clean
+.PHONY: demo test lint unit bench-import clean test-card
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sdk functions sandbox webhooks workflows
 
-## test: lint, then every test with coverage of sdk/ (fails under 90 %)
-test: lint
+## test: lint, the app card's tests, then every test with coverage of sdk/ (fails under 90 %)
+test: lint test-card
 	$(BIN)/python -m pytest --cov --cov-report=term-missing
+
+## test-card: the HubSpot app card's component tests (npm ci only when node_modules is missing or the lock changed)
+CARD := workflows/app_card
+$(CARD)/node_modules/.package-lock.json: $(CARD)/package-lock.json
+	cd $(CARD) && npm ci --no-audit --no-fund
+	touch $@
+
+test-card: $(CARD)/node_modules/.package-lock.json
+	cd $(CARD) && npx --no-install vitest run
 
 ## bench-import: how long importing the SDK takes in a fresh process
 bench-import: $(STAMP)

@@ -18,6 +18,7 @@ from functions.actions import (
     handle_custom_code_payment_status,
     handle_workflow_action,
 )
+from functions.cards import CardDeps, handle_balance_card
 from sdk.http import MAX_BODY_BYTES, Headers, HttpRequest, HttpResponse, error, public_uri
 from webhooks.hubspot import WebhookDeps
 from webhooks.hubspot import handle as handle_webhook
@@ -45,6 +46,7 @@ ROUTES: tuple[Route, ...] = (
         "custom_code_payment_status",
         "functions.actions.lambda_handler",
     ),
+    Route("GET", "/cards/balance", "balance_card", "functions.cards.lambda_handler"),
     Route("GET", "/healthz", "healthz", "functions.app.healthz_handler"),
 )
 
@@ -60,6 +62,9 @@ class Services:
 
     def action_deps(self) -> ActionDeps:
         return ActionDeps(self.context, self.queue)
+
+    def card_deps(self) -> CardDeps:
+        return CardDeps(self.context)
 
 
 def healthz() -> HttpResponse:
@@ -77,11 +82,13 @@ def create_app(services: Services) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     webhook_deps = services.webhook_deps()
     action_deps = services.action_deps()
+    card_deps = services.card_deps()
     handlers: dict[str, Callable[[HttpRequest], HttpResponse]] = {
         "hubspot_webhook": lambda r: handle_webhook(r, webhook_deps),
         "workflow_action": lambda r: handle_workflow_action(r, action_deps),
         "custom_code_invoice": lambda r: handle_custom_code_invoice(r, action_deps),
         "custom_code_payment_status": lambda r: handle_custom_code_payment_status(r, action_deps),
+        "balance_card": lambda r: handle_balance_card(r, card_deps),
         "healthz": lambda r: healthz(),
     }
     base_url = services.context.settings.public_base_url

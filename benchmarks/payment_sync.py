@@ -1,0 +1,174 @@
+"""Payment sync of N open invoices (default 10,000) with 20 % of them changed since the last sync, under freee's
+30/min limit on the sandboxes' scaled clock.
+
+Reports freee calls (all list calls), HubSpot write calls, elapsed sandbox time against the rate-limit bound
+(the calls made, at 30 a minute: the last one cannot start before (calls/30 − 1) minutes), and peak memory.
+Targets (issue 6): ratio ≤ 1.2, peak memory ≤ 200 MB. Writes ``benchmarks/payment_sync.json``.
+Usage: ``python benchmarks/payment_sync.py [--invoices 10000] [--changed 0.2] [--speed 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from sandbox.transport import WSGIAdapter
+from sdk.clock import ScaledClock
+from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter
+from sdk.store import InvoiceRecord
+from sdk.store.sqlite import SQLiteStore
+from sdk.usecases.sync_payments import sync_payments
+
+PORTAL = 24681357
+UNLIMITED = ((10**9, 60.0), (10**9, 3600.0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--invoices", type=int, default=10_000)
+    parser.add_argument("--companies", type=int, default=200)
+    parser.add_argument("--changed", type=float, default=0.2)
+    parser.add_argument("--speed", type=float, default=4.0, help="sandbox seconds per real second")
+    args = parser.parse_args()
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sandboxed world lives in tests/
+    from tests.world import build_world
+
+    rng = random.Random(7)
+    clock = ScaledClock(args.speed, start=datetime(2026, 11, 25, 0, 0, tzinfo=UTC))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "store.sqlite")
+        world = build_world(store, clock=clock)
+        try:
+            seeded = seed(world, args, rng)
+            world.freee.limiter = RateLimiter(store.rate_limits, clock, UNLIMITED, key="seed")
+            first = sync_payments(world.context())  # the state every later sync starts from
+            assert first.ok, first.errors
+            for invoice_id, total, billing in rng.sample(seeded, int(len(seeded) * args.changed)):
+                world.freee_box.pay(invoice_id, rng.choice([total, total // 2]), billing + timedelta(days=20))
+            world.freee_box.state.limiter.windows = FREEE_WINDOWS  # freee's real limits from here on
+            world.freee.limiter = RateLimiter(store.rate_limits, clock, FREEE_WINDOWS, key="freee")
+            world.freee_calls.clear()
+            world.counter.reset()
+            tracemalloc.start()
+            started, real_started = clock.monotonic(), time.perf_counter()
+            summary = sync_payments(world.context())
+            elapsed, real = clock.monotonic() - started, time.perf_counter() - real_started
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+        finally:
+            world.close()
+    calls = Counter(c for c in world.freee_calls)
+    freee_calls = sum(calls.values())
+    bound = max(0.0, (freee_calls / 30 - 1) * 60.0)
+    result = {
+        "benchmark": f"payment sync of {args.invoices} open invoices, {args.changed:.0%} changed, freee 30/min, scaled clock ×{args.speed}",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
+        "checked": summary.checked,
+        "changed_deals": summary.changed_deals,
+        "changed_companies": summary.changed_companies,
+        "errors": len(summary.errors),
+        "freee_calls": freee_calls,
+        "freee_calls_by_path": dict(calls),
+        "freee_call_budget": f"ceil(N/100) + 2 per status window = {-(-args.invoices // 100) + 2} (+ the deal listing)",
+        "hubspot_calls": world.counter.snapshot(),
+        "elapsed_sandbox_s": round(elapsed, 1),
+        "rate_limit_bound_s": round(bound, 1),
+        "ratio": round(elapsed / bound, 3) if bound else None,
+        "target_ratio": 1.2,
+        "peak_python_memory_mb": round(peak / 2**20, 1),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "target_memory_mb": 200,
+        "real_seconds": round(real, 1),
+    }
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    Path(__file__).with_name("payment_sync.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def seed(world, args, rng) -> list[tuple[int, int, date]]:
+    """Companies, partners, deals, invoices in freee and their ledger rows, without going through the limits."""
+    from tests.world import FREEE_BASE
+
+    box = world.freee_box
+    box.state.limiter.windows = UNLIMITED
+    session = requests.Session()
+    session.mount(FREEE_BASE, WSGIAdapter(box.app))
+    session.headers["Authorization"] = f"Bearer {box.issue_tokens()['access_token']}"
+    companies = []
+    for n in range(args.companies):
+        company = world.hubspot_box.create_company(name=f"株式会社ベンチ{n:04d}")
+        partner = box.add_partner(f"株式会社ベンチ{n:04d}", code=f"HS-{company}")
+        world.store.link_partner(PORTAL, company, partner["id"])
+        companies.append((company, partner["id"]))
+    seeded = []
+    now = world.clock.now()
+    for n in range(args.invoices):
+        company, partner_id = companies[n % len(companies)]
+        deal = world.hubspot_box.create_deal(
+            company=company, dealname=f"案件{n}", pipeline="default", dealstage="closedwon"
+        )
+        billing = date(2026, 1, 1) + timedelta(days=rng.randrange(0, 320))
+        body = {
+            "company_id": 1,
+            "billing_date": billing.isoformat(),
+            "payment_date": (billing + timedelta(days=30)).isoformat(),
+            "tax_entry_method": "out",
+            "tax_fraction": "omit",
+            "withholding_tax_entry_method": "out",
+            "partner_title": "御中",
+            "partner_id": partner_id,
+            "memo": f"[hubspot-freee portal={PORTAL} deal={deal}]",
+            "lines": [
+                {
+                    "type": "item",
+                    "description": "サービス",
+                    "quantity": 1,
+                    "unit_price": str(10000 + n),
+                    "tax_rate": 10,
+                }
+            ],
+        }
+        answer = session.post(f"{FREEE_BASE}/iv/invoices", json=body, timeout=10)
+        answer.raise_for_status()
+        invoice = answer.json()["invoice"]
+        token = uuid.uuid4().hex
+        world.store.claim(PORTAL, deal, token, now, now + timedelta(minutes=5))
+        world.store.note_intent(
+            PORTAL, deal, token, company_id=company, partner_id=partner_id, billing_date=billing
+        )
+        record = InvoiceRecord(
+            invoice["id"],
+            invoice["invoice_number"],
+            invoice["report_url"],
+            partner_id,
+            int(invoice["amount_excluding_tax"]),
+            int(invoice["amount_tax"]),
+            int(invoice["total_amount"]),
+            billing,
+            billing + timedelta(days=30),
+        )
+        world.store.record_invoice(PORTAL, deal, token, record, now)
+        world.store.record_written(PORTAL, deal, {"freee_payment_status": "unpaid"}, now, token=token)
+        seeded.append((invoice["id"], int(invoice["total_amount"]), billing))
+    return seeded
+
+
+if __name__ == "__main__":
+    main()

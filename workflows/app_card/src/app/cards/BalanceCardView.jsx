@@ -1,0 +1,203 @@
+// The freee balance of the deal or company on screen, from the hubspot-freee backend (GET /cards/balance,
+// served from its ledger; hubspot.fetch signs the request with HubSpot's v3 signature).
+import React, { useEffect, useState } from 'react';
+import {
+  Alert,
+  DescriptionList,
+  DescriptionListItem,
+  Divider,
+  EmptyState,
+  Flex,
+  Link,
+  LoadingSpinner,
+  StatusTag,
+  Text,
+} from '@hubspot/ui-extensions';
+import { API_BASE } from './config.js';
+
+const OBJECT_TYPES = { '0-3': 'deal', '0-2': 'company' };
+
+export const LABELS = {
+  ja: {
+    loading: '読み込み中…',
+    error: 'freeeの残高を読み込めませんでした。時間をおいて再読み込みしてください。',
+    errorTitle: '読み込みエラー',
+    unsupported: 'このカードは取引と会社でのみ使えます。',
+    status: '入金状況',
+    invoiced: '請求額',
+    paid: '入金額',
+    outstanding: '未収額',
+    dueDate: '支払期日',
+    daysOverdue: '延滞日数',
+    overdueTotal: '延滞額',
+    overdueCount: '延滞件数',
+    oldestOverdue: '最長延滞日数',
+    lastPayment: '最終入金日',
+    risk: '支払リスク',
+    invoices: '請求書',
+    days: (n) => `${n}日`,
+    count: (n) => `${n}件`,
+    statuses: { unpaid: '未入金', partially_paid: '一部入金', paid: '入金済', overdue: '延滞', cancelled: '取消' },
+    risks: { none: 'なし', watch: '注意', overdue: '延滞あり' },
+  },
+  en: {
+    loading: 'Loading…',
+    error: 'Could not load the freee balance. Reload the record in a moment.',
+    errorTitle: 'Loading failed',
+    unsupported: 'This card works on deals and companies only.',
+    status: 'Payment status',
+    invoiced: 'Invoiced',
+    paid: 'Paid',
+    outstanding: 'Outstanding',
+    dueDate: 'Due date',
+    daysOverdue: 'Days overdue',
+    overdueTotal: 'Overdue',
+    overdueCount: 'Overdue invoices',
+    oldestOverdue: 'Oldest overdue',
+    lastPayment: 'Last payment',
+    risk: 'Payment risk',
+    invoices: 'Invoices',
+    days: (n) => `${n} days`,
+    count: (n) => `${n}`,
+    statuses: { unpaid: 'Unpaid', partially_paid: 'Partially paid', paid: 'Paid', overdue: 'Overdue', cancelled: 'Cancelled' },
+    risks: { none: 'None', watch: 'Watch', overdue: 'Overdue' },
+  },
+};
+
+const TAG_VARIANTS = { unpaid: 'warning', partially_paid: 'warning', paid: 'success', overdue: 'danger', cancelled: 'default' };
+const RISK_VARIANTS = { none: 'success', watch: 'warning', overdue: 'danger' };
+
+export function languageOf(context) {
+  const locale = String(context?.user?.locale || '').toLowerCase();
+  return locale.startsWith('ja') ? 'ja' : 'en';
+}
+
+export function yen(amount, language) {
+  const formatted = new Intl.NumberFormat('ja-JP').format(Number(amount) || 0);
+  return language === 'ja' ? `${formatted}円` : `¥${formatted}`;
+}
+
+export function balanceUrl(context) {
+  const objectType = OBJECT_TYPES[String(context?.crm?.objectTypeId)];
+  if (!objectType) return null;
+  const query = new URLSearchParams({
+    objectType,
+    objectId: String(context.crm.objectId),
+    portalId: String(context.portal.id),
+  });
+  return `${API_BASE}/cards/balance?${query}`;
+}
+
+function Status({ status, t }) {
+  return <StatusTag variant={TAG_VARIANTS[status] || 'default'}>{t.statuses[status] || status}</StatusTag>;
+}
+
+function DealBalance({ invoice, t, language }) {
+  return (
+    <Flex direction="column" gap="sm">
+      <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
+      <DescriptionList direction="row">
+        <DescriptionListItem label={t.status}>
+          <Status status={invoice.status} t={t} />
+        </DescriptionListItem>
+        <DescriptionListItem label={t.outstanding}>
+          <Text testId="outstanding">{yen(invoice.amountOutstanding, language)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.invoiced}>
+          <Text>{yen(invoice.amountInvoiced, language)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.paid}>
+          <Text>{yen(invoice.amountPaid, language)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.dueDate}>
+          <Text>{invoice.dueDate || '—'}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.daysOverdue}>
+          <Text testId="days-overdue">{t.days(invoice.daysOverdue)}</Text>
+        </DescriptionListItem>
+      </DescriptionList>
+    </Flex>
+  );
+}
+
+function CompanyBalance({ summary, invoices, t, language }) {
+  return (
+    <Flex direction="column" gap="sm">
+      <DescriptionList direction="row">
+        <DescriptionListItem label={t.outstanding}>
+          <Text testId="outstanding">{yen(summary.outstandingTotal, language)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.overdueTotal}>
+          <Text testId="overdue-total">{yen(summary.overdueTotal, language)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.overdueCount}>
+          <Text testId="overdue-count">{t.count(summary.overdueInvoiceCount)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.oldestOverdue}>
+          <Text>{t.days(summary.oldestOverdueDays)}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.lastPayment}>
+          <Text>{summary.lastPaymentDate || '—'}</Text>
+        </DescriptionListItem>
+        <DescriptionListItem label={t.risk}>
+          <StatusTag variant={RISK_VARIANTS[summary.risk] || 'default'}>{t.risks[summary.risk] || summary.risk}</StatusTag>
+        </DescriptionListItem>
+      </DescriptionList>
+      <Divider />
+      <Text format={{ fontWeight: 'bold' }}>{t.invoices}</Text>
+      {invoices.map((invoice) => (
+        <Flex key={invoice.dealId} direction="row" gap="sm" align="center">
+          <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
+          <Status status={invoice.status} t={t} />
+          <Text>{yen(invoice.amountOutstanding, language)}</Text>
+          <Text>{invoice.dueDate || '—'}</Text>
+        </Flex>
+      ))}
+    </Flex>
+  );
+}
+
+export function BalanceCardView({ context, fetcher }) {
+  const language = languageOf(context);
+  const t = LABELS[language];
+  const url = balanceUrl(context);
+  const [state, setState] = useState({ loading: Boolean(url), data: null, failed: false });
+
+  useEffect(() => {
+    if (!url) return undefined;
+    let live = true;
+    (async () => {
+      try {
+        const response = await fetcher(url, { method: 'GET' });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        if (live) setState({ loading: false, data, failed: false });
+      } catch (problem) {
+        if (live) setState({ loading: false, data: null, failed: true });
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [url, fetcher]);
+
+  if (!url) return <Text>{t.unsupported}</Text>;
+  if (state.loading) return <LoadingSpinner label={t.loading} />;
+  if (state.failed || !state.data) {
+    return (
+      <Alert title={t.errorTitle} variant="error">
+        {t.error}
+      </Alert>
+    );
+  }
+  const data = state.data;
+  if (!data.hasInvoices) {
+    return (
+      <EmptyState title={data.message ? data.message[language] : ''} layout="vertical">
+        <Text>{data.message ? data.message[language === 'ja' ? 'en' : 'ja'] : ''}</Text>
+      </EmptyState>
+    );
+  }
+  if (data.objectType === 'deal') return <DealBalance invoice={data.invoice} t={t} language={language} />;
+  return <CompanyBalance summary={data.summary} invoices={data.invoices} t={t} language={language} />;
+}

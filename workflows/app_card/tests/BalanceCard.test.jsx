@@ -1,0 +1,135 @@
+// The card rendered with HubSpot's own test renderer (@hubspot/ui-extensions/testing) and a stubbed
+// hubspot.fetch: what it shows for a deal, a company, a record without invoices, and a failing backend.
+import React from 'react';
+import { describe, expect, it, vi } from 'vitest';
+import { Alert, EmptyState, Link, LoadingSpinner, StatusTag, Text } from '@hubspot/ui-extensions';
+import { createRenderer } from '@hubspot/ui-extensions/testing';
+import { BalanceCardView } from '../src/app/cards/BalanceCardView.jsx';
+
+const DEAL = {
+  objectType: 'deal',
+  objectId: '701',
+  portalId: 123,
+  hasInvoices: true,
+  message: null,
+  invoice: {
+    dealId: '701',
+    invoiceNumber: 'INV-701',
+    url: 'https://invoice.secure.freee.co.jp/reports/invoices/701',
+    status: 'overdue',
+    amountInvoiced: 110000,
+    amountPaid: 10000,
+    amountOutstanding: 100000,
+    dueDate: '2026-12-20',
+    daysOverdue: 5,
+    paidDate: null,
+  },
+};
+
+const COMPANY = {
+  objectType: 'company',
+  objectId: '5005',
+  portalId: 123,
+  hasInvoices: true,
+  message: null,
+  summary: {
+    outstandingTotal: 265000,
+    overdueTotal: 155000,
+    overdueInvoiceCount: 2,
+    oldestOverdueDays: 25,
+    lastPaymentDate: '2026-12-10',
+    risk: 'overdue',
+  },
+  invoices: [
+    { dealId: '203', invoiceNumber: 'INV-203', url: 'https://freee.example/203', status: 'overdue', amountOutstanding: 55000, dueDate: '2026-11-30', daysOverdue: 25 },
+    { dealId: '202', invoiceNumber: 'INV-202', url: 'https://freee.example/202', status: 'overdue', amountOutstanding: 100000, dueDate: '2026-12-20', daysOverdue: 5 },
+    { dealId: '201', invoiceNumber: 'INV-201', url: 'https://freee.example/201', status: 'unpaid', amountOutstanding: 110000, dueDate: '2027-01-31', daysOverdue: 0 },
+  ],
+};
+
+const NONE = {
+  objectType: 'deal',
+  objectId: '9',
+  portalId: 123,
+  hasInvoices: false,
+  message: { ja: 'freeeの請求書はまだありません', en: 'No freee invoices yet' },
+  invoice: null,
+};
+
+function answering(body, status = 200) {
+  return vi.fn(async () => ({ ok: status >= 200 && status < 300, status, json: async () => body }));
+}
+
+function renderCard({ objectTypeId, objectId = '701', locale = 'ja-jp', fetcher }) {
+  const renderer = createRenderer('crm.record.sidebar');
+  const context = renderer.mocks.context;
+  context.crm.objectTypeId = objectTypeId;
+  context.crm.objectId = objectId;
+  context.user.locale = locale;
+  renderer.render(<BalanceCardView context={context} fetcher={fetcher} />);
+  return renderer;
+}
+
+describe('freee balance card', () => {
+  it('asks the backend for the deal on screen, signed by hubspot.fetch', async () => {
+    const fetcher = answering(DEAL);
+    const { find, waitFor } = renderCard({ objectTypeId: '0-3', fetcher });
+    expect(find(LoadingSpinner)).toBeTruthy();
+    await waitFor(() => expect(find(Link).text).toEqual('INV-701'));
+    const [url, options] = fetcher.mock.calls[0];
+    const asked = new URL(url);
+    expect(asked.pathname).toEqual('/cards/balance');
+    expect(Object.fromEntries(asked.searchParams)).toEqual({ objectType: 'deal', objectId: '701', portalId: '123' });
+    expect(options).toEqual({ method: 'GET' });
+  });
+
+  it('shows a deal’s status, outstanding amount, days overdue and invoice link in Japanese', async () => {
+    const { find, findByTestId, waitFor } = renderCard({ objectTypeId: '0-3', fetcher: answering(DEAL) });
+    await waitFor(() => expect(findByTestId(Text, 'outstanding').text).toEqual('100,000円'));
+    expect(find(StatusTag).text).toEqual('延滞');
+    expect(findByTestId(Text, 'days-overdue').text).toEqual('5日');
+    expect(find(Link).props.href).toEqual(DEAL.invoice.url);
+  });
+
+  it('shows a company’s totals, overdue count and every invoice link in English', async () => {
+    const { findAll, findByTestId, waitFor } = renderCard({
+      objectTypeId: '0-2',
+      objectId: '5005',
+      locale: 'en-us',
+      fetcher: answering(COMPANY),
+    });
+    await waitFor(() => expect(findByTestId(Text, 'outstanding').text).toEqual('¥265,000'));
+    expect(findByTestId(Text, 'overdue-total').text).toEqual('¥155,000');
+    expect(findByTestId(Text, 'overdue-count').text).toEqual('2');
+    const links = findAll(Link);
+    expect(links.map((l) => l.text)).toEqual(['INV-203', 'INV-202', 'INV-201']);
+    expect(links.map((l) => l.props.href)).toEqual(COMPANY.invoices.map((i) => i.url));
+    expect(findAll(StatusTag).map((tag) => tag.text)).toEqual(['Overdue', 'Overdue', 'Overdue', 'Unpaid']);
+  });
+
+  it('says there are no invoices yet for a record the ledger does not know', async () => {
+    const { find, waitFor } = renderCard({ objectTypeId: '0-3', objectId: '9', fetcher: answering(NONE) });
+    await waitFor(() => expect(find(EmptyState).props.title).toEqual('freeeの請求書はまだありません'));
+  });
+
+  it('shows an error when the backend refuses the request', async () => {
+    const { find, waitFor } = renderCard({ objectTypeId: '0-3', locale: 'en-us', fetcher: answering({ error: 'invalid_signature' }, 401) });
+    await waitFor(() => expect(find(Alert).props.variant).toEqual('error'));
+    expect(find(Alert).props.title).toEqual('Loading failed');
+  });
+
+  it('shows an error when the backend cannot be reached', async () => {
+    const fetcher = vi.fn(async () => {
+      throw new Error('network down');
+    });
+    const { find, waitFor } = renderCard({ objectTypeId: '0-2', fetcher });
+    await waitFor(() => expect(find(Alert).props.title).toEqual('読み込みエラー'));
+  });
+
+  it('does not call the backend on other record types', () => {
+    const fetcher = answering(DEAL);
+    const { find } = renderCard({ objectTypeId: '0-1', fetcher });
+    expect(find(Text).text).toEqual('このカードは取引と会社でのみ使えます。');
+    expect(fetcher).not.toHaveBeenCalled();
+  });
+});
