@@ -61,6 +61,7 @@ def main() -> None:
             for invoice_id, total, billing in rng.sample(seeded, int(len(seeded) * args.changed)):
                 world.freee_box.pay(invoice_id, rng.choice([total, total // 2]), billing + timedelta(days=20))
             world.freee_box.state.limiter.windows = FREEE_WINDOWS  # freee's real limits from here on
+            world.freee_box.state.limiter.reset()  # seeding is not part of what freee has seen this hour
             world.freee.limiter = RateLimiter(store.rate_limits, clock, FREEE_WINDOWS, key="freee")
             world.freee_calls.clear()
             world.counter.reset()
