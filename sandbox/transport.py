@@ -71,7 +71,8 @@ class WSGIAdapter(BaseAdapter):
         response._content = content
         response.url = request.url or ""
         response.request = request
-        response.encoding = response.apparent_encoding if content else "utf-8"
+        # the declared charset, else UTF-8 (what both services send); guessing would cost more than the call
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers) or "utf-8"
         return response
 
     def close(self) -> None:
