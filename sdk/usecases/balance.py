@@ -17,7 +17,13 @@ from typing import Any, Literal
 
 from sdk.settings import Settings
 from sdk.store import LedgerRow, LedgerState, Store
-from sdk.usecases.sync_payments import PaymentStanding, PaymentStatus, company_rollup
+from sdk.usecases.sync_payments import (
+    PaymentStanding,
+    PaymentStatus,
+    company_rollup,
+    written_date,
+    written_int,
+)
 
 ObjectType = Literal["deal", "company"]
 OBJECT_TYPES: frozenset[str] = frozenset({"deal", "company"})
@@ -112,9 +118,9 @@ def standing_as_of(row: LedgerRow, settings: Settings, today: date) -> PaymentSt
     if row.state is LedgerState.CANCELLED or written.get(names.deal_sync_status) == CANCELLED:
         return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
     total = invoice.amount_total
-    outstanding = min(max(_int(written.get(names.deal_amount_outstanding), total), 0), total)
-    paid = _int(written.get(names.deal_amount_paid), total - outstanding)
-    paid_date = _date(written.get(names.deal_paid_date))
+    outstanding = min(max(written_int(written.get(names.deal_amount_outstanding), total), 0), total)
+    paid = written_int(written.get(names.deal_amount_paid), total - outstanding)
+    paid_date = written_date(written.get(names.deal_paid_date))
     if outstanding == 0:
         return PaymentStanding(PaymentStatus.PAID, total, paid, 0, due, paid_date, paid_date)
     late = (today - due).days if due is not None else 0
@@ -177,20 +183,6 @@ def _listed(item: CardInvoice) -> dict[str, Any]:
         "daysOverdue",
     )
     return {k: full[k] for k in keys}
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text else default
-    except ValueError:
-        return default
-
-
-def _date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 def parse_object_type(raw: str | None) -> ObjectType | None:

@@ -388,28 +388,30 @@ def _standing_from_written(ctx: Context, row: LedgerRow) -> PaymentStanding:
     written = row.written
     raw = written.get(names.deal_payment_status) or PaymentStatus.UNPAID.value
     status = PaymentStatus(raw) if raw in PaymentStatus._value2member_map_ else PaymentStatus.UNPAID
-    paid_date = _date(written.get(names.deal_paid_date))
-    outstanding = _int(written.get(names.deal_amount_outstanding), total)
+    paid_date = written_date(written.get(names.deal_paid_date))
+    outstanding = written_int(written.get(names.deal_amount_outstanding), total)
     return PaymentStanding(
         status,
         total,
-        _int(written.get(names.deal_amount_paid), 0),
+        written_int(written.get(names.deal_amount_paid), 0),
         outstanding,
         due,
         paid_date,
         paid_date,
-        _int(written.get(names.deal_days_overdue), 0),
+        written_int(written.get(names.deal_days_overdue), 0),
     )
 
 
-def _int(text: str | None, default: int) -> int:
+def written_int(text: str | None, default: int) -> int:
+    """A number read back from a HubSpot property value (``default`` when absent or unreadable)."""
     try:
         return int(text) if text else default
     except ValueError:
         return default
 
 
-def _date(text: str | None) -> date | None:
+def written_date(text: str | None) -> date | None:
+    """A date read back from a HubSpot property value (``None`` when absent or unreadable)."""
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:
