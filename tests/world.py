@@ -189,3 +189,19 @@ def build_world(
     )
     counter.reset()
     return world
+
+
+def cli_env(world: World, freee_url: str, store_path: Any, **extra: str) -> dict[str, str]:
+    """The environment that points the CLI at this world: served sandboxes and the world's SQLite store."""
+    return {
+        "HUBSPOT_API_BASE": world.served.url,
+        "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
+        "HUBSPOT_PORTAL_ID": "24681357",
+        "FREEE_API_BASE": freee_url,
+        "FREEE_AUTH_BASE": freee_url,
+        "FREEE_CLIENT_ID": "sandbox-client-id",
+        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
+        "FREEE_COMPANY_ID": "1",
+        "STORAGE_URL": f"sqlite:///{store_path}",
+        "LOG_LEVEL": "ERROR",
+    } | extra

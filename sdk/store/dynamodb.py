@@ -675,18 +675,7 @@ class DynamoTokenStore:
 
     def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
         version = (expected_version or 0) + 1
-        condition: Item
-        if expected_version is None:
-            condition = {
-                "ConditionExpression": "attribute_not_exists(#ck)",
-                "ExpressionAttributeNames": {"#ck": "pk"},
-            }
-        else:
-            condition = {
-                "ConditionExpression": "#v = :expected",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":expected": expected_version},
-            }
+        condition = _at_version(expected_version)
         try:
             self._table.put_item(
                 Item={**TOKEN_KEY, "data": tokens.to_json(), "version": version}, **condition
@@ -694,6 +683,17 @@ class DynamoTokenStore:
         except self._failed:
             return None
         return StoredToken(tokens, version)
+
+
+def _at_version(expected: Any) -> Item:
+    """The condition of a versioned put: no item yet (``expected`` None), or the item still at ``expected``."""
+    if expected is None:
+        return {"ConditionExpression": "attribute_not_exists(#ck)", "ExpressionAttributeNames": {"#ck": "pk"}}
+    return {
+        "ConditionExpression": "#v = :expected",
+        "ExpressionAttributeNames": {"#v": "version"},
+        "ExpressionAttributeValues": {":expected": expected},
+    }
 
 
 # ------------------------------------------------------------------------------------------- rate limits
@@ -729,18 +729,7 @@ class DynamoRateLimitStore:
                 "calls": [_num(t) for t in times],
                 "version": int(item["version"]) + 1 if item else 1,
             }
-            condition: Item
-            if item is None:
-                condition = {
-                    "ConditionExpression": "attribute_not_exists(#ck)",
-                    "ExpressionAttributeNames": {"#ck": "pk"},
-                }
-            else:
-                condition = {
-                    "ConditionExpression": "#v = :version",
-                    "ExpressionAttributeNames": {"#v": "version"},
-                    "ExpressionAttributeValues": {":version": item["version"]},
-                }
+            condition = _at_version(item["version"] if item else None)
             try:
                 self._table.put_item(Item=new, **condition)
             except self._failed:

@@ -13,7 +13,7 @@ from functions.cli import app
 from sandbox.transport import serve
 from sdk.clock import SystemClock
 from sdk.store.sqlite import SQLiteStore
-from tests.world import World, build_world
+from tests.world import World, build_world, cli_env
 
 runner = CliRunner()
 PORTAL = "24681357"
@@ -24,18 +24,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[World, dict[str, str]]]:
     path = tmp_path / "store.sqlite"
     world = build_world(SQLiteStore(path), clock=SystemClock())
     freee = serve(world.freee_box.app)
-    env = {
-        "HUBSPOT_API_BASE": world.served.url,
-        "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
-        "HUBSPOT_PORTAL_ID": PORTAL,
-        "FREEE_API_BASE": freee.url,
-        "FREEE_AUTH_BASE": freee.url,
-        "FREEE_CLIENT_ID": "sandbox-client-id",
-        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
-        "FREEE_COMPANY_ID": "1",
-        "STORAGE_URL": f"sqlite:///{path}",
-        "LOG_LEVEL": "ERROR",
-    }
+    env = cli_env(world, freee.url, path)
     yield world, env
     freee.stop()
     world.close()

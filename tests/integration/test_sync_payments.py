@@ -19,7 +19,7 @@ from sdk.store import LedgerState, Store
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
 from sdk.usecases.sync_payments import LEASE_NAME, sync_payments
-from tests.world import World, build_world
+from tests.world import World, build_world, cli_env
 
 PORTAL = 24681357
 TOTAL = 110_000  # one line of 100,000 yen + 10 % tax
@@ -276,18 +276,7 @@ def served(tmp_path: Path) -> Iterator[tuple[World, dict[str, str]]]:
     path = tmp_path / "store.sqlite"
     world = build_world(SQLiteStore(path), clock=SystemClock())
     freee = serve(world.freee_box.app)
-    env = {
-        "HUBSPOT_API_BASE": world.served.url,
-        "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
-        "HUBSPOT_PORTAL_ID": str(PORTAL),
-        "FREEE_API_BASE": freee.url,
-        "FREEE_AUTH_BASE": freee.url,
-        "FREEE_CLIENT_ID": "sandbox-client-id",
-        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
-        "FREEE_COMPANY_ID": "1",
-        "STORAGE_URL": f"sqlite:///{path}",
-        "LOG_LEVEL": "ERROR",
-    }
+    env = cli_env(world, freee.url, path)
     yield world, env
     freee.stop()
     world.close()
