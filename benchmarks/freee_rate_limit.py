@@ -25,7 +25,7 @@ from sandbox.transport import serve
 from sdk.clock import ScaledClock
 from sdk.freee.client import FreeeClient
 from sdk.freee.oauth import OAuthClient, TokenManager
-from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, SQLiteRateLimitStore
+from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, SQLiteRateLimitStore, shortest_span
 from sdk.freee.tokens import SQLiteTokenStore, TokenSet
 
 
@@ -74,7 +74,7 @@ def main() -> None:
                 failures += 1
         elapsed = clock.monotonic() - start
         real = time.perf_counter() - real_start
-    bound = (args.calls / 30 - 1) * 60.0
+    bound = shortest_span(args.calls)  # the last call cannot start earlier under 30/min (sliding window)
     result = {
         "benchmark": "freee client: calls under the 30/min limit, loopback HTTP, scaled clock",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

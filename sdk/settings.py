@@ -157,7 +157,9 @@ class Settings(BaseSettings):
     payment_risk_watch_days: int = Field(default=7, ge=0, le=366)
     payment_risk_overdue_grace_days: int = Field(default=0, ge=0, le=366)
     sync_lease_seconds: float = Field(default=900.0, gt=0, le=86400)
-    sync_window_days: int = Field(default=31, ge=1, le=366)
+    # invoices are listed from freee over billing-date ranges covering the open ones; a stretch of more than
+    # this many days without one of them starts a new range (each range costs at most one short page)
+    sync_gap_days: int = Field(default=31, ge=0, le=3660)
 
     # storage and logs
     storage_url: str = "sqlite:///hubspot-freee.sqlite"

@@ -198,32 +198,40 @@ class FreeeClient:
         return [Invoice.model_validate(i) for i in body["invoices"]]
 
     def iter_invoices(
-        self, *, start: date, end: date, window_days: int = 31, page_size: int = 100, **filters: Any
+        self, *, start: date, end: date, page_size: int = 100, **filters: Any
     ) -> Iterator[Invoice]:
-        """Every invoice billed from ``start`` to ``end``, paging inside billing-date windows so no query needs
-        an offset past freee's 10,000-row ceiling."""
-        window_start = start
-        while window_start <= end:
-            window_end = min(end, window_start + timedelta(days=window_days - 1))
+        """Every invoice billed from ``start`` to ``end`` (with ``filters``), each once.
+
+        The whole range is one query while it holds at most 10,000 rows (freee's offset ceiling), so the calls
+        are ceil(rows / page_size) plus at most one short page. A range that overflows is halved by billing
+        date and each half listed on its own (the invoices already yielded are not yielded again); a single day
+        with more than 10,000 matching invoices cannot be listed and raises :class:`FreeeError`.
+        """
+        yielded: set[int] = set()
+        ranges = [(start, end)]
+        while ranges:
+            low, high = ranges.pop()
             offset = 0
             while True:
                 page = self.list_invoices(
-                    offset=offset,
-                    limit=page_size,
-                    start_billing_date=window_start,
-                    end_billing_date=window_end,
-                    **filters,
+                    offset=offset, limit=page_size, start_billing_date=low, end_billing_date=high, **filters
                 )
-                yield from page
+                for invoice in page:
+                    if invoice.id not in yielded:
+                        yielded.add(invoice.id)
+                        yield invoice
                 if len(page) < page_size:
                     break
                 offset += page_size
                 if offset + page_size > MAX_LIST_OFFSET:
-                    raise FreeeError(
-                        f"more than {MAX_LIST_OFFSET} invoices between {window_start} and {window_end}; "
-                        "use a smaller window_days"
-                    )
-            window_start = window_end + timedelta(days=1)
+                    if low == high:
+                        raise FreeeError(
+                            f"more than {MAX_LIST_OFFSET} invoices billed on {low}: freee cannot list them "
+                            "in one query / 同じ請求日の請求書が10,000件を超えています"
+                        )
+                    middle = low + timedelta(days=(high - low).days // 2)
+                    ranges += [(middle + timedelta(days=1), high), (low, middle)]
+                    break
 
     def cancel_invoice(self, invoice_id: int) -> None:
         self._call("PUT", f"{INVOICE_API}/invoices/{invoice_id}/cancel", json={"company_id": self.company_id})

@@ -47,6 +47,8 @@ class InvoiceRecord:
     amount_total: int
     billing_date: date
     due_date: date | None
+    accounting_deal_id: int | None = None
+    """freee's accounting deal (取引) for the invoice, once the payment sync has seen it registered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +140,10 @@ class Store(Protocol):
         now: datetime,
         *,
         token: str | None = None,
+        invoice: InvoiceRecord | None = None,
     ) -> LedgerRow:
-        """Remember what was last written to the deal; with ``token``, also release that claim."""
+        """Remember what was last written to the deal; with ``token``, also release that claim; with
+        ``invoice``, also replace what the ledger knows of the deal's freee invoice."""
         ...
 
     def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow: ...

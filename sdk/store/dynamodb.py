@@ -131,6 +131,7 @@ def _invoice_to_item(invoice: InvoiceRecord) -> Item:
         "amount_total": invoice.amount_total,
         "billing_date": invoice.billing_date.isoformat(),
         "due_date": invoice.due_date.isoformat() if invoice.due_date else None,
+        "accounting_deal_id": invoice.accounting_deal_id,
     }
 
 
@@ -147,6 +148,7 @@ def _invoice_from_item(data: Mapping[str, Any] | None) -> InvoiceRecord | None:
         amount_total=int(data["amount_total"]),
         billing_date=date.fromisoformat(data["billing_date"]),
         due_date=_opt_date(data.get("due_date")),
+        accounting_deal_id=_opt_int(data.get("accounting_deal_id")),
     )
 
 
@@ -363,8 +365,11 @@ class DynamoStore:
         now: datetime,
         *,
         token: str | None = None,
+        invoice: InvoiceRecord | None = None,
     ) -> LedgerRow:
-        fields = {"written": {str(k): str(v) for k, v in values.items()}, "updated_at": now.isoformat()}
+        fields: Item = {"written": {str(k): str(v) for k, v in values.items()}, "updated_at": now.isoformat()}
+        if invoice is not None:
+            fields["invoice"] = _invoice_to_item(invoice)
         if token is not None:
             row = self._holding_update(portal_id, deal_id, token, _update(fields, remove=_CLAIM_FIELDS))
             assert row is not None  # noqa: S101 - ALL_NEW asked for

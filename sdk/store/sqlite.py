@@ -201,20 +201,21 @@ class SQLiteStore:
         now: datetime,
         *,
         token: str | None = None,
+        invoice: InvoiceRecord | None = None,
     ) -> LedgerRow:
         with self._tx(immediate=True) as db:
             if token is not None:
                 self._holding(db, portal_id, deal_id, token)
-            release = ", claim_token = NULL, claim_until = NULL" if token is not None else ""
+            sets = ["written = ?", "version = version + 1", "updated_at = ?"]
+            args: list[Any] = [json.dumps(dict(values), ensure_ascii=False, sort_keys=True), now.isoformat()]
+            if token is not None:
+                sets += ["claim_token = NULL", "claim_until = NULL"]
+            if invoice is not None:
+                sets.append("invoice = ?")
+                args.append(invoice_to_json(invoice))
             cursor = db.execute(
-                f"UPDATE ledger SET written = ?, version = version + 1, updated_at = ?{release}"  # noqa: S608
-                " WHERE portal_id = ? AND deal_id = ?",
-                (
-                    json.dumps(dict(values), ensure_ascii=False, sort_keys=True),
-                    now.isoformat(),
-                    portal_id,
-                    deal_id,
-                ),
+                f"UPDATE ledger SET {', '.join(sets)} WHERE portal_id = ? AND deal_id = ?",  # noqa: S608
+                (*args, portal_id, deal_id),
             )
             if cursor.rowcount == 0:
                 raise KeyError(f"no ledger row for deal {deal_id}")

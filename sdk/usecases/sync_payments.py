@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, cast
@@ -73,7 +73,11 @@ def payment_standing(
     - without one (not registered yet): nothing paid, all outstanding, unless freee already says settled;
     - not fully paid and past the due date (due today is not late) → ``overdue`` with its days overdue.
     """
-    due = (invoice.payment_date if invoice is not None else None) or record.due_date
+    due = (
+        (accounting.due_date if accounting is not None else None)
+        or (invoice.payment_date if invoice is not None else None)
+        or record.due_date
+    )
     if invoice is not None and invoice.is_canceled:
         return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
     payments: list[tuple[date, int]] = []
@@ -161,7 +165,7 @@ class PaymentReader(Protocol):
     """The freee list calls the sync uses (:class:`sdk.freee.client.FreeeClient` has them)."""
 
     def iter_invoices(
-        self, *, start: date, end: date, window_days: int = 31, page_size: int = 100, **filters: Any
+        self, *, start: date, end: date, page_size: int = 100, **filters: Any
     ) -> Iterator[Invoice]: ...
 
     def iter_deals(self, *, page_size: int = 100, **filters: Any) -> Iterator[AccountingDeal]: ...
@@ -201,19 +205,59 @@ def sync_payments(
     written, and still count in their company's rollup). ``dry_run``: read freee, write nothing anywhere.
     """
     summary = SyncSummary(dry_run=dry_run)
-    holder = uuid.uuid4().hex
-    lease = timedelta(seconds=ctx.settings.sync_lease_seconds)
-    if not ctx.store.acquire_lease(LEASE_NAME, holder, ctx.now(), ctx.now() + lease):
+    lease = _Lease(ctx, timedelta(seconds=ctx.settings.sync_lease_seconds))
+    if not lease.take():
         summary.already_running = True
         summary.errors.append("another payment sync is running / 入金同期は実行中です")
         return summary
+    report = progress or _silent
+
+    def progress_and_keep_lease(phase: str, done: int, total: int) -> None:
+        lease.keep()
+        report(phase, done, total)
+
     try:
-        _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress or _silent)
+        _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress_and_keep_lease)
         if not dry_run and not summary.errors:
             ctx.store.put_cursor(CURSOR_NAME, ctx.now().isoformat())
+    except LeaseLost as lost:
+        summary.errors.append(str(lost))
     finally:
-        ctx.store.release_lease(LEASE_NAME, holder)
+        lease.release()
     return summary
+
+
+class LeaseLost(Exception):
+    """The sync held its lease past its end and another sync took it: this one stops where it is."""
+
+
+class _Lease:
+    """The payment-sync lease in the store: taken at the start, renewed as the sync goes (whenever a third of
+    it has passed), given back at the end. A sync that crashed simply lets it run out."""
+
+    def __init__(self, ctx: Context, length: timedelta) -> None:
+        self.ctx, self.length, self.holder = ctx, length, uuid.uuid4().hex
+        self.taken: datetime | None = None
+
+    def take(self) -> bool:
+        now = self.ctx.now()
+        if not self.ctx.store.acquire_lease(LEASE_NAME, self.holder, now, now + self.length):
+            return False
+        self.taken = now
+        return True
+
+    def keep(self) -> None:
+        now = self.ctx.now()
+        if self.taken is not None and now - self.taken < self.length / 3:
+            return
+        if not self.take():
+            raise LeaseLost(
+                "the payment sync ran past its lease and another sync took over; this one stopped "
+                "/ 入金同期のリース期限が切れ、別の同期が引き継いだため中断しました (SYNC_LEASE_SECONDS)"
+            )
+
+    def release(self) -> None:
+        self.ctx.store.release_lease(LEASE_NAME, self.holder)
 
 
 def _silent(phase: str, done: int, total: int) -> None:
@@ -227,37 +271,64 @@ def _sync(
     rows = list(ctx.store.ledger(states=frozenset({LedgerState.CREATED, LedgerState.CANCELLED})))
     open_rows = [r for r in rows if _is_open(ctx, r, since)]
     summary.checked = len(open_rows)
-
-    invoices = _read_invoices(ctx, open_rows, progress)
-    accounting = _read_accounting(ctx, [invoices[i] for i in invoices if _registered(invoices[i])])
+    seen = _read_freee(ctx, [_record(r) for r in open_rows], progress)
 
     standings: dict[tuple[int, str], PaymentStanding] = {}
-    deal_updates: list[tuple[LedgerRow, dict[str, str], bool]] = []
+    updates: list[_DealUpdate] = []
     for row in open_rows:
-        record = row.invoice
-        assert record is not None  # noqa: S101 - open rows carry their invoice
-        invoice = invoices.get(record.invoice_id)
-        if invoice is None:
+        record = _record(row)
+        invoice = seen.cancelled.get(record.invoice_id) or seen.invoices.get(record.invoice_id)
+        deal_id = (
+            invoice.deal_id if invoice is not None and _registered(invoice) else record.accounting_deal_id
+        )
+        found = seen.accounting.get(deal_id) if deal_id is not None else None
+        if invoice is None and found is None:
             summary.errors.append(
                 f"deal {row.deal_id}: freee invoice {record.invoice_number} ({record.invoice_id}) was not found"
                 f" / freeeに請求書が見つかりません"
             )
             continue
-        found = accounting.get(invoice.deal_id) if invoice.deal_id is not None else None
         standing = payment_standing(record, invoice, found, today)
         standings[(row.portal_id, row.deal_id)] = standing
         changes = _changed(_deal_values(ctx, standing), row.written)
         if changes:
             changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
-            deal_updates.append((row, changes, standing.cancelled))
+        learned = replace(
+            record, accounting_deal_id=found.id if found else deal_id, due_date=standing.due_date
+        )
+        if changes or learned != record:
+            updates.append(_DealUpdate(row, changes, standing.cancelled, learned))
 
-    summary.changed_deals = len(deal_updates)
-    summary.cancelled = sum(1 for _, _, cancelled in deal_updates if cancelled)
-    summary.deal_changes = {row.deal_id: changes for row, changes, _ in deal_updates}
+    changed = [u for u in updates if u.changes]
+    summary.changed_deals = len(changed)
+    summary.cancelled = sum(1 for u in changed if u.cancelled)
+    summary.deal_changes = {u.row.deal_id: u.changes for u in changed}
     if not dry_run:
-        _write_deals(ctx, summary, deal_updates, progress)
+        _write_deals(ctx, summary, changed, progress)
+        for update in updates:
+            if not update.changes:  # freee told us something to remember, and HubSpot needs nothing
+                ctx.store.record_written(
+                    update.row.portal_id,
+                    update.row.deal_id,
+                    update.row.written,
+                    ctx.now(),
+                    invoice=update.invoice,
+                )
 
     _roll_up_companies(ctx, summary, rows, standings, today, dry_run=dry_run, progress=progress)
+
+
+@dataclass(frozen=True, slots=True)
+class _DealUpdate:
+    row: LedgerRow
+    changes: dict[str, str]
+    cancelled: bool
+    invoice: InvoiceRecord
+
+
+def _record(row: LedgerRow) -> InvoiceRecord:
+    assert row.invoice is not None  # noqa: S101 - open rows carry their invoice
+    return row.invoice
 
 
 def _is_open(ctx: Context, row: LedgerRow, since: date | None) -> bool:
@@ -273,48 +344,84 @@ def _registered(invoice: Invoice) -> bool:
     return invoice.deal_status == "registered" and invoice.deal_id is not None and not invoice.is_canceled
 
 
-def _windows(days: Iterable[date], length: int) -> list[tuple[date, date]]:
-    """Billing-date windows of at most ``length`` days that cover every day given, each starting on one of them
-    (so a year with invoices in two months costs two windows, not twelve)."""
-    ordered = sorted(set(days))
-    windows: list[tuple[date, date]] = []
-    for day in ordered:
-        if windows and day <= windows[-1][1]:
-            continue
-        windows.append((day, min(day + timedelta(days=length - 1), ordered[-1])))
-    return windows
+@dataclass
+class FreeeView:
+    """What the sync read from freee: cancelled invoices, listed invoices and accounting deals, each by id."""
+
+    cancelled: dict[int, Invoice] = field(default_factory=dict)
+    invoices: dict[int, Invoice] = field(default_factory=dict)
+    accounting: dict[int, AccountingDeal] = field(default_factory=dict)
 
 
-def _read_invoices(ctx: Context, rows: Sequence[LedgerRow], progress: Progress) -> dict[int, Invoice]:
-    """The freee invoices of these rows, by id, from list calls over billing-date windows."""
-    wanted = {r.invoice.invoice_id for r in rows if r.invoice is not None}
-    if not wanted:
-        return {}
+def _read_freee(ctx: Context, records: Sequence[InvoiceRecord], progress: Progress) -> FreeeView:
+    """Every open invoice's state, from list calls only (freee allows 30 requests a minute):
+
+    1. the cancelled ones: one listing filtered to cancelled invoices over the open invoices' billing dates;
+    2. the invoices whose accounting deal (取引) is not known yet: listed over their billing dates (an invoice
+       is listed once per deal, until the sync has seen its accounting deal);
+    3. the accounting deals with their payments: income deals over the billing dates (freee registers an
+       invoice's deal on its billing date), paged by freee's total count;
+    4. a known accounting deal that is gone (deleted or registered again in freee): its invoice is listed, and
+       judged from the invoice alone this time.
+
+    Once every accounting deal is known, syncing N open invoices takes ceil(N/100) deal pages and one listing
+    of cancelled invoices per billing-date window.
+    """
+    view = FreeeView()
+    if not records:
+        return view
     freee = cast(PaymentReader, ctx.freee)
-    length = ctx.settings.sync_window_days
+    gap = ctx.settings.sync_gap_days
+    total = len(records)
+    view.cancelled = _list_invoices(freee, records, gap, cancel_status="canceled")
+    live = [r for r in records if r.invoice_id not in view.cancelled]
+    view.invoices = _list_invoices(freee, [r for r in live if r.accounting_deal_id is None], gap)
+    progress("freee", len(view.cancelled) + len(view.invoices), total)
+    wanted = {r.accounting_deal_id for r in live if r.accounting_deal_id is not None}
+    wanted |= {i.deal_id for i in view.invoices.values() if _registered(i) and i.deal_id is not None}
+    if wanted:
+        dated = [r for r in live if r.accounting_deal_id is not None or r.invoice_id in view.invoices]
+        deals = freee.iter_deals(
+            type="income",
+            start_issue_date=min(r.billing_date for r in dated),
+            end_issue_date=max(r.billing_date for r in dated),
+        )
+        for listed, deal in enumerate(deals, start=1):
+            if deal.id in wanted:
+                view.accounting[deal.id] = deal
+            if listed % 100 == 0:  # a page: move the progress bar (and keep the lease)
+                progress("freee", min(total, len(view.cancelled) + len(view.accounting)), total)
+    gone = [
+        r for r in live if r.accounting_deal_id is not None and r.accounting_deal_id not in view.accounting
+    ]
+    view.invoices |= _list_invoices(freee, gone, gap)
+    progress("freee", total, total)
+    return view
+
+
+def _list_invoices(
+    freee: PaymentReader, records: Sequence[InvoiceRecord], gap: int, **filters: Any
+) -> dict[int, Invoice]:
+    """The freee invoices of these records (with ``filters``), by id, over as few billing-date ranges as
+    cover their billing dates: a new range starts only after ``gap`` days without one of them."""
+    wanted = {r.invoice_id for r in records}
     found: dict[int, Invoice] = {}
-    for start, end in _windows((r.invoice.billing_date for r in rows if r.invoice is not None), length):
-        for invoice in freee.iter_invoices(start=start, end=end, window_days=length):
+    for start, end in _ranges((r.billing_date for r in records), gap):
+        for invoice in freee.iter_invoices(start=start, end=end, **filters):
             if invoice.id in wanted:
                 found[invoice.id] = invoice
-        progress("freee", len(found), len(wanted))
     return found
 
 
-def _read_accounting(ctx: Context, invoices: Sequence[Invoice]) -> dict[int, AccountingDeal]:
-    """The accounting deals (with payments) of registered invoices, by id: income deals listed over the span of
-    the invoices' billing dates (freee registers an invoice's deal on its billing date)."""
-    wanted = {i.deal_id for i in invoices if i.deal_id is not None}
-    if not wanted:
-        return {}
-    freee = cast(PaymentReader, ctx.freee)
-    start = min(i.billing_date for i in invoices)
-    end = max(i.billing_date for i in invoices)
-    return {
-        deal.id: deal
-        for deal in freee.iter_deals(type="income", start_issue_date=start, end_issue_date=end)
-        if deal.id in wanted
-    }
+def _ranges(days: Iterable[date], gap: int) -> list[tuple[date, date]]:
+    """The days, sorted, joined into ranges; a gap of more than ``gap`` days between two of them splits."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and (day - ranges[-1][1]).days <= gap:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def _deal_values(ctx: Context, s: PaymentStanding) -> dict[str, str]:
@@ -346,33 +453,32 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
 
 
 def _write_deals(
-    ctx: Context,
-    summary: SyncSummary,
-    updates: Sequence[tuple[LedgerRow, dict[str, str], bool]],
-    progress: Progress,
+    ctx: Context, summary: SyncSummary, updates: Sequence[_DealUpdate], progress: Progress
 ) -> None:
-    """One HubSpot batch per 100 changed deals; after each, remember what was written (so a sync that stops
-    here resumes with the rest), and move cancelled invoices' rows to cancelled."""
+    """One HubSpot batch per 100 changed deals; after each, remember what was written and what freee said (so a
+    sync that stops here resumes with the rest), and move cancelled invoices' rows to cancelled."""
     done = 0
     for chunk in _chunks(updates):
         try:
-            result = ctx.hubspot.update_deals({row.deal_id: changes for row, changes, _ in chunk})
+            result = ctx.hubspot.update_deals({u.row.deal_id: u.changes for u in chunk})
         except Exception as error:
             summary.errors.append(f"writing {len(chunk)} deals failed: {error.__class__.__name__}: {error}")
             continue
         finally:
             summary.written_calls += 1
         missing = set(getattr(result, "not_found", ()) or ())
-        for row, changes, cancelled in chunk:
+        for u in chunk:
+            row = u.row
             if row.deal_id in missing:
                 summary.errors.append(
                     f"deal {row.deal_id} is not in HubSpot any more / HubSpotに取引がありません"
                 )
                 continue
-            ctx.store.record_written(row.portal_id, row.deal_id, {**row.written, **changes}, ctx.now())
-            if cancelled:
+            after = {**row.written, **u.changes}
+            ctx.store.record_written(row.portal_id, row.deal_id, after, ctx.now(), invoice=u.invoice)
+            if u.cancelled:
                 ctx.store.mark_cancelled(row.portal_id, row.deal_id, ctx.now())
-            ctx.remember(row.portal_id, row.deal_id, "payment_synced", "sync", fields=sorted(changes))
+            ctx.remember(row.portal_id, row.deal_id, "payment_synced", "sync", fields=sorted(u.changes))
         done += len(chunk)
         progress("deals", done, len(updates))
 

@@ -150,10 +150,91 @@ def test_every_payment_situation_shows_on_deals_and_companies(world: World):
     assert rollup(world, book.a) == ("180000", "180000", "2", "2", "2026-12-10", "overdue")
     assert rollup(world, book.b) == ("110000", "110000", "1", "2", "", "overdue")
     assert rollup(world, book.c) == ("210000", "0", "0", "0", "2026-12-05", "watch")
-    # freee: list calls only, one per billing-date window and one for the accounting deals
-    assert api_calls(world) == ["GET /iv/invoices", "GET /api/1/deals"]
+    # freee: list calls only: cancelled invoices, the invoices whose accounting deal is not known yet, and the
+    # accounting deals with their payments
+    assert api_calls(world) == ["GET /iv/invoices", "GET /iv/invoices", "GET /api/1/deals"]
     assert writes(world) == (1, 1)
     assert summary.written_calls == 2
+
+
+class Listings:
+    """The freee client, noting each listing the sync asks for (and its filters)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def iter_invoices(self, **filters: Any) -> Any:
+        self.asked.append(("invoices", filters))
+        return self.inner.iter_invoices(**filters)
+
+    def iter_deals(self, **filters: Any) -> Any:
+        self.asked.append(("deals", filters))
+        return self.inner.iter_deals(**filters)
+
+
+def test_once_the_accounting_deals_are_known_invoices_are_only_listed_for_cancellations(world: World):
+    book = a_book_of_invoices(world)
+    first = Listings(world.freee)
+    sync_payments(world.context(freee=first))
+    assert [(kind, f.get("cancel_status")) for kind, f in first.asked] == [
+        ("invoices", "canceled"),
+        ("invoices", None),
+        ("deals", None),
+    ]
+    learned = world.store.get_ledger(PORTAL, book.deals["later_part"]).invoice
+    assert learned.accounting_deal_id is not None  # remembered although HubSpot needed no new write for it
+    unregistered = world.store.get_ledger(PORTAL, book.deals["unregistered"]).invoice
+    assert unregistered.accounting_deal_id is None
+    invoice_id = world.store.get_ledger(PORTAL, book.deals["part"]).invoice.invoice_id
+    world.freee_box.pay(invoice_id, 70_000, date(2026, 12, 22))
+    world.freee_calls.clear()
+
+    second = Listings(world.freee)
+    summary = sync_payments(world.context(freee=second))
+
+    assert summary.ok, summary.errors
+    assert payment(world, book.deals["part"]) == ("paid", "110000", "0", "2026-12-22", "0")
+    # only the invoice still without an accounting deal is listed again, next to the cancelled listing
+    assert [(kind, f.get("cancel_status")) for kind, f in second.asked] == [
+        ("invoices", "canceled"),
+        ("invoices", None),
+        ("deals", None),
+    ]
+    assert api_calls(world) == ["GET /iv/invoices", "GET /iv/invoices", "GET /api/1/deals"]
+    world.freee_box.register_deal(unregistered.invoice_id)
+    sync_payments(world.context())
+    world.freee_calls.clear()
+    third = Listings(world.freee)
+    sync_payments(world.context(freee=third))
+    assert [(kind, f.get("cancel_status")) for kind, f in third.asked] == [
+        ("invoices", "canceled"),
+        ("deals", None),
+    ]
+    assert api_calls(world) == ["GET /iv/invoices", "GET /api/1/deals"]
+
+
+def test_an_accounting_deal_gone_from_freee_is_judged_from_its_invoice(world: World):
+    book = a_book_of_invoices(world)
+    sync_payments(world.context())
+    row = world.store.get_ledger(PORTAL, book.deals["later_part"])
+    known = row.invoice.accounting_deal_id
+    assert known is not None
+    with world.freee_box.state.lock:  # the deal is deleted and the invoice registered again in freee
+        del world.freee_box.state.deals[known]
+        record = world.freee_box.state.invoices[row.invoice.invoice_id]
+        record.update(deal_status="unregistered", deal_id=None)
+    world.freee_box.register_deal(row.invoice.invoice_id)
+
+    summary = sync_payments(world.context())
+
+    assert summary.ok, summary.errors
+    renewed = world.store.get_ledger(PORTAL, book.deals["later_part"]).invoice.accounting_deal_id
+    assert renewed not in (None, known)
+    assert payment(world, book.deals["later_part"])[0] == "unpaid"  # the new deal has no payment yet
 
 
 def test_second_sync_with_nothing_changed_writes_nothing(world: World):
@@ -237,6 +318,41 @@ def test_a_sync_while_another_runs_does_nothing_and_says_so(world: World):
     assert world.freee_calls == []
     world.store.release_lease(LEASE_NAME, "the-other-sync")
     assert sync_payments(world.context()).ok  # and once it is done, the next one runs
+
+
+def test_a_sync_longer_than_its_lease_keeps_renewing_it(world: World):
+    a_book_of_invoices(world)
+    settings = world.settings.model_copy(update={"sync_lease_seconds": 60.0})
+    others: list[bool] = []
+
+    def slow(phase: str, done: int, total: int) -> None:
+        world.clock.advance(50)  # each step takes most of the lease
+        now = world.clock.now()
+        others.append(world.store.acquire_lease(LEASE_NAME, "another-sync", now, now + timedelta(minutes=1)))
+
+    summary = sync_payments(world.context(settings=settings), progress=slow)
+
+    assert summary.ok, summary.errors
+    assert len(others) >= 3 and not any(others)  # three lease lengths later, still nobody else could start
+
+
+def test_a_sync_whose_lease_ran_out_and_was_taken_stops_and_says_so(world: World):
+    a_book_of_invoices(world)
+    settings = world.settings.model_copy(update={"sync_lease_seconds": 60.0})
+    world.counter.reset()
+
+    def stalled(phase: str, done: int, total: int) -> None:
+        world.clock.advance(120)  # stalled past the lease: another sync starts meanwhile
+        now = world.clock.now()
+        world.store.acquire_lease(LEASE_NAME, "another-sync", now, now + timedelta(minutes=15))
+
+    summary = sync_payments(world.context(settings=settings), progress=stalled)
+
+    assert not summary.ok
+    assert any("another sync took over" in e for e in summary.errors)
+    assert writes(world) == (0, 0)  # it stopped before writing anything
+    now = world.clock.now()
+    assert not world.store.acquire_lease(LEASE_NAME, "a-third-sync", now, now)  # the other keeps its lease
 
 
 class CompaniesDown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -266,6 +267,18 @@ def test_record_written_replaces_what_was_written_before(store: Store) -> None:
     created(store)
     row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "unpaid"}, NOW)
     assert row.written == {"freee_payment_status": "unpaid"}
+
+
+def test_record_written_with_an_invoice_remembers_its_accounting_deal(store: Store) -> None:
+    created(store)
+    assert store.get_ledger(PORTAL, DEAL).invoice.accounting_deal_id is None
+    learned = replace(invoice(), accounting_deal_id=2**40, due_date=date(2027, 1, 31))
+    row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "paid"}, NOW, invoice=learned)
+    assert row.invoice == learned
+    assert row.written == {"freee_payment_status": "paid"}
+    assert store.get_ledger(PORTAL, DEAL) == row
+    again = store.record_written(PORTAL, DEAL, {"freee_payment_status": "paid"}, NOW)
+    assert again.invoice == learned  # without ``invoice`` the record is kept as it is
 
 
 def test_record_written_for_an_unknown_deal_raises_key_error(store: Store) -> None:

@@ -16,6 +16,7 @@ from sdk.clock import FakeClock
 from sdk.freee.client import FreeeClient, RetryPolicy
 from sdk.freee.errors import (
     FreeeAuthError,
+    FreeeError,
     FreeeNotFound,
     FreeeOutcomeUnknown,
     FreeeRateLimited,
@@ -360,30 +361,68 @@ def test_other_404_is_not_found(client):
 
 
 @responses.activate
-def test_iter_invoices_pages_inside_billing_date_windows(client):
+def test_iter_invoices_lists_the_whole_range_in_one_query_while_it_fits(client):
     seen: list[dict] = []
 
     def answer(request):
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
         seen.append(query)
-        page = 2 if query["start_billing_date"] == "2026-01-01" and query["offset"] == "0" else 1
-        return 200, {}, json.dumps({"invoices": [INVOICE] * page})
+        rows = [dict(INVOICE, id=n) for n in range(1, 6)]
+        offset, limit = int(query["offset"]), int(query["limit"])
+        return 200, {}, json.dumps({"invoices": rows[offset : offset + limit]})
 
     responses.add_callback(responses.GET, f"{API}/iv/invoices", callback=answer)
     found = list(
-        client.iter_invoices(
-            start=date(2026, 1, 1), end=date(2026, 3, 15), window_days=31, page_size=2, partner_ids=[7, 8]
-        )
+        client.iter_invoices(start=date(2026, 1, 1), end=date(2026, 12, 31), page_size=2, partner_ids=[7, 8])
     )
-    windows = [(q["start_billing_date"], q["end_billing_date"], q["offset"]) for q in seen]
-    assert windows == [
-        ("2026-01-01", "2026-01-31", "0"),
-        ("2026-01-01", "2026-01-31", "2"),
-        ("2026-02-01", "2026-03-03", "0"),
-        ("2026-03-04", "2026-03-15", "0"),
+    assert [(q["start_billing_date"], q["end_billing_date"], q["offset"]) for q in seen] == [
+        ("2026-01-01", "2026-12-31", "0"),
+        ("2026-01-01", "2026-12-31", "2"),
+        ("2026-01-01", "2026-12-31", "4"),
     ]
     assert seen[0]["partner_ids"] == "7,8"
-    assert len(found) == 5
+    assert [i.id for i in found] == [1, 2, 3, 4, 5]
+
+
+@responses.activate
+def test_iter_invoices_halves_a_range_past_the_offset_ceiling_and_yields_each_once(client, monkeypatch):
+    """freee refuses offset + limit over 10,000: a range holding more is split by billing date."""
+    monkeypatch.setattr("sdk.freee.client.MAX_LIST_OFFSET", 6)
+    by_day = {date(2026, 1, d): [d * 10 + k for k in range(3)] for d in (1, 2, 3, 4)}  # 12 invoices
+    seen: list[tuple[str, str, str]] = []
+
+    def answer(request):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        low, high = (
+            date.fromisoformat(query["start_billing_date"]),
+            date.fromisoformat(query["end_billing_date"]),
+        )
+        seen.append((query["start_billing_date"], query["end_billing_date"], query["offset"]))
+        ids = [i for day, day_ids in sorted(by_day.items()) if low <= day <= high for i in day_ids]
+        offset, limit = int(query["offset"]), int(query["limit"])
+        return 200, {}, json.dumps({"invoices": [dict(INVOICE, id=i) for i in ids[offset : offset + limit]]})
+
+    responses.add_callback(responses.GET, f"{API}/iv/invoices", callback=answer)
+    found = [i.id for i in client.iter_invoices(start=date(2026, 1, 1), end=date(2026, 1, 4), page_size=3)]
+    assert sorted(found) == sorted(i for ids in by_day.values() for i in ids)
+    assert len(found) == len(set(found)) == 12
+    assert seen[:2] == [("2026-01-01", "2026-01-04", "0"), ("2026-01-01", "2026-01-04", "3")]
+    assert ("2026-01-01", "2026-01-02", "0") in seen and ("2026-01-03", "2026-01-04", "0") in seen
+
+
+@responses.activate
+def test_iter_invoices_refuses_one_day_past_the_ceiling(client, monkeypatch):
+    monkeypatch.setattr("sdk.freee.client.MAX_LIST_OFFSET", 4)
+    rows = [dict(INVOICE, id=n) for n in range(1, 10)]
+
+    def answer(request):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        offset, limit = int(query["offset"]), int(query["limit"])
+        return 200, {}, json.dumps({"invoices": rows[offset : offset + limit]})
+
+    responses.add_callback(responses.GET, f"{API}/iv/invoices", callback=answer)
+    with pytest.raises(FreeeError, match="2026-01-05"):
+        list(client.iter_invoices(start=date(2026, 1, 5), end=date(2026, 1, 5), page_size=2))
 
 
 def test_list_refuses_offsets_freee_would_refuse(client):

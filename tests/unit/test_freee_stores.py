@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sdk.clock import FakeClock
-from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter, SQLiteRateLimitStore
+from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter, SQLiteRateLimitStore, shortest_span
 from sdk.freee.tokens import MemoryTokenStore, SQLiteTokenStore, TokenSet
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -140,3 +140,20 @@ def test_limiter_refuses_meaningless_windows():
         RateLimiter(MemoryRateLimitStore(), FakeClock(), [(0, 60.0)])
     with pytest.raises(ValueError, match="margin"):
         RateLimiter(MemoryRateLimitStore(), FakeClock(), [(1, 60.0)], margin=-1)
+
+
+@pytest.mark.parametrize(
+    ("calls", "span"),
+    [(0, 0.0), (1, 0.0), (30, 0.0), (31, 60.0), (101, 180.0), (300, 540.0), (1501, 3600.0)],
+)
+def test_shortest_span_under_freees_limits(calls, span):
+    assert shortest_span(calls) == span
+
+
+def test_shortest_span_is_what_the_limiter_allows_on_a_fake_clock():
+    clock = FakeClock()
+    limiter = RateLimiter(MemoryRateLimitStore(), clock, ((3, 10.0),), margin=0.0)
+    start = clock.monotonic()
+    for _ in range(7):
+        limiter.acquire()
+    assert clock.monotonic() - start == pytest.approx(shortest_span(7, ((3, 10.0),)), abs=0.01)

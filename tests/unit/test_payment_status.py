@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sdk.models.freee import AccountingDeal, Invoice
@@ -46,7 +46,9 @@ def invoice(**changes: Any) -> Invoice:
     return Invoice.model_validate(data | changes)
 
 
-def accounting(*payments: tuple[date, int], due_amount: int | None = None) -> AccountingDeal:
+def accounting(
+    *payments: tuple[date, int], due_amount: int | None = None, due: date | None = DUE
+) -> AccountingDeal:
     paid = sum(amount for _, amount in payments)
     left = TOTAL - paid if due_amount is None else due_amount
     return AccountingDeal.model_validate(
@@ -54,7 +56,7 @@ def accounting(*payments: tuple[date, int], due_amount: int | None = None) -> Ac
             "id": 9,
             "company_id": 1,
             "issue_date": BILLED.isoformat(),
-            "due_date": DUE.isoformat(),
+            "due_date": due.isoformat() if due else None,
             "amount": TOTAL,
             "due_amount": left,
             "type": "income",
@@ -158,8 +160,20 @@ def test_overpaid_deal_is_paid_never_more_than_the_total_nor_a_negative_balance(
 
 
 def test_no_due_date_is_never_overdue():
-    s = payment_standing(record(due=None), invoice(payment_date=None), accounting(), date(2030, 1, 1))
+    s = payment_standing(record(due=None), invoice(payment_date=None), accounting(due=None), date(2030, 1, 1))
     assert (s.status, s.days_overdue) == (PaymentStatus.UNPAID, 0)
+
+
+def test_the_due_date_is_the_accounting_deals_then_the_invoices_then_the_ledgers():
+    later = DUE + timedelta(days=10)
+    day = DUE + timedelta(days=5)
+    by_deal = payment_standing(record(), invoice(), accounting(due=later), day)
+    assert (by_deal.due_date, by_deal.status) == (later, PaymentStatus.UNPAID)
+    by_invoice = payment_standing(record(), invoice(payment_date=later.isoformat()), None, day)
+    assert (by_invoice.due_date, by_invoice.status) == (later, PaymentStatus.UNPAID)
+    by_ledger = payment_standing(record(due=later), None, accounting(due=None), day)
+    assert (by_ledger.due_date, by_ledger.status) == (later, PaymentStatus.UNPAID)
+    assert payment_standing(record(), invoice(), accounting(), day).days_overdue == 5
 
 
 # ------------------------------------------------------------------------------------------------ rollup
