@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: preview the freee invoices of the example deals (no account, nothing sent)
+## demo: the whole loop on this machine, no account: sandboxes, server, webhooks, invoices, payments, sync
 demo: $(STAMP)
-	FREEE_COMPANY_ID=$${FREEE_COMPANY_ID:-1} $(BIN)/hubspot-freee preview --file examples/deals.json --today 2026-11-25
+	$(BIN)/hubspot-freee demo
 
 ## lint: ruff and mypy (strict on sdk/)
 lint: $(STAMP)

@@ -919,6 +919,27 @@ def sync_payments_command(
     raise typer.Exit(0 if summary.ok else EXIT_INCOMPLETE)
 
 
+@app.command()
+def demo() -> None:
+    """The whole loop on this machine, no account needed: sandboxes, the local server and worker, deals won
+    in HubSpot, invoices in freee, payments, the payment sync, then deals and company balances as tables.
+    Exits non-zero if any step did not do what it should. / 全体の流れをこのマシンだけで実演します。"""
+    import os
+
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the steps and tables are the output; logs only for trouble
+    from sandbox.demo import DemoFailed, run_demo
+
+    try:
+        run = run_demo(console)
+    except DemoFailed as failed:
+        raise _fail(str(failed)) from None
+    if run.problems:
+        for problem in run.problems:
+            err.print(f"[red]•[/] {problem}", highlight=False, soft_wrap=True)
+        raise _fail(f"{len(run.problems)} values differ from the plan / 想定と異なる値があります")
+    console.print("[bold green]demo finished: every step did what it should / デモ完了[/]")
+
+
 def main() -> None:
     app()
 
