@@ -1,14 +1,15 @@
 """The local server: a small Flask app factory over the same handlers Lambda runs.
 
-:data:`ROUTES` is the one route table: the Flask app is built from it, and the deployment's checks compare
-``serverless.yml`` with it.
+:data:`ROUTES` is the one route table: the Flask app is built from it, and ``tests/deploy`` checks that
+``serverless.yml`` declares exactly these routes with these handlers. A Lambda handler named here must live in a
+module that does not import Flask (the Lambda artifact carries no Flask).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
@@ -19,6 +20,7 @@ from functions.actions import (
     handle_workflow_action,
 )
 from functions.cards import CardDeps, handle_balance_card
+from functions.health import healthz
 from sdk.http import MAX_BODY_BYTES, Headers, HttpRequest, HttpResponse, error, public_uri
 from webhooks.hubspot import WebhookDeps
 from webhooks.hubspot import handle as handle_webhook
@@ -33,7 +35,7 @@ class Route:
     method: str
     path: str
     name: str
-    lambda_handler: str  # "module:function" that serves this route on AWS
+    lambda_handler: str  # "module.function" that serves this route on AWS (serverless.yml's handler)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -47,7 +49,7 @@ ROUTES: tuple[Route, ...] = (
         "functions.actions.lambda_handler",
     ),
     Route("GET", "/cards/balance", "balance_card", "functions.cards.lambda_handler"),
-    Route("GET", "/healthz", "healthz", "functions.app.healthz_handler"),
+    Route("GET", "/healthz", "healthz", "functions.health.lambda_handler"),
 )
 
 
@@ -65,16 +67,6 @@ class Services:
 
     def card_deps(self) -> CardDeps:
         return CardDeps(self.context)
-
-
-def healthz() -> HttpResponse:
-    return HttpResponse(200, {"status": "ok"})
-
-
-def healthz_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from sdk.http import to_api_gateway
-
-    return to_api_gateway(healthz())
 
 
 def create_app(services: Services) -> Flask:

@@ -14,10 +14,19 @@ lower case, groups as tables::
 
 The file is ``./hubspot-freee.toml`` unless ``HUBSPOT_FREEE_CONFIG`` names another. Secrets are ``SecretStr``:
 they print as ``**********`` and never reach a log or an error message.
+
+On AWS, secrets are read at cold start from Secrets Manager, never from plain environment variables:
+``SECRETS_ID`` names one secret (or several, comma-separated), each a JSON object whose keys are setting names as
+environment variables, e.g. ``{"HUBSPOT_ACCESS_TOKEN": "...", "HUBSPOT_CLIENT_SECRET": "..."}``. Precedence:
+``load_settings(**overrides)`` > environment = secrets > TOML file > defaults. The environment and the secrets
+never overlap: a setting given by both (or by two secrets), a key that is no setting, or a secret that cannot be
+read stops :func:`load_settings` with a ``SettingsError`` naming the key and the secret id, never a value.
+boto3 and Powertools' parameters utility are imported only when ``SECRETS_ID`` is set.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +46,9 @@ from sdk.terms import IssueDateSource, PaymentTerms, parse_terms
 
 CONFIG_ENV = "HUBSPOT_FREEE_CONFIG"
 DEFAULT_CONFIG_FILE = "hubspot-freee.toml"
+SECRETS_ENV = "SECRETS_ID"
+#: how long a secret read from Secrets Manager is cached in the process (Powertools' cache)
+SECRETS_MAX_AGE_SECONDS = 300
 
 
 class TaxDefaults(BaseModel):
@@ -287,8 +299,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
 
 
 def _build(cls: type[Settings], overrides: dict[str, Any]) -> Settings:
+    secret_ids = os.environ.get(SECRETS_ENV, "").strip()
+    values = {**secret_settings(secret_ids), **overrides} if secret_ids else overrides
     try:
-        return cls(**overrides)
+        return cls(**values)
     except ValidationError as exc:
         raise SettingsError(
             [_describe(error) for error in exc.errors(include_url=False, include_input=False)]
@@ -301,3 +315,48 @@ def _describe(error: Any) -> str:
     path = ".".join(str(part) for part in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{path} ({env_name(path)}): {message}"
+
+
+def secret_settings(secret_ids: str) -> dict[str, Any]:
+    """The settings held in the Secrets Manager secrets named by ``secret_ids`` (comma-separated names or ARNs),
+    keyed by field name. Raises ``SettingsError`` naming each bad key or unreadable secret (never a value)."""
+    from aws_lambda_powertools.utilities import parameters  # deferred: boto3 only when secrets are used
+
+    environment = {name.lower() for name in os.environ}
+    values: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    problems: list[str] = []
+    for secret_id in filter(None, (part.strip() for part in secret_ids.split(","))):
+        where = f"{SECRETS_ENV}: secret {secret_id!r}"
+        try:
+            raw = parameters.get_secret(secret_id, max_age=SECRETS_MAX_AGE_SECONDS)
+        except parameters.exceptions.GetParameterError as exc:
+            problems.append(f"{where} could not be read ({exc}); check its name and the function's role")
+            continue
+        data = _json_object(raw)
+        if data is None:
+            problems.append(f'{where} is not a JSON object like {{"HUBSPOT_ACCESS_TOKEN": "..."}}')
+            continue
+        for key, value in data.items():
+            name = key.lower()
+            if name not in Settings.model_fields:
+                problems.append(f"{where}: {key} is not a setting (a typo?)")
+            elif not isinstance(value, str | int | float | bool):
+                problems.append(f"{where}: {key} must be a string or a number")
+            elif name in environment:
+                problems.append(f"{where}: {key} is also set in the environment; remove one of them")
+            elif name in owner:
+                problems.append(f"{where}: {key} is also in secret {owner[name]!r}; keep it in one")
+            else:
+                values[name], owner[name] = value, secret_id
+    if problems:
+        raise SettingsError(problems)
+    return values
+
+
+def _json_object(raw: str | bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

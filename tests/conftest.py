@@ -25,6 +25,7 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if base in settings_names or name.startswith(("HUBSPOT_", "FREEE_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv("SECRETS_ID", raising=False)  # no secrets read from anyone's AWS account
     monkeypatch.chdir(tmp_path)  # so no ./hubspot-freee.toml of the developer's is read
 
 
