@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench-import clean test-card
+.PHONY: demo test lint unit bench-import clean test-card chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ $(CARD)/node_modules/.package-lock.json: $(CARD)/package-lock.json
 
 test-card: $(CARD)/node_modules/.package-lock.json
 	cd $(CARD) && npx --no-install vitest run
+
+## chaos: the full chaos profile: 1,000 deals across 200 companies, 4 workers, 20 % faults, 5 seeds
+chaos: $(STAMP)
+	LOG_LEVEL=ERROR CHAOS_REPORT_DIR=$(CURDIR)/benchmarks $(BIN)/python -m pytest -m chaos tests/chaos -p no:cacheprovider -q
 
 ## bench-import: how long importing the SDK takes in a fresh process
 bench-import: $(STAMP)

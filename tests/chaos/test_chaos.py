@@ -1,0 +1,49 @@
+"""The chaos scenario (issue 8). ``make test`` runs the small profile; ``make chaos`` the full one over five seeds:
+1,000 deals across 200 companies each, 4 workers, 20 % faults on both services."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import harness
+
+
+def _assert_clean(report: harness.Report) -> None:
+    summary = json.dumps(dict(report.counters), ensure_ascii=False, sort_keys=True)
+    assert report.problems == [], f"{len(report.problems)} problems ({summary}):\n" + "\n".join(
+        report.problems[:40]
+    )
+    assert report.counters["invoices"] == report.profile.deals
+    assert report.counters["duplicate invoices"] == 0
+    assert report.counters["lost deals"] == 0
+    assert report.counters["wrong write-backs"] == 0
+
+
+def test_small_storm_every_deal_one_invoice_every_value_right(tmp_path: Path):
+    report = harness.run(harness.SMALL, tmp_path)
+    _assert_clean(report)
+    # the storm really happened: faults on both services, killed workers, a store restart, duplicates
+    assert report.counters["store restarts"] == 1
+    assert report.counters["workers killed"] >= 1
+    assert sum(v for k, v in report.counters.items() if k.startswith("freee faults")) > 0
+    assert sum(v for k, v in report.counters.items() if k.startswith("hubspot faults")) > 0
+    assert report.counters["duplicate deliveries"] + report.counters["batches replayed"] > 0
+
+
+@pytest.mark.chaos
+@pytest.mark.parametrize("seed", harness.FULL_SEEDS)
+def test_full_storm(tmp_path: Path, seed: int):
+    report = harness.run(harness.full(seed), tmp_path)
+    out = Path(os.environ.get("CHAOS_REPORT_DIR", tmp_path)) / f"chaos-seed-{seed}.json"
+    out.write_text(
+        json.dumps(
+            {"seed": seed, "seconds": round(report.seconds, 1), **report.counters},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
+    _assert_clean(report)
