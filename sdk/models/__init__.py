@@ -4,31 +4,59 @@ Field names follow the vendors' own (HubSpot's camelCase JSON, freee's snake_cas
 against the documentation by eye.
 """
 
-from sdk.models.freee import (
-    AccountingDeal,
-    DealPayment,
-    FreeeErrorBody,
-    Invoice,
-    InvoiceLine,
-    InvoiceLineRequest,
-    InvoiceRequest,
-    Partner,
-    PartnerAddress,
-    PartnerCreateRequest,
-)
-from sdk.models.hubspot import (
-    Company,
-    Contact,
-    CrmObject,
-    Deal,
-    DealBundle,
-    LineItem,
-    Pipeline,
-    PipelineStage,
-    WebhookEvent,
-    WorkflowActionRequest,
-    parse_webhook_batch,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sdk.models.freee import (
+        AccountingDeal,
+        DealPayment,
+        FreeeErrorBody,
+        Invoice,
+        InvoiceLine,
+        InvoiceLineRequest,
+        InvoiceRequest,
+        Partner,
+        PartnerAddress,
+        PartnerCreateRequest,
+    )
+    from sdk.models.hubspot import (
+        Company,
+        Contact,
+        CrmObject,
+        Deal,
+        DealBundle,
+        LineItem,
+        Pipeline,
+        PipelineStage,
+        WebhookEvent,
+        WorkflowActionRequest,
+        parse_webhook_batch,
+    )
+
+_FREEE = {
+    "AccountingDeal",
+    "DealPayment",
+    "FreeeErrorBody",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceLineRequest",
+    "InvoiceRequest",
+    "Partner",
+    "PartnerAddress",
+    "PartnerCreateRequest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Each side's models load on first use: a webhook handler needs HubSpot's, not freee's (cold start)."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = import_module("sdk.models.freee" if name in _FREEE else "sdk.models.hubspot")
+    return getattr(module, name)
+
 
 __all__ = [
     "AccountingDeal",
