@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from functions.cli_setup import register as register_setup_commands
 from sdk.errors import SettingsError, ValidationFailed
 from sdk.mapping import build_invoice_request, known_partner
 from sdk.models.hubspot import DealBundle
@@ -938,6 +939,9 @@ def demo() -> None:
             err.print(f"[red]•[/] {problem}", highlight=False, soft_wrap=True)
         raise _fail(f"{len(run.problems)} values differ from the plan / 想定と異なる値があります")
     console.print("[bold green]demo finished: every step did what it should / デモ完了[/]")
+
+
+register_setup_commands(app)  # setup hubspot | setup freee | doctor (functions/cli_setup.py)
 
 
 def main() -> None:

@@ -961,6 +961,7 @@ class FreeeState:
             self.access_tokens: dict[str, float] = {}
             self.refresh_tokens: dict[str, _RefreshToken] = {}
             self.codes: dict[str, _AuthCode] = {}
+            self.consent_denied = False  # the user clicks "deny" on the consent page
             self.token_calls: Counter[str] = Counter()
             self.api_calls = 0
             self._ids: Counter[str] = Counter()
@@ -1686,6 +1687,11 @@ class FreeeSandbox:
         """A ready token pair (not counted as a token-endpoint call)."""
         return self.state.issue_tokens()
 
+    def deny_consent(self, denied: bool = True) -> None:
+        """The next authorisations are refused by the user (``error=access_denied`` on the redirect)."""
+        with self.state.lock:
+            self.state.consent_denied = denied
+
     def expire_access_tokens(self, *, refresh_tokens: bool = False) -> int:
         return self.state.expire_access_tokens(refresh_tokens=refresh_tokens)
 
@@ -1899,12 +1905,18 @@ class FreeeSandbox:
                 raise _OAuthError(
                     400, "unsupported_response_type", "response_type には code を指定してください。"
                 )
+            separator = "&" if "?" in redirect_uri else "?"
+            keep_state = {"state": args["state"]} if "state" in args else {}
+            if state.consent_denied and not redirect_uri.startswith("urn:ietf:wg:oauth:2.0:oob"):
+                denied = {"error": "access_denied", "error_description": "ユーザーが許可しませんでした。"}
+                response = Response(status=302)
+                response.headers["Location"] = f"{redirect_uri}{separator}{urlencode(denied | keep_state)}"
+                return response
             code = state.issue_code(redirect_uri)
             if redirect_uri.startswith("urn:ietf:wg:oauth:2.0:oob"):
                 page = f'<!doctype html><title>認可コード</title><p>認可コード: <code id="code">{code}</code></p>'
                 return Response(page, 200, content_type="text/html; charset=utf-8")
-            query = {"code": code} | ({"state": args["state"]} if "state" in args else {})
-            separator = "&" if "?" in redirect_uri else "?"
+            query = {"code": code} | keep_state
             response = Response(status=302)
             response.headers["Location"] = f"{redirect_uri}{separator}{urlencode(query)}"
             return response

@@ -625,6 +625,26 @@ class HubSpotClient:
 
     # -- properties --------------------------------------------------------------------------------------------
 
+    def read_properties(self, object_type: str) -> dict[str, dict[str, Any]]:
+        """The object's live properties by name: ``type``, ``fieldType``, ``groupName`` and option values."""
+        api = self._api("crm.properties.core_api")
+        answer = self._call("properties.get_all", api.get_all, object_type, archived=False)
+        return {
+            str(p.name): {
+                "type": str(p.type),
+                "fieldType": str(p.field_type),
+                "groupName": str(p.group_name),
+                "options": [str(o.value) for o in p.options or []],
+            }
+            for p in answer.results or []
+        }
+
+    def read_property_groups(self, object_type: str) -> list[str]:
+        """The names of the object's property groups."""
+        api = self._api("crm.properties.groups_api")
+        answer = self._call("property_groups.get_all", api.get_all, object_type)
+        return [str(g.name) for g in answer.results or []]
+
     def ensure_property_group(self, object_type: str, name: str, label: str) -> bool:
         """Create the property group unless it exists. True when it was created."""
         from hubspot.crm.properties import PropertyGroupCreate

@@ -60,6 +60,15 @@ class Template:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class Company:
+    """A freee 事業所 the token's user belongs to (``GET /api/1/companies``), with the user's role in it."""
+
+    id: int
+    name: str
+    role: str
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 5
@@ -239,6 +248,20 @@ class FreeeClient:
     def list_templates(self) -> list[Template]:
         body = self._call("GET", f"{INVOICE_API}/invoices/templates", params={"company_id": self.company_id})
         return [Template(id=int(t["id"]), name=str(t["name"])) for t in body["templates"]]
+
+    # ---------------------------------------------------------------------------------------- companies
+
+    def list_companies(self) -> list[Company]:
+        """Every company the token's user belongs to (the one call that needs no ``company_id``)."""
+        body = self._call("GET", "/api/1/companies")
+        return [
+            Company(
+                id=int(c["id"]),
+                name=str(c.get("display_name") or c.get("name") or c["id"]),
+                role=str(c.get("role") or ""),
+            )
+            for c in body["companies"]
+        ]
 
     # ---------------------------------------------------------------------------------- accounting deals
 

@@ -1,0 +1,402 @@
+"""``hubspot-freee setup hubspot | setup freee`` and ``doctor`` as an operator runs them, against the sandboxes
+served on loopback. The browser is played by ``requests`` following freee's redirect to the local callback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from functions.cli import app
+from sandbox.faults import FaultKind, FaultRule
+from sandbox.hubspot import create_hubspot_sandbox
+from sandbox.transport import ServedApp, serve
+from sdk.clock import SystemClock
+from sdk.freee.tokens import TokenSet
+from sdk.queue.sqlite import SQLiteQueue
+from sdk.store.sqlite import SQLiteStore
+from tests.world import HUBSPOT_TOKEN, World, build_world, cli_env
+
+runner = CliRunner()
+CLIENT_SECRET = "sandbox-client-secret"
+
+
+@dataclass
+class Setup:
+    world: World
+    freee: ServedApp
+    env: dict[str, str]
+    store_path: Path
+    tmp: Path
+
+    def run(self, *args: str, **env: str | None) -> Any:  # None: unset that variable
+        return runner.invoke(app, list(args), env=self.env | env)
+
+    def secrets(self) -> list[str]:
+        row = self.world.store.tokens.load_token()
+        stored = [row.tokens.access_token, row.tokens.refresh_token] if row else []
+        return [HUBSPOT_TOKEN, CLIENT_SECRET, *stored]
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    path = tmp_path / "store.sqlite"
+    world = build_world(SQLiteStore(path), clock=SystemClock())
+    freee = serve(world.freee_box.app)
+    env = cli_env(world, freee.url, path, QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite'}")
+    yield Setup(world, freee, env, path, tmp_path)
+    freee.stop()
+    world.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def assert_no_secret(output: str, secrets: list[str]) -> None:
+    for secret in secrets:
+        assert secret not in output
+
+
+# --- setup hubspot ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_portal() -> Iterator[tuple[Any, dict[str, str]]]:
+    box = create_hubspot_sandbox(access_token=HUBSPOT_TOKEN)
+    served = serve(box.app)
+    yield box, {"HUBSPOT_API_BASE": served.url, "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN, "LOG_LEVEL": "ERROR"}
+    served.stop()
+    box.close()
+
+
+def test_setup_hubspot_dry_run_then_create_then_nothing_left(empty_portal):
+    box, env = empty_portal
+    dry = runner.invoke(app, ["setup", "hubspot", "--dry-run", "--json"], env=env)
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)
+    deals = next(o for o in plan["objects"] if o["object_type"] == "deals")
+    assert plan["dry_run"] is True and deals["group_created"] is True
+    assert "freee_invoice_id" in deals["created"] and deals["existing"] == []
+    assert "freee_invoice_id" not in box.state.properties["deals"]  # a dry run creates nothing
+
+    first = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    made = {o["object_type"]: o for o in json.loads(first.stdout)["objects"]}
+    assert len(made["deals"]["created"]) == 13 and len(made["companies"]["created"]) == 9
+    assert made["line_items"]["created"] == ["freee_tax_rate"]
+    assert box.state.properties["deals"]["freee_invoice_id"]["label"] == "freee請求書ID / freee invoice ID"
+    assert box.state.properties["deals"]["freee_invoice_id"]["groupName"] == "freee"
+
+    again = runner.invoke(app, ["setup", "hubspot"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "すべて作成済み" in again.output and "nothing to create" in again.output
+
+
+def test_setup_hubspot_wrong_token_is_a_clear_error(empty_portal):
+    _, env = empty_portal
+    result = runner.invoke(app, ["setup", "hubspot"], env=env | {"HUBSPOT_ACCESS_TOKEN": "pat-wrong-0000"})
+    assert result.exit_code == 2
+    assert "401" in result.output and "HUBSPOT_ACCESS_TOKEN" in result.output
+    assert "pat-wrong-0000" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_setup_hubspot_missing_scopes_names_them(empty_portal):
+    box, env = empty_portal
+    box.faults.add(FaultRule(FaultKind.SERVER_ERROR, status=403, path_prefix="/crm/v3/properties"))
+    result = runner.invoke(app, ["setup", "hubspot"], env=env)
+    assert result.exit_code == 2
+    assert "403" in result.output
+    for scope in ("crm.schemas.deals.write", "crm.schemas.companies.write", "e-commerce"):
+        assert scope in result.output
+
+
+# --- setup freee -----------------------------------------------------------------------------------------------
+
+
+def browser(approve: Callable[[str], None]) -> Callable[..., bool]:
+    """A stand-in for ``webbrowser.open``: the 'user' acts on the URL in another thread, as a browser would."""
+
+    def open_url(url: str, *args: Any, **kwargs: Any) -> bool:
+        threading.Thread(target=approve, args=(url,), daemon=True).start()
+        return True
+
+    return open_url
+
+
+def follow(url: str) -> None:
+    requests.get(url, timeout=10)  # freee's consent page redirects to the local callback
+
+
+def tampered(url: str) -> None:
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    location = urlsplit(answer.headers["Location"])
+    query = {k: v[0] for k, v in parse_qs(location.query).items()} | {"state": "forged"}
+    requests.get(f"{location.scheme}://{location.netloc}{location.path}?{urlencode(query)}", timeout=10)
+
+
+@pytest.fixture
+def fresh_store(setup: Setup) -> Setup:
+    """The setup's environment pointed at an empty store: freee is not connected yet."""
+    setup.env["STORAGE_URL"] = f"sqlite:///{setup.tmp / 'fresh.sqlite'}"
+    return setup
+
+
+def test_setup_freee_connects_stores_tokens_and_writes_the_company(fresh_store, monkeypatch):
+    setup = fresh_store
+    config = setup.tmp / "hubspot-freee.toml"
+    config.write_text(
+        '# our settings\npayment_terms_default = "net_30"\nfreee_company_id = 999\n\n[tax]\nrounding = "round"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(webbrowser, "open", browser(follow))
+    result = setup.run("setup", "freee", "--port", "0", "--config", str(config), FREEE_COMPANY_ID=None)
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:" in result.output and "/callback" in result.output
+    assert "wrote freee_company_id = 1" in result.output
+    text = config.read_text(encoding="utf-8")
+    assert text == (
+        '# our settings\npayment_terms_default = "net_30"\nfreee_company_id = 1\n\n[tax]\nrounding = "round"\n'
+    )
+    row = SQLiteStore(setup.tmp / "fresh.sqlite").tokens.load_token()
+    assert row is not None and row.tokens.access_token
+    assert setup.world.freee_box.token_calls.get("authorization_code") == 1
+    assert_no_secret(result.output, [CLIENT_SECRET, row.tokens.access_token, row.tokens.refresh_token])
+
+
+def test_setup_freee_without_a_settings_file_prints_the_setting(fresh_store, monkeypatch):
+    setup = fresh_store
+    monkeypatch.chdir(setup.tmp)
+    monkeypatch.setattr(webbrowser, "open", browser(follow))
+    result = setup.run("setup", "freee", "--port", "0", "--company-id", "1")
+    assert result.exit_code == 0, result.output
+    assert "export FREEE_COMPANY_ID=1" in result.output
+    assert not (setup.tmp / "hubspot-freee.toml").exists()
+
+
+def test_setup_freee_refuses_an_answer_with_another_state(fresh_store, monkeypatch):
+    setup = fresh_store
+    monkeypatch.setattr(webbrowser, "open", browser(tampered))
+    result = setup.run("setup", "freee", "--port", "0")
+    assert result.exit_code == 1
+    assert "state" in result.output and "setup freee" in result.output
+    assert SQLiteStore(setup.tmp / "fresh.sqlite").tokens.load_token() is None
+    assert setup.world.freee_box.token_calls.get("authorization_code") is None  # the code was never used
+
+
+def test_setup_freee_reports_a_denied_consent(fresh_store, monkeypatch):
+    setup = fresh_store
+    setup.world.freee_box.deny_consent()
+    monkeypatch.setattr(webbrowser, "open", browser(follow))
+    result = setup.run("setup", "freee", "--port", "0")
+    assert result.exit_code == 1
+    assert "access_denied" in result.output and "認可が拒否されました" in result.output
+    assert SQLiteStore(setup.tmp / "fresh.sqlite").tokens.load_token() is None
+
+
+def test_setup_freee_times_out_with_the_url_and_what_to_check(fresh_store, monkeypatch):
+    setup = fresh_store
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    result = setup.run("setup", "freee", "--port", "0", "--no-browser", "--timeout", "1")
+    assert result.exit_code == 1
+    assert opened == []  # --no-browser
+    assert "/public_api/authorize?" in result.output
+    assert "no answer from the browser within 1s" in result.output
+    assert "redirect" in result.output
+
+
+def test_setup_freee_refuses_a_redirect_uri_off_this_machine(fresh_store):
+    result = fresh_store.run("setup", "freee", FREEE_REDIRECT_URI="https://example.com/callback")
+    assert result.exit_code == 2
+    assert "FREEE_REDIRECT_URI" in result.output and "http://127.0.0.1:8765/callback" in result.output
+
+
+# --- doctor ----------------------------------------------------------------------------------------------------
+
+
+def doctor(setup: Setup, **env: str) -> tuple[int, dict[str, dict[str, str]], str]:
+    result = setup.run("doctor", "--json", **env)
+    data = json.loads(result.stdout)
+    assert data["ok"] is (result.exit_code == 0)
+    return result.exit_code, {c["check"].split(" /")[0]: c for c in data["checks"]}, result.output
+
+
+def statuses(checks: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {name: c["status"] for name, c in checks.items()}
+
+
+def test_doctor_passes_on_a_healthy_setup(setup):
+    human = setup.run("doctor")
+    assert human.exit_code == 0, human.output
+    assert "すべて正常です" in human.output
+    code, checks, output = doctor(setup)
+    assert code == 0
+    assert set(statuses(checks).values()) == {"ok"}
+    assert list(checks) == [
+        "settings",
+        "HubSpot connection",
+        "won stages",
+        "properties: deals",
+        "properties: companies",
+        "properties: line_items",
+        "freee token",
+        "freee connection",
+        "partner codes",
+        "queue",
+    ]
+    assert "Closed Won" in checks["won stages"]["detail"] and "受注 / Won" in checks["won stages"]["detail"]
+    assert_no_secret(human.output + output, setup.secrets())
+
+
+def test_doctor_explains_a_wrong_hubspot_token_and_still_checks_freee(setup):
+    code, checks, output = doctor(setup, HUBSPOT_ACCESS_TOKEN="pat-na1-wrong")
+    assert code == 1
+    assert checks["HubSpot connection"]["status"] == "problem"
+    assert "401" in checks["HubSpot connection"]["detail"]
+    assert "HUBSPOT_ACCESS_TOKEN" in checks["HubSpot connection"]["fix"]
+    assert checks["won stages"]["status"] == "skipped"
+    assert "HubSpot connection failed" in checks["properties: deals"]["detail"]
+    assert checks["freee connection"]["status"] == "ok" and checks["queue"]["status"] == "ok"
+    assert "pat-na1-wrong" not in output
+
+
+def test_doctor_finds_a_missing_property(setup):
+    with setup.world.hubspot_box.state.lock:
+        del setup.world.hubspot_box.state.properties["deals"]["freee_invoice_url"]
+    code, checks, _ = doctor(setup)
+    assert code == 1
+    deals = checks["properties: deals"]
+    assert deals["status"] == "problem" and "freee_invoice_url" in deals["detail"]
+    assert "hubspot-freee setup hubspot" in deals["fix"]
+    assert checks["properties: companies"]["status"] == "ok"
+
+
+def test_doctor_finds_a_property_of_the_wrong_type(setup):
+    with setup.world.hubspot_box.state.lock:
+        setup.world.hubspot_box.state.properties["deals"]["freee_amount_paid"]["type"] = "string"
+    _, checks, _ = doctor(setup)
+    deals = checks["properties: deals"]
+    assert "freee_amount_paid is string, expected number" in deals["detail"]
+    assert "PROPERTIES__DEAL_AMOUNT_PAID" in deals["fix"]
+
+
+def test_doctor_finds_a_pipeline_without_a_won_stage(setup):
+    state = setup.world.hubspot_box.state
+    with state.lock:
+        custom = next(p for p in state.pipelines["deals"] if p["id"] == "87654321")
+        next(s for s in custom["stages"] if s["id"] == "87654324")["metadata"]["probability"] = "0.9"
+    code, checks, _ = doctor(setup)
+    assert code == 1
+    won = checks["won stages"]
+    assert won["status"] == "problem"
+    assert "法人営業 / Enterprise" in won["detail"] and "87654321" in won["detail"]
+    assert "WON_STAGES__EXTRA_STAGE_IDS" in won["fix"]
+    ok_again = doctor(setup, WON_STAGES__EXTRA_STAGE_IDS='["87654324"]')
+    assert ok_again[1]["won stages"]["status"] == "ok"
+
+
+def test_doctor_refreshes_an_expired_access_token(setup):
+    row = setup.world.store.tokens.load_token()
+    expired = TokenSet(
+        row.tokens.access_token, row.tokens.refresh_token, SystemClock().now() - timedelta(minutes=5)
+    )
+    setup.world.store.tokens.save_token(expired, row.version)
+    code, checks, _ = doctor(setup)
+    assert code == 0, checks
+    assert "refreshed now" in checks["freee token"]["detail"]
+    assert setup.world.freee_box.token_calls.get("refresh_token") == 1
+
+
+def test_doctor_says_to_authorise_again_when_freee_refuses_the_refresh_token(setup):
+    row = setup.world.store.tokens.load_token()
+    expired = TokenSet(
+        row.tokens.access_token, row.tokens.refresh_token, SystemClock().now() - timedelta(minutes=5)
+    )
+    setup.world.store.tokens.save_token(expired, row.version)
+    setup.world.freee_box.expire_access_tokens(refresh_tokens=True)
+    code, checks, output = doctor(setup)
+    assert code == 1
+    token = checks["freee token"]
+    assert token["status"] == "problem" and "refused the refresh token" in token["detail"]
+    assert "hubspot-freee setup freee" in token["fix"]
+    assert checks["freee connection"]["status"] == "skipped"
+    assert checks["HubSpot connection"]["status"] == "ok"
+    assert_no_secret(output, setup.secrets())
+
+
+def test_doctor_reports_unreachable_services_with_their_url(setup):
+    hubspot = f"http://127.0.0.1:{closed_port()}"
+    freee = f"http://127.0.0.1:{closed_port()}"
+    row = setup.world.store.tokens.load_token()
+    expired = TokenSet(
+        row.tokens.access_token, row.tokens.refresh_token, SystemClock().now() - timedelta(minutes=5)
+    )
+    setup.world.store.tokens.save_token(expired, row.version)
+    code, checks, _ = doctor(setup, HUBSPOT_API_BASE=hubspot, FREEE_API_BASE=freee, FREEE_AUTH_BASE=freee)
+    assert code == 1
+    assert f"HubSpot unreachable at {hubspot}" in checks["HubSpot connection"]["detail"]
+    assert f"freee unreachable at {freee}" in checks["freee token"]["detail"]
+    assert checks["queue"]["status"] == "ok"
+
+
+def test_doctor_reports_an_unreachable_freee_api_with_a_valid_token(setup):
+    freee = f"http://127.0.0.1:{closed_port()}"
+    code, checks, _ = doctor(setup, FREEE_API_BASE=freee)
+    assert code == 1
+    assert checks["freee token"]["status"] == "ok"
+    assert f"freee unreachable at {freee}" in checks["freee connection"]["detail"]
+    assert checks["partner codes"]["status"] == "skipped"
+
+
+def test_doctor_finds_partner_codes_disabled_in_freee(setup):
+    setup.world.freee_box.state.use_partner_codes = False
+    code, checks, _ = doctor(setup)
+    assert code == 1
+    assert "FREEE_USE_PARTNER_CODES=false" in checks["partner codes"]["fix"]
+    assert doctor(setup, FREEE_USE_PARTNER_CODES="false")[0] == 0
+
+
+def test_doctor_finds_a_company_the_token_cannot_access(setup):
+    _, checks, _ = doctor(setup, FREEE_COMPANY_ID="42")
+    assert "FREEE_COMPANY_ID=42" in checks["freee connection"]["detail"]
+    assert "1 (" in checks["freee connection"]["detail"]
+
+
+def test_doctor_points_at_the_dead_letter_queue(setup):
+    queue = SQLiteQueue(setup.env["QUEUE_URL"].removeprefix("sqlite:///"), max_receives=1)
+    queue.send({"type": "create_invoice", "portal_id": 1, "deal_id": "1"})
+    queue.dead_letter(queue.receive(1)[0], "test")
+    code, checks, _ = doctor(setup)
+    assert code == 1
+    assert "1 message(s) in the dead-letter queue" in checks["queue"]["detail"]
+    assert "hubspot-freee dlq list" in checks["queue"]["fix"] and "dlq redrive" in checks["queue"]["fix"]
+
+
+def test_doctor_names_a_bad_setting_and_skips_the_rest(setup):
+    code, checks, _ = doctor(setup, TAX__ROUNDING="sometimes")
+    assert code == 1
+    assert "TAX__ROUNDING" in checks["settings"]["detail"]
+    assert {c["status"] for name, c in checks.items() if name != "settings"} == {"skipped"}
+
+
+def test_doctor_names_missing_settings(setup):
+    code, checks, _ = doctor(setup, FREEE_CLIENT_SECRET="")
+    assert code == 1
+    assert "FREEE_CLIENT_SECRET" in checks["settings"]["detail"]
+    assert checks["freee token"]["status"] == "skipped"
+    assert checks["HubSpot connection"]["status"] == "ok"
