@@ -210,7 +210,9 @@ class Stand:
             queue_url=f"sqlite:///{workdir / 'queue.sqlite'}",
         )
         self.store = Restartable(workdir / "store.sqlite")
-        self.kills = KillSwitch(random.Random(profile.seed + 2), profile.kills, profile.kill_probability, report)
+        self.kills = KillSwitch(
+            random.Random(profile.seed + 2), profile.kills, profile.kill_probability, report
+        )
         self.stop_workers = threading.Event()
         self.workers: list[threading.Thread] = []
         self.lock = threading.Lock()
@@ -343,16 +345,24 @@ class Stand:
                 on_half()
 
     def replay_some_batches(self) -> None:
-        """ "Twice or more": some batches delivered again by hand, beyond the sandbox's own duplicates."""
-        deliveries = [d for d in self.hubspot_box.deliveries if d.status is not None and d.status < 300]
+        """ "Twice or more": beyond the sandbox's own duplicates, each batch is delivered again by hand (once or
+        twice) with the profile's duplicate rate; the report counts batches that arrived two or more times."""
+        accepted = [d for d in self.hubspot_box.deliveries if d.status is not None and d.status < 300]
+        arrivals: Counter[tuple[int, ...]] = Counter(d.event_ids for d in accepted)
+        first = {d.event_ids: d for d in accepted}
         with requests.Session() as session:
-            for delivery in deliveries:
-                if self.rng.random() < self.profile.duplicate_rate / 2:
-                    for _ in range(self.rng.randint(1, 2)):
-                        session.post(
-                            delivery.url, data=delivery.body.encode(), headers=delivery.headers, timeout=10
-                        )
-                        self.report.note("batches replayed")
+            for events, delivery in first.items():
+                if self.rng.random() >= self.profile.duplicate_rate:
+                    continue
+                for _ in range(self.rng.randint(1, 2)):
+                    answer = session.post(
+                        delivery.url, data=delivery.body.encode(), headers=delivery.headers, timeout=10
+                    )
+                    if answer.status_code < 300:
+                        arrivals[events] += 1
+                    self.report.note("batches replayed")
+        self.report.note("webhook batches", len(first))
+        self.report.note("batches delivered twice or more", sum(1 for n in arrivals.values() if n >= 2))
 
     def restart_store(self) -> None:
         self.store.down = True
