@@ -104,6 +104,7 @@ def test_every_exchange_of_the_client_matches_the_freee_documents(contract: Cont
     )
     assert list(client.iter_invoices(start=date(2026, 10, 1), end=date(2026, 12, 31)))
     assert client.list_templates()
+    assert [(c.id, c.role) for c in client.list_companies()] == [(1, "admin")]
     sandbox.pay(invoice.id, 1000, draft.due_date)
     deal_id = client.get_invoice(invoice.id).deal_id
     assert deal_id is not None
@@ -118,4 +119,5 @@ def test_every_exchange_of_the_client_matches_the_freee_documents(contract: Cont
     assert client.get_invoice(second.id).is_canceled
 
     assert {c.split(" ")[0] for c in checked} == {"GET", "POST", "PUT"}
-    assert len(checked) >= 16
+    assert "GET /api/1/companies" in checked
+    assert len(checked) >= 17

@@ -1,0 +1,346 @@
+"""The doctor's checks one by one, with small fakes: each answers a question and never raises."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sdk.clock import FakeClock
+from sdk.errors import SettingsError
+from sdk.freee.client import Company
+from sdk.freee.errors import FreeeAuthError, FreeeUnavailable, FreeeValidationError
+from sdk.freee.tokens import MemoryTokenStore, TokenSet
+from sdk.hubspot import HubSpotAuthError, HubSpotRetryable
+from sdk.models.hubspot import Pipeline
+from sdk.properties import property_definitions
+from sdk.queue import QueueDepth
+from sdk.settings import PropertyNames, WonStageRules, load_settings
+from sdk.usecases.doctor import (
+    CHECK_NAMES,
+    Status,
+    Wiring,
+    check_freee_connection,
+    check_freee_token,
+    check_hubspot_connection,
+    check_partner_codes,
+    check_properties,
+    check_queue,
+    check_settings,
+    check_won_stages,
+    run_doctor,
+)
+
+NAMES = PropertyNames()
+
+
+def pipeline(pid: str, label: str, *stages: tuple[str, str, str]) -> Pipeline:
+    return Pipeline.model_validate(
+        {
+            "id": pid,
+            "label": label,
+            "stages": [
+                {"id": sid, "label": sid, "metadata": {"isClosed": closed, "probability": probability}}
+                for sid, closed, probability in stages
+            ],
+        }
+    )
+
+
+SALES = pipeline("default", "Sales", ("open", "false", "0.5"), ("closedwon", "true", "1.0"))
+NO_WON = pipeline("777", "Renewals", ("open", "false", "0.5"), ("lost", "true", "0.0"))
+
+
+class FakeHubSpot:
+    def __init__(
+        self,
+        pipelines: list[Pipeline] | None = None,
+        properties: dict[str, dict[str, Any]] | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.pipelines = pipelines if pipelines is not None else [SALES]
+        self.properties = properties if properties is not None else healthy_properties()
+        self.error = error
+
+    def read_pipelines(self, *, refresh: bool = False) -> list[Pipeline]:
+        if self.error:
+            raise self.error
+        return self.pipelines
+
+    def read_properties(self, object_type: str) -> dict[str, Any]:
+        if self.error:
+            raise self.error
+        return self.properties[object_type]
+
+
+def healthy_properties() -> dict[str, dict[str, Any]]:
+    return {
+        object_type: {
+            d["name"]: {"type": d["type"], "options": [o["value"] for o in d.get("options", [])]}
+            for d in definitions
+        }
+        for object_type, definitions in property_definitions(NAMES).items()
+    }
+
+
+class FakeFreee:
+    def __init__(self, companies: list[Company] | None = None, error: Exception | None = None) -> None:
+        self.companies = companies if companies is not None else [Company(1, "サンプル株式会社", "admin")]
+        self.error = error
+        self.code_error: Exception | None = None
+
+    def list_companies(self) -> list[Company]:
+        if self.error:
+            raise self.error
+        return self.companies
+
+    def get_partner_by_code(self, code: str) -> Any:
+        if self.code_error:
+            raise self.code_error
+        return None
+
+
+class FakeTokens:
+    def __init__(self, store: MemoryTokenStore, clock: FakeClock, error: Exception | None = None) -> None:
+        self.store, self.clock, self.error = store, clock, error
+
+    def access_token(self, *, rejected: str | None = None) -> str:
+        if self.error:
+            raise self.error
+        row = self.store.load_token()
+        assert row is not None
+        fresh = TokenSet("new-access", "new-refresh", self.clock.now() + timedelta(hours=6))
+        self.store.save_token(fresh, row.version)
+        return fresh.access_token
+
+
+# --- settings --------------------------------------------------------------------------------------------------
+
+
+def test_settings_that_do_not_load_are_named():
+    result = check_settings(SettingsError(["tax.rounding (TAX__ROUNDING): bad"]))
+    assert result.status is Status.PROBLEM and "TAX__ROUNDING" in result.detail
+
+
+def test_missing_required_settings_are_named_with_their_variables():
+    result = check_settings(load_settings(hubspot_access_token="x", freee_client_id="id"))
+    assert result.status is Status.PROBLEM
+    assert "FREEE_CLIENT_SECRET" in result.detail and "FREEE_COMPANY_ID" in result.detail
+    assert "setup freee" in result.fix
+
+
+def test_complete_settings_pass():
+    settings = load_settings(
+        hubspot_access_token="x", freee_client_id="id", freee_client_secret="s", freee_company_id=1
+    )
+    assert check_settings(settings).ok
+
+
+# --- HubSpot ---------------------------------------------------------------------------------------------------
+
+
+def test_hubspot_401_says_which_token():
+    result = check_hubspot_connection(
+        FakeHubSpot(error=HubSpotAuthError("no", status=401, operation="pipelines.get_all")), "https://h"
+    )
+    assert result.status is Status.PROBLEM and "401" in result.detail
+    assert "HUBSPOT_ACCESS_TOKEN" in result.fix
+
+
+def test_hubspot_403_names_the_scopes():
+    result = check_hubspot_connection(
+        FakeHubSpot(error=HubSpotAuthError("no", status=403, operation="pipelines.get_all")), "https://h"
+    )
+    assert "403" in result.detail and "crm.objects.deals.read" in result.fix
+
+
+def test_hubspot_unreachable_names_the_url():
+    result = check_hubspot_connection(
+        FakeHubSpot(error=HubSpotRetryable("x", status=None, operation="o")), "http://127.0.0.1:9"
+    )
+    assert "unreachable at http://127.0.0.1:9" in result.detail
+
+
+def test_a_pipeline_without_a_won_stage_is_a_problem():
+    result = check_won_stages(FakeHubSpot([SALES, NO_WON]), WonStageRules())
+    assert result.status is Status.PROBLEM
+    assert "'Renewals' (777)" in result.detail and "Sales" not in result.detail
+
+
+def test_pipelines_left_out_of_invoicing_need_no_won_stage():
+    assert check_won_stages(FakeHubSpot([SALES, NO_WON]), WonStageRules(pipelines=("default",))).ok
+
+
+def test_an_extra_stage_id_makes_a_pipeline_won():
+    assert check_won_stages(FakeHubSpot([SALES, NO_WON]), WonStageRules(extra_stage_ids=("open",))).ok
+
+
+def test_unknown_pipeline_and_stage_ids_in_the_settings_are_problems():
+    result = check_won_stages(
+        FakeHubSpot([SALES]), WonStageRules(pipelines=("default", "gone"), extra_stage_ids=("nope",))
+    )
+    assert "WON_STAGES__PIPELINES names gone" in result.detail
+    assert "WON_STAGES__EXTRA_STAGE_IDS names nope" in result.detail
+
+
+def test_properties_all_present():
+    for object_type in ("deals", "companies", "line_items"):
+        assert check_properties(FakeHubSpot(), NAMES, object_type).ok
+
+
+def test_missing_property_and_wrong_type_and_missing_option():
+    properties = healthy_properties()
+    del properties["deals"]["freee_due_date"]
+    properties["deals"]["freee_amount_paid"]["type"] = "string"
+    properties["deals"]["freee_payment_status"]["options"] = ["unpaid", "paid"]
+    result = check_properties(FakeHubSpot(properties=properties), NAMES, "deals")
+    assert result.status is Status.PROBLEM
+    assert "freee_due_date" in result.detail
+    assert "freee_amount_paid is string, expected number" in result.detail
+    assert "partially_paid, overdue" in result.detail
+    assert "setup hubspot" in result.fix and "PROPERTIES__DEAL_AMOUNT_PAID" in result.fix
+
+
+def test_renamed_properties_are_checked_under_their_configured_name():
+    names = PropertyNames(line_item_tax_rate="my_tax_rate")
+    properties = {"line_items": {"my_tax_rate": healthy_properties()["line_items"]["freee_tax_rate"]}}
+    assert check_properties(FakeHubSpot(properties=properties), names, "line_items").ok
+
+
+# --- freee -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def test_no_token_stored_says_run_setup(clock):
+    store = MemoryTokenStore()
+    result = check_freee_token(store, FakeTokens(store, clock), clock, "https://a")
+    assert result.status is Status.PROBLEM and "hubspot-freee setup freee" in result.fix
+
+
+def test_a_valid_access_token_reports_its_expiry(clock):
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() + timedelta(hours=2)))
+    result = check_freee_token(
+        store, FakeTokens(store, clock, error=AssertionError("no refresh")), clock, "x"
+    )
+    assert result.ok and "2 h 0 min left" in result.detail
+
+
+def test_an_expired_access_token_is_refreshed(clock):
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() - timedelta(minutes=1)))
+    result = check_freee_token(store, FakeTokens(store, clock), clock, "x")
+    assert result.ok and "refreshed now" in result.detail
+    assert store.load_token().tokens.access_token == "new-access"  # type: ignore[union-attr]
+
+
+def test_a_refused_refresh_token_says_authorise_again(clock):
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() - timedelta(minutes=1)))
+    result = check_freee_token(store, FakeTokens(store, clock, FreeeAuthError("invalid_grant")), clock, "x")
+    assert result.status is Status.PROBLEM
+    assert "refused the refresh token" in result.detail and "setup freee` again" in result.fix
+
+
+def test_an_unreachable_token_endpoint_names_the_url(clock):
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() - timedelta(minutes=1)))
+    result = check_freee_token(
+        store, FakeTokens(store, clock, FreeeUnavailable("down")), clock, "http://auth"
+    )
+    assert "freee unreachable at http://auth" in result.detail
+
+
+def test_the_company_must_be_one_the_token_can_access():
+    result = check_freee_connection(FakeFreee(), 2, "https://api")
+    assert (
+        result.status is Status.PROBLEM and "FREEE_COMPANY_ID=2" in result.detail and "1 (" in result.detail
+    )
+    assert check_freee_connection(FakeFreee(), 1, "https://api").ok
+    assert "not set" in check_freee_connection(FakeFreee(), None, "https://api").detail
+
+
+def test_freee_unreachable_names_the_url():
+    result = check_freee_connection(FakeFreee(error=FreeeUnavailable("x")), 1, "http://127.0.0.1:9")
+    assert "unreachable at http://127.0.0.1:9" in result.detail
+
+
+def test_partner_codes_disabled_in_freee_but_used_is_a_problem():
+    freee = FakeFreee()
+    freee.code_error = FreeeValidationError("codes disabled", status=400)
+    result = check_partner_codes(freee, use_codes=True)
+    assert result.status is Status.PROBLEM and "FREEE_USE_PARTNER_CODES=false" in result.fix
+    assert check_partner_codes(freee, use_codes=False).ok
+
+
+def test_partner_codes_enabled_pass_either_way():
+    assert check_partner_codes(FakeFreee(), use_codes=True).ok
+    assert "not used" in check_partner_codes(FakeFreee(), use_codes=False).detail
+
+
+# --- queue -----------------------------------------------------------------------------------------------------
+
+
+class FakeQueue:
+    max_receives = 5
+
+    def __init__(self, depth: QueueDepth | None = None, error: Exception | None = None) -> None:
+        self._depth, self.error = depth, error
+
+    def depth(self) -> QueueDepth:
+        if self.error:
+            raise self.error
+        assert self._depth is not None
+        return self._depth
+
+
+def test_queue_with_dead_letters_points_at_the_dlq_commands():
+    result = check_queue(FakeQueue(QueueDepth(visible=2, in_flight=0, dead=3)))  # type: ignore[arg-type]
+    assert result.status is Status.PROBLEM and "3 message(s)" in result.detail
+    assert "dlq list" in result.fix and "dlq redrive" in result.fix
+
+
+def test_empty_dlq_passes_and_an_unusable_queue_is_a_problem():
+    assert check_queue(FakeQueue(QueueDepth(1, 1, 0))).ok  # type: ignore[arg-type]
+    broken = check_queue(FakeQueue(error=OSError("disk")))  # type: ignore[arg-type]
+    assert broken.status is Status.PROBLEM and "QUEUE_URL" in broken.fix
+
+
+# --- all together ----------------------------------------------------------------------------------------------
+
+
+class FakeStore:
+    def __init__(self, tokens: MemoryTokenStore) -> None:
+        self.tokens = tokens
+        self.rate_limits = None
+
+
+def test_one_crashing_check_does_not_stop_the_others(clock):
+    settings = load_settings(
+        hubspot_access_token="x", freee_client_id="id", freee_client_secret="s", freee_company_id=1
+    )
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() + timedelta(hours=1)))
+    hubspot = FakeHubSpot()
+    hubspot.read_properties = lambda object_type: 1 / 0  # type: ignore[method-assign,assignment]
+    freee = FakeFreee()
+    wiring = Wiring(
+        hubspot=lambda s: hubspot,
+        freee=lambda s, t, r: freee,
+        store=lambda s: FakeStore(store),
+        queue=lambda s: FakeQueue(QueueDepth(0, 0, 0)),  # type: ignore[arg-type,return-value]
+    )
+    results = run_doctor(lambda: settings, clock=clock, wiring=wiring)
+    assert [r.name for r in results] == list(CHECK_NAMES)
+    by_name = {r.name.split(" /")[0]: r for r in results}
+    assert "ZeroDivisionError" in by_name["properties: deals"].detail
+    assert by_name["won stages"].ok and by_name["freee connection"].ok and by_name["queue"].ok
+
+
+def test_settings_that_do_not_load_skip_everything_else():
+    def load() -> Any:
+        raise SettingsError(["x (X): bad"])
+
+    results = run_doctor(load)
+    assert [r.status for r in results] == [Status.PROBLEM] + [Status.SKIPPED] * (len(CHECK_NAMES) - 1)
+    assert all("settings do not load" in r.detail for r in results[1:])
