@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench-import clean test-card chaos
+.PHONY: demo test lint unit bench bench-import clean test-card chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test-card: $(CARD)/node_modules/.package-lock.json
 ## chaos: the full chaos profile: 1,000 deals across 200 companies, 4 workers, 20 % faults, 5 seeds
 chaos: $(STAMP)
 	LOG_LEVEL=ERROR CHAOS_REPORT_DIR=$(CURDIR)/benchmarks $(BIN)/python -m pytest -m chaos tests/chaos -p no:cacheprovider -q
+
+## bench: every benchmark, each in a fresh process → benchmarks/results.json and benchmarks/results.md
+## (about 12 minutes; BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only burst" for one)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 ## bench-import: how long importing the SDK takes in a fresh process
 bench-import: $(STAMP)

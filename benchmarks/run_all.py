@@ -1,0 +1,300 @@
+"""Every benchmark, each in a fresh process, then ``benchmarks/results.json`` and ``benchmarks/results.md``.
+
+The benchmarks (each prints its figures and writes ``benchmarks/<name>.json``): ``import_time``,
+``freee_rate_limit``, ``webhook_ack``, ``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time
+clock: 6–7 minutes), ``burst``. ``--quick`` passes smaller sizes (and says so in both files); the default is the
+sizes of the issues. ``--only NAME`` (repeatable) runs a subset.
+
+``results.json`` holds the date, the machine (CPU count and model, Python), the load average before and after
+each benchmark, and every benchmark's own JSON. ``results.md`` is a Markdown table with each figure beside its
+target (issue 8). A benchmark that fails (non-zero exit) is recorded as failed and the script exits 1 at the end;
+a figure that misses its target is shown as missed, nothing more: benchmarks measure, they do not gate.
+Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+#: name → (arguments at the issues' sizes, arguments with --quick)
+BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
+    "import_time": ([], ["--runs", "3"]),
+    "freee_rate_limit": ([], ["--calls", "91"]),
+    "webhook_ack": ([], ["--batches", "50"]),
+    "won_to_invoice": ([], ["--deals", "6", "--new-every", "3"]),
+    "payment_sync": (["--speed", "1"], ["--invoices", "3100", "--companies", "50", "--speed", "4"]),
+    "burst": ([], ["--deals", "100", "--companies", "20"]),
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run(name: str, args: list[str]) -> dict[str, Any]:
+    output = HERE / f"{name}.json"
+    command = [sys.executable, str(HERE / f"{name}.py"), *args]
+    print(f"\n=== {name} {' '.join(args)}", flush=True)
+    before, started = load(), time.time()
+    process = subprocess.run(command, cwd=HERE.parent, capture_output=True, text=True, check=False)
+    seconds = time.time() - started
+    sys.stdout.write(process.stdout[-4000:])
+    if process.returncode:
+        sys.stdout.write(process.stderr[-4000:])
+    fresh = output.exists() and output.stat().st_mtime >= started
+    record: dict[str, Any] = {
+        "command": " ".join(["python", f"benchmarks/{name}.py", *args]),
+        "exit_code": process.returncode,
+        "seconds": round(seconds, 1),
+        "load_average_before": before,
+        "load_average_after": load(),
+        "result": json.loads(output.read_text(encoding="utf-8")) if fresh else None,
+    }
+    if process.returncode:
+        record["stderr_tail"] = process.stderr[-2000:]
+    print(f"=== {name}: exit {process.returncode} in {seconds:.0f}s", flush=True)
+    return record
+
+
+# ------------------------------------------------------------------------------------------------- the table
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} ms"
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def _met(ok: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: ""}[ok]
+
+
+def rows(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, target, met) for every figure the benchmarks gave."""
+    out: list[tuple[str, str, str, str]] = []
+
+    def failed(name: str) -> bool:
+        record = records.get(name)
+        if record is None:
+            return True
+        if record["result"] is None or record["exit_code"]:
+            out.append((f"`{name}`", f"failed (exit {record['exit_code']})", "", "**failed**"))
+        return record["result"] is None
+
+    if not failed("import_time"):
+        result = records["import_time"]["result"]
+        for row in result["results"]:
+            if row.get("target_ms") is None:
+                continue
+            kind = "handler module" if row.get("handler") else "module"
+            out.append(
+                (
+                    f"cold import of {kind} `{row['module']}` (median of {result['runs']}, fresh process)",
+                    _ms(row["median_ms"]),
+                    f"≤ {row['target_ms']:.0f} ms",
+                    _met(row["median_ms"] <= row["target_ms"]),
+                )
+            )
+    if not failed("webhook_ack"):
+        result = records["webhook_ack"]["result"]
+        inproc, loop = result["in_process"], result["loopback_http"]
+        out.append(
+            (
+                "webhook ack, signed 100-event batch, in-process: p99 (p50)",
+                f"{_ms(inproc['p99_ms'])} ({_ms(inproc['p50_ms'])})",
+                "p99 ≤ 25 ms",
+                _met(inproc["p99_ms"] <= 25),
+            )
+        )
+        out.append(
+            (
+                "webhook ack, same, over loopback HTTP: p99 (p50)",
+                f"{_ms(loop['p99_ms'])} ({_ms(loop['p50_ms'])})",
+                "—",
+                "",
+            )
+        )
+    if not failed("won_to_invoice"):
+        result = records["won_to_invoice"]["result"]
+        latency = result["won_to_invoice"]
+        out.append(
+            (
+                f"won → invoice number on the deal, {result['deals']} deals, loopback, real clock: p50",
+                _s(latency["p50_s"]),
+                "≤ 2 s",
+                _met(latency["p50_s"] <= 2.0),
+            )
+        )
+        out.append(("won → invoice: p99 (largest of the deals)", _s(latency["p99_s"]), "—", ""))
+        split = list(result["split"].items())
+        out.append(
+            (
+                "won → invoice, p50 of each part: delivery / queue wait / work",
+                " / ".join(_s(part["p50_s"]) for _, part in split),
+                "—",
+                "",
+            )
+        )
+        for kind, budget in (("known", (3, 1, 1)), ("new", (4, 2, 3))):
+            calls = result["api_calls_per_won_deal"].get(kind, {})
+            if not calls.get("deals"):
+                continue
+            measured = (calls["hubspot_reads"], calls["hubspot_writes"], calls["freee_calls"])
+            out.append(
+                (
+                    f"API calls per won deal, {kind} partner ({calls['deals']} deals): HubSpot reads + writes, freee",
+                    f"{measured[0]:g} + {measured[1]:g}, {measured[2]:g}",
+                    f"{budget[0]} + {budget[1]}, {budget[2]}",
+                    _met(all(m <= b for m, b in zip(measured, budget, strict=True))),
+                )
+            )
+    if not failed("freee_rate_limit"):
+        result = records["freee_rate_limit"]["result"]
+        out.append(
+            (
+                f"freee client, {result['calls']} calls under 30/min: elapsed / bound (429 answers)",
+                f"{result['elapsed_scaled_s']:.0f} s / {result['bound_s']:.0f} s = {result['ratio']:.2f}"
+                f" ({result['responses_429']})",
+                "≤ 1.15",
+                _met(result["ratio"] <= 1.15),
+            )
+        )
+    if not failed("burst"):
+        result = records["burst"]["result"]
+        out.append(
+            (
+                f"burst of {result['deals']} won deals, {result['workers']} workers, ×{result['speed']:g}: "
+                f"{result['freee_calls']} freee calls, elapsed / bound",
+                f"{result['elapsed_scaled_s']:.0f} s / {result['rate_limit_bound_s']:.0f} s = {result['ratio']:.2f}",
+                "≤ 1.2",
+                _met(result["ratio"] is not None and result["ratio"] <= 1.2),
+            )
+        )
+        out.append(
+            (
+                "burst: 429 answers from freee / DLQ depth at the end",
+                f"{result['freee_429']} / {result['dlq_depth']}",
+                "few / 0",
+                _met(result["dlq_depth"] == 0),
+            )
+        )
+        out.append(
+            (
+                "burst: every deal exactly one invoice",
+                "yes" if result["ok"] else "; ".join(result["problems"]),
+                "yes",
+                _met(result["ok"]),
+            )
+        )
+    if not failed("payment_sync"):
+        result = records["payment_sync"]["result"]
+        ratio = result.get("ratio")
+        out.append(
+            (
+                f"payment sync of {result['checked']} invoices: {result['freee_calls']} freee calls "
+                f"(budget {result['freee_call_budget']}), elapsed / bound",
+                f"{result['elapsed_sandbox_s']:.0f} s / {result['rate_limit_bound_s']:.0f} s"
+                + (f" = {ratio:.2f}" if ratio is not None else ""),
+                "≤ 1.2",
+                _met(None if ratio is None else ratio <= 1.2),
+            )
+        )
+        out.append(
+            (
+                "payment sync: peak traced Python memory during the sync",
+                f"{result['peak_python_memory_mb']:.0f} MB",
+                "≤ 200 MB",
+                _met(result["peak_python_memory_mb"] <= 200),
+            )
+        )
+        out.append(
+            (
+                "payment sync: max RSS of the whole benchmark process (sandboxes and seeding included)",
+                f"{result['max_rss_mb']:.0f} MB",
+                "—",
+                "",
+            )
+        )
+    return out
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    machine = summary["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{summary['date']} — {machine['cpu_count']} × {machine['cpu_model']}, Python {machine['python']}"
+        f" — load average {summary['load_average_start']} at the start, {summary['load_average_end']} at the end"
+        + (" — **quick sizes** (`--quick`), not the issues' sizes" if summary["quick"] else ""),
+        "",
+        "| figure | measured | target | |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows(summary["benchmarks"])]
+    each = ", ".join(
+        f"`{name}` {record['load_average_before'][0]}"
+        + (f" (exit {record['exit_code']})" if record["exit_code"] else "")
+        for name, record in summary["benchmarks"].items()
+    )
+    lines += ["", f"Load average (1 min) before each benchmark: {each}."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes in all")
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only these")
+    args = parser.parse_args()
+    summary: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "cpu_model": cpu_model(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "quick": args.quick,
+        "load_average_start": load(),
+        "benchmarks": {},
+    }
+    for name, (full, quick) in BENCHMARKS.items():
+        if args.only and name not in args.only:
+            continue
+        summary["benchmarks"][name] = run(name, quick if args.quick else full)
+    summary["load_average_end"] = load()
+    (HERE / "results.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    table = markdown(summary)
+    (HERE / "results.md").write_text(table, encoding="utf-8")
+    print("\n" + table)
+    print(f"written to {HERE / 'results.json'} and {HERE / 'results.md'}")
+    if any(record["exit_code"] for record in summary["benchmarks"].values()):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
