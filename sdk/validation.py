@@ -78,6 +78,24 @@ class InvoiceDraft:
     warnings: tuple[Problem, ...] = field(default=())
 
 
+SHOWN_LIMIT = 40  # how much of a value a message quotes back
+# Bidirectional embeddings, overrides and isolates: invisible, and they make text read differently from what it
+# is ("Trojan Source"). Zero-width joiners (emoji sequences) are not among them.
+_DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(ch: str) -> bool:
+    """A character no invoice text should carry: C0/C1 controls, lone surrogates, direction controls."""
+    return ch in _DIRECTION_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def _shown(value: str, limit: int = SHOWN_LIMIT) -> str:
+    """A value someone typed, safe to quote in a message: short, and its control characters made visible, so a
+    megabyte or an ANSI escape in a property does not end up in ``freee_sync_error``, a log or a terminal."""
+    short = value if len(value) <= limit else value[:limit] + "…"
+    return "".join(f"\\u{ord(ch):04x}" if _is_control(ch) else ch for ch in short)
+
+
 def registration_number_is_valid(number: str) -> bool:
     """``T`` + 13 digits whose first digit is the check digit of the other twelve (法人番号の検査用数字)."""
     match = _REGISTRATION.fullmatch(number)
@@ -108,12 +126,13 @@ class _Collector:
                 f"{what_ja}が{len(value)}文字です。freeeの上限は{TEXT_LIMIT}文字です。短くしてください。",
                 f"{what_en} is {len(value)} characters; freee accepts at most {TEXT_LIMIT}. Shorten it.",
             )
-        if any(unicodedata.category(ch) == "Cc" for ch in value):
+        if any(_is_control(ch) for ch in value):
             self.add(
                 "text.control_characters",
                 field_name,
-                f"{what_ja}に改行やタブなどの制御文字が含まれています。削除してください。",
-                f"{what_en} contains control characters (line breaks, tabs, ...). Remove them.",
+                f"{what_ja}に改行やタブ、文字の向きを変える記号などの制御文字が含まれています。削除してください。",
+                f"{what_en} contains control characters (line breaks, tabs, direction overrides, ...). "
+                "Remove them.",
             )
 
 
@@ -133,8 +152,8 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
         check.add(
             "deal.currency_not_jpy",
             "deal_currency_code",
-            f"通貨が{deal.currency}です。freeeの請求書は日本円（JPY）のみ対応しています。",
-            f"The deal currency is {deal.currency}; freee invoices are in Japanese yen (JPY) only.",
+            f"通貨が{_shown(deal.currency)}です。freeeの請求書は日本円（JPY）のみ対応しています。",
+            f"The deal currency is {_shown(deal.currency)}; freee invoices are in Japanese yen (JPY) only.",
         )
 
     billing_date = _billing_date(check, bundle, settings, today)
@@ -164,9 +183,9 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
                 check.add(
                     "company.payment_terms_invalid",
                     f"company.{names.company_payment_terms}",
-                    f"支払条件「{raw_terms}」を解釈できません。month_end_next_month_end（月末締め翌月末払い）、"
+                    f"支払条件「{_shown(raw_terms)}」を解釈できません。month_end_next_month_end（月末締め翌月末払い）、"
                     "month_end_next_next_month_end、net_30、day_25_next_month のいずれかの形式で入力してください。",
-                    f"Payment terms {raw_terms!r} are not understood. Use month_end_next_month_end, "
+                    f"Payment terms '{_shown(raw_terms)}' are not understood. Use month_end_next_month_end, "
                     "month_end_next_next_month_end, net_N (e.g. net_30) or day_D_next_month (e.g. day_25_next_month).",
                 )
         raw_registration = company.prop(names.company_registration_number)
@@ -176,9 +195,9 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
                 check.add(
                     "company.registration_number_invalid",
                     f"company.{names.company_registration_number}",
-                    f"登録番号「{raw_registration}」が正しくありません。T＋13桁の数字で、検査用数字が合っている"
+                    f"登録番号「{_shown(raw_registration)}」が正しくありません。T＋13桁の数字で、検査用数字が合っている"
                     "必要があります。国税庁の公表サイトで確認してください。",
-                    f"Registration number {raw_registration!r} is not valid: it must be T followed by 13 digits "
+                    f"Registration number '{_shown(raw_registration)}' is not valid: it must be T followed by 13 digits "
                     "with a correct check digit. Check it on the NTA's qualified invoice issuer site.",
                 )
 
@@ -226,9 +245,11 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
             _warn_amount_mismatch(check, deal.amount, tax, entry)
 
     subject = _subject(check, bundle, settings, deal_name, company_name, billing_date)
+    due_date = _due_date(check, terms, billing_date)
 
     if (
         check.problems
+        or due_date is None
         or deal_name is None
         or company is None
         or company_name is None
@@ -244,7 +265,7 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
         company_name=company_name,
         subject=subject,
         billing_date=billing_date,
-        due_date=terms.due_date(billing_date),
+        due_date=due_date,
         terms=terms,
         lines=tuple(lines),
         tax=tax,
@@ -273,8 +294,24 @@ def _billing_date(check: _Collector, bundle: DealBundle, settings: Settings, tod
         check.add(
             "deal.close_date_invalid",
             "closedate",
-            f"完了予定日「{raw}」を日付として解釈できません。",
-            f"The close date {raw!r} is not a date.",
+            f"完了予定日「{_shown(raw)}」を日付として解釈できません。",
+            f"The close date '{_shown(raw)}' is not a date.",
+        )
+        return None
+
+
+def _due_date(check: _Collector, terms: PaymentTerms, billing_date: date | None) -> date | None:
+    """The due date, or a problem when the calendar ends first (a close date in the year 9999)."""
+    if billing_date is None:
+        return None
+    try:
+        return terms.due_date(billing_date)
+    except (ValueError, OverflowError):
+        check.add(
+            "deal.close_date_invalid",
+            "closedate",
+            f"請求日 {billing_date.isoformat()} からは支払期日（{terms.label_ja}）を計算できません。完了予定日を確認してください。",
+            f"No due date ({terms.code}) can follow the billing date {billing_date.isoformat()}; check the close date.",
         )
         return None
 
@@ -301,8 +338,8 @@ def _number(
         check.add(
             code,
             field_name,
-            f"{what_ja}「{raw}」は数値ではありません。",
-            f"{what_en} {raw!r} is not a number.",
+            f"{what_ja}「{_shown(raw)}」は数値ではありません。",
+            f"{what_en} '{_shown(raw)}' is not a number.",
         )
         return None
     if number < 0:
@@ -310,8 +347,8 @@ def _number(
         check.add(
             negative_code,
             field_name,
-            f"{what_ja}がマイナスです（{raw}）。",
-            f"{what_en} is negative ({raw}).",
+            f"{what_ja}がマイナスです（{_shown(raw)}）。",
+            f"{what_en} is negative ({_shown(raw)}).",
         )
         return None
     if number == 0 and not allow_zero:
@@ -321,16 +358,16 @@ def _number(
         check.add(
             code,
             field_name,
-            f"{what_ja}「{raw}」の小数点以下が{MAX_DECIMALS}桁を超えています。",
-            f"{what_en} {raw!r} has more than {MAX_DECIMALS} decimal places.",
+            f"{what_ja}「{_shown(raw)}」の小数点以下が{MAX_DECIMALS}桁を超えています。",
+            f"{what_en} '{_shown(raw)}' has more than {MAX_DECIMALS} decimal places.",
         )
         return None
     if number > maximum:
         check.add(
             code,
             field_name,
-            f"{what_ja}「{raw}」がfreeeの上限（{maximum}）を超えています。",
-            f"{what_en} {raw!r} exceeds freee's limit ({maximum}).",
+            f"{what_ja}「{_shown(raw)}」がfreeeの上限（{maximum}）を超えています。",
+            f"{what_en} '{_shown(raw)}' exceeds freee's limit ({maximum}).",
         )
         return None
     return number
@@ -347,9 +384,9 @@ def _tax_rate(check: _Collector, item: LineItem, index: int, settings: Settings)
         check.add(
             "line_item.tax_rate_unknown",
             f"line_items[{index}].{prop}",
-            f"明細「{item.name or item.id}」の税率「{raw}」は使えません。10、8_reduced（軽減税率8%）、0、exempt（非課税）"
+            f"明細「{_shown(item.name or item.id)}」の税率「{_shown(raw)}」は使えません。10、8_reduced（軽減税率8%）、0、exempt（非課税）"
             "のいずれかを指定してください。",
-            f"Line item {item.name or item.id!r} has tax rate {raw!r}; use 10, 8_reduced (reduced 8%), 0 or exempt.",
+            f"Line item '{_shown(item.name or item.id)}' has tax rate '{_shown(raw)}'; use 10, 8_reduced (reduced 8%), 0 or exempt.",
         )
         return settings.tax.rate
 
@@ -359,7 +396,7 @@ def _lines_from_items(check: _Collector, items: list[LineItem], settings: Settin
     lines: list[DraftLine] = []
     for index, item in sorted(enumerate(items), key=lambda pair: (pair[1].position, pair[0])):
         where = f"line_items[{index}]"
-        label = item.name or item.id
+        label = _shown(item.name or item.id)
         if item.name is None:
             check.add(
                 "line_item.name_missing",
@@ -371,22 +408,22 @@ def _lines_from_items(check: _Collector, items: list[LineItem], settings: Settin
             check.text(
                 item.name,
                 f"{where}.name",
-                f"明細名「{item.name[:20]}…」",
-                f"Line item name {item.name[:20]!r}…",
+                f"明細名「{_shown(item.name, 20)}」",
+                f"Line item name '{_shown(item.name, 20)}'",
             )
         if item.currency is not None and item.currency.upper() != settings.currency:
             check.add(
                 "line_item.currency_not_jpy",
                 f"{where}.hs_line_item_currency_code",
-                f"明細「{label}」の通貨が{item.currency}です。日本円（JPY）のみ対応しています。",
-                f"Line item {label!r} is in {item.currency}; only Japanese yen (JPY) is supported.",
+                f"明細「{label}」の通貨が{_shown(item.currency)}です。日本円（JPY）のみ対応しています。",
+                f"Line item '{label}' is in {_shown(item.currency)}; only Japanese yen (JPY) is supported.",
             )
         rate = _tax_rate(check, item, index, settings)
         quantity = _number(
             check,
             item.quantity,
             f"{where}.quantity",
-            (f"明細「{label}」の数量", f"The quantity of line item {label!r}"),
+            (f"明細「{label}」の数量", f"The quantity of line item '{label}'"),
             code="line_item.quantity_invalid",
             maximum=MAX_QUANTITY,
             allow_zero=False,
@@ -395,7 +432,7 @@ def _lines_from_items(check: _Collector, items: list[LineItem], settings: Settin
             check,
             item.price,
             f"{where}.price",
-            (f"明細「{label}」の単価", f"The unit price of line item {label!r}"),
+            (f"明細「{label}」の単価", f"The unit price of line item '{label}'"),
             code="line_item.price_invalid",
             negative_code="line_item.price_negative",
             maximum=MAX_UNIT_PRICE,
@@ -432,7 +469,7 @@ def _discount(
             "line_item.discount_invalid",
             f"{where}.discount",
             f"明細「{label}」に割引率と割引額の両方が入っています。どちらか一方にしてください。",
-            f"Line item {label!r} has both a discount percentage and a discount amount; keep one.",
+            f"Line item '{label}' has both a discount percentage and a discount amount; keep one.",
         )
         return 0
     try:
@@ -444,8 +481,8 @@ def _discount(
             check.add(
                 "line_item.discount_invalid",
                 f"{where}.hs_discount_percentage",
-                f"明細「{label}」の割引率「{percent_raw}」は0〜100の数値にしてください。",
-                f"The discount percentage {percent_raw!r} of line item {label!r} must be a number from 0 to 100.",
+                f"明細「{label}」の割引率「{_shown(percent_raw)}」は0〜100の数値にしてください。",
+                f"The discount percentage '{_shown(percent_raw)}' of line item '{label}' must be a number from 0 to 100.",
             )
             return 0
         return round_yen(Decimal(amount) * value / Decimal(100), settings.tax.rounding)
@@ -453,8 +490,8 @@ def _discount(
         check.add(
             "line_item.discount_invalid",
             f"{where}.discount",
-            f"明細「{label}」の割引額「{unit_raw}」は0以上の金額にしてください。",
-            f"The discount {unit_raw!r} of line item {label!r} must be an amount of 0 or more.",
+            f"明細「{label}」の割引額「{_shown(unit_raw or '')}」は0以上の金額にしてください。",
+            f"The discount '{_shown(unit_raw or '')}' of line item '{label}' must be an amount of 0 or more.",
         )
         return 0
     discount = line_amount(quantity, value, settings.tax.rounding)
@@ -463,7 +500,7 @@ def _discount(
             "line_item.discount_invalid",
             f"{where}.discount",
             f"明細「{label}」の割引額（{format_yen(discount)}）が明細金額（{format_yen(amount)}）を超えています。",
-            f"The discount of line item {label!r} ({format_yen(discount)}) exceeds its amount ({format_yen(amount)}).",
+            f"The discount of line item '{label}' ({format_yen(discount)}) exceeds its amount ({format_yen(amount)}).",
         )
         return 0
     return discount
@@ -487,24 +524,24 @@ def _line_from_amount(
         check.add(
             "deal.amount_invalid",
             "amount",
-            f"金額「{raw}」は数値ではありません。",
-            f"The amount {raw!r} is not a number.",
+            f"金額「{_shown(raw)}」は数値ではありません。",
+            f"The amount '{_shown(raw)}' is not a number.",
         )
         return []
     if amount < 0:
         check.add(
             "deal.amount_negative",
             "amount",
-            f"金額がマイナスです（{raw}）。",
-            f"The amount is negative ({raw}).",
+            f"金額がマイナスです（{_shown(raw)}）。",
+            f"The amount is negative ({_shown(raw)}).",
         )
         return []
     if amount != amount.to_integral_value():
         check.add(
             "deal.amount_not_integer",
             "amount",
-            f"金額「{raw}」に1円未満の端数があります。円単位の整数にしてください。",
-            f"The amount {raw!r} has a fraction of a yen; use whole yen.",
+            f"金額「{_shown(raw)}」に1円未満の端数があります。円単位の整数にしてください。",
+            f"The amount '{_shown(raw)}' has a fraction of a yen; use whole yen.",
         )
         return []
     yen = int(amount)
@@ -529,8 +566,8 @@ def _warn_amount_mismatch(check: _Collector, raw: str, tax: TaxSummary, entry: T
         check.warn(
             "deal.amount_mismatch",
             "amount",
-            f"取引の金額（{raw}）と明細の合計（{format_yen(expected)}）が一致しません。請求書は明細から作成します。",
-            f"The deal amount ({raw}) differs from the line items' total ({format_yen(expected)}); "
+            f"取引の金額（{_shown(raw)}）と明細の合計（{format_yen(expected)}）が一致しません。請求書は明細から作成します。",
+            f"The deal amount ({_shown(raw)}) differs from the line items' total ({format_yen(expected)}); "
             "the invoice follows the line items.",
         )
 
