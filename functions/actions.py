@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from sdk.errors import Retryable
 from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
+from sdk.hubspot import HubSpotNotFound
 from sdk.log import get_logger
 from sdk.models.hubspot import WorkflowActionRequest
 from sdk.signatures import (
@@ -32,6 +33,9 @@ from sdk.usecases.create_invoice import create_invoice_for_deal
 
 if TYPE_CHECKING:
     from sdk.usecases.context import Context
+
+
+MAX_ID = 2**63 - 1  # HubSpot ids are 64-bit; anything larger cannot name a portal or a record
 
 
 @dataclass
@@ -53,6 +57,13 @@ def _run_or_queue(
 ) -> dict[str, str]:
     try:
         outcome = create_invoice_for_deal(_inline(deps), portal_id, deal_id, trigger)
+    except HubSpotNotFound:
+        get_logger().warning({"event": "action_deal_not_found", "deal_id": deal_id, "portal_id": portal_id})
+        return action_output_fields(
+            None,
+            f"取引 {deal_id} がHubSpotに見つかりません（削除されたか、別のポータルの取引です）。"
+            f" / Deal {deal_id} was not found in HubSpot (deleted, or in another portal).",
+        )
     except Retryable as busy:
         deps.queue.send(
             {
@@ -123,7 +134,7 @@ def _custom_body(request: HttpRequest, deps: ActionDeps) -> tuple[int, str] | Ht
         return error(401, "invalid_signature", str(rejected))
     try:
         data = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return error(400, "invalid_json", "the body is not JSON")
     if not isinstance(data, Mapping):
         return error(400, "invalid_request", 'send {"portalId": <number>, "dealId": "<digits>"}')
@@ -131,8 +142,8 @@ def _custom_body(request: HttpRequest, deps: ActionDeps) -> tuple[int, str] | Ht
     if (
         not isinstance(portal, int)
         or isinstance(portal, bool)
-        or portal <= 0
-        or not deal.isdigit()
+        or not 0 < portal <= MAX_ID
+        or not (deal.isascii() and deal.isdigit())
         or len(deal) > 32
     ):
         return error(400, "invalid_request", 'send {"portalId": <number>, "dealId": "<digits>"}')
