@@ -212,7 +212,7 @@ def parse_webhook_batch(body: bytes | str | list[Any]) -> list[WebhookEvent]:
 
 
 class ActionOrigin(_HubSpotModel):
-    portal_id: int = Field(alias="portalId")
+    portal_id: int = Field(alias="portalId", gt=0, le=2**63 - 1)
     action_definition_id: int | None = Field(default=None, alias="actionDefinitionId")
     action_definition_version: int | None = Field(default=None, alias="actionDefinitionVersion")
     action_execution_index_identifier: dict[str, Any] | None = Field(
@@ -221,7 +221,7 @@ class ActionOrigin(_HubSpotModel):
 
 
 class ActionObject(_HubSpotModel):
-    object_id: int = Field(alias="objectId")
+    object_id: int = Field(alias="objectId", gt=0, le=2**63 - 1)
     object_type: Literal["DEAL", "COMPANY", "CONTACT", "TICKET"] | str = Field(alias="objectType")
 
 
