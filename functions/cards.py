@@ -29,7 +29,8 @@ class CardDeps:
 
 def _digits(raw: str | None) -> str | None:
     value = (raw or "").strip()
-    return value if value.isdigit() and len(value) <= MAX_ID_DIGITS and int(value) > 0 else None
+    ascii_digits = value.isascii() and value.isdigit()  # str.isdigit alone takes "１２３" and "²"
+    return value if ascii_digits and len(value) <= MAX_ID_DIGITS and int(value) > 0 else None
 
 
 def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
