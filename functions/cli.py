@@ -42,6 +42,7 @@ EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2
 
 _BUNDLES = TypeAdapter(list[DealBundle])
+MAX_INPUT_BYTES = 10_000_000  # some thousands of deals; a larger file is refused before it is read
 
 
 @app.callback()
@@ -64,7 +65,14 @@ def _settings(config: Path | None) -> Settings:
 def read_bundles(path: Path) -> list[DealBundle]:
     """Deal bundles from a JSON file; every problem is a clear message, never a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:  # at most one byte past the limit: /dev/zero or 50 MB stop here
+            raw = stream.read(MAX_INPUT_BYTES + 1)
+        if len(raw) > MAX_INPUT_BYTES:
+            raise _fail(
+                f"{path}: the file is too large (over {MAX_INPUT_BYTES:,} bytes); split it "
+                "/ ファイルが大きすぎます。分割してください。"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise _fail(f"{path}: no such file / ファイルがありません") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -73,6 +81,15 @@ def read_bundles(path: Path) -> list[DealBundle]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _fail(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise _fail(f"{path}: the JSON is nested too deeply to be a list of deals") from None
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(
+            f"{path}: contains a \\uD800-\\uDFFF escape (a lone surrogate), which is not text; fix the file "
+            "/ 文字として不正なエスケープ（サロゲート）が含まれています"
+        ) from None
     if isinstance(data, dict):
         data = [data]
     try:
@@ -318,6 +335,12 @@ def _context(config: Path | None) -> Any:
         raise _fail(str(exc)) from None
 
 
+def _deal_id(deal: str) -> str:
+    if not (deal.isascii() and deal.isdigit() and len(deal) <= 32):
+        raise _fail(f"--deal {deal!r} is not a HubSpot deal id (digits) / 取引IDは数字です")
+    return deal
+
+
 def _portal(ctx: Any, portal: int | None) -> int:
     chosen = portal or ctx.settings.hubspot_portal_id
     if chosen is None:
@@ -358,8 +381,7 @@ def invoice_create(
     """Create the freee invoice of one won deal (exactly once) and write it back onto the deal."""
     from sdk.usecases.create_invoice import Result, create_invoice_for_deal, plan_invoice_for_deal
 
-    if not deal.isdigit():
-        raise _fail(f"--deal {deal!r} is not a HubSpot deal id (digits) / 取引IDは数字です")
+    _deal_id(deal)
     ctx = _context(config)
     portal_id = _portal(ctx, portal)
     if dry_run:
@@ -437,6 +459,7 @@ def invoice_show(
     """The deal's ledger row and its history (what happened, when, by which trigger)."""
     from sdk.store import open_store
 
+    _deal_id(deal)
     settings = _settings(config)
     try:
         store = open_store(settings.storage_url)
@@ -927,7 +950,9 @@ def demo() -> None:
     Exits non-zero if any step did not do what it should. / 全体の流れをこのマシンだけで実演します。"""
     import os
 
-    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the steps and tables are the output; logs only for trouble
+    os.environ.setdefault(
+        "LOG_LEVEL", "WARNING"
+    )  # the steps and tables are the output; logs only for trouble
     from sandbox.demo import DemoFailed, run_demo
 
     try:
