@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench bench-import clean test-card chaos
+.PHONY: demo test lint unit bench bench-import clean test-card package-check chaos
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy sdk functions sandbox webhooks workflows
 
-## test: lint, the app card's tests, then every test with coverage of sdk/ (fails under 90 %)
-test: lint test-card
+## test: lint, the app card's tests, the AWS package check, then every test with coverage of sdk/ (fails under 90 %)
+test: lint test-card package-check
 	$(BIN)/python -m pytest --cov --cov-report=term-missing
 
 ## test-card: the HubSpot app card's component tests (npm ci only when node_modules is missing or the lock changed)
@@ -42,6 +42,22 @@ test-card: $(CARD)/node_modules/.package-lock.json
 chaos: $(STAMP)
 	LOG_LEVEL=ERROR CHAOS_REPORT_DIR=$(CURDIR)/benchmarks $(BIN)/python -m pytest -m chaos tests/chaos -p no:cacheprovider -q
 
+## package-check: build the AWS deployment offline (osls, dummy credentials, no account), lint its CloudFormation
+## template and check the Lambda zip (contents, wheel tags, size). npm ci only when the root lock changed.
+## cfn-lint ignores W3005 only: the framework adds a DependsOn that a Ref/GetAtt already implies (roles, routes).
+DEPLOY_ENV := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=dummy AWS_SECRET_ACCESS_KEY=dummy \
+	AWS_REGION=ap-northeast-1 AWS_DEFAULT_REGION=ap-northeast-1 SLS_TELEMETRY_DISABLED=1 \
+	SLS_NOTIFICATIONS_MODE=off PYTHON_BIN=$(CURDIR)/$(BIN)/python
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+package-check: $(STAMP) node_modules/.package-lock.json
+	rm -rf .serverless
+	$(DEPLOY_ENV) npx --no-install osls package --stage ci
+	$(BIN)/cfn-lint --ignore-checks W3005 -- .serverless/cloudformation-template-update-stack.json
+	$(BIN)/python deploy/check_package.py .serverless
+
 ## bench: every benchmark, each in a fresh process → benchmarks/results.json and benchmarks/results.md
 ## (about 12 minutes; BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only burst" for one)
 bench: $(STAMP)
@@ -52,4 +68,4 @@ bench-import: $(STAMP)
 	$(BIN)/python benchmarks/import_time.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .serverless

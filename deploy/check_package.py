@@ -1,0 +1,154 @@
+"""Check the Lambda artifacts ``osls package`` built, without an AWS account (``make package-check``).
+
+For each zip in the package folder (``.serverless`` by default) it prints the zipped and unzipped sizes, and fails
+(exit status 1, every problem listed) when:
+
+* a zip exceeds the size budget (zipped or unzipped);
+* it carries what Lambda must not get: the repository's tests, sandboxes, benchmarks, examples, workflows,
+  ``node_modules`` or a virtualenv, or a library the runtime has (boto3, botocore, s3transfer) or the functions
+  must not need (flask, werkzeug, typer, rich);
+* a binary or a wheel is not for Lambda's CPython 3.12 on x86_64 Linux (``*.cpython-3XX-*.so`` names, the
+  ``Tag:`` lines of each ``*.dist-info/WHEEL``), or ``pydantic_core``'s binary is missing;
+* a function of the CloudFormation template names a handler whose module is not in its zip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+MB = 1024 * 1024
+#: zipped budget per artifact; the build measured about 6 MB (Lambda's own limit is 50 MB zipped)
+ZIPPED_BUDGET_MB = 15.0
+#: unzipped budget per artifact; the build measured about 19 MB (Lambda's own limit is 250 MB)
+UNZIPPED_BUDGET_MB = 60.0
+TEMPLATE = "cloudformation-template-update-stack.json"
+
+#: top-level folders of the repository that never go to Lambda
+FORBIDDEN_TOP = ("tests", "sandbox", "benchmarks", "examples", "workflows", "deploy", ".serverless", "specs")
+#: libraries the runtime provides (boto3 …) or the functions must not import (flask …)
+FORBIDDEN_LIBRARIES = ("boto3", "botocore", "s3transfer", "flask", "werkzeug", "typer", "rich")
+#: anywhere in a path
+FORBIDDEN_ANYWHERE = ("node_modules", ".venv", "__pycache__")
+
+PYDANTIC_CORE = re.compile(r"^pydantic_core/_pydantic_core\.cpython-312-x86_64-linux-gnu\.so$")
+EXTENSION_TAG = re.compile(r"\.(cpython-\d+[^./]*)\.so$")
+LAMBDA_EXTENSION_TAG = "cpython-312-x86_64-linux-gnu"
+PURE_WHEEL = re.compile(r"^(py3|py2\.py3|py312|cp312)-none-any$")
+BINARY_WHEEL = re.compile(r"^(cp312-cp312|cp3(?:[2-9]|1[0-2])-abi3)-manylinux[_0-9a-z]*_x86_64$")
+
+
+@dataclass
+class Report:
+    name: str
+    zipped: int
+    unzipped: int
+    files: int
+    problems: list[str] = field(default_factory=list)
+
+
+def check_zip(path: Path, handlers: list[str], zipped_budget: float, unzipped_budget: float) -> Report:
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        names = {info.filename for info in infos}
+        report = Report(path.name, path.stat().st_size, sum(i.file_size for i in infos), len(infos))
+        problems = report.problems
+        if report.zipped > zipped_budget * MB:
+            problems.append(f"{report.zipped / MB:.1f} MB zipped, over the {zipped_budget} MB budget")
+        if report.unzipped > unzipped_budget * MB:
+            problems.append(f"{report.unzipped / MB:.1f} MB unzipped, over the {unzipped_budget} MB budget")
+        for name in sorted(_forbidden(names)):
+            problems.append(f"must not be in the artifact: {name}")
+        for name in sorted(names):
+            tag = EXTENSION_TAG.search(name)
+            if tag and tag.group(1) != LAMBDA_EXTENSION_TAG:
+                problems.append(f"{name}: built for {tag.group(1)}, Lambda runs {LAMBDA_EXTENSION_TAG}")
+            if name.endswith(".dist-info/WHEEL"):
+                text = archive.read(name).decode("utf-8", "replace")
+                tags = [
+                    line.removeprefix("Tag:").strip() for line in text.splitlines() if line.startswith("Tag:")
+                ]
+                if not any(PURE_WHEEL.match(tag) or BINARY_WHEEL.match(tag) for tag in tags):
+                    problems.append(f"{name}: wheel tags {tags} are not for CPython 3.12 x86_64")
+        if not any(PYDANTIC_CORE.match(name) for name in names):
+            found = [n for n in names if n.startswith("pydantic_core/_pydantic_core")]
+            problems.append(
+                f"no pydantic_core binary for CPython 3.12 x86_64 Linux (found: {found or 'none'})"
+            )
+        for handler in handlers:
+            module = handler.rsplit(".", 1)[0].replace(".", "/")
+            if f"{module}.py" not in names and f"{module}/__init__.py" not in names:
+                problems.append(f"handler {handler}: {module}.py is not in the artifact")
+    return report
+
+
+def _forbidden(names: set[str]) -> set[str]:
+    found: set[str] = set()
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if not parts:
+            continue
+        top = parts[0]
+        if top in FORBIDDEN_TOP or top in FORBIDDEN_LIBRARIES:
+            found.add(top + "/")
+        elif any(part in FORBIDDEN_ANYWHERE for part in parts[:-1]):
+            found.add(name)
+    return found
+
+
+def handlers_by_artifact(template: Path) -> dict[str, list[str]]:
+    """Artifact file name → the handlers of the functions deployed from it."""
+    resources = json.loads(template.read_text(encoding="utf-8"))["Resources"]
+    handlers: dict[str, list[str]] = {}
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::Lambda::Function":
+            properties = resource["Properties"]
+            artifact = PurePosixPath(properties["Code"]["S3Key"]).name
+            handlers.setdefault(artifact, []).append(properties["Handler"])
+    return handlers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", default=".serverless", type=Path)
+    parser.add_argument("--zipped-budget-mb", type=float, default=ZIPPED_BUDGET_MB)
+    parser.add_argument("--unzipped-budget-mb", type=float, default=UNZIPPED_BUDGET_MB)
+    args = parser.parse_args(argv)
+
+    template = args.folder / TEMPLATE
+    if not template.is_file():
+        print(f"{template} not found: run `npx osls package --stage ci` first", file=sys.stderr)
+        return 1
+    handlers = handlers_by_artifact(template)
+    zips = sorted(args.folder.glob("*.zip"))
+    problems = [
+        f"{name}: named by the template but not built"
+        for name in handlers
+        if not (args.folder / name).is_file()
+    ]
+    if not zips:
+        problems.append(f"no zip in {args.folder}")
+    print(f"{'artifact':30} {'zipped':>10} {'unzipped':>10} {'files':>7}  handlers")
+    for path in zips:
+        report = check_zip(path, handlers.get(path.name, []), args.zipped_budget_mb, args.unzipped_budget_mb)
+        print(
+            f"{report.name:30} {report.zipped / MB:8.2f}MB {report.unzipped / MB:8.2f}MB {report.files:7}  "
+            + ", ".join(handlers.get(path.name, []))
+        )
+        problems.extend(f"{report.name}: {problem}" for problem in report.problems)
+    if problems:
+        print("\nartifact check failed:", *(f"  - {p}" for p in problems), sep="\n", file=sys.stderr)
+        return 1
+    print(
+        f"ok: budget {args.zipped_budget_mb} MB zipped / {args.unzipped_budget_mb} MB unzipped per artifact"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
