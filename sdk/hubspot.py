@@ -436,14 +436,20 @@ class HubSpotClient:
     # -- reading a deal ----------------------------------------------------------------------------------------
 
     def read_deal_bundle(
-        self, portal_id: int, deal_id: str | int, *, with_contact: bool = True
+        self,
+        portal_id: int,
+        deal_id: str | int,
+        *,
+        with_contact: bool = True,
+        max_line_items: int | None = None,
     ) -> DealBundle:
         """The deal, its line items, its primary company (else the first) and its first contact.
 
         Calls: the deal with its associations (1), the line items in batches of 100 (1 up to 100 items), the
         company (1) and the contact (1) — 4 for a usual deal, fewer when something is missing. With
         ``with_contact=False`` the contact is not read (3 calls); its id is kept in ``contact_id`` for
-        :meth:`read_contact`."""
+        :meth:`read_contact`. A deal with more line items than ``max_line_items`` has none read: only their
+        number (``line_items_unread``), enough to refuse it without a hundred batch reads."""
         raw = self._call(
             "deals.get",
             self._api("crm.deals.basic_api").get_by_id,
@@ -456,6 +462,9 @@ class HubSpotClient:
         companies = self._associated(raw, deal.id, "companies")
         contacts = self._associated(raw, deal.id, "contacts")
         item_ids = [i for i, _ in self._associated(raw, deal.id, "line_items")]
+        unread = 0
+        if max_line_items is not None and len(item_ids) > max_line_items:  # more than an invoice holds
+            unread, item_ids = len(item_ids), []
         primary = next((i for i, types in companies if DEAL_COMPANY_PRIMARY_TYPE_ID in types), None)
         company_id = primary or (companies[0][0] if companies else None)
         company = self._read_one("companies", company_id, self.company_properties) if company_id else None
@@ -469,6 +478,7 @@ class HubSpotClient:
                 "company": company,
                 "contact": contact,
                 "contactId": contact_id,
+                "lineItemsUnread": unread,
             }
         )
 

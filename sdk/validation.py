@@ -210,18 +210,23 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
 
     rounding = settings.tax.rounding
     entry = settings.tax.entry_method
-    if bundle.line_items:
+    lines: list[DraftLine] = []
+    if bundle.line_items_unread > settings.freee_max_lines:
+        lines_count = bundle.line_items_unread  # too many to be worth reading: refused on the count alone
+    elif bundle.line_items:
         lines = _lines_from_items(check, bundle.line_items, settings)
+        lines_count = len(lines)
     else:
         lines = _line_from_amount(check, deal.amount, deal_name or "", settings)
+        lines_count = len(lines)
 
-    if len(lines) > settings.freee_max_lines:
+    if lines_count > settings.freee_max_lines:
         check.add(
             "invoice.too_many_lines",
             "line_items",
-            f"明細が{len(lines)}行あります（値引き行を含む）。freeeの請求書は{settings.freee_max_lines}行までです。"
+            f"明細が{lines_count}行あります（値引き行を含む）。freeeの請求書は{settings.freee_max_lines}行までです。"
             "明細をまとめるか、取引を分けてください。",
-            f"The invoice would have {len(lines)} lines (discount lines included); freee accepts at most "
+            f"The invoice would have {lines_count} lines (discount lines included); freee accepts at most "
             f"{settings.freee_max_lines}. Combine line items or split the deal.",
         )
 

@@ -132,6 +132,12 @@ class DealBundle(_HubSpotModel):
     contact_id: str | None = Field(
         default=None, alias="contactId", description="set when the contact was not read"
     )
+    line_items_unread: int = Field(
+        default=0,
+        ge=0,
+        alias="lineItemsUnread",
+        description="how many line items the deal has when there were too many to read (then none are)",
+    )
 
 
 class PipelineStage(_HubSpotModel):

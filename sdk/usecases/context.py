@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 class HubSpotPort(Protocol):
     def read_deal_bundle(
-        self, portal_id: int, deal_id: str | int, *, with_contact: bool = True
+        self,
+        portal_id: int,
+        deal_id: str | int,
+        *,
+        with_contact: bool = True,
+        max_line_items: int | None = None,
     ) -> DealBundle: ...
 
     def read_contact(self, contact_id: str) -> Contact | None: ...

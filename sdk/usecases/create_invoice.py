@@ -57,7 +57,9 @@ class DealBusy(Retryable):
 def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
     ctx.remember(portal_id, deal_id, "triggered", trigger)
     row = ctx.store.get_ledger(portal_id, deal_id)
-    bundle = ctx.hubspot.read_deal_bundle(portal_id, deal_id, with_contact=False)
+    bundle = ctx.hubspot.read_deal_bundle(
+        portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
+    )
 
     if not _is_won(ctx, bundle):
         if row is not None and row.state is LedgerState.CREATED:
@@ -160,7 +162,9 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
     """Read and check the deal, and show the exact freee request and deal write-back. Writes nothing anywhere
     (the partner is looked up only where that costs no freee write)."""
     row = ctx.store.get_ledger(portal_id, deal_id)
-    bundle = ctx.hubspot.read_deal_bundle(portal_id, deal_id, with_contact=False)
+    bundle = ctx.hubspot.read_deal_bundle(
+        portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
+    )
     won = _is_won(ctx, bundle)
     if row is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
         return InvoicePlan(
