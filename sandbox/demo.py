@@ -214,15 +214,7 @@ class _World:
 
         self.ctx = Context.from_settings(self.settings, clock=self.clock)
         issued = self.freee_box.issue_tokens()  # what `hubspot-freee setup freee` stores after OAuth
-        self.ctx.store.tokens.save_token(
-            TokenSet(
-                issued["access_token"],
-                issued["refresh_token"],
-                self.clock.now() + timedelta(seconds=int(issued["expires_in"])),
-                company_id=1,
-            ),
-            None,
-        )
+        self.ctx.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
         self.queue = queue_from_settings(self.settings)
         server = self._serve(create_app(Services(self.ctx, self.queue)))
         self.server_url = server.url

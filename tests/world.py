@@ -6,7 +6,6 @@ HubSpot is served on loopback (the official client speaks urllib3); freee is mou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import requests
@@ -168,12 +167,7 @@ def build_world(
     hubspot = HubSpotClient.from_settings(config, metrics=counter, clock=clock)
     ensure_hubspot_properties(hubspot, config)
     issued = freee_box.issue_tokens()
-    store.tokens.save_token(
-        TokenSet(
-            issued["access_token"], issued["refresh_token"], clock.now() + timedelta(hours=6), company_id=1
-        ),
-        None,
-    )
+    store.tokens.save_token(TokenSet.from_grant(issued, clock.now(), company_id=1), None)
     calls: list[str] = []
     world = World(
         clock=clock,

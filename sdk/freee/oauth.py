@@ -86,14 +86,7 @@ class OAuthClient:
                 f"freee refused the {form['grant_type']} grant: {error}; {REAUTHORIZE}",
                 status=response.status_code,
             )
-        expires_in = int(body.get("expires_in", 21600))
-        return TokenSet(
-            access_token=str(body["access_token"]),
-            refresh_token=str(body["refresh_token"]),
-            access_expires_at=self.clock.now() + timedelta(seconds=expires_in),
-            company_id=body.get("company_id"),
-            scope=body.get("scope"),
-        )
+        return TokenSet.from_grant(body, self.clock.now())
 
 
 class TokenManager:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sdk.sqlite_db import SQLiteDB
 
@@ -35,6 +36,18 @@ class TokenSet:
     access_expires_at: datetime
     company_id: int | None = None
     scope: str | None = None
+
+    @classmethod
+    def from_grant(cls, body: Mapping[str, Any], now: datetime, *, company_id: int | None = None) -> TokenSet:
+        """The pair in a token endpoint's answer (``access_token``, ``refresh_token``, ``expires_in`` seconds,
+        optionally ``company_id`` and ``scope``), received at ``now``."""
+        return cls(
+            access_token=str(body["access_token"]),
+            refresh_token=str(body["refresh_token"]),
+            access_expires_at=now + timedelta(seconds=int(body.get("expires_in", 21600))),
+            company_id=body.get("company_id", company_id),
+            scope=body.get("scope"),
+        )
 
     def __repr__(self) -> str:
         return (

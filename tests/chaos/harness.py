@@ -238,15 +238,7 @@ class Stand:
     def start(self) -> None:
         ensure_hubspot_properties(HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings)
         issued = self.freee_box.issue_tokens()
-        self.store.tokens.save_token(
-            TokenSet(
-                issued["access_token"],
-                issued["refresh_token"],
-                self.clock.now() + timedelta(seconds=int(issued["expires_in"])),
-                company_id=1,
-            ),
-            None,
-        )
+        self.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
         server = serve(create_app(Services(self.context(mortal=False), self.queue())))
         self.served.append(server)
         self.hubspot_box.set_webhook_target(f"{server.url}/webhooks/hubspot")
