@@ -3,7 +3,8 @@
 The benchmarks (each prints its figures and writes ``benchmarks/<name>.json``): ``import_time``,
 ``freee_rate_limit``, ``webhook_ack``, ``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time
 clock: 6–7 minutes), ``burst``. ``--quick`` passes smaller sizes (and says so in both files); the default is the
-sizes of the issues. ``--only NAME`` (repeatable) runs a subset.
+sizes of the issues. ``--only NAME`` (repeatable) runs a subset and keeps the other benchmarks' records from the
+last ``results.json`` of the same kind (quick or not), e.g. to measure a timing again at a lower load.
 
 ``results.json`` holds the date, the machine (CPU count and model, Python), the load average before and after
 each benchmark, and every benchmark's own JSON. ``results.md`` is a Markdown table with each figure beside its
@@ -248,6 +249,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "",
         f"{summary['date']} — {machine['cpu_count']} × {machine['cpu_model']}, Python {machine['python']}"
         f" — load average {summary['load_average_start']} at the start, {summary['load_average_end']} at the end"
+        f" (each benchmark's own below)"
         + (" — **quick sizes** (`--quick`), not the issues' sizes" if summary["quick"] else ""),
         "",
         "| figure | measured | target | |",
@@ -280,10 +282,18 @@ def main() -> None:
         "load_average_start": load(),
         "benchmarks": {},
     }
+    previous = HERE / "results.json"
+    if args.only and previous.exists():  # a partial run updates the named benchmarks and keeps the others
+        earlier = json.loads(previous.read_text(encoding="utf-8"))
+        if earlier.get("quick") == args.quick:
+            summary["benchmarks"] = earlier.get("benchmarks", {})
+            summary["date"] = f"{earlier.get('date', '?')} … {summary['date']}"
+            summary["load_average_start"] = earlier.get("load_average_start", summary["load_average_start"])
     for name, (full, quick) in BENCHMARKS.items():
         if args.only and name not in args.only:
             continue
         summary["benchmarks"][name] = run(name, quick if args.quick else full)
+    summary["benchmarks"] = {n: summary["benchmarks"][n] for n in BENCHMARKS if n in summary["benchmarks"]}
     summary["load_average_end"] = load()
     (HERE / "results.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
