@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from sdk.errors import Retryable
 from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
-from sdk.hubspot import HubSpotNotFound
 from sdk.log import get_logger
 from sdk.models.hubspot import WorkflowActionRequest
 from sdk.signatures import (
@@ -57,13 +56,6 @@ def _run_or_queue(
 ) -> dict[str, str]:
     try:
         outcome = create_invoice_for_deal(_inline(deps), portal_id, deal_id, trigger)
-    except HubSpotNotFound:
-        get_logger().warning({"event": "action_deal_not_found", "deal_id": deal_id, "portal_id": portal_id})
-        return action_output_fields(
-            None,
-            f"取引 {deal_id} がHubSpotに見つかりません（削除されたか、別のポータルの取引です）。"
-            f" / Deal {deal_id} was not found in HubSpot (deleted, or in another portal).",
-        )
     except Retryable as busy:
         deps.queue.send(
             {

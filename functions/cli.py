@@ -415,6 +415,8 @@ def invoice_create(
             )
         raise typer.Exit(EXIT_INCOMPLETE if plan.problems or not plan.won else 0)
     outcome = _run_guarded(lambda: create_invoice_for_deal(ctx, portal_id, deal, "cli"))
+    if outcome.result is Result.DEAL_MISSING:
+        raise _fail(f"deal {deal} not found in HubSpot / 取引 {deal} がHubSpotに見つかりません")
     data = {
         "deal_id": deal,
         "result": outcome.result.value,

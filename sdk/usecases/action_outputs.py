@@ -40,6 +40,7 @@ _RESULTS: Final = {
     Result.ALREADY_INVOICED: ActionResult.ALREADY_INVOICED,
     Result.INVALID: ActionResult.INVALID,
     Result.NOT_WON: ActionResult.INVALID,
+    Result.DEAL_MISSING: ActionResult.FAILED,
     Result.FLAGGED_LOST: ActionResult.INVALID,
     Result.CANCELLED: ActionResult.INVALID,
 }

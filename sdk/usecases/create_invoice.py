@@ -16,6 +16,8 @@ from enum import StrEnum
 
 from sdk.errors import Problem, Retryable, ValidationFailed
 from sdk.freee.errors import FreeeValidationError
+from sdk.hubspot import HubSpotNotFound
+from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
 from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
@@ -32,6 +34,9 @@ class Result(StrEnum):
     ALREADY_INVOICED = "already_invoiced"
     INVALID = "invalid"
     NOT_WON = "not_won"
+    DEAL_MISSING = (
+        "deal_missing"  # the deal is not in HubSpot (deleted since it was won, or another portal's)
+    )
     FLAGGED_LOST = "flagged_lost"
     CANCELLED = "cancelled"
 
@@ -57,9 +62,20 @@ class DealBusy(Retryable):
 def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
     ctx.remember(portal_id, deal_id, "triggered", trigger)
     row = ctx.store.get_ledger(portal_id, deal_id)
-    bundle = ctx.hubspot.read_deal_bundle(
-        portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
-    )
+    try:
+        bundle = ctx.hubspot.read_deal_bundle(
+            portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
+        )
+    except HubSpotNotFound:  # nothing to invoice, and nothing to retry: no later attempt will find it either
+        ctx.remember(portal_id, deal_id, "deal_missing", trigger)
+        get_logger().warning({"event": "deal_missing", "deal_id": deal_id, "portal_id": portal_id})
+        missing = Problem(
+            "deal.not_found",
+            "deal",
+            f"取引 {deal_id} がHubSpotに見つかりません（削除されたか、別のポータルの取引です）。",
+            f"Deal {deal_id} was not found in HubSpot (deleted, or in another portal).",
+        )
+        return InvoiceOutcome(Result.DEAL_MISSING, portal_id, deal_id, problems=(missing,))
 
     if not _is_won(ctx, bundle):
         if row is not None and row.state is LedgerState.CREATED:

@@ -199,6 +199,19 @@ def test_give_up_on_a_busy_deal_leaves_the_other_workers_deal_alone(world: World
 # ---------------------------------------------------------------------------------------------- callbacks
 
 
+def test_a_deal_gone_from_hubspot_is_done_at_once_not_retried_into_the_dlq(world: World, queue: SQLiteQueue):
+    queue.send(job("987654321", trigger="workflow_action", callback_id="cb-gone"))
+    [result] = drain(world.context(), queue)
+    assert result.disposition is Disposition.DONE
+    assert (result.attempts, queue.depth()) == (1, QueueDepth(visible=0, in_flight=0, dead=0))
+    assert world.invoices() == []
+    assert [e.event for e in world.store.history(PORTAL, "987654321")] == ["triggered", "deal_missing"]
+    [callback] = world.hubspot_box.callbacks  # the waiting workflow goes on, told why
+    assert callback.output_fields["result"] == "failed"
+    assert callback.output_fields["hs_execution_state"] == "FAIL_CONTINUE"
+    assert "not found in HubSpot" in callback.output_fields["error_message"]
+
+
 def test_blocked_workflow_action_is_completed_with_the_invoice(world: World, queue: SQLiteQueue):
     deal = won_deal(world)
     queue.send(job(deal, trigger="workflow_action", callback_id="cb-created"))
