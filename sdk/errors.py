@@ -32,6 +32,17 @@ class HubspotFreeeError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
+class HubSpotNotFound(HubspotFreeeError):
+    """The record (or route) does not exist in HubSpot (404). Here rather than in :mod:`sdk.hubspot` so a use
+    case can tell a missing deal without importing the HTTP client (cold start of the handlers)."""
+
+    def __init__(self, message: str, *, operation: str, correlation_id: str | None = None) -> None:
+        self.status = 404
+        self.operation = operation
+        self.correlation_id = correlation_id
+        super().__init__(message)
+
+
 class SettingsError(HubspotFreeeError):
     """A setting is missing or has a bad value; the message names each one and how to set it."""
 

@@ -33,7 +33,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.retry import Retry
 
 from sdk.clock import Clock, SystemClock
-from sdk.errors import AuthError, HubspotFreeeError, Retryable
+from sdk.errors import AuthError, HubspotFreeeError, HubSpotNotFound, Retryable
 from sdk.models.hubspot import Company, Contact, CrmObject, Deal, DealBundle, LineItem, Pipeline
 from sdk.pipelines import won_stages
 
@@ -83,16 +83,6 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------------------------------------------
 # errors
 # --------------------------------------------------------------------------------------------------------------
-
-
-class HubSpotNotFound(HubspotFreeeError):
-    """The record (or route) does not exist in HubSpot (404)."""
-
-    def __init__(self, message: str, *, operation: str, correlation_id: str | None = None) -> None:
-        self.status = 404
-        self.operation = operation
-        self.correlation_id = correlation_id
-        super().__init__(message)
 
 
 class HubSpotRequestError(HubspotFreeeError):

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sdk.settings import Settings
 from sdk.store import LedgerRow, LedgerState, Store
 from sdk.usecases.sync_payments import (
     PaymentStanding,
@@ -24,6 +23,9 @@ from sdk.usecases.sync_payments import (
     written_date,
     written_int,
 )
+
+if TYPE_CHECKING:
+    from sdk.settings import Settings
 
 ObjectType = Literal["deal", "company"]
 OBJECT_TYPES: frozenset[str] = frozenset({"deal", "company"})

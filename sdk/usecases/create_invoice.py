@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sdk.errors import Problem, Retryable, ValidationFailed
+from sdk.errors import HubSpotNotFound, Problem, Retryable, ValidationFailed
 from sdk.freee.errors import FreeeValidationError
-from sdk.hubspot import HubSpotNotFound
 from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
 from sdk.models.freee import Invoice

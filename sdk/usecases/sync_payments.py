@@ -20,13 +20,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sdk.models.freee import AccountingDeal, Invoice
-from sdk.settings import Settings
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
+
+if TYPE_CHECKING:
+    from sdk.settings import Settings
 
 LEASE_NAME = "payment-sync"
 CURSOR_NAME = "payment-sync"
