@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import requests
 
 from functions.app import Services, create_app
 from functions.worker import WorkerResult, run_worker
+from sandbox import sandbox_settings
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
@@ -34,14 +34,11 @@ from sdk.freee.client import FreeeClient
 from sdk.freee.tokens import TokenSet
 from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.queue import Message, Queue, open_queue
-from sdk.settings import load_settings
 from sdk.store import open_store
 from sdk.usecases.context import Context
 from sdk.usecases.setup_hubspot import ensure_hubspot_properties
 
 PORTAL = 24681357
-HUBSPOT_TOKEN = "bench-hubspot-token"
-HUBSPOT_SECRET = "bench-hubspot-client-secret"
 
 
 @dataclass
@@ -136,23 +133,14 @@ class Stand:
         )
         self.hubspot_box = create_hubspot_sandbox(
             clock=clock,
-            access_token=HUBSPOT_TOKEN,
-            client_secret=HUBSPOT_SECRET,
             portal_id=PORTAL,
             rate_limit_per_10s=hubspot_per_10s,
         )
         self.served: list[ServedApp] = [serve(self.freee_box.app), serve(self.hubspot_box.app)]
         database = workdir / "bench.sqlite"
-        self.settings = load_settings(
-            hubspot_api_base=self.served[1].url,
-            hubspot_access_token=HUBSPOT_TOKEN,
-            hubspot_client_secret=HUBSPOT_SECRET,
-            hubspot_portal_id=PORTAL,
-            freee_api_base=self.served[0].url,
-            freee_auth_base=self.served[0].url,
-            freee_client_id="sandbox-client-id",
-            freee_client_secret="sandbox-client-secret",
-            freee_company_id=1,
+        self.settings = sandbox_settings(
+            self.served[0].url,
+            self.served[1].url,
             freee_rate_limit_per_minute=freee_per_minute,
             freee_rate_limit_per_hour=freee_per_hour,
             storage_url=f"sqlite:///{database}",
@@ -171,15 +159,7 @@ class Stand:
     def start_server(self) -> None:
         ensure_hubspot_properties(HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings)
         issued = self.freee_box.issue_tokens()  # what `hubspot-freee setup freee` stores after OAuth
-        self.store.tokens.save_token(
-            TokenSet(
-                issued["access_token"],
-                issued["refresh_token"],
-                self.clock.now() + timedelta(seconds=int(issued["expires_in"])),
-                company_id=1,
-            ),
-            None,
-        )
+        self.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
         hubspot = HubSpotClient.from_settings(self.settings, metrics=self.server_counter, clock=self.clock)
         hubspot.won_stages()  # pipelines cached before the first webhook, as in a warm server
         server_ctx = Context(

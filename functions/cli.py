@@ -269,6 +269,7 @@ def sandbox(
     import signal
     import threading
 
+    from sandbox import sandbox_env
     from sandbox.freee import create_freee_sandbox
     from sandbox.hubspot import create_hubspot_sandbox
     from sandbox.transport import serve
@@ -284,16 +285,7 @@ def sandbox(
         served_hubspot = serve(hubspot.app, host, hubspot_port)
     except OSError as exc:
         raise _fail(f"cannot listen on {host}: {exc.strerror or exc}") from None
-    env = {
-        "FREEE_API_BASE": served_freee.url,
-        "FREEE_AUTH_BASE": served_freee.url,
-        "FREEE_CLIENT_ID": "sandbox-client-id",
-        "FREEE_CLIENT_SECRET": "sandbox-client-secret",
-        "FREEE_COMPANY_ID": "1",
-        "HUBSPOT_API_BASE": served_hubspot.url,
-        "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
-        "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
-    }
+    env = sandbox_env(served_freee.url, served_hubspot.url)
     table = Table(title="sandboxes / サンドボックス", show_header=True, header_style="bold")
     table.add_column("service")
     table.add_column("url")

@@ -4,3 +4,40 @@ Used three ways: mounted into ``requests`` inside tests (:mod:`sandbox.transport
 (:func:`sandbox.transport.serve`) for the official HubSpot client, the demo and end-to-end tests, and reset or
 seeded through each sandbox's ``/_sandbox`` admin API.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sdk.settings import Settings
+
+
+PORTAL_ID = 24681357
+#: the sandboxes' well-known credentials (defaults of ``create_freee_sandbox`` / ``create_hubspot_sandbox``):
+#: test values, not secrets
+CREDENTIALS = {
+    "FREEE_CLIENT_ID": "sandbox-client-id",
+    "FREEE_CLIENT_SECRET": "sandbox-client-secret",
+    "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
+}
+
+
+def sandbox_env(freee_url: str, hubspot_url: str) -> dict[str, str]:
+    """The settings (as environment variables) that point this package at sandboxes served at these URLs."""
+    return {
+        "FREEE_API_BASE": freee_url,
+        "FREEE_AUTH_BASE": freee_url,
+        "FREEE_COMPANY_ID": "1",
+        "HUBSPOT_API_BASE": hubspot_url,
+        "HUBSPOT_PORTAL_ID": str(PORTAL_ID),
+    } | CREDENTIALS
+
+
+def sandbox_settings(freee_url: str, hubspot_url: str, **overrides: Any) -> Settings:
+    """:class:`~sdk.settings.Settings` for sandboxes served at these URLs; ``overrides`` as ``load_settings``."""
+    from sdk.settings import load_settings
+
+    given = {name.lower(): value for name, value in sandbox_env(freee_url, hubspot_url).items()}
+    return load_settings(**(given | overrides))

@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from sandbox import PORTAL_ID, sandbox_settings
 from sandbox.freee import FreeeSandbox, create_freee_sandbox
 from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
@@ -30,10 +31,7 @@ from sdk.clock import SystemClock
 from sdk.freee.tokens import TokenSet
 from sdk.terms import tokyo_today
 
-PORTAL = 24681357
-HUBSPOT_TOKEN = "sandbox-hubspot-token"  # noqa: S105 - the sandbox's well-known credentials, not secrets
-HUBSPOT_SECRET = "sandbox-hubspot-client-secret"  # noqa: S105
-FREEE_CLIENT = ("sandbox-client-id", "sandbox-client-secret")
+PORTAL = PORTAL_ID
 WAIT_SECONDS = 40.0
 
 
@@ -159,14 +157,10 @@ class _World:
     """The sandboxes, the local server and the worker, on loopback, over one SQLite file."""
 
     def __init__(self, workdir: Path) -> None:
-        from sdk.settings import load_settings
-
         self.clock = SystemClock()
         self.freee_box: FreeeSandbox = create_freee_sandbox(clock=self.clock)
         self.hubspot_box: HubSpotSandbox = create_hubspot_sandbox(
             clock=self.clock,
-            access_token=HUBSPOT_TOKEN,
-            client_secret=HUBSPOT_SECRET,
             portal_id=PORTAL,
             duplicate_delivery_probability=0.5,  # HubSpot delivers at least once: show it makes no difference
             seed=7,
@@ -177,19 +171,7 @@ class _World:
         freee = self._serve(self.freee_box.app)
         hubspot = self._serve(self.hubspot_box.app)
         database = f"sqlite:///{workdir / 'demo.sqlite'}"
-        self.settings = load_settings(
-            hubspot_api_base=hubspot.url,
-            hubspot_access_token=HUBSPOT_TOKEN,
-            hubspot_client_secret=HUBSPOT_SECRET,
-            hubspot_portal_id=PORTAL,
-            freee_api_base=freee.url,
-            freee_auth_base=freee.url,
-            freee_client_id=FREEE_CLIENT[0],
-            freee_client_secret=FREEE_CLIENT[1],
-            freee_company_id=1,
-            storage_url=database,
-            queue_url=database,
-        )
+        self.settings = sandbox_settings(freee.url, hubspot.url, storage_url=database, queue_url=database)
 
     @classmethod
     @contextmanager

@@ -29,6 +29,7 @@ import requests
 
 from functions.app import Services, create_app
 from functions.worker import run_worker
+from sandbox import sandbox_settings
 from sandbox.faults import FaultInjector, FaultKind, FaultRule
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
@@ -38,7 +39,7 @@ from sdk.freee.tokens import TokenSet
 from sdk.hubspot import HubSpotClient
 from sdk.mapping import parse_marker
 from sdk.queue import Queue, queue_from_settings
-from sdk.settings import Settings, load_settings
+from sdk.settings import Settings
 from sdk.store.sqlite import SQLiteStore
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
@@ -182,8 +183,6 @@ class Stand:
         self.hubspot_box = create_hubspot_sandbox(
             clock=self.clock,
             faults=self.hubspot_faults,
-            access_token=HUBSPOT_TOKEN,
-            client_secret=HUBSPOT_SECRET,
             portal_id=PORTAL,
             rate_limit_per_10s=100_000,
             duplicate_delivery_probability=profile.duplicate_rate,
@@ -193,16 +192,9 @@ class Stand:
             serve(self.freee_box.app, timeout_hold_seconds=0.6),
             serve(self.hubspot_box.app, timeout_hold_seconds=0.6),
         ]
-        self.settings: Settings = load_settings(
-            hubspot_api_base=self.served[1].url,
-            hubspot_access_token=HUBSPOT_TOKEN,
-            hubspot_client_secret=HUBSPOT_SECRET,
-            hubspot_portal_id=PORTAL,
-            freee_api_base=self.served[0].url,
-            freee_auth_base=self.served[0].url,
-            freee_client_id="sandbox-client-id",
-            freee_client_secret="sandbox-client-secret",
-            freee_company_id=1,
+        self.settings: Settings = sandbox_settings(
+            self.served[0].url,
+            self.served[1].url,
             freee_rate_limit_per_minute=1_000_000,
             freee_rate_limit_per_hour=10_000_000,
             freee_timeout_seconds=0.5,
