@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from sdk.settings import Settings
 
 INVOICE_API = "/iv"
+PARTNER_PAGE = 3000  # the most partners freee lists per call
 MAX_LIST_OFFSET = 10_000  # freee refuses offset + limit over 10,000: page by date windows instead
 
 
@@ -159,13 +160,27 @@ class FreeeClient:
         return Partner.model_validate(body["partner"])
 
     def get_partner_by_code(self, code: str) -> Partner | None:
-        try:
-            body = self._call(
-                "GET", f"/api/1/partners/code/{_segment(code)}", params={"company_id": self.company_id}
-            )
-        except FreeeNotFound:
-            return None
-        return Partner.model_validate(body["partner"])
+        """The partner with exactly this code, or None.
+
+        freee has no look-up by code (``/partners/code/{code}`` only takes ``PUT``): the partner list's
+        ``keyword`` matches codes, names and kana partially, so its pages are filtered to the exact code. One call
+        unless more than 3,000 partners match the keyword.
+        """
+        offset = 0
+        while True:
+            params = {"company_id": self.company_id, "keyword": code, "offset": offset, "limit": PARTNER_PAGE}
+            listed = self._call("GET", "/api/1/partners", params=params)["partners"]
+            for partner in listed:
+                if partner.get("code") == code:
+                    return Partner.model_validate(partner)
+            if len(listed) < PARTNER_PAGE:
+                return None
+            offset += PARTNER_PAGE
+
+    def uses_partner_codes(self) -> bool:
+        """Whether the company has 取引先コード enabled (``use_partner_code`` of ``GET /api/1/companies/{id}``)."""
+        body = self._call("GET", f"/api/1/companies/{self.company_id}")
+        return bool(body["company"]["use_partner_code"])
 
     def search_partners(self, keyword: str, *, offset: int = 0, limit: int = 100) -> list[Partner]:
         params = {"company_id": self.company_id, "keyword": keyword, "offset": offset, "limit": limit}

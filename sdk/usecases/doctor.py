@@ -20,7 +20,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sdk.errors import AuthError, HubspotFreeeError, Retryable, SettingsError
-from sdk.freee.errors import FreeeAuthError, FreeeError, FreeeUnavailable, FreeeValidationError
+from sdk.freee.errors import FreeeAuthError, FreeeError, FreeeUnavailable
 from sdk.pipelines import won_stages
 from sdk.properties import property_definitions
 from sdk.settings import PropertyNames, env_name
@@ -51,9 +51,6 @@ REQUIRED_SETTINGS: Final = (
     "freee_client_secret",
     "freee_company_id",
 )
-PARTNER_CODE_PROBE: Final = "hubspot-freee-doctor-probe"
-
-
 #: every check, in the order run_doctor reports them
 CHECK_NAMES: Final = (
     "settings / 設定",
@@ -117,7 +114,7 @@ class HubSpotReader(Protocol):
 class FreeeReader(Protocol):
     def list_companies(self) -> list[Company]: ...
 
-    def get_partner_by_code(self, code: str) -> Any: ...
+    def uses_partner_codes(self) -> bool: ...
 
 
 class AccessTokens(Protocol):
@@ -366,14 +363,11 @@ def check_freee_connection(freee: FreeeReader, company_id: int | None, api_base:
 
 
 def check_partner_codes(freee: FreeeReader, use_codes: bool) -> CheckResult:
-    """FREEE_USE_PARTNER_CODES agrees with the company's 取引先コード setting (a look-up by code is refused
-    when codes are disabled)."""
+    """FREEE_USE_PARTNER_CODES agrees with the company's 取引先コード setting (``use_partner_code`` of the
+    company, ``GET /api/1/companies/{id}``)."""
     name = "partner codes / 取引先コード"
     try:
-        freee.get_partner_by_code(PARTNER_CODE_PROBE)
-        enabled = True
-    except FreeeValidationError:
-        enabled = False
+        enabled = freee.uses_partner_codes()
     except FreeeError as exc:
         return freee_failure(name, exc, "freee")
     if use_codes and not enabled:

@@ -258,7 +258,6 @@ def test_a_company_without_partner_codes_refuses_codes():
         ).status_code
         == 400
     )
-    assert w.get("/api/1/partners/code/X").status_code == 400
 
 
 def test_partner_keyword_search_is_a_partial_and_match_over_names_and_codes(world):

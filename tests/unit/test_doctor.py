@@ -10,7 +10,7 @@ import pytest
 from sdk.clock import FakeClock
 from sdk.errors import SettingsError
 from sdk.freee.client import Company
-from sdk.freee.errors import FreeeAuthError, FreeeUnavailable, FreeeValidationError
+from sdk.freee.errors import FreeeAuthError, FreeeUnavailable
 from sdk.freee.tokens import MemoryTokenStore, TokenSet
 from sdk.hubspot import HubSpotAuthError, HubSpotRetryable
 from sdk.models.hubspot import Pipeline
@@ -88,17 +88,17 @@ class FakeFreee:
     def __init__(self, companies: list[Company] | None = None, error: Exception | None = None) -> None:
         self.companies = companies if companies is not None else [Company(1, "サンプル株式会社", "admin")]
         self.error = error
-        self.code_error: Exception | None = None
+        self.codes: bool | Exception = True
 
     def list_companies(self) -> list[Company]:
         if self.error:
             raise self.error
         return self.companies
 
-    def get_partner_by_code(self, code: str) -> Any:
-        if self.code_error:
-            raise self.code_error
-        return None
+    def uses_partner_codes(self) -> bool:
+        if isinstance(self.codes, Exception):
+            raise self.codes
+        return self.codes
 
 
 class FakeTokens:
@@ -268,10 +268,16 @@ def test_freee_unreachable_names_the_url():
 
 def test_partner_codes_disabled_in_freee_but_used_is_a_problem():
     freee = FakeFreee()
-    freee.code_error = FreeeValidationError("codes disabled", status=400)
+    freee.codes = False
     result = check_partner_codes(freee, use_codes=True)
     assert result.status is Status.PROBLEM and "FREEE_USE_PARTNER_CODES=false" in result.fix
     assert check_partner_codes(freee, use_codes=False).ok
+
+
+def test_partner_codes_unknown_when_freee_cannot_say_is_a_problem():
+    freee = FakeFreee()
+    freee.codes = FreeeUnavailable("x")
+    assert check_partner_codes(freee, use_codes=True).status is Status.PROBLEM
 
 
 def test_partner_codes_enabled_pass_either_way():

@@ -348,9 +348,39 @@ def test_validation_error_carries_freees_messages(client):
 
 
 @responses.activate
-def test_partner_by_code_missing_is_none_and_code_is_escaped(client):
-    responses.get(f"{API}/api/1/partners/code/HS%2F1%20x", json=error(404, "not found"), status=404)
+def test_partner_by_code_is_the_exact_code_among_the_keyword_matches(client):
+    near = {"id": 1, "company_id": 1, "name": "A", "code": "HS-10"}
+    exact = {"id": 2, "company_id": 1, "name": "B", "code": "HS-1"}
+    responses.get(
+        f"{API}/api/1/partners",
+        match=[
+            matchers.query_param_matcher(
+                {"company_id": "1", "keyword": "HS-1", "offset": "0", "limit": "3000"}
+            )
+        ],
+        json={"partners": [near, exact]},
+    )
+    assert client.get_partner_by_code("HS-1").id == 2
+
+
+@responses.activate
+def test_partner_by_code_missing_is_none_after_every_page(client, monkeypatch):
+    monkeypatch.setattr("sdk.freee.client.PARTNER_PAGE", 2)
+    pages = [
+        [{"id": 1, "company_id": 1, "name": "A", "code": "HS/1 xa"}, {"id": 2, "company_id": 1, "name": "B"}],
+        [{"id": 3, "company_id": 1, "name": "C", "code": "HS/1 xb"}],
+    ]
+    for page in pages:
+        responses.get(f"{API}/api/1/partners", json={"partners": page})
     assert client.get_partner_by_code("HS/1 x") is None
+    assert [c.request.params["offset"] for c in responses.calls] == ["0", "2"]
+    assert responses.calls[0].request.params["keyword"] == "HS/1 x"
+
+
+@responses.activate
+def test_uses_partner_codes_reads_the_company_setting(client):
+    responses.get(f"{API}/api/1/companies/1", json={"company": {"id": 1, "use_partner_code": False}})
+    assert client.uses_partner_codes() is False
 
 
 @responses.activate
