@@ -20,8 +20,7 @@ from sdk.usecases.sync_payments import (
     PaymentStanding,
     PaymentStatus,
     company_rollup,
-    written_date,
-    written_int,
+    standing_as_of,
 )
 
 if TYPE_CHECKING:
@@ -104,35 +103,6 @@ def _company_rows(store: Store, portal_id: int, company_id: str) -> list[LedgerR
         for row in store.ledger(states=states)
         if row.portal_id == portal_id and row.company_id == company_id and _invoiced(row)
     ]
-
-
-def standing_as_of(row: LedgerRow, settings: Settings, today: date) -> PaymentStanding:
-    """A row's invoice as its deal was last written, with status and days overdue moved to ``today``.
-
-    Before the first sync nothing is written yet: the whole amount is outstanding. A cancelled invoice has no
-    status and no balance.
-    """
-    invoice = row.invoice
-    assert invoice is not None  # noqa: S101 - callers pass invoiced rows
-    names = settings.properties
-    written = row.written
-    due = invoice.due_date
-    if row.state is LedgerState.CANCELLED or written.get(names.deal_sync_status) == CANCELLED:
-        return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
-    total = invoice.amount_total
-    outstanding = min(max(written_int(written.get(names.deal_amount_outstanding), total), 0), total)
-    paid = written_int(written.get(names.deal_amount_paid), total - outstanding)
-    paid_date = written_date(written.get(names.deal_paid_date))
-    if outstanding == 0:
-        return PaymentStanding(PaymentStatus.PAID, total, paid, 0, due, paid_date, paid_date)
-    late = (today - due).days if due is not None else 0
-    if late > 0:
-        status = PaymentStatus.OVERDUE
-    elif paid > 0:
-        status = PaymentStatus.PARTIALLY_PAID
-    else:
-        status = PaymentStatus.UNPAID
-    return PaymentStanding(status, total, paid, outstanding, due, None, paid_date, max(late, 0))
 
 
 def _card_invoice(row: LedgerRow, settings: Settings, today: date) -> CardInvoice:

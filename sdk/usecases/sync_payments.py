@@ -96,6 +96,41 @@ def payment_standing(
     paid = total - outstanding
     last_payment = payments[-1][0] if payments else None
     paid_date = _completed_on(payments, total) if outstanding == 0 and paid > 0 else None
+    return _standing(total, paid, outstanding, due, today, paid_date, last_payment)
+
+
+def standing_as_of(row: LedgerRow, settings: Settings, today: date) -> PaymentStanding:
+    """A row's invoice as its deal was last written, with status and days overdue moved to ``today`` (no freee
+    call: the company rollup of rows not read this time, and the balance card).
+
+    Before the first sync nothing is written yet: the whole amount is outstanding. A cancelled invoice has no
+    status and no balance.
+    """
+    invoice = row.invoice
+    assert invoice is not None  # noqa: S101 - callers pass invoiced rows
+    names = settings.properties
+    written = row.written
+    due = invoice.due_date
+    if row.state is LedgerState.CANCELLED or written.get(names.deal_sync_status) == "cancelled":
+        return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
+    total = invoice.amount_total
+    outstanding = min(max(written_int(written.get(names.deal_amount_outstanding), total), 0), total)
+    paid = written_int(written.get(names.deal_amount_paid), total - outstanding)
+    paid_date = written_date(written.get(names.deal_paid_date))
+    return _standing(total, paid, outstanding, due, today, paid_date if outstanding == 0 else None, paid_date)
+
+
+def _standing(
+    total: int,
+    paid: int,
+    outstanding: int,
+    due: date | None,
+    today: date,
+    paid_date: date | None,
+    last_payment: date | None,
+) -> PaymentStanding:
+    """The status rule: nothing outstanding → paid; past the due date (due today is not late) → overdue;
+    something paid → partially paid; else unpaid."""
     if outstanding == 0:
         return PaymentStanding(PaymentStatus.PAID, total, paid, 0, due, paid_date, last_payment)
     late = (today - due).days if due is not None else 0
@@ -485,31 +520,6 @@ def _write_deals(
         progress("deals", done, len(updates))
 
 
-def _standing_from_written(ctx: Context, row: LedgerRow) -> PaymentStanding:
-    """A row not read from freee this time, as its deal was last shown (the ledger remembers it)."""
-    names = ctx.settings.properties
-    invoice = row.invoice
-    due = invoice.due_date if invoice is not None else None
-    total = invoice.amount_total if invoice is not None else 0
-    if row.state is LedgerState.CANCELLED or invoice is None:
-        return PaymentStanding(None, 0, 0, 0, due, cancelled=True)
-    written = row.written
-    raw = written.get(names.deal_payment_status) or PaymentStatus.UNPAID.value
-    status = PaymentStatus(raw) if raw in PaymentStatus._value2member_map_ else PaymentStatus.UNPAID
-    paid_date = written_date(written.get(names.deal_paid_date))
-    outstanding = written_int(written.get(names.deal_amount_outstanding), total)
-    return PaymentStanding(
-        status,
-        total,
-        written_int(written.get(names.deal_amount_paid), 0),
-        outstanding,
-        due,
-        paid_date,
-        paid_date,
-        written_int(written.get(names.deal_days_overdue), 0),
-    )
-
-
 def written_int(text: str | None, default: int) -> int:
     """A number read back from a HubSpot property value (``default`` when absent or unreadable)."""
     try:
@@ -555,7 +565,7 @@ def _roll_up_companies(
     for row in rows:
         if row.company_id is None:
             continue
-        standing = standings.get((row.portal_id, row.deal_id)) or _standing_from_written(ctx, row)
+        standing = standings.get((row.portal_id, row.deal_id)) or standing_as_of(row, ctx.settings, today)
         by_company.setdefault((row.portal_id, row.company_id), []).append(standing)
     written: dict[int, dict[str, dict[str, str]]] = {}
     updates: list[tuple[int, str, dict[str, str], dict[str, str]]] = []

@@ -266,6 +266,21 @@ def test_days_overdue_move_with_the_calendar_without_any_freee_change(world: Wor
     assert writes(world) == (1, 1)
 
 
+def test_company_rollups_move_with_the_calendar_even_for_invoices_not_read_again(world: World):
+    """``--since`` after every billing date reads no invoice; the companies still show today's lateness."""
+    book = a_book_of_invoices(world)
+    sync_payments(world.context())
+    assert rollup(world, book.a)[3] == "2"
+    go_to(world, date(2026, 12, 25))
+    world.freee_calls.clear()
+
+    summary = sync_payments(world.context(), since=date(2026, 12, 1))
+
+    assert (summary.checked, api_calls(world)) == (0, [])
+    assert rollup(world, book.a)[3] == "5"  # oldest overdue, 3 days later
+    assert rollup(world, book.b)[3] == "5"
+
+
 def test_a_payment_after_the_last_sync_is_written_to_that_deal_and_its_company_only(world: World):
     book = a_book_of_invoices(world)
     sync_payments(world.context())
