@@ -36,7 +36,7 @@ from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.queue import Message, Queue, open_queue
 from sdk.store import open_store
 from sdk.usecases.context import Context
-from sdk.usecases.setup_hubspot import ensure_hubspot_properties
+from sdk.usecases.setup_hubspot import setup_hubspot_properties
 
 PORTAL = 24681357
 
@@ -157,7 +157,9 @@ class Stand:
     # ------------------------------------------------------------------------------------------- wiring
 
     def start_server(self) -> None:
-        ensure_hubspot_properties(HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings)
+        setup_hubspot_properties(
+            HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings, dry_run=False
+        )
         issued = self.freee_box.issue_tokens()  # what `hubspot-freee setup freee` stores after OAuth
         self.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
         hubspot = HubSpotClient.from_settings(self.settings, metrics=self.server_counter, clock=self.clock)

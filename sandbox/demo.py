@@ -223,11 +223,10 @@ class _World:
 
     def setup_properties(self) -> None:
         from sdk.hubspot import HubSpotClient
-        from sdk.usecases.setup_hubspot import ensure_hubspot_properties
+        from sdk.usecases.setup_hubspot import setup_hubspot_properties
 
         admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
-        created = ensure_hubspot_properties(admin, self.settings)
-        if not any(created.values()):
+        if not setup_hubspot_properties(admin, self.settings, dry_run=False).created_count:
             raise DemoFailed(
                 "no property was created in a fresh HubSpot sandbox / プロパティが作成されません"
             )

@@ -22,7 +22,7 @@ from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.settings import Settings, load_settings
 from sdk.store import Store
 from sdk.usecases.context import Context
-from sdk.usecases.setup_hubspot import ensure_hubspot_properties
+from sdk.usecases.setup_hubspot import setup_hubspot_properties
 
 FREEE_BASE = "http://freee.sandbox"
 HUBSPOT_TOKEN = "sandbox-hubspot-token"
@@ -165,7 +165,7 @@ def build_world(
     )
     counter = CallCounter()
     hubspot = HubSpotClient.from_settings(config, metrics=counter, clock=clock)
-    ensure_hubspot_properties(hubspot, config)
+    setup_hubspot_properties(hubspot, config, dry_run=False)
     issued = freee_box.issue_tokens()
     store.tokens.save_token(TokenSet.from_grant(issued, clock.now(), company_id=1), None)
     calls: list[str] = []

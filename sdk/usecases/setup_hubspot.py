@@ -1,7 +1,7 @@
 """Create the ``freee`` property group and every property of DESIGN §5 on deals, companies and line items.
 
-Idempotent: what exists is left as it is; the answer lists what was created (and, with
-:func:`setup_hubspot_properties`, what already existed, or in a dry run what would be created).
+Idempotent: what exists is left as it is; the answer lists what was created and what already existed (in a dry
+run, what would be created).
 """
 
 from __future__ import annotations
@@ -20,18 +20,6 @@ class PropertyAdmin(Protocol):
     def ensure_property_group(self, object_type: str, name: str, label: str) -> bool: ...
 
     def ensure_properties(self, object_type: str, definitions: Iterable[Mapping[str, Any]]) -> list[str]: ...
-
-
-def ensure_hubspot_properties(hubspot: PropertyAdmin, settings: Settings) -> dict[str, list[str]]:
-    """``{object type: [names created]}`` (the group counts as ``group:<name>`` when it was created)."""
-    created: dict[str, list[str]] = {}
-    for object_type, definitions in property_definitions(settings.properties).items():
-        made: list[str] = []
-        if hubspot.ensure_property_group(object_type, settings.properties.group, GROUP_LABEL):
-            made.append(f"group:{settings.properties.group}")
-        made.extend(hubspot.ensure_properties(object_type, definitions))
-        created[object_type] = made
-    return created
 
 
 #: the private-app scopes the property setup needs, per object type. Line items have no ``crm.schemas.*.write``

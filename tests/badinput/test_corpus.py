@@ -43,7 +43,7 @@ from sdk.queue import Message
 from sdk.settings import load_settings
 from sdk.signatures import sign_custom
 from sdk.store.sqlite import SQLiteStore
-from sdk.usecases.setup_hubspot import ensure_hubspot_properties
+from sdk.usecases.setup_hubspot import setup_hubspot_properties
 from tests.badinput.corpus import CASES, MIN_CASES, PORTAL, Case, Cli, DealSpec, Entry, Http
 from tests.world import World
 
@@ -122,7 +122,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     )
     counter = CallCounter()
     hubspot = HubSpotClient.from_settings(settings, metrics=counter, clock=clock)
-    ensure_hubspot_properties(hubspot, settings)
+    setup_hubspot_properties(hubspot, settings, dry_run=False)
     issued = freee_box.issue_tokens()
     canaries.freee_tokens = [issued["access_token"], issued["refresh_token"]]
     store.tokens.save_token(

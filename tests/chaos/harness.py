@@ -43,7 +43,7 @@ from sdk.settings import Settings
 from sdk.store.sqlite import SQLiteStore
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
-from sdk.usecases.setup_hubspot import ensure_hubspot_properties
+from sdk.usecases.setup_hubspot import setup_hubspot_properties
 from sdk.usecases.sync_payments import sync_payments
 
 PORTAL = 24681357
@@ -228,7 +228,9 @@ class Stand:
         return queue_from_settings(self.settings, clock=self.clock)
 
     def start(self) -> None:
-        ensure_hubspot_properties(HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings)
+        setup_hubspot_properties(
+            HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings, dry_run=False
+        )
         issued = self.freee_box.issue_tokens()
         self.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
         server = serve(create_app(Services(self.context(mortal=False), self.queue())))
