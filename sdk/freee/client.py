@@ -421,12 +421,6 @@ class FreeeClient:
         return body
 
 
-def _segment(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
-
-
 def _params(filters: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in filters.items():
