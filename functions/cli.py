@@ -14,17 +14,18 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
-from rich.console import Console, Group
+from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from functions.cli_common import EXIT_INCOMPLETE, console, err, fail, settings_from
 from functions.cli_setup import register as register_setup_commands
 from sdk.errors import SettingsError, ValidationFailed
 from sdk.mapping import build_invoice_request, known_partner
 from sdk.models.hubspot import DealBundle
 from sdk.money import format_yen, plain
-from sdk.settings import Settings, load_settings
+from sdk.settings import Settings
 from sdk.tax import TaxRate
 from sdk.terms import tokyo_today
 from sdk.validation import InvoiceDraft, validate_deal
@@ -35,12 +36,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-EXIT_INCOMPLETE = 1
-EXIT_BAD_INPUT = 2
-
 _BUNDLES = TypeAdapter(list[DealBundle])
 MAX_INPUT_BYTES = 10_000_000  # some thousands of deals; a larger file is refused before it is read
 
@@ -50,43 +45,31 @@ def _main() -> None:
     """HubSpot ⇄ freee: 受注した取引からfreeeの請求書を作成し、入金状況をHubSpotに戻します。"""
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(EXIT_BAD_INPUT)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-
-
 def read_bundles(path: Path) -> list[DealBundle]:
     """Deal bundles from a JSON file; every problem is a clear message, never a traceback."""
     try:
         with path.open("rb") as stream:  # at most one byte past the limit: /dev/zero or 50 MB stop here
             raw = stream.read(MAX_INPUT_BYTES + 1)
         if len(raw) > MAX_INPUT_BYTES:
-            raise _fail(
+            raise fail(
                 f"{path}: the file is too large (over {MAX_INPUT_BYTES:,} bytes); split it "
                 "/ ファイルが大きすぎます。分割してください。"
             )
         text = raw.decode("utf-8")
     except FileNotFoundError:
-        raise _fail(f"{path}: no such file / ファイルがありません") from None
+        raise fail(f"{path}: no such file / ファイルがありません") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(f"{path}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+        raise fail(f"{path}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _fail(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        raise fail(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise _fail(f"{path}: the JSON is nested too deeply to be a list of deals") from None
+        raise fail(f"{path}: the JSON is nested too deeply to be a list of deals") from None
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
-        raise _fail(
+        raise fail(
             f"{path}: contains a \\uD800-\\uDFFF escape (a lone surrogate), which is not text; fix the file "
             "/ 文字として不正なエスケープ（サロゲート）が含まれています"
         ) from None
@@ -99,7 +82,7 @@ def read_bundles(path: Path) -> list[DealBundle]:
             f"  - at {'/'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
             for e in exc.errors(include_url=False)[:20]
         ]
-        raise _fail(
+        raise fail(
             f"{path}: not a list of deals (each {{deal, lineItems, company, contact}}):\n" + "\n".join(lines)
         ) from None
 
@@ -118,11 +101,11 @@ def preview(
     config: Annotated[Path | None, typer.Option(help="Settings file (default: ./hubspot-freee.toml)")] = None,
 ) -> None:
     """Show the freee invoice each deal would become, or every reason it cannot. Sends nothing."""
-    settings = _settings(config)
+    settings = settings_from(config)
     try:
         on = date.fromisoformat(today) if today else tokyo_today()
     except ValueError:
-        raise _fail(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
+        raise fail(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
     bundles = read_bundles(file)
     freee_company = company_id or settings.freee_company_id
     results = [_preview_one(bundle, settings, on, freee_company) for bundle in bundles]
@@ -276,7 +259,7 @@ def sandbox(
     from sdk.clock import ScaledClock, SystemClock
 
     if speed <= 0:
-        raise _fail("--speed must be positive")
+        raise fail("--speed must be positive")
     clock = SystemClock() if speed == 1.0 else ScaledClock(speed)
     freee = create_freee_sandbox(clock=clock, rate_limit_per_minute=rate_limit_per_minute)
     hubspot = create_hubspot_sandbox(clock=clock, webhook_url=webhook_url)
@@ -284,7 +267,7 @@ def sandbox(
         served_freee = serve(freee.app, host, freee_port)
         served_hubspot = serve(hubspot.app, host, hubspot_port)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}: {exc.strerror or exc}") from None
     env = sandbox_env(served_freee.url, served_hubspot.url)
     table = Table(title="sandboxes / サンドボックス", show_header=True, header_style="bold")
     table.add_column("service")
@@ -317,26 +300,26 @@ app.add_typer(invoice_app, name="invoice")
 def _context(config: Path | None) -> Any:
     from sdk.usecases.context import Context
 
-    settings = _settings(config)
+    settings = settings_from(config)
     try:
         settings.require("hubspot_access_token", "freee_client_id", "freee_client_secret", "freee_company_id")
         return Context.from_settings(settings)
     except SettingsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ValueError as exc:  # e.g. an unusable storage URL
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _deal_id(deal: str) -> str:
     if not (deal.isascii() and deal.isdigit() and len(deal) <= 32):
-        raise _fail(f"--deal {deal!r} is not a HubSpot deal id (digits) / 取引IDは数字です")
+        raise fail(f"--deal {deal!r} is not a HubSpot deal id (digits) / 取引IDは数字です")
     return deal
 
 
 def _portal(ctx: Any, portal: int | None) -> int:
     chosen = portal or ctx.settings.hubspot_portal_id
     if chosen is None:
-        raise _fail(
+        raise fail(
             "which HubSpot portal? pass --portal or set HUBSPOT_PORTAL_ID / ポータルIDを指定してください"
         )
     return int(chosen)
@@ -350,14 +333,14 @@ def _run_guarded(action: Any) -> Any:
     try:
         return action()
     except HubSpotNotFound as exc:
-        raise _fail(f"not found in HubSpot / HubSpotに見つかりません: {exc}") from None
+        raise fail(f"not found in HubSpot / HubSpotに見つかりません: {exc}") from None
     except AuthError as exc:
-        raise _fail(f"not authorised / 認証エラー: {exc}") from None
+        raise fail(f"not authorised / 認証エラー: {exc}") from None
     except Retryable as exc:
         err.print(f"[yellow]temporary failure, try again later / 一時的なエラー:[/] {exc}")
         raise typer.Exit(EXIT_INCOMPLETE) from None
     except HubSpotRequestError as exc:
-        raise _fail(f"HubSpot refused the request: {exc}") from None
+        raise fail(f"HubSpot refused the request: {exc}") from None
 
 
 @invoice_app.command("create")
@@ -408,7 +391,7 @@ def invoice_create(
         raise typer.Exit(EXIT_INCOMPLETE if plan.problems or not plan.won else 0)
     outcome = _run_guarded(lambda: create_invoice_for_deal(ctx, portal_id, deal, "cli"))
     if outcome.result is Result.DEAL_MISSING:
-        raise _fail(f"deal {deal} not found in HubSpot / 取引 {deal} がHubSpotに見つかりません")
+        raise fail(f"deal {deal} not found in HubSpot / 取引 {deal} がHubSpotに見つかりません")
     data = {
         "deal_id": deal,
         "result": outcome.result.value,
@@ -454,20 +437,20 @@ def invoice_show(
     from sdk.store import open_store
 
     _deal_id(deal)
-    settings = _settings(config)
+    settings = settings_from(config)
     try:
         store = open_store(settings.storage_url)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     portal_id = portal or settings.hubspot_portal_id
     if portal_id is None:
-        raise _fail(
+        raise fail(
             "which HubSpot portal? pass --portal or set HUBSPOT_PORTAL_ID / ポータルIDを指定してください"
         )
     row = store.get_ledger(portal_id, deal)
     history = store.history(portal_id, deal)
     if row is None and not history:
-        raise _fail(
+        raise fail(
             f"deal {deal} has no ledger row: it was never triggered / この取引はまだ処理されていません"
         )
     if as_json:
@@ -535,7 +518,7 @@ def invoice_retry(
     from sdk.usecases.create_invoice import Result, create_invoice_for_deal
 
     if not (failed or invalid):
-        raise _fail(
+        raise fail(
             "say which deals: --failed and/or --invalid / 対象を --failed か --invalid で指定してください"
         )
     ctx = _context(config)
@@ -598,7 +581,7 @@ def actions_register(
     from sdk.hubspot import HubSpotClient
     from sdk.usecases.register_actions import DefinitionFileError, Registration, register_actions
 
-    settings = _settings(config)
+    settings = settings_from(config)
     chosen_app = app_id if app_id is not None else settings.hubspot_app_id
     base = base_url or getattr(settings, "public_base_url", None)
     missing = list(settings.missing_error("hubspot_developer_api_key").problems)
@@ -607,14 +590,14 @@ def actions_register(
     if not base:
         missing.append("public_base_url: missing; pass --base-url https://... or set PUBLIC_BASE_URL")
     if missing or chosen_app is None or not base:
-        raise _fail(str(SettingsError(missing)))
+        raise fail(str(SettingsError(missing)))
     try:
         client = HubSpotClient.for_developer_account(settings)
         done = _run_guarded(lambda: register_actions(client, chosen_app, base, definitions))
     except (DefinitionFileError, SettingsError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ValueError as exc:  # the official client's models refused a definition before sending it
-        raise _fail(f"a definition is not valid for HubSpot: {exc}") from None
+        raise fail(f"a definition is not valid for HubSpot: {exc}") from None
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in done], ensure_ascii=False, indent=2))
         return
@@ -644,7 +627,7 @@ def _open_queue(settings: Settings, clock: Any = None) -> Any:
     try:
         return queue_from_settings(settings, clock=clock)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _on_queue(queue: Any, action: Any) -> Any:
@@ -652,7 +635,7 @@ def _on_queue(queue: Any, action: Any) -> Any:
     try:
         return action()
     except Exception as exc:
-        raise _fail(f"the queue {queue!r} cannot be used / キューを利用できません: {exc}") from None
+        raise fail(f"the queue {queue!r} cannot be used / キューを利用できません: {exc}") from None
 
 
 def _worker_json(result: Any) -> dict[str, Any]:
@@ -760,7 +743,7 @@ def dlq_list(
     config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
 ) -> None:
     """The messages in the dead-letter queue, oldest first; nothing is taken off it."""
-    queue = _open_queue(_settings(config))
+    queue = _open_queue(settings_from(config))
     dead = _on_queue(queue, lambda: queue.dead_letters(limit))
     if as_json:
         rows = [{"message_id": m.id, "attempts": m.attempts, "body": m.body} for m in dead]
@@ -794,10 +777,10 @@ def dlq_redrive(
 ) -> None:
     """Put dead letters back on the queue with their attempts reset (after the cause is fixed)."""
     if bool(ids) == redrive_all:
-        raise _fail(
+        raise fail(
             "say which: --id ID (repeatable) or --all, not both / --id か --all のどちらかを指定してください"
         )
-    queue = _open_queue(_settings(config))
+    queue = _open_queue(settings_from(config))
     wanted = None if redrive_all else list(dict.fromkeys(ids or []))
     moved = _on_queue(queue, lambda: queue.redrive(wanted))
     missing = 0 if wanted is None else len(wanted) - moved
@@ -836,12 +819,12 @@ def serve(
     try:
         queue = queue_from_settings(ctx.settings)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     web = create_app(Services(ctx, queue))
     try:
         server = make_server(host, port, web, threaded=True)
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     stop = threading.Event()
     threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)]
     if not no_worker:
@@ -895,7 +878,7 @@ def sync_payments_command(
     try:
         start = date.fromisoformat(since) if since else None
     except ValueError:
-        raise _fail(f"--since must be a date (YYYY-MM-DD), not {since!r}") from None
+        raise fail(f"--since must be a date (YYYY-MM-DD), not {since!r}") from None
     ctx = _context(config)
     labels = {"freee": "reading freee / freee読込", "deals": "deals / 取引", "companies": "companies / 会社"}
     with Progress(
@@ -952,11 +935,11 @@ def demo() -> None:
     try:
         run = run_demo(console)
     except DemoFailed as failed:
-        raise _fail(str(failed)) from None
+        raise fail(str(failed)) from None
     if run.problems:
         for problem in run.problems:
             err.print(f"[red]•[/] {problem}", highlight=False, soft_wrap=True)
-        raise _fail(f"{len(run.problems)} values differ from the plan / 想定と異なる値があります")
+        raise fail(f"{len(run.problems)} values differ from the plan / 想定と異なる値があります")
     console.print("[bold green]demo finished: every step did what it should / デモ完了[/]")
 
 

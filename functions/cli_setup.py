@@ -14,18 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from functions.cli_common import EXIT_INCOMPLETE, console, err, fail, settings_from
 from sdk.errors import SettingsError
-from sdk.settings import Settings, load_settings
-
-console = Console()
-err = Console(stderr=True)
-
-EXIT_INCOMPLETE = 1
-EXIT_BAD_INPUT = 2
+from sdk.settings import load_settings
 
 setup_app = typer.Typer(
     help="Install: HubSpot properties, the freee connection / 初期設定（HubSpotプロパティ・freee接続）",
@@ -34,18 +28,6 @@ setup_app = typer.Typer(
 
 ConfigOption = Annotated[Path | None, typer.Option(help="Settings file (default: ./hubspot-freee.toml)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
 
 
 # --- setup hubspot ---------------------------------------------------------------------------------------------
@@ -66,29 +48,29 @@ def setup_hubspot(
     from sdk.hubspot import HubSpotAuthError, HubSpotClient, HubSpotRequestError, HubSpotRetryable
     from sdk.usecases.setup_hubspot import SCHEMA_SCOPES, setup_hubspot_properties
 
-    settings = _settings(config)
+    settings = settings_from(config)
     try:
         client = HubSpotClient.from_settings(settings)
     except SettingsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         report = setup_hubspot_properties(client, settings, dry_run=dry_run)
     except HubSpotAuthError as exc:
         if exc.status == 403:
             scopes = ", ".join(s for scopes in SCHEMA_SCOPES.values() for s in scopes)
-            raise _fail(
+            raise fail(
                 f"HubSpot refused for missing scopes (403) / スコープが不足しています. Give the private app these "
                 f"scopes: {scopes}. ({exc})"
             ) from None
-        raise _fail(
+        raise fail(
             "HubSpot refused the access token (401): set HUBSPOT_ACCESS_TOKEN to the private app's token / "
             f"アクセストークンが拒否されました ({settings.hubspot_api_base})"
         ) from None
     except HubSpotRetryable as exc:
         where = "unreachable / 接続できません" if exc.status is None else f"answered {exc.status}"
-        raise _fail(f"HubSpot {where} at {settings.hubspot_api_base}: {exc}", EXIT_INCOMPLETE) from None
+        raise fail(f"HubSpot {where} at {settings.hubspot_api_base}: {exc}", EXIT_INCOMPLETE) from None
     except HubSpotRequestError as exc:
-        raise _fail(
+        raise fail(
             f"HubSpot refused a property / HubSpotがプロパティを拒否しました: {exc}", EXIT_INCOMPLETE
         ) from None
     if as_json:
@@ -151,12 +133,12 @@ def setup_freee(
         write_toml_setting,
     )
 
-    settings = _settings(config)
+    settings = settings_from(config)
     try:
         store = open_store(settings.storage_url)
         authorisation = FreeeAuthorisation(settings, port=port)
     except (SettingsError, SetupFailed, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     with authorisation:
         console.print(f"callback / コールバック: [bold]{authorisation.redirect_uri}[/]", highlight=False)
         if authorisation.redirect_differs:
@@ -184,11 +166,11 @@ def setup_freee(
             try:
                 code = authorisation.wait_for_code(timeout)
             except SetupFailed as exc:
-                raise _fail(str(exc), EXIT_INCOMPLETE) from None
+                raise fail(str(exc), EXIT_INCOMPLETE) from None
         try:
             connected = authorisation.connect(code, store.tokens, store.rate_limits)
         except (SetupFailed, FreeeError) as exc:
-            raise _fail(str(exc), EXIT_INCOMPLETE) from None
+            raise fail(str(exc), EXIT_INCOMPLETE) from None
 
     def ask(companies: Any) -> int:
         for c in companies:
@@ -198,7 +180,7 @@ def setup_freee(
     try:
         company = choose_company(connected.companies, company_id, ask if sys.stdin.isatty() else None)
     except SetupFailed as exc:
-        raise _fail(str(exc), EXIT_INCOMPLETE) from None
+        raise fail(str(exc), EXIT_INCOMPLETE) from None
     table = Table(title="freee connected / freee接続完了", show_header=False)
     table.add_row("company / 事業所", f"{company.id} {company.name}")
     table.add_row("role / 権限", company.role)
