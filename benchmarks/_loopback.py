@@ -25,18 +25,16 @@ import requests
 
 from functions.app import Services, create_app
 from functions.worker import WorkerResult, run_worker
-from sandbox import sandbox_settings
+from sandbox import install, sandbox_settings
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import Clock
 from sdk.freee.client import FreeeClient
-from sdk.freee.tokens import TokenSet
 from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.queue import Message, Queue, open_queue
 from sdk.store import open_store
 from sdk.usecases.context import Context
-from sdk.usecases.setup_hubspot import setup_hubspot_properties
 
 PORTAL = 24681357
 
@@ -157,11 +155,8 @@ class Stand:
     # ------------------------------------------------------------------------------------------- wiring
 
     def start_server(self) -> None:
-        setup_hubspot_properties(
-            HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings, dry_run=False
-        )
-        issued = self.freee_box.issue_tokens()  # what `hubspot-freee setup freee` stores after OAuth
-        self.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
+        admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
+        install(self.freee_box, admin, self.settings, self.store.tokens, self.clock)
         hubspot = HubSpotClient.from_settings(self.settings, metrics=self.server_counter, clock=self.clock)
         hubspot.won_stages()  # pipelines cached before the first webhook, as in a warm server
         server_ctx = Context(

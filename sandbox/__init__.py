@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sandbox.freee import FreeeSandbox
+    from sdk.clock import Clock
+    from sdk.freee.tokens import TokenStore
     from sdk.settings import Settings
+    from sdk.usecases.setup_hubspot import PropertyReader, PropertySetup
 
 
 PORTAL_ID = 24681357
@@ -41,3 +45,17 @@ def sandbox_settings(freee_url: str, hubspot_url: str, **overrides: Any) -> Sett
 
     given = {name.lower(): value for name, value in sandbox_env(freee_url, hubspot_url).items()}
     return load_settings(**(given | overrides))
+
+
+def install(
+    freee: FreeeSandbox, hubspot: PropertyReader, settings: Settings, tokens: TokenStore, clock: Clock
+) -> PropertySetup:
+    """What the operator's ``setup hubspot`` and ``setup freee`` leave behind, done against the sandboxes: every
+    property created in HubSpot (through ``hubspot``), and a freshly granted freee token pair in ``tokens``."""
+    from sdk.freee.tokens import TokenSet
+    from sdk.usecases.setup_hubspot import setup_hubspot_properties
+
+    report = setup_hubspot_properties(hubspot, settings, dry_run=False)
+    granted = TokenSet.from_grant(freee.issue_tokens(), clock.now(), company_id=settings.freee_company_id)
+    tokens.save_token(granted, None)
+    return report

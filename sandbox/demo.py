@@ -23,12 +23,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sandbox import PORTAL_ID, sandbox_settings
+from sandbox import PORTAL_ID, install, sandbox_settings
 from sandbox.freee import FreeeSandbox, create_freee_sandbox
 from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import SystemClock
-from sdk.freee.tokens import TokenSet
 from sdk.terms import tokyo_today
 
 PORTAL = PORTAL_ID
@@ -132,7 +131,7 @@ def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
         run = DemoRun(today=tokyo_today(world.clock.now()))
         step = _Stepper(console, run)
         with step("HubSpot properties (setup hubspot) / HubSpotプロパティの作成"):
-            world.setup_properties()
+            world.install()
         with step("companies and deals seeded / 会社と取引の作成"):
             world.seed(run)
         with step("deals won → signed webhooks → server → queue → worker → freee / 受注から請求書作成まで"):
@@ -195,8 +194,6 @@ class _World:
         from sdk.usecases.context import Context
 
         self.ctx = Context.from_settings(self.settings, clock=self.clock)
-        issued = self.freee_box.issue_tokens()  # what `hubspot-freee setup freee` stores after OAuth
-        self.ctx.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
         self.queue = queue_from_settings(self.settings)
         server = self._serve(create_app(Services(self.ctx, self.queue)))
         self.server_url = server.url
@@ -221,12 +218,12 @@ class _World:
 
     # ------------------------------------------------------------------------------------------ the steps
 
-    def setup_properties(self) -> None:
+    def install(self) -> None:
+        """``setup hubspot`` and ``setup freee``, against the sandboxes."""
         from sdk.hubspot import HubSpotClient
-        from sdk.usecases.setup_hubspot import setup_hubspot_properties
 
         admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
-        if not setup_hubspot_properties(admin, self.settings, dry_run=False).created_count:
+        if not install(self.freee_box, admin, self.settings, self.ctx.store.tokens, self.clock).created_count:
             raise DemoFailed(
                 "no property was created in a fresh HubSpot sandbox / プロパティが作成されません"
             )

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from sandbox import install
 from sandbox.freee import FreeeSandbox, create_freee_sandbox
 from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, WSGIAdapter, serve
@@ -17,12 +18,10 @@ from sdk.clock import Clock, FakeClock
 from sdk.freee.client import FreeeClient, RetryPolicy
 from sdk.freee.oauth import OAuthClient, TokenManager
 from sdk.freee.ratelimit import RateLimiter
-from sdk.freee.tokens import TokenSet
 from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.settings import Settings, load_settings
 from sdk.store import Store
 from sdk.usecases.context import Context
-from sdk.usecases.setup_hubspot import setup_hubspot_properties
 
 FREEE_BASE = "http://freee.sandbox"
 HUBSPOT_TOKEN = "sandbox-hubspot-token"
@@ -165,9 +164,7 @@ def build_world(
     )
     counter = CallCounter()
     hubspot = HubSpotClient.from_settings(config, metrics=counter, clock=clock)
-    setup_hubspot_properties(hubspot, config, dry_run=False)
-    issued = freee_box.issue_tokens()
-    store.tokens.save_token(TokenSet.from_grant(issued, clock.now(), company_id=1), None)
+    install(freee_box, hubspot, config, store.tokens, clock)
     calls: list[str] = []
     world = World(
         clock=clock,

@@ -17,7 +17,6 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from typer.testing import CliRunner
 from functions.app import Services, create_app
 from functions.cli import app as cli_app
 from functions.worker import handle_message
+from sandbox import install
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, WSGIAdapter, serve
@@ -36,14 +36,12 @@ from sdk.clock import SystemClock
 from sdk.freee.client import FreeeClient, RetryPolicy
 from sdk.freee.oauth import OAuthClient, TokenManager
 from sdk.freee.ratelimit import RateLimiter
-from sdk.freee.tokens import TokenSet
 from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.log import get_logger
 from sdk.queue import Message
 from sdk.settings import load_settings
 from sdk.signatures import sign_custom
 from sdk.store.sqlite import SQLiteStore
-from sdk.usecases.setup_hubspot import setup_hubspot_properties
 from tests.badinput.corpus import CASES, MIN_CASES, PORTAL, Case, Cli, DealSpec, Entry, Http
 from tests.world import World
 
@@ -122,15 +120,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     )
     counter = CallCounter()
     hubspot = HubSpotClient.from_settings(settings, metrics=counter, clock=clock)
-    setup_hubspot_properties(hubspot, settings, dry_run=False)
-    issued = freee_box.issue_tokens()
-    canaries.freee_tokens = [issued["access_token"], issued["refresh_token"]]
-    store.tokens.save_token(
-        TokenSet(
-            issued["access_token"], issued["refresh_token"], clock.now() + timedelta(hours=6), company_id=1
-        ),
-        None,
-    )
+    install(freee_box, hubspot, settings, store.tokens, clock)
+    stored = store.tokens.load_token()
+    assert stored is not None
+    canaries.freee_tokens = [stored.tokens.access_token, stored.tokens.refresh_token]
     session = requests.Session()
     session.mount(FREEE_BASE, WSGIAdapter(freee_box.app))
     oauth = OAuthClient(

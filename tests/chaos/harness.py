@@ -29,13 +29,12 @@ import requests
 
 from functions.app import Services, create_app
 from functions.worker import run_worker
-from sandbox import sandbox_settings
+from sandbox import install, sandbox_settings
 from sandbox.faults import FaultInjector, FaultKind, FaultRule
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import ScaledClock
-from sdk.freee.tokens import TokenSet
 from sdk.hubspot import HubSpotClient
 from sdk.mapping import parse_marker
 from sdk.queue import Queue, queue_from_settings
@@ -43,7 +42,6 @@ from sdk.settings import Settings
 from sdk.store.sqlite import SQLiteStore
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
-from sdk.usecases.setup_hubspot import setup_hubspot_properties
 from sdk.usecases.sync_payments import sync_payments
 
 PORTAL = 24681357
@@ -228,11 +226,8 @@ class Stand:
         return queue_from_settings(self.settings, clock=self.clock)
 
     def start(self) -> None:
-        setup_hubspot_properties(
-            HubSpotClient.from_settings(self.settings, clock=self.clock), self.settings, dry_run=False
-        )
-        issued = self.freee_box.issue_tokens()
-        self.store.tokens.save_token(TokenSet.from_grant(issued, self.clock.now(), company_id=1), None)
+        admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
+        install(self.freee_box, admin, self.settings, self.store.tokens, self.clock)
         server = serve(create_app(Services(self.context(mortal=False), self.queue())))
         self.served.append(server)
         self.hubspot_box.set_webhook_target(f"{server.url}/webhooks/hubspot")
