@@ -105,6 +105,10 @@ class FreeeClient:
         self.calls = 0  # HTTP requests sent (retries included), for benchmarks
         self.max_limiter_wait: float | None = None
 
+    def keep_connected(self) -> bool:
+        """Renew the refresh token when it is old (:meth:`TokenManager.renew_if_older`); True when renewed."""
+        return self.tokens.renew_if_older()
+
     def with_deadline(self, seconds: float) -> FreeeClient:
         """The same client for a caller that cannot wait: a call that would wait more than ``seconds`` for the
         rate limit raises :class:`FreeeRateLimited` at once (nothing sent), instead of blocking."""

@@ -12,7 +12,7 @@ import requests
 
 from sdk.clock import Clock
 from sdk.freee.errors import FreeeAuthError, FreeeServerError, FreeeUnavailable
-from sdk.freee.tokens import StoredToken, TokenSet, TokenStore
+from sdk.freee.tokens import RENEW_REFRESH_TOKEN_AFTER, StoredToken, TokenSet, TokenStore
 from sdk.log import get_logger
 
 TOKEN_PATH = "/public_api/token"  # noqa: S105 (a path, not a password)
@@ -127,6 +127,22 @@ class TokenManager:
                 )
             self.clock.sleep(self.poll)
             waited += self.poll
+
+    def renew_if_older(self, age: timedelta = RENEW_REFRESH_TOKEN_AFTER) -> bool:
+        """Refresh now when the stored refresh token is older than ``age`` (or its age is unknown), so it never
+        reaches the end of freee's 90 days unused. True when this call renewed it; False when it is young enough
+        or another worker holds the refresh at this moment (that one renews it)."""
+        row = self.store.load_token()
+        if row is None:
+            raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
+        now = self.clock.now()
+        issued = row.tokens.refresh_issued_at
+        if issued is not None and now - issued < age:
+            return False
+        if not self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease)):
+            return False
+        self._refresh(row)
+        return True
 
     def _refresh(self, row: StoredToken) -> str:
         log = get_logger()

@@ -26,6 +26,12 @@ from typing import Any, Protocol
 
 from sdk.sqlite_db import SQLiteDB
 
+#: how long freee keeps a refresh token usable after issuing it (リフレッシュトークンの有効期限: 90日)
+REFRESH_TOKEN_LIFETIME = timedelta(days=90)
+#: a refresh token older than this is renewed by the scheduled payment sync, even when no call needed it, so a
+#: quiet installation (no won deal, no open invoice for months) does not lose its freee connection
+RENEW_REFRESH_TOKEN_AFTER = timedelta(days=30)
+
 
 @dataclass(frozen=True, slots=True)
 class TokenSet:
@@ -36,6 +42,13 @@ class TokenSet:
     access_expires_at: datetime
     company_id: int | None = None
     scope: str | None = None
+    #: when freee issued ``refresh_token`` (``None`` for a pair stored before this was recorded)
+    refresh_issued_at: datetime | None = None
+
+    @property
+    def refresh_expires_at(self) -> datetime | None:
+        """When freee stops accepting ``refresh_token`` (unknown when its issue time is)."""
+        return self.refresh_issued_at + REFRESH_TOKEN_LIFETIME if self.refresh_issued_at else None
 
     @classmethod
     def from_grant(cls, body: Mapping[str, Any], now: datetime, *, company_id: int | None = None) -> TokenSet:
@@ -47,6 +60,7 @@ class TokenSet:
             access_expires_at=now + timedelta(seconds=int(body.get("expires_in", 21600))),
             company_id=body.get("company_id", company_id),
             scope=body.get("scope"),
+            refresh_issued_at=now,
         )
 
     def __repr__(self) -> str:
@@ -62,6 +76,7 @@ class TokenSet:
                 "access_expires_at": self.access_expires_at.isoformat(),
                 "company_id": self.company_id,
                 "scope": self.scope,
+                "refresh_issued_at": self.refresh_issued_at.isoformat() if self.refresh_issued_at else None,
             }
         )
 
@@ -74,6 +89,9 @@ class TokenSet:
             access_expires_at=datetime.fromisoformat(data["access_expires_at"]),
             company_id=data.get("company_id"),
             scope=data.get("scope"),
+            refresh_issued_at=(
+                datetime.fromisoformat(data["refresh_issued_at"]) if data.get("refresh_issued_at") else None
+            ),
         )
 
 

@@ -28,7 +28,7 @@ from sdk.settings import PropertyNames, env_name
 if TYPE_CHECKING:
     from sdk.clock import Clock
     from sdk.freee.client import Company
-    from sdk.freee.tokens import TokenStore
+    from sdk.freee.tokens import TokenSet, TokenStore
     from sdk.models.hubspot import Pipeline
     from sdk.queue import Queue
     from sdk.settings import Settings, WonStageRules
@@ -319,22 +319,43 @@ def check_freee_token(
     if expires - timedelta(seconds=skew) > now:
         return ok(
             name,
-            f"access token valid until {_when(expires)} ({_left(expires - now)}); renewed with the refresh token when it expires / 有効",
+            f"access token valid until {_when(expires)} ({_left(expires - now)}); renewed with the refresh token "
+            f"when it expires{_refresh_end(row.tokens)} / 有効",
         )
     try:
         tokens.access_token()
     except FreeeAuthError:
+        ended = row.tokens.refresh_expires_at
+        why = (
+            f"it expired at {_when(ended)}: freee keeps a refresh token 90 days and nothing used it"
+            if ended is not None and ended <= now
+            else "used, expired or revoked"
+        )
         return problem(
             name,
-            f"the access token expired at {_when(expires)} and freee refused the refresh token (used, expired or "
-            "revoked) / リフレッシュトークンが拒否されました",
+            f"the access token expired at {_when(expires)} and freee refused the refresh token ({why}) "
+            "/ リフレッシュトークンが拒否されました",
             f"run {SETUP_FREEE} again / 再度 {SETUP_FREEE} を実行してください",
         )
     except FreeeError as exc:
         return freee_failure(name, exc, auth_base)
     fresh = store.load_token()
     until = fresh.tokens.access_expires_at if fresh else expires
-    return ok(name, f"the access token had expired; refreshed now, valid until {_when(until)} / 更新しました")
+    return ok(
+        name,
+        f"the access token had expired; refreshed now, valid until {_when(until)}"
+        f"{_refresh_end(fresh.tokens) if fresh else ''} / 更新しました",
+    )
+
+
+def _refresh_end(tokens: TokenSet) -> str:
+    """When the refresh token stops working, for a pair whose issue time is known."""
+    ended = tokens.refresh_expires_at
+    return (
+        f"; refresh token usable until {_when(ended)} (each payment sync renews it once it is 30 days old)"
+        if ended
+        else ""
+    )
 
 
 def check_freee_connection(freee: FreeeReader, company_id: int | None, api_base: str) -> CheckResult:

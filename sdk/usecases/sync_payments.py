@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from sdk.freee.errors import FreeeAuthError, FreeeError
+from sdk.log import get_logger
 from sdk.models.freee import AccountingDeal, Invoice
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
 from sdk.terms import tokyo_today
@@ -207,6 +209,8 @@ class PaymentReader(Protocol):
 
     def iter_deals(self, *, page_size: int = 100, **filters: Any) -> Iterator[AccountingDeal]: ...
 
+    def keep_connected(self) -> bool: ...
+
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: phases ``freee``, ``deals``, ``companies``."""
@@ -254,6 +258,8 @@ def sync_payments(
         report(phase, done, total)
 
     try:
+        if not dry_run:
+            _keep_freee_connected(ctx, summary)
         _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress_and_keep_lease)
         if not dry_run and not summary.errors:
             ctx.store.put_cursor(CURSOR_NAME, ctx.now().isoformat())
@@ -295,6 +301,21 @@ class _Lease:
 
     def release(self) -> None:
         self.ctx.store.release_lease(LEASE_NAME, self.holder)
+
+
+def _keep_freee_connected(ctx: Context, summary: SyncSummary) -> None:
+    """freee's refresh token dies 90 days after it was issued unless it is used; an installation with no won
+    deal and no open invoice makes no freee call at all, so the scheduled sync renews an old one
+    (:data:`sdk.freee.tokens.RENEW_REFRESH_TOKEN_AFTER`). A refused renewal is this run's error (nothing else
+    would say so until the next won deal fails); freee unreachable or busy waits for the next run."""
+    try:
+        cast(PaymentReader, ctx.freee).keep_connected()
+    except FreeeAuthError as error:
+        summary.errors.append(
+            f"the freee connection could not be renewed / freee連携を更新できませんでした: {error}"
+        )
+    except FreeeError as error:
+        get_logger().warning({"event": "freee_token_renewal_deferred", "error": str(error)})
 
 
 def _silent(phase: str, done: int, total: int) -> None:

@@ -307,6 +307,33 @@ def test_dry_run_reports_the_changes_and_writes_nothing(world: World):
     assert world.store.get_ledger(PORTAL, book.deals["cancelled"]).state is LedgerState.CREATED
 
 
+def test_a_quiet_installation_stays_connected_to_freee(world: World):
+    """Four months with no won deal and no open invoice: the daily syncs have nothing to read in freee, yet
+    they renew the refresh token before freee's 90 days run out, so the next won deal is still invoiced."""
+    company = world.company()
+    for _ in range(120):
+        world.clock.advance(24 * 3600)  # type: ignore[attr-defined]
+        summary = sync_payments(world.context())
+        assert summary.ok, summary.errors
+        assert summary.checked == 0
+    assert world.freee_calls.count("POST /public_api/token") == 4  # days 30, 60, 90 and 120
+    invoiced(world, company)
+
+
+def test_a_dry_run_leaves_the_token_alone(world: World):
+    world.clock.advance(31 * 24 * 3600)  # type: ignore[attr-defined]
+    assert sync_payments(world.context(), dry_run=True).ok
+    assert "POST /public_api/token" not in world.freee_calls
+
+
+def test_a_refused_renewal_fails_the_sync_with_what_to_do(world: World):
+    world.freee_box.expire_access_tokens(refresh_tokens=True)  # revoked in freee, say
+    world.clock.advance(31 * 24 * 3600)  # type: ignore[attr-defined]
+    summary = sync_payments(world.context())
+    assert not summary.ok
+    assert "freee連携を更新できませんでした" in summary.errors[0] and "setup freee" in summary.errors[0]
+
+
 def test_since_reads_only_invoices_billed_from_that_date(world: World):
     book = a_book_of_invoices(world)
     world.freee_calls.clear()

@@ -230,6 +230,24 @@ def test_a_valid_access_token_reports_its_expiry(clock):
     assert result.ok and "2 h 0 min left" in result.detail
 
 
+def test_a_valid_access_token_also_says_until_when_the_refresh_token_works(clock):
+    issued = clock.now() - timedelta(days=10)
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() + timedelta(hours=2), refresh_issued_at=issued))
+    result = check_freee_token(store, FakeTokens(store, clock), clock, "x")
+    ends = (issued + timedelta(days=90)).isoformat(timespec="minutes")
+    assert result.ok and f"refresh token usable until {ends}" in result.detail
+
+
+def test_a_refresh_token_past_freees_90_days_is_named_as_the_cause(clock):
+    issued = clock.now() - timedelta(days=91)
+    store = MemoryTokenStore(TokenSet("a", "r", issued + timedelta(hours=6), refresh_issued_at=issued))
+    result = check_freee_token(store, FakeTokens(store, clock, FreeeAuthError("invalid_grant")), clock, "x")
+    ended = (issued + timedelta(days=90)).isoformat(timespec="minutes")
+    assert result.status is Status.PROBLEM
+    assert f"it expired at {ended}: freee keeps a refresh token 90 days" in result.detail
+    assert "setup freee` again" in result.fix
+
+
 def test_an_expired_access_token_is_refreshed(clock):
     store = MemoryTokenStore(TokenSet("a", "r", clock.now() - timedelta(minutes=1)))
     result = check_freee_token(store, FakeTokens(store, clock), clock, "x")

@@ -191,6 +191,92 @@ def test_rejected_refresh_token_says_to_authorise_again(client, clock):
         client.get_invoice(101)
 
 
+def _grant(n: int) -> dict:
+    return {"access_token": f"access-{n}", "refresh_token": f"refresh-{n}", "expires_in": 21600}
+
+
+@responses.activate
+def test_a_refreshed_pair_knows_when_its_refresh_token_dies(client, clock, store):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, json=_grant(2))
+    responses.get(f"{API}/iv/invoices/101", json={"invoice": INVOICE})
+    client.get_invoice(101)
+    tokens = store.load_token().tokens
+    assert tokens.refresh_issued_at == clock.now()
+    assert tokens.refresh_expires_at == clock.now() + timedelta(days=90)
+    assert TokenSet.from_json(tokens.to_json()) == tokens
+
+
+def test_a_pair_stored_before_the_issue_time_was_kept_still_loads():
+    legacy = '{"access_token": "a", "refresh_token": "r", "access_expires_at": "2026-11-20T00:00:00+00:00"}'
+    tokens = TokenSet.from_json(legacy)
+    assert (tokens.refresh_issued_at, tokens.refresh_expires_at) == (None, None)
+
+
+@responses.activate
+def test_keep_connected_leaves_a_young_refresh_token_alone(client, clock, store):
+    store.save_token(TokenSet.from_grant(_grant(2), clock.now()), expected_version=1)
+    clock.advance(29 * 24 * 3600)
+    assert client.keep_connected() is False
+    assert len(responses.calls) == 0  # nothing sent
+    assert store.load_token().tokens.refresh_token == "refresh-2"
+
+
+@responses.activate
+def test_keep_connected_renews_an_old_refresh_token_while_the_access_token_is_still_valid(
+    client, clock, store
+):
+    store.save_token(  # a pair whose access token is fresh but whose refresh token is 30 days old
+        TokenSet(
+            "access-2",
+            "refresh-2",
+            clock.now() + timedelta(hours=6),
+            refresh_issued_at=clock.now() - timedelta(days=30),
+        ),
+        expected_version=1,
+    )
+    responses.post(
+        TOKEN_URL,
+        json=_grant(3),
+        match=[
+            matchers.urlencoded_params_matcher(
+                {"grant_type": "refresh_token", "refresh_token": "refresh-2"},
+                allow_blank=True,
+                strict_match=False,
+            )
+        ],
+    )
+    assert client.keep_connected() is True
+    row = store.load_token()
+    assert (row.tokens.refresh_token, row.tokens.refresh_issued_at) == ("refresh-3", clock.now())
+    assert client.keep_connected() is False  # young again
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_keep_connected_renews_a_pair_of_unknown_age_once(client, store):
+    responses.post(TOKEN_URL, json=_grant(2))
+    assert store.load_token().tokens.refresh_issued_at is None
+    assert client.keep_connected() is True
+    assert client.keep_connected() is False
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_keep_connected_leaves_the_renewal_to_a_worker_already_refreshing(client, clock, store):
+    row = store.load_token()
+    assert store.claim_refresh(row.version, "other-worker", clock.now(), clock.now() + timedelta(seconds=30))
+    assert client.keep_connected() is False
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_keep_connected_says_when_freee_refuses_the_refresh_token(client):
+    responses.post(TOKEN_URL, json={"error": "invalid_grant"}, status=401)
+    with pytest.raises(FreeeAuthError, match=r"invalid_grant.*setup freee"):
+        client.keep_connected()
+
+
 def test_not_connected_is_an_auth_error(clock):
     oauth = OAuthClient(
         auth_base=AUTH,
