@@ -497,7 +497,14 @@ def test_history_detail_values_that_json_cannot_hold_come_back_as_text(store: St
 
 
 def tokens(n: int) -> TokenSet:
-    return TokenSet(f"access-{n}", f"refresh-{n}", NOW + timedelta(hours=6), company_id=1, scope="read write")
+    return TokenSet(
+        f"access-{n}",
+        f"refresh-{n}",
+        NOW + timedelta(hours=6),
+        company_id=1,
+        scope="read write",
+        refresh_issued_at=NOW - timedelta(days=n),
+    )
 
 
 def test_token_rows_are_versioned(store: Store) -> None:

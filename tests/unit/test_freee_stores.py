@@ -1,16 +1,18 @@
-"""The token store and the rate-limit store ports, one suite over each adapter."""
+"""The in-memory token and rate-limit stores, the limiter over them, and the rate-limit bound.
+
+The SQLite and DynamoDB adapters of the same ports (``store.tokens``, ``store.rate_limits``) are held to these
+rules, threads included, by the store contract suite (``tests/store/test_store_contract.py``).
+"""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sdk.clock import FakeClock
-from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter, SQLiteRateLimitStore, shortest_span
-from sdk.freee.tokens import MemoryTokenStore, SQLiteTokenStore, TokenSet
+from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter, shortest_span
+from sdk.freee.tokens import MemoryTokenStore, TokenSet
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -19,16 +21,14 @@ def tokens(n: int) -> TokenSet:
     return TokenSet(f"access-{n}", f"refresh-{n}", NOW + timedelta(hours=6), company_id=1, scope="read write")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def token_store(request, tmp_path):
-    return MemoryTokenStore() if request.param == "memory" else SQLiteTokenStore(tmp_path / "t.sqlite")
+@pytest.fixture
+def token_store():
+    return MemoryTokenStore()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def rate_store(request, tmp_path):
-    return (
-        MemoryRateLimitStore() if request.param == "memory" else SQLiteRateLimitStore(tmp_path / "r.sqlite")
-    )
+@pytest.fixture
+def rate_store():
+    return MemoryRateLimitStore()
 
 
 def test_token_rows_are_versioned(token_store):
@@ -64,25 +64,6 @@ def test_token_set_round_trips_and_hides_secrets():
     assert "refresh-7" not in repr(pair)
 
 
-def test_sqlite_token_claims_are_exclusive_across_threads(tmp_path):
-    store = SQLiteTokenStore(tmp_path / "t.sqlite")
-    store.save_token(tokens(1), expected_version=None)
-    winners: list[str] = []
-    barrier = threading.Barrier(8)
-
-    def race(name: str) -> None:
-        barrier.wait()
-        if store.claim_refresh(1, name, NOW, NOW + timedelta(seconds=30)):
-            winners.append(name)
-
-    threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
-
-
 def test_sliding_window_admits_the_limit_then_says_how_long_to_wait(rate_store):
     windows = [(3, 60.0)]
     assert [rate_store.try_acquire("k", windows, t) for t in (0.0, 1.0, 2.0)] == [0, 0, 0]
@@ -111,28 +92,6 @@ def test_limiter_spaces_calls_to_the_bound(rate_store, margin, ratio):
     elapsed = clock.monotonic() - start
     bound = (300 / 30 - 1) * 60  # ten full windows: the last 30 calls may start at 9 minutes
     assert elapsed == pytest.approx(bound * ratio, abs=0.1)
-
-
-def test_limiter_shared_by_threads_never_exceeds_the_window(tmp_path):
-    path = tmp_path / "r.sqlite"
-    clock = FakeClock()
-    # the long second window keeps every call in the store, so the test can read back when each one was let through
-    limiter = RateLimiter(SQLiteRateLimitStore(path), clock, [(5, 60.0), (1000, 86400.0)], margin=0)
-
-    def work() -> None:
-        for _ in range(5):
-            limiter.acquire()
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    with sqlite3.connect(path) as db:
-        stamps = [row[0] for row in db.execute("SELECT at FROM rate_calls ORDER BY at")]
-    assert len(stamps) == 20
-    for i in range(len(stamps) - 5):
-        assert stamps[i + 5] - stamps[i] >= 60.0 - 1e-6  # never 6 calls inside one 60 s window
 
 
 def test_limiter_refuses_meaningless_windows():
