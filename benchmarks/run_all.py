@@ -8,7 +8,8 @@ last ``results.json`` of the same kind (quick or not), e.g. to measure a timing 
 
 ``results.json`` holds the date, the machine (CPU count and model, Python), the load average before and after
 each benchmark, and every benchmark's own JSON. ``results.md`` is a Markdown table with each figure beside its
-target (issue 8). A benchmark that fails (non-zero exit) is recorded as failed and the script exits 1 at the end;
+target (issue 8); a run at the issues' sizes also puts that table into the README, between the
+``<!-- bench:results -->`` markers (``tests/deploy/test_docs.py`` fails when the two differ). A benchmark that fails (non-zero exit) is recorded as failed and the script exits 1 at the end;
 a figure that misses its target is shown as missed, nothing more: benchmarks measure, they do not gate.
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
 """
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+README = HERE.parent / "README.md"
+README_START = "<!-- bench:results (written by benchmarks/run_all.py) -->"
+README_END = "<!-- /bench:results -->"
 
 #: name → (arguments at the issues' sizes, arguments with --quick)
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
@@ -265,6 +269,20 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_block(table: str) -> str:
+    """``results.md`` as the README shows it: without its heading."""
+    return table.removeprefix("# Benchmark results\n").strip("\n")
+
+
+def with_results(readme: str, table: str) -> str:
+    """``readme`` with the text between the benchmark markers replaced by ``table``."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise SystemExit(f"{README} has no {README_START} … {README_END} block")
+    return f"{head}{start}\n{readme_block(table)}\n{end}{tail}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes in all")
@@ -302,6 +320,9 @@ def main() -> None:
     (HERE / "results.md").write_text(table, encoding="utf-8")
     print("\n" + table)
     print(f"written to {HERE / 'results.json'} and {HERE / 'results.md'}")
+    if not args.quick:
+        README.write_text(with_results(README.read_text(encoding="utf-8"), table), encoding="utf-8")
+        print(f"and the table into {README}")
     if any(record["exit_code"] for record in summary["benchmarks"].values()):
         sys.exit(1)
 
