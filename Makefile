@@ -60,7 +60,7 @@ package-check: $(STAMP) node_modules/.package-lock.json
 
 ## bench: every benchmark, each in a fresh process → benchmarks/results.json and benchmarks/results.md
 ## (about 12 minutes; BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only burst" for one)
-bench: $(STAMP)
+bench: $(STAMP) package-check
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 ## bench-import: how long importing the SDK takes in a fresh process

@@ -357,7 +357,7 @@ def test_patterns_keep_the_repository_out_of_the_artifact():
 # ------------------------------------------------------------------------------------------ the zip check
 
 
-def _artifact(folder: Path, files: dict[str, str]) -> None:
+def _artifact(folder: Path, files: dict[str, str | bytes]) -> None:
     with zipfile.ZipFile(folder / "app.zip", "w") as archive:
         for name, text in files.items():
             archive.writestr(name, text)
@@ -375,8 +375,10 @@ def _artifact(folder: Path, files: dict[str, str]) -> None:
     (folder / check_package.TEMPLATE).write_text(json.dumps(template), encoding="utf-8")
 
 
-GOOD = {
+PYC = check_package.PYC_HEADER + b"(bytecode)"
+GOOD: dict[str, str | bytes] = {
     "functions/worker.py": "",
+    "functions/__pycache__/worker.cpython-312.pyc": PYC,
     "pydantic_core/_pydantic_core.cpython-312-x86_64-linux-gnu.so": "",
     "pydantic_core-2.0.dist-info/WHEEL": "Tag: cp312-cp312-manylinux_2_17_x86_64\n",
     "six-1.dist-info/WHEEL": "Tag: py2-none-any\nTag: py3-none-any\n",
@@ -402,7 +404,24 @@ def test_the_zip_check_passes_a_lambda_ready_artifact(tmp_path, capsys):
             {"pydantic_core-2.0.dist-info/WHEEL": "Tag: cp311-cp311-macosx_11_0_arm64\n"},
             "are not for CPython",
         ),
-        ({"functions/worker.py": None}, "functions/worker.py is not in the artifact"),
+        (
+            {"functions/worker.py": None, "functions/__pycache__/worker.cpython-312.pyc": None},
+            "functions/worker.py is not in the artifact",
+        ),
+        (
+            {"functions/__pycache__/worker.cpython-312.pyc": None},
+            "modules without bytecode, compiled at every cold start: 1 (functions/worker.py)",
+        ),
+        (
+            {"functions/__pycache__/worker.cpython-311.pyc": PYC},
+            "worker.cpython-311.pyc: not CPython 3.12 bytecode",
+        ),
+        ({"functions/worker.pyc": PYC}, "functions/worker.pyc: not CPython 3.12 bytecode in a __pycache__"),
+        (
+            {"functions/__pycache__/worker.cpython-312.pyc": b"\xcb\r\r\n\x00\x00\x00\x00" + b"x" * 8},
+            "worker.cpython-312.pyc: not an unchecked-hash .pyc of CPython 3.12",
+        ),
+        ({"x/__pycache__/gone.cpython-312.pyc": PYC}, "gone.cpython-312.pyc: no x/gone.py beside it"),
     ],
 )
 def test_the_zip_check_fails_on(tmp_path, capsys, files, problem):
