@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from functions.cli import app
 from sandbox.transport import serve
 from sdk.clock import FakeClock, SystemClock
+from sdk.freee.errors import FreeeUnavailable
 from sdk.store import LedgerState, Store
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
@@ -332,6 +333,21 @@ def test_a_refused_renewal_fails_the_sync_with_what_to_do(world: World):
     summary = sync_payments(world.context())
     assert not summary.ok
     assert "freee連携を更新できませんでした" in summary.errors[0] and "setup freee" in summary.errors[0]
+
+
+def test_freee_unreachable_for_the_renewal_leaves_it_to_the_next_sync(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    a_book_of_invoices(world)
+
+    def unreachable() -> bool:
+        raise FreeeUnavailable("freee token endpoint unreachable: ConnectionError")
+
+    monkeypatch.setattr(world.freee, "keep_connected", unreachable)
+    with caplog.at_level("WARNING", logger="hubspot-freee"):
+        summary = sync_payments(world.context())
+    assert summary.ok and summary.checked == 8  # the payments were still read and written
+    assert "freee_token_renewal_deferred" in caplog.text
 
 
 def test_since_reads_only_invoices_billed_from_that_date(world: World):
