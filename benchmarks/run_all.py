@@ -2,16 +2,17 @@
 
 The benchmarks (each prints its figures and writes ``benchmarks/<name>.json``): ``import_time``,
 ``lambda_import`` (from the artifact ``make package-check`` built), ``freee_rate_limit``, ``webhook_ack``,
-``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time
-clock: 6–7 minutes), ``burst``. ``--quick`` passes smaller sizes (and says so in both files); the default is the
-sizes of the issues. ``--only NAME`` (repeatable) runs a subset and keeps the other benchmarks' records from the
-last ``results.json`` of the same kind (quick or not), e.g. to measure a timing again at a lower load.
+``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time clock: 3–4 minutes), ``burst``.
+``--quick`` passes smaller sizes (and says so in both files); the default is the sizes of the issues.
+``--only NAME`` (repeatable) runs a subset and keeps the other benchmarks' records from the last
+``results.json`` of the same kind (quick or not), e.g. to measure a timing again at a lower load.
 
 ``results.json`` holds the date, the machine (CPU count and model, Python), the load average before and after
 each benchmark, and every benchmark's own JSON. ``results.md`` is a Markdown table with each figure beside its
 target (issue 8); a run at the issues' sizes also puts that table into the README, between the
-``<!-- bench:results -->`` markers (``tests/deploy/test_docs.py`` fails when the two differ). A benchmark that fails (non-zero exit) is recorded as failed and the script exits 1 at the end;
-a figure that misses its target is shown as missed, nothing more: benchmarks measure, they do not gate.
+``<!-- bench:results -->`` markers (``tests/deploy/test_docs.py`` fails when the two differ). A benchmark that
+fails (non-zero exit) is recorded as failed and the script exits 1 at the end; a figure that misses its target
+is shown as missed, nothing more: benchmarks measure, they do not gate.
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
 """
 

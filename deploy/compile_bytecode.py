@@ -2,7 +2,7 @@
 
 Lambda unpacks the zip into a read-only ``/var/task``: Python cannot write ``__pycache__`` there, so without
 bytecode in the artifact every cold start compiles pydantic, the HubSpot client and our code from source, and
-again in every new container (``benchmarks/import_time.py --artifact`` measures both). This adds, beside each
+again in every new container (``benchmarks/lambda_import.py`` measures both). This adds, beside each
 ``.py`` file, ``__pycache__/<name>.cpython-312.pyc`` in *unchecked-hash* form (PEP 552): the runtime loads it
 without comparing the source's timestamp, which a zip stores only to two seconds and without a time zone.
 Tracebacks still name the source files (the import system points loaded code at the file it found).
