@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -119,7 +119,7 @@ class TokenManager:
             stale = rejected is not None and row.tokens.access_token == rejected
             if not stale and row.tokens.access_expires_at - timedelta(seconds=self.skew) > now:
                 return row.tokens.access_token
-            if self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease)):
+            if self._claim(row, now):
                 return self._refresh(row)
             if waited >= self.max_wait:
                 raise FreeeAuthError(
@@ -139,10 +139,14 @@ class TokenManager:
         issued = row.tokens.refresh_issued_at
         if issued is not None and now - issued < age:
             return False
-        if not self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease)):
+        if not self._claim(row, now):
             return False
         self._refresh(row)
         return True
+
+    def _claim(self, row: StoredToken, now: datetime) -> bool:
+        """Take the refresh of ``row`` for ``lease`` seconds; False when it moved on or another holds it."""
+        return self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease))
 
     def _refresh(self, row: StoredToken) -> str:
         log = get_logger()
