@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sdk.errors import AuthError, HubspotFreeeError, Retryable, SettingsError
 from sdk.freee.errors import FreeeAuthError, FreeeError, FreeeUnavailable
+from sdk.freee.tokens import REFRESH_TOKEN_LIFETIME, RENEW_REFRESH_TOKEN_AFTER
 from sdk.pipelines import won_stages
 from sdk.properties import property_definitions
 from sdk.settings import PropertyNames, env_name
@@ -327,7 +328,8 @@ def check_freee_token(
     except FreeeAuthError:
         ended = row.tokens.refresh_expires_at
         why = (
-            f"it expired at {_when(ended)}: freee keeps a refresh token 90 days and nothing used it"
+            f"it expired at {_when(ended)}: freee keeps a refresh token {REFRESH_TOKEN_LIFETIME.days} days and "
+            "nothing used it"
             if ended is not None and ended <= now
             else "used, expired or revoked"
         )
@@ -352,7 +354,8 @@ def _refresh_end(tokens: TokenSet) -> str:
     """When the refresh token stops working, for a pair whose issue time is known."""
     ended = tokens.refresh_expires_at
     return (
-        f"; refresh token usable until {_when(ended)} (each payment sync renews it once it is 30 days old)"
+        f"; refresh token usable until {_when(ended)} (each payment sync renews it once it is "
+        f"{RENEW_REFRESH_TOKEN_AFTER.days} days old)"
         if ended
         else ""
     )
