@@ -91,6 +91,7 @@ def main() -> None:
             hubspot_api_base=hubspot_served.url,
             hubspot_access_token="bench-token",
             hubspot_client_secret=SECRET,
+            hubspot_portal_id=24681357,  # the portal of the events below: the installation's own
         )
         store = SQLiteStore(Path(tmp) / "store.sqlite")
         queue = open_queue(f"sqlite:///{Path(tmp) / 'queue.sqlite'}")

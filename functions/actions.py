@@ -1,24 +1,26 @@
 """``POST /actions/create-invoice`` (custom workflow action) and the custom-code endpoints.
 
-verify → parse → run (or queue) → ``outputFields``. The invoice is made inline when freee has room within
+verify → parse → this installation's portal only (403 ``foreign_portal`` otherwise, :mod:`sdk.tenant`) → run (or
+queue) → ``outputFields``. The invoice is made inline when freee has room within
 ``action_inline_seconds``; otherwise (rate limit, another worker on the deal, a transient failure) the deal is
-queued and HubSpot is told ``BLOCK``: the worker completes the callback when the invoice exists.
+queued and HubSpot is told ``BLOCK``: the action leaves a waiter on the deal, and whoever reaches the deal's
+outcome first (the busy worker, or the queued message) completes the callback (:mod:`sdk.usecases.waiters`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from sdk.errors import Retryable
+from sdk.freee.errors import FreeeDisconnected
 from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
 from sdk.log import get_logger
-from sdk.models.hubspot import WorkflowActionRequest
+from sdk.models.hubspot import CustomCodeRequest, WorkflowActionRequest
 from sdk.signatures import (
     CUSTOM_SIGNATURE_HEADER,
     CUSTOM_TIMESTAMP_HEADER,
@@ -26,15 +28,16 @@ from sdk.signatures import (
     verify_custom,
     verify_hubspot_request,
 )
+from sdk.tenant import http_refusal
 from sdk.usecases.accept_webhook import MessageSink
 from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import create_invoice_for_deal
+from sdk.usecases.waiters import wait_for_deal
 
 if TYPE_CHECKING:
     from sdk.usecases.context import Context
 
-
-MAX_ID = 2**63 - 1  # HubSpot ids are 64-bit; anything larger cannot name a portal or a record
+CUSTOM_USAGE = 'send {"portalId": <number>, "dealId": "<digits>"}'
 
 
 @dataclass
@@ -56,7 +59,14 @@ def _run_or_queue(
 ) -> dict[str, str]:
     try:
         outcome = create_invoice_for_deal(_inline(deps), portal_id, deal_id, trigger)
-    except Retryable as busy:
+    except (
+        Retryable,
+        FreeeDisconnected,
+    ) as busy:  # the worker invoices it (held while freee is disconnected)
+        if callback_id is not None:
+            settled = wait_for_deal(deps.context, portal_id, deal_id, callback_id)
+            if settled is not None:  # invoiced meanwhile: answer now instead of BLOCK
+                return action_output_fields(settled, None)
         deps.queue.send(
             {
                 "type": "create_invoice",
@@ -64,8 +74,9 @@ def _run_or_queue(
                 "deal_id": deal_id,
                 "trigger": trigger,
                 "callback_id": callback_id,
+                "waiter": callback_id is not None,
             },
-            delay=min(float(busy.retry_after or 0), 900.0),
+            delay=min(float(getattr(busy, "retry_after", None) or 0), 900.0),
         )
         get_logger().info({"event": "action_queued", "deal_id": deal_id, "reason": busy.__class__.__name__})
         fields = action_output_fields(None, None)
@@ -82,6 +93,9 @@ def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpRespon
     secret = settings.hubspot_client_secret
     if secret is None or not secret.get_secret_value():
         return error(503, "not_configured", "the app's client secret is not configured on this server")
+    unconfigured = http_refusal(settings, None, entry="workflow_action")
+    if unconfigured is not None:
+        return unconfigured
     try:
         verify_hubspot_request(
             request, secret=secret.get_secret_value(), now=deps.context.now(), allow_v2=True
@@ -97,6 +111,9 @@ def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpRespon
             "the body is not a workflow action request",
             details=validation_details(invalid),
         )
+    refused = http_refusal(settings, action.origin.portal_id, entry="workflow_action")
+    if refused is not None:
+        return refused
     if action.object.object_type.upper() != "DEAL":
         fields = action_output_fields(
             None, "このアクションは取引でのみ使えます / this action works on deals only"
@@ -109,9 +126,13 @@ def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpRespon
 
 
 def _custom_body(request: HttpRequest, deps: ActionDeps) -> tuple[int, str] | HttpResponse:
-    secret = deps.context.settings.custom_code_secret
+    settings = deps.context.settings
+    secret = settings.custom_code_secret
     if secret is None or not secret.get_secret_value():
         return error(503, "not_configured", "CUSTOM_CODE_SECRET is not configured on this server")
+    unconfigured = http_refusal(settings, None, entry="custom_code")
+    if unconfigured is not None:
+        return unconfigured
     if len(request.body) > MAX_BODY_BYTES:
         return error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
     try:
@@ -128,18 +149,14 @@ def _custom_body(request: HttpRequest, deps: ActionDeps) -> tuple[int, str] | Ht
         data = json.loads(request.body)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return error(400, "invalid_json", "the body is not JSON")
-    if not isinstance(data, Mapping):
-        return error(400, "invalid_request", 'send {"portalId": <number>, "dealId": "<digits>"}')
-    portal, deal = data.get("portalId"), str(data.get("dealId", ""))
-    if (
-        not isinstance(portal, int)
-        or isinstance(portal, bool)
-        or not 0 < portal <= MAX_ID
-        or not (deal.isascii() and deal.isdigit())
-        or len(deal) > 32
-    ):
-        return error(400, "invalid_request", 'send {"portalId": <number>, "dealId": "<digits>"}')
-    return portal, deal
+    try:
+        body = CustomCodeRequest.model_validate(data)
+    except ValidationError as invalid:
+        return error(400, "invalid_request", CUSTOM_USAGE, details=validation_details(invalid))
+    refused = http_refusal(settings, body.portal_id, entry="custom_code")
+    if refused is not None:
+        return refused
+    return body.portal_id, body.deal_id
 
 
 def handle_custom_code_invoice(request: HttpRequest, deps: ActionDeps) -> HttpResponse:

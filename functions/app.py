@@ -7,7 +7,7 @@ module that does not import Flask (the Lambda artifact carries no Flask).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ from functions.actions import (
     handle_workflow_action,
 )
 from functions.cards import CardDeps, handle_balance_card
-from functions.health import healthz
+from functions.health import HealthDeps, healthz
 from sdk.http import MAX_BODY_BYTES, Headers, HttpRequest, HttpResponse, error, public_uri
 from webhooks.hubspot import WebhookDeps
 from webhooks.hubspot import handle as handle_webhook
@@ -28,6 +28,7 @@ from webhooks.hubspot import handle as handle_webhook
 if TYPE_CHECKING:
     from sdk.usecases.accept_webhook import MessageSink
     from sdk.usecases.context import Context
+    from sdk.usecases.health import HealthCheck, HealthNotes
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ ROUTES: tuple[Route, ...] = (
 class Services:
     context: Context
     queue: MessageSink
+    #: checks /healthz runs besides the freee connection (e.g. the server's worker supervision)
+    health_checks: Sequence[HealthCheck] = ()
+    health_notes: Sequence[HealthNotes] = ()
 
     def webhook_deps(self) -> WebhookDeps:
         ctx = self.context
@@ -68,20 +72,27 @@ class Services:
     def card_deps(self) -> CardDeps:
         return CardDeps(self.context)
 
+    def health_deps(self) -> HealthDeps:
+        return HealthDeps(self.context.store, self.health_checks, self.health_notes)
+
 
 def create_app(services: Services) -> Flask:
+    from sdk.log import get_logger
+
+    get_logger()  # once, before the first requests' threads could all ask for it at the same instant
     app = Flask("hubspot-freee")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     webhook_deps = services.webhook_deps()
     action_deps = services.action_deps()
     card_deps = services.card_deps()
+    health_deps = services.health_deps()
     handlers: dict[str, Callable[[HttpRequest], HttpResponse]] = {
         "hubspot_webhook": lambda r: handle_webhook(r, webhook_deps),
         "workflow_action": lambda r: handle_workflow_action(r, action_deps),
         "custom_code_invoice": lambda r: handle_custom_code_invoice(r, action_deps),
         "custom_code_payment_status": lambda r: handle_custom_code_payment_status(r, action_deps),
         "balance_card": lambda r: handle_balance_card(r, card_deps),
-        "healthz": lambda r: healthz(),
+        "healthz": lambda r: healthz(health_deps),
     }
     base_url = services.context.settings.public_base_url
     for route in ROUTES:
@@ -114,6 +125,7 @@ def _view(handler: Callable[[HttpRequest], HttpResponse], base_url: str | None) 
             headers=Headers(dict(request.headers)),
             body=body,
             query=dict(request.args),
+            query_string=request.query_string.decode("latin-1"),
         )
         return _respond(handler(incoming))
 

@@ -1,8 +1,10 @@
 """``GET /cards/balance``: the data the HubSpot app card (``workflows/app_card``) shows on a deal or company.
 
-verify (v3 only: ``hubspot.fetch`` requests are signed by HubSpot with v3) → parse the query → ``balance_card``
-from the ledger → JSON. The portal comes from the ``portalId`` HubSpot adds to the query, else the configured
-``hubspot_portal_id``.
+verify (v3 only: ``hubspot.fetch`` requests are signed by HubSpot with v3) → parse the query → this installation's
+portal only → ``balance_card`` from the ledger → JSON. The ``portalId`` HubSpot adds to the query must be the
+configured ``hubspot_portal_id`` (403 ``foreign_portal`` otherwise, :mod:`sdk.tenant`); without one, the configured
+portal is meant. Ids follow :mod:`sdk.models.ids`; a parameter given twice (``?portalId=1&portalId=2``) is a 400,
+never "the first one wins".
 """
 
 from __future__ import annotations
@@ -10,16 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from sdk.http import HttpRequest, HttpResponse, error
+from sdk.models.ids import HubSpotId, HubSpotIdText
 from sdk.signatures import SignatureRejected, verify_hubspot_request
+from sdk.tenant import http_refusal, own_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.balance import balance_card, parse_object_type
 
 if TYPE_CHECKING:
     from sdk.usecases.context import Context
 
-MAX_ID_DIGITS = 32
 USAGE = "send ?objectType=deal|company&objectId=<digits>&portalId=<digits>"
+PARAMETERS = ("objectType", "objectId", "portalId")
+_OBJECT_ID: TypeAdapter[str] = TypeAdapter(HubSpotIdText)
+_PORTAL_ID: TypeAdapter[int] = TypeAdapter(HubSpotId)
 
 
 @dataclass
@@ -27,10 +35,11 @@ class CardDeps:
     context: Context
 
 
-def _digits(raw: str | None) -> str | None:
-    value = (raw or "").strip()
-    ascii_digits = value.isascii() and value.isdigit()  # str.isdigit alone takes "１２３" and "²"
-    return value if ascii_digits and len(value) <= MAX_ID_DIGITS and int(value) > 0 else None
+def _invalid(code: str, name: str, invalid: ValidationError, what: str) -> HttpResponse:
+    problems = [
+        {"at": name, "problem": e["msg"]} for e in invalid.errors(include_url=False, include_input=False)
+    ]
+    return error(400, code, f"{name} must be {what}; {USAGE}", details=problems[:1])
 
 
 def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
@@ -39,23 +48,38 @@ def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
     secret = settings.hubspot_client_secret
     if secret is None or not secret.get_secret_value():
         return error(503, "not_configured", "the app's client secret is not configured on this server")
+    unconfigured = http_refusal(settings, None, entry="card")
+    if unconfigured is not None:
+        return unconfigured
     try:
         verify_hubspot_request(request, secret=secret.get_secret_value(), now=ctx.now(), allow_v2=False)
     except SignatureRejected as rejected:
         return error(401, "invalid_signature", str(rejected))
-    object_type = parse_object_type(request.query.get("objectType"))
+    values = {name: request.query_values(name) for name in PARAMETERS}
+    repeated = [name for name, given in values.items() if len(given) > 1]
+    if repeated:
+        return error(
+            400,
+            "duplicate_query_parameter",
+            f"{', '.join(repeated)} given more than once; send each once. {USAGE}",
+            details=[{"at": name, "problem": "given more than once"} for name in repeated],
+        )
+    object_type = parse_object_type(next(iter(values["objectType"]), None))
     if object_type is None:
         return error(400, "invalid_object_type", f"objectType must be deal or company; {USAGE}")
-    object_id = _digits(request.query.get("objectId"))
-    if object_id is None:
-        return error(400, "invalid_object_id", f"objectId must be a record id (digits); {USAGE}")
-    raw_portal = request.query.get("portalId")
-    portal = _digits(raw_portal) if raw_portal else None
-    if raw_portal and portal is None:
-        return error(400, "invalid_portal_id", f"portalId must be a HubSpot account id (digits); {USAGE}")
-    portal_id = int(portal) if portal is not None else settings.hubspot_portal_id
-    if portal_id is None:
-        return error(400, "missing_portal_id", f"no portalId in the query and none configured; {USAGE}")
+    try:
+        object_id = _OBJECT_ID.validate_python(next(iter(values["objectId"]), None))
+    except ValidationError as invalid:
+        return _invalid("invalid_object_id", "objectId", invalid, "a record id (digits)")
+    portal_id = own_portal(settings)
+    if values["portalId"]:
+        try:
+            given = _PORTAL_ID.validate_python(values["portalId"][0])
+        except ValidationError as invalid:
+            return _invalid("invalid_portal_id", "portalId", invalid, "a HubSpot account id (digits)")
+        refused = http_refusal(settings, given, entry="card")
+        if refused is not None:
+            return refused
     card = balance_card(
         ctx.store,
         settings,

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from functions.cli_common import EXIT_INCOMPLETE, console, err, fail, settings_from
 from functions.cli_setup import register as register_setup_commands
-from sdk.errors import SettingsError, ValidationFailed
+from sdk.errors import ForeignPortal, SettingsError, ValidationFailed
 from sdk.mapping import build_invoice_request, known_partner
 from sdk.models.hubspot import DealBundle
 from sdk.money import format_yen, plain
@@ -316,13 +316,20 @@ def _deal_id(deal: str) -> str:
     return deal
 
 
-def _portal(ctx: Any, portal: int | None) -> int:
-    chosen = portal or ctx.settings.hubspot_portal_id
-    if chosen is None:
+def _portal(settings: Settings, portal: int | None) -> int:
+    """This installation's portal (``HUBSPOT_PORTAL_ID``, required); ``--portal`` may only repeat it."""
+    from sdk.tenant import NOT_CONFIGURED_EN, NOT_CONFIGURED_JA, own_portal
+
+    try:
+        own = own_portal(settings)
+    except SettingsError:
+        raise fail(f"{NOT_CONFIGURED_EN} / {NOT_CONFIGURED_JA}") from None
+    if portal is not None and portal != own:
         raise fail(
-            "which HubSpot portal? pass --portal or set HUBSPOT_PORTAL_ID / ポータルIDを指定してください"
+            f"--portal {portal} is not this installation's portal (HUBSPOT_PORTAL_ID={own}): nothing was read "
+            f"or written; leave --portal out / --portal {portal} はこのインストールのポータル（{own}）ではありません"
         )
-    return int(chosen)
+    return own
 
 
 def _run_guarded(action: Any) -> Any:
@@ -357,8 +364,8 @@ def invoice_create(
     from sdk.usecases.create_invoice import Result, create_invoice_for_deal, plan_invoice_for_deal
 
     _deal_id(deal)
+    portal_id = _portal(settings_from(config), portal)
     ctx = _context(config)
-    portal_id = _portal(ctx, portal)
     if dry_run:
         plan = _run_guarded(lambda: plan_invoice_for_deal(ctx, portal_id, deal))
         data = {
@@ -438,15 +445,11 @@ def invoice_show(
 
     _deal_id(deal)
     settings = settings_from(config)
+    portal_id = _portal(settings, portal)
     try:
         store = open_store(settings.storage_url)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    portal_id = portal or settings.hubspot_portal_id
-    if portal_id is None:
-        raise fail(
-            "which HubSpot portal? pass --portal or set HUBSPOT_PORTAL_ID / ポータルIDを指定してください"
-        )
     row = store.get_ledger(portal_id, deal)
     history = store.history(portal_id, deal)
     if row is None and not history:
@@ -521,6 +524,7 @@ def invoice_retry(
         raise fail(
             "say which deals: --failed and/or --invalid / 対象を --failed か --invalid で指定してください"
         )
+    _portal(settings_from(config), None)
     ctx = _context(config)
     states = frozenset({LedgerState.FAILED} if failed else set()) | frozenset(
         {LedgerState.INVALID} if invalid else set()
@@ -536,6 +540,8 @@ def invoice_retry(
                 results.append({"deal_id": row.deal_id, "result": outcome.result.value, "message": message})
             except Retryable as exc:
                 results.append({"deal_id": row.deal_id, "result": "failed", "message": str(exc)})
+            except ForeignPortal as exc:  # a row of another portal: refused untouched
+                results.append({"deal_id": row.deal_id, "result": "foreign_portal", "message": str(exc)})
             progress.advance(task)
     ok = sum(1 for r in results if r["result"] in (Result.CREATED.value, Result.ALREADY_INVOICED.value))
     if as_json:
@@ -650,12 +656,12 @@ def _worker_json(result: Any) -> dict[str, Any]:
         "result": result.result,
         "disposition": result.disposition.value,
         "invoice_number": invoice.invoice_number if invoice else None,
-        "retry_in": result.delay if result.disposition.value == "retry" else None,
+        "retry_in": result.delay if result.disposition.value in ("retry", "hold") else None,
         "error": result.error or (outcome.error_message if outcome is not None else None) or None,
     }
 
 
-_WORKER_STYLES = {"done": "green", "retry": "yellow", "dead": "red"}
+_WORKER_STYLES = {"done": "green", "retry": "yellow", "dead": "red", "hold": "magenta"}
 
 
 def _worker_line(result: Any) -> str:
@@ -669,6 +675,8 @@ def _worker_line(result: Any) -> str:
         line += f" · retry in {data['retry_in']:.0f}s"
     if data["disposition"] == "dead":
         line += " · [red]dead-lettered[/]"
+    if data["disposition"] == "hold":
+        line += " · [magenta]held: freee is disconnected, run `hubspot-freee setup freee`[/]"
     if data["error"] and data["disposition"] != "done":
         line += f"\n    [dim]{data['error']}[/]"
     return line
@@ -695,6 +703,7 @@ def worker(
     from functions.worker import Disposition, drain, run_worker
 
     ctx = _context(config)
+    _portal(ctx.settings, None)  # without it every job would be refused
     queue = _open_queue(ctx.settings, ctx.clock)
 
     def report(result: Any) -> None:
@@ -710,7 +719,8 @@ def worker(
             console.print(
                 f"handled {len(results)} message(s): [green]{done} done[/], "
                 f"[yellow]{sum(1 for r in results if r.disposition is Disposition.RETRY)} to retry[/], "
-                f"[red]{sum(1 for r in results if r.disposition is Disposition.DEAD)} dead-lettered[/]"
+                f"[red]{sum(1 for r in results if r.disposition is Disposition.DEAD)} dead-lettered[/], "
+                f"[magenta]{sum(1 for r in results if r.disposition is Disposition.HOLD)} held[/]"
                 f" / 処理 {len(results)} 件"
             )
         raise typer.Exit(0 if done == len(results) else EXIT_INCOMPLETE)
@@ -812,27 +822,29 @@ def serve(
     from werkzeug.serving import make_server
 
     from functions.app import ROUTES, Services, create_app
-    from functions.worker import run_worker
+    from functions.worker import WorkerThread
+    from sdk.log import get_logger
     from sdk.queue import queue_from_settings
 
     ctx = _context(config)
+    _portal(ctx.settings, None)  # the tenant boundary needs the portal: refuse to start without it
     try:
         queue = queue_from_settings(ctx.settings)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    web = create_app(Services(ctx, queue))
+    get_logger()  # built here, once, before any request or worker thread can ask for it
+    stop = threading.Event()
+    worker = None if no_worker else WorkerThread(ctx, queue, stop=stop)
+    checks, notes = ([worker.problems], [worker.notes]) if worker is not None else ([], [])
+    web = create_app(Services(ctx, queue, health_checks=checks, health_notes=notes))
     try:
         server = make_server(host, port, web, threaded=True)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    stop = threading.Event()
-    threads = [threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)]
-    if not no_worker:
-        threads.append(
-            threading.Thread(target=run_worker, args=(ctx, queue), kwargs={"stop": stop}, daemon=True)
-        )
-    for thread in threads:
-        thread.start()
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    serving.start()
+    if worker is not None:
+        worker.start()
     base = f"http://{host}:{server.port}"
     table = Table(title=f"hubspot-freee on {base}", show_header=True, header_style="bold")
     table.add_column("method")
@@ -846,13 +858,15 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
-            pass
+            if worker is not None:
+                worker.check()  # a worker thread that died is started again (and /healthz says so)
     except KeyboardInterrupt:
         stop.set()
     finally:
         server.shutdown()
-        for thread in threads:
-            thread.join(timeout=10)
+        serving.join(timeout=10)
+        if worker is not None:
+            worker.join(timeout=10)
 
 
 sync_app = typer.Typer(help="Payment status from freee into HubSpot / 入金状況の同期", no_args_is_help=True)

@@ -42,10 +42,13 @@ def setup_hubspot(
     config: ConfigOption = None,
 ) -> None:
     """Create the `freee` property group and every property it owns on deals, companies and line items
-    (labels in Japanese and English). Idempotent: what exists is left as it is.
+    (labels in Japanese and English). Idempotent: what exists is left as it is. First checks the access token's
+    portal: another one than HUBSPOT_PORTAL_ID creates nothing (exit 2); with HUBSPOT_PORTAL_ID unset, it says
+    which portal to set.
 
     プロパティグループ freee と連携用プロパティを作成します（作成済みのものはそのまま）。"""
     from sdk.hubspot import HubSpotAuthError, HubSpotClient, HubSpotRequestError, HubSpotRetryable
+    from sdk.tenant import token_portal_problem
     from sdk.usecases.setup_hubspot import SCHEMA_SCOPES, setup_hubspot_properties
 
     settings = settings_from(config)
@@ -54,6 +57,10 @@ def setup_hubspot(
     except SettingsError as exc:
         raise fail(str(exc)) from None
     try:
+        token_portal = client.read_account_details().portal_id
+        mismatch = token_portal_problem(token_portal, settings.hubspot_portal_id)
+        if mismatch is not None and settings.hubspot_portal_id is not None:
+            raise fail(f"{mismatch[0]}. Nothing was created. {mismatch[1]}")
         report = setup_hubspot_properties(client, settings, dry_run=dry_run)
     except HubSpotAuthError as exc:
         if exc.status == 403:
@@ -73,8 +80,11 @@ def setup_hubspot(
         raise fail(
             f"HubSpot refused a property / HubSpotがプロパティを拒否しました: {exc}", EXIT_INCOMPLETE
         ) from None
+    if mismatch is not None:  # HUBSPOT_PORTAL_ID unset: say which portal the token belongs to
+        err.print(Text.assemble(("note: ", "yellow"), f"{mismatch[0]}. {mismatch[1]}"), soft_wrap=True)
     if as_json:
-        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        portal = {"token_portal_id": token_portal, "configured_portal_id": settings.hubspot_portal_id}
+        typer.echo(json.dumps(report.as_dict() | {"portal": portal}, ensure_ascii=False, indent=2))
         return
     verb = "would create / 作成予定" if dry_run else "created / 作成"
     title = f"HubSpot properties, group {report.group!r}" + (" (dry run / 試行)" if dry_run else "")
@@ -216,8 +226,8 @@ _STYLE = {
 
 
 def doctor(as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Check the installation: settings, both connections, won stages, properties, freee token, partner
-    codes, queue and dead letters. Exit 1 when any problem is found.
+    """Check the installation: settings, both connections, the HubSpot token's portal (= HUBSPOT_PORTAL_ID), won
+    stages, properties, freee token, partner codes, queue and dead letters. Exit 1 when any problem is found.
 
     設定・接続・受注ステージ・プロパティ・トークン・キューを確認します。問題があれば終了コード1。"""
     from sdk.usecases.doctor import run_doctor

@@ -3,13 +3,20 @@
 Thin, like every handler: parse the body (:class:`~sdk.queue.InvoiceJob`), call the use case, report.
 
 * Success (any :class:`~sdk.usecases.create_invoice.InvoiceOutcome`, invalid deals included): the message is done;
-  a blocked workflow action (``callback_id``) is completed with :func:`~sdk.usecases.action_outputs.action_output_fields`.
+  a blocked workflow action (``callback_id``) is completed with :func:`~sdk.usecases.action_outputs.action_output_fields`
+  — once: whoever reaches the deal's outcome first completes every action waiting on it (:mod:`sdk.usecases.waiters`).
 * :class:`~sdk.usecases.create_invoice.DealBusy` / :class:`~sdk.errors.Retryable` (or anything unexpected): the
   message comes back after the error's ``retry_after`` (else a growing back-off).
 * The last allowed attempt (``attempts >= max_receives``) that fails gives up: the deal shows
   ``freee_sync_status=failed`` and why (ja / en, with how to replay it), a blocked workflow action is completed
   with ``failed`` so the workflow does not hang, and the message goes to the dead-letter queue.
-* A body no worker can handle (unknown type, missing fields) goes to the dead-letter queue at once.
+* :class:`~sdk.freee.errors.FreeeDisconnected` (freee refused the refresh token; an operator must run ``setup
+  freee``): the message is *held* (:meth:`~sdk.queue.Queue.hold`, every ``queue_hold_seconds``) without spending
+  an attempt, never dead-lettered for it, and invoiced after the reconnection.
+* A body no worker can handle (unknown type, missing fields, an id that is not an id) goes to the dead-letter
+  queue at once.
+* A job for another portal than ``HUBSPOT_PORTAL_ID`` (or any job while it is not set) goes to the dead-letter
+  queue at once, never retried, with no read or write of HubSpot, freee or the ledger (:mod:`sdk.tenant`).
 
 Three ways to run it: :func:`run_worker` (the local loop behind ``hubspot-freee worker`` and the local server),
 :func:`drain` (``hubspot-freee worker --once``), and :func:`lambda_handler` (SQS → Lambda, partial batch
@@ -18,6 +25,7 @@ failures through Powertools' ``BatchProcessor``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,12 +34,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sdk.errors import Retryable
+from sdk.errors import ForeignPortal, Retryable, SettingsError
+from sdk.freee.errors import FreeeDisconnected
 from sdk.log import get_logger
 from sdk.queue import InvoiceJob, Message, Queue, decode_body
+from sdk.tenant import check_portal
 from sdk.usecases.action_outputs import action_output_fields
-from sdk.usecases.create_invoice import InvoiceOutcome, create_invoice_for_deal
-from sdk.usecases.give_up import give_up
+from sdk.usecases.create_invoice import DealBusy, InvoiceOutcome, create_invoice_for_deal
+from sdk.usecases.give_up import give_up, show_retrying
+from sdk.usecases.health import HealthProblem
+from sdk.usecases.waiters import complete_queued_action
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -48,6 +60,7 @@ class Disposition(StrEnum):
     DONE = "done"  # delete the message
     RETRY = "retry"  # deliver it again after ``delay``
     DEAD = "dead"  # move it to the dead-letter queue
+    HOLD = "hold"  # deliver it again after ``delay`` without spending an attempt (freee disconnected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,7 @@ class WorkerResult:
     delay: float = 0.0
     error: str | None = None
     gave_up: bool = False
+    refused: bool = False  # another portal's job (or no HUBSPOT_PORTAL_ID): dead-lettered untouched
 
     @property
     def deal_id(self) -> str | None:
@@ -69,12 +83,16 @@ class WorkerResult:
 
     @property
     def result(self) -> str:
-        """``created``, ``already_invoiced``, ``invalid``, … for an outcome; else ``retry``, ``gave_up`` or
-        ``malformed``."""
+        """``created``, ``already_invoiced``, ``invalid``, … for an outcome; else ``retry``, ``gave_up``,
+        ``refused`` or ``malformed``."""
         if self.outcome is not None:
             return self.outcome.result.value
         if self.disposition is Disposition.RETRY:
             return "retry"
+        if self.disposition is Disposition.HOLD:
+            return "held"
+        if self.refused:
+            return "refused"
         return "gave_up" if self.gave_up else "malformed"
 
 
@@ -82,7 +100,53 @@ class WorkerResult:
 
 
 def handle_message(ctx: Context, message: Message, *, max_receives: int) -> WorkerResult:
-    """Run one message's job. Never raises: every failure is a disposition (retry or dead letter)."""
+    """Run one message's job. Never raises: every failure is a disposition (retry, hold or dead letter), and one
+    that escapes the job's own handling (a bug, the logger, the store) is caught here, per message, so the loop
+    goes on and the deal says what happened."""
+    try:
+        return _handle_message(ctx, message, max_receives=max_receives)
+    except Exception as error:
+        return _crashed(ctx, message, error, last=message.attempts >= max_receives)
+
+
+def _crashed(ctx: Context, message: Message, error: Exception, *, last: bool) -> WorkerResult:
+    """Something failed outside the job's own failure handling: retry the message (or give up on the last
+    attempt) and show the deal as failed-and-retrying. Every step is guarded: this must not raise."""
+    described = f"{error.__class__.__name__}: {error}"
+    try:
+        job: InvoiceJob | None = InvoiceJob.model_validate(message.body)
+    except Exception:
+        job = None
+    _quietly(lambda: get_logger().exception({"event": "message_crashed", "message_id": message.id}))
+    if job is None or not _ours(ctx, job):
+        disposition = Disposition.DEAD if last else Disposition.RETRY
+        delay = 0.0 if last else retry_delay(error, message.attempts)
+        return WorkerResult(message.id, disposition, message.attempts, job, delay=delay, error=described)
+    if last:
+        _quietly(lambda: give_up(ctx, job, message.attempts, described))
+        return WorkerResult(
+            message.id, Disposition.DEAD, message.attempts, job, error=described, gave_up=True
+        )
+    _quietly(lambda: show_retrying(ctx, job, message.attempts, described))
+    delay = retry_delay(error, message.attempts)
+    return WorkerResult(message.id, Disposition.RETRY, message.attempts, job, delay=delay, error=described)
+
+
+def _ours(ctx: Context, job: InvoiceJob) -> bool:
+    try:
+        check_portal(ctx.settings, job.portal_id)
+    except Exception:
+        return False
+    return True
+
+
+def _quietly(step: Callable[[], object]) -> None:
+    """Best effort by design: the message is settled whatever happens here."""
+    with contextlib.suppress(Exception):
+        step()
+
+
+def _handle_message(ctx: Context, message: Message, *, max_receives: int) -> WorkerResult:
     logger = get_logger()
     try:
         job = InvoiceJob.model_validate(message.body)
@@ -95,12 +159,30 @@ def handle_message(ctx: Context, message: Message, *, max_receives: int) -> Work
         return WorkerResult(
             message.id, Disposition.DEAD, message.attempts, error=f"malformed message: {problems}"
         )
+    try:
+        check_portal(ctx.settings, job.portal_id)
+    except (ForeignPortal, SettingsError) as refused:
+        logger.error(
+            {
+                "event": "message_refused",
+                "message_id": message.id,
+                "portal_id": job.portal_id,
+                "deal_id": job.deal_id,
+                "configured_portal_id": ctx.settings.hubspot_portal_id,
+            }
+        )
+        return WorkerResult(
+            message.id, Disposition.DEAD, message.attempts, job, error=f"refused: {refused}", refused=True
+        )
 
     with logger.append_context_keys(deal_id=job.deal_id, portal_id=job.portal_id, trigger=job.trigger):
         try:
-            outcome = create_invoice_for_deal(ctx, job.portal_id, job.deal_id, job.trigger)
-            if job.callback_id:
-                ctx.hubspot.complete_callback(job.callback_id, action_output_fields(outcome, None))
+            try:
+                outcome = create_invoice_for_deal(ctx, job.portal_id, job.deal_id, job.trigger)
+            except FreeeDisconnected as disconnected:
+                return _held(ctx, message, job, disconnected)
+            if job.callback_id:  # unless the outcome's own release of waiters completed it already
+                complete_queued_action(ctx, job, action_output_fields(outcome, None))
         except Exception as error:
             return _failed(ctx, message, job, error, last=message.attempts >= max_receives)
         logger.info(
@@ -132,11 +214,24 @@ def _failed(ctx: Context, message: Message, job: InvoiceJob, error: Exception, *
         delay = retry_delay(error, message.attempts)
         if isinstance(error, Retryable):
             logger.warning(event | {"retry_in": delay})
+        if not isinstance(error, DealBusy):  # a busy deal is another worker's: it says what it does
+            show_retrying(ctx, job, message.attempts, described)
         return WorkerResult(
             message.id, Disposition.RETRY, message.attempts, job, delay=delay, error=described
         )
     give_up(ctx, job, message.attempts, described)
     return WorkerResult(message.id, Disposition.DEAD, message.attempts, job, error=described, gave_up=True)
+
+
+def _held(ctx: Context, message: Message, job: InvoiceJob, error: FreeeDisconnected) -> WorkerResult:
+    """freee is disconnected: nothing this worker can do, and nothing to give up on. The message waits (held,
+    never dead-lettered whatever its attempts) and is rechecked every ``queue_hold_seconds`` until an operator
+    reconnects; the deal already says so (:data:`~sdk.usecases.create_invoice.FREEE_DISCONNECTED_MESSAGE`)."""
+    delay = ctx.settings.queue_hold_seconds
+    get_logger().warning(
+        {"event": "message_held", "message_id": message.id, "attempt": message.attempts, "recheck_in": delay}
+    )
+    return WorkerResult(message.id, Disposition.HOLD, message.attempts, job, delay=delay, error=str(error))
 
 
 def retry_delay(error: BaseException, attempts: int) -> float:
@@ -157,6 +252,8 @@ def settle(queue: Queue, message: Message, result: WorkerResult) -> None:
         queue.delete(message)
     elif result.disposition is Disposition.RETRY:
         queue.retry_later(message, result.delay)
+    elif result.disposition is Disposition.HOLD:
+        queue.hold(message, result.delay)
     else:
         queue.dead_letter(message, result.error or "")
 
@@ -221,6 +318,78 @@ def run_worker(
     return handled
 
 
+class WorkerThread:
+    """The local worker (``hubspot-freee serve``) in a daemon thread that is started again when it dies.
+
+    :meth:`check` (called by the server's main loop) restarts a thread that ended while the server runs and counts
+    it; ``/healthz`` reports :meth:`problems` (a worker not running: 503 until it runs again) and :meth:`notes`
+    (every restart, with its cause)."""
+
+    def __init__(
+        self, ctx: Context, queue: Queue, *, stop: threading.Event, poll_interval: float = 1.0
+    ) -> None:
+        self.ctx, self.queue, self.stop, self.poll_interval = ctx, queue, stop, poll_interval
+        self.restarts = 0
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._thread = threading.Thread(target=self._run, name="invoice-worker", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            run_worker(self.ctx, self.queue, stop=self.stop, poll_interval=self.poll_interval)
+        except BaseException as error:  # recorded for /healthz; check() starts a new thread
+            self.last_error = f"{error.__class__.__name__}: {error}"
+            _quietly(lambda: get_logger().exception({"event": "worker_thread_died"}))
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def check(self) -> bool:
+        """Start the worker again if it died while the server runs; True when it did."""
+        if self.stop.is_set() or self.alive:
+            return False
+        self.restarts += 1
+        _quietly(
+            lambda: get_logger().error(
+                {"event": "worker_thread_restarted", "restarts": self.restarts, "error": self.last_error}
+            )
+        )
+        self.start()
+        return True
+
+    def problems(self) -> list[HealthProblem]:
+        """What makes the server unhealthy: a worker that is not running (until :meth:`check` restarts it)."""
+        if self.alive or self.stop.is_set():
+            return []
+        cause = self.last_error or "not started"
+        return [
+            HealthProblem(
+                "worker_not_running",
+                f"請求書ワーカーが停止しています（{cause}）",
+                f"the invoice worker is not running ({cause})",
+            )
+        ]
+
+    def notes(self) -> list[str]:
+        """What the operator should know though the worker runs again: each restart and its cause."""
+        if not self.restarts:
+            return []
+        return [
+            f"the invoice worker thread died and was restarted {self.restarts} time(s); last cause: "
+            f"{self.last_error} / 請求書ワーカーが停止し、{self.restarts}回再起動しました"
+        ]
+
+    def join(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
 # ------------------------------------------------------------------------------------------------- Lambda
 
 _CONTEXT: Context | None = None
@@ -254,23 +423,55 @@ def record_handler(record: SQSRecord) -> None:
     result = handle_message(ctx, message, max_receives=ctx.settings.queue_max_receives)
     if result.disposition is Disposition.DONE:
         return
+    if result.disposition is Disposition.HOLD and _hold(record, message, result.delay):
+        return  # sent again with a delay, this receive deleted: reported done so SQS does not count it
+    if result.disposition is Disposition.DEAD and _dead_letter(record, message, result.error or ""):
+        return  # in the dead-letter queue now (another portal's, malformed, or given up), not received again
     if result.disposition is Disposition.RETRY:
         _delay_redelivery(record, message, result.delay)
     raise MessageNotDone(f"message {message.id}: {result.result}: {result.error}")
 
 
-def _delay_redelivery(record: SQSRecord, message: Message, delay: float) -> None:
-    """Honour ``retry_after``: hide the failed record for ``delay`` (else SQS redelivers it after the queue's
-    visibility timeout). Best-effort."""
+def _sqs_queue(record: SQSRecord) -> Any:
+    """The queue a record came from, on one SQS client per container."""
     global _SQS_CLIENT
     from sdk.queue.sqs import SQSQueue, queue_name_from_arn
 
-    try:
-        if _SQS_CLIENT is None:
-            import boto3
+    if _SQS_CLIENT is None:
+        import boto3
 
-            _SQS_CLIENT = boto3.client("sqs")
-        SQSQueue(queue_name_from_arn(record.event_source_arn), client=_SQS_CLIENT).retry_later(message, delay)
+        _SQS_CLIENT = boto3.client("sqs")
+    return SQSQueue(queue_name_from_arn(record.event_source_arn), client=_SQS_CLIENT)
+
+
+def _hold(record: SQSRecord, message: Message, delay: float) -> bool:
+    """Hold the record's message without spending a receive (:meth:`sdk.queue.sqs.SQSQueue.hold`). False when
+    that failed: the record is then reported not done and comes back after the visibility timeout."""
+    try:
+        _sqs_queue(record).hold(message, delay)
+    except Exception:
+        get_logger().exception({"event": "hold_not_set", "message_id": message.id, "delay": delay})
+        return False
+    return True
+
+
+def _dead_letter(record: SQSRecord, message: Message, reason: str) -> bool:
+    """Move the record's message to the dead-letter queue at once (:meth:`sdk.queue.sqs.SQSQueue.dead_letter`),
+    rather than letting SQS receive it again up to its ``maxReceiveCount``. False when that failed: the record
+    is then reported not done, and SQS dead-letters it after its last receive."""
+    try:
+        _sqs_queue(record).dead_letter(message, reason[:250])
+    except Exception:
+        get_logger().exception({"event": "dead_letter_not_moved", "message_id": message.id})
+        return False
+    return True
+
+
+def _delay_redelivery(record: SQSRecord, message: Message, delay: float) -> None:
+    """Honour ``retry_after``: hide the failed record for ``delay`` (else SQS redelivers it after the queue's
+    visibility timeout). Best-effort."""
+    try:
+        _sqs_queue(record).retry_later(message, delay)
     except Exception:
         get_logger().warning({"event": "retry_delay_not_set", "message_id": message.id, "delay": delay})
 
@@ -294,6 +495,7 @@ __all__ = [
     "Disposition",
     "MessageNotDone",
     "WorkerResult",
+    "WorkerThread",
     "drain",
     "handle_message",
     "lambda_context",

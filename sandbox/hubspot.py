@@ -12,6 +12,8 @@ It answers the parts of HubSpot's public API this project uses, in HubSpot's JSO
   property is refused with ``PROPERTY_DOESNT_EXIST`` as HubSpot does), workflow action callbacks.
 * Custom workflow action definitions v4 (list, create, read, patch) for the app, authenticated with the
   developer account's API key (``?hapikey=``) as HubSpot's v4 endpoints are, every required field checked.
+* Account information (``GET /account-info/v3/details`` and its date-versioned twin): the portal the token
+  belongs to (``portal_id`` of :func:`create_hubspot_sandbox`), in HubSpot's documented shape.
 * Bearer auth, the ten-secondly rolling rate limit on the sandbox clock (429 body and ``X-HubSpot-RateLimit-*``
   headers), fault injection (:mod:`sandbox.faults`).
 * App webhooks: a deal's ``dealstage`` change enqueues a ``deal.propertyChange`` event; a dispatcher thread
@@ -45,6 +47,7 @@ from typing import Any
 import requests
 from flask import Flask, Response, g, request
 
+from sandbox import PORTAL_ID
 from sandbox.faults import ADMIN_PREFIX, FaultInjector, install_faults
 from sdk.clock import Clock, SystemClock
 
@@ -1932,7 +1935,7 @@ def create_hubspot_sandbox(
     *,
     clock: Clock | None = None,
     faults: FaultInjector | None = None,
-    portal_id: int = 24681357,
+    portal_id: int = PORTAL_ID,
     app_id: int = 4242,
     client_secret: str = "sandbox-hubspot-client-secret",  # noqa: S107 - a sandbox's well-known value
     access_token: str = "sandbox-hubspot-token",  # noqa: S107 - a sandbox's well-known value
@@ -2367,6 +2370,26 @@ def _install_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
                     404, f"Unable to find property {name}", "OBJECT_NOT_FOUND", context={"name": [name]}
                 )
             return _json_response(found)
+
+    # -- account information -----------------------------------------------------------------------------------
+
+    @app.get("/account-info/v3/details")
+    @app.get("/account-info/2026-03/details")
+    def account_details() -> Response:
+        # https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-account-details
+        return _json_response(
+            {
+                "portalId": state.portal_id,
+                "timeZone": "Asia/Tokyo",
+                "companyCurrency": "JPY",
+                "additionalCurrencies": [],
+                "utcOffset": "+09:00",
+                "utcOffsetMilliseconds": 9 * 3_600_000,
+                "uiDomain": "app.hubspot.com",
+                "dataHostingLocation": "na1",
+                "accountType": "STANDARD",
+            }
+        )
 
     # -- workflow action callbacks -----------------------------------------------------------------------------
 

@@ -85,3 +85,16 @@ class Conflict(HubspotFreeeError):
 
 class AuthError(HubspotFreeeError):
     """Credentials are missing, expired or revoked; an operator must act."""
+
+
+class ForeignPortal(HubspotFreeeError):
+    """A request, message or command names a HubSpot portal other than this installation's (``HUBSPOT_PORTAL_ID``).
+    Refused before any read or write (:mod:`sdk.tenant`); never retried. ``ja`` / ``en`` name only the portal
+    received (they may go back to the caller); ``configured`` is for logs and the operator."""
+
+    def __init__(self, received: int, configured: int) -> None:
+        self.received = received
+        self.configured = configured
+        self.ja = f"ポータル {received} はこのインストールのHubSpotポータルではないため、処理しません。"
+        self.en = f"portal {received} is not this installation's HubSpot portal; refused"
+        super().__init__(f"{self.ja} / {self.en} (HUBSPOT_PORTAL_ID={configured})")

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -32,7 +33,15 @@ class HttpRequest:
     path: str
     headers: Headers
     body: bytes
-    query: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)  # one value per name (the adapters' own choice)
+    query_string: str = ""  # the raw query as sent (no "?"): every value of a repeated parameter is here
+
+    def query_values(self, name: str) -> list[str]:
+        """Every value of the query parameter ``name``, in order (``?a=1&a=2`` → two): a caller can refuse a
+        repeated parameter instead of taking whichever one the adapter kept."""
+        if not self.query_string:
+            return [self.query[name]] if name in self.query else []
+        return [v for k, v in parse_qsl(self.query_string, keep_blank_values=True) if k == name]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ def from_api_gateway(event: Mapping[str, Any], public_base_url: str | None = Non
         headers=headers,
         body=body,
         query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
+        query_string=query_string,
     )
 
 

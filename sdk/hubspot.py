@@ -34,7 +34,16 @@ from urllib3.util.retry import Retry
 
 from sdk.clock import Clock, SystemClock
 from sdk.errors import AuthError, HubspotFreeeError, HubSpotNotFound, Retryable
-from sdk.models.hubspot import Company, Contact, CrmObject, Deal, DealBundle, LineItem, Pipeline
+from sdk.models.hubspot import (
+    AccountDetails,
+    Company,
+    Contact,
+    CrmObject,
+    Deal,
+    DealBundle,
+    LineItem,
+    Pipeline,
+)
 from sdk.pipelines import won_stages
 
 if TYPE_CHECKING:
@@ -688,6 +697,25 @@ class HubSpotClient:
             existing.add(spec.name)
             created.append(str(spec.name))
         return created
+
+    # -- the account ------------------------------------------------------------------------------------------
+
+    def read_account_details(self) -> AccountDetails:
+        """``GET /account-info/v3/details``: the portal (and its settings) the access token belongs to, for the
+        tenant check of ``doctor`` and ``setup hubspot``. The official client has no API object for it, so the
+        call goes through one it has (same host, token, retry, time-out and error mapping)."""
+        api = self._api("crm.pipelines.pipelines_api").api_client
+        answer = self._call(
+            "account.details",
+            api.call_api,
+            "/account-info/v3/details",
+            "GET",
+            header_params={"Accept": "application/json"},
+            response_types_map={200: "object"},
+            auth_settings=["oauth2"],
+            _return_http_data_only=True,
+        )
+        return AccountDetails.model_validate(answer)
 
     # -- workflow actions --------------------------------------------------------------------------------------
 

@@ -2,12 +2,16 @@
 
 Keys used across the package: ``deal_id``, ``portal_id``, ``trigger``, ``freee_request_id``. Never log a token,
 a secret or a full payload at info level.
+
+The logger is built once per process, under a lock: Powertools configures the shared ``logging`` logger of the
+service when a ``Logger`` is first made, and two threads making it at once (the first requests at a just-started
+server) left a handler without its formatter, after which every ``append_context_keys`` failed.
 """
 
 from __future__ import annotations
 
 import os
-from functools import cache
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,17 +19,31 @@ if TYPE_CHECKING:
 
 SERVICE = "hubspot-freee"
 
+_lock = threading.Lock()
+_logger: Logger | None = None
 
-@cache
+
 def get_logger() -> Logger:
     """JSON lines on standard error: command output (``--json``) on standard out stays clean, and Lambda sends
-    both streams to CloudWatch."""
+    both streams to CloudWatch. The same logger for every caller and thread, built on first use."""
+    logger = _logger
+    if logger is not None:
+        return logger
+    with _lock:
+        if _logger is None:
+            _build()
+        assert _logger is not None  # noqa: S101 - _build sets it or raises
+        return _logger
+
+
+def _build() -> None:
+    global _logger
     import logging
     import sys
 
     from aws_lambda_powertools import Logger  # deferred: importing sdk stays cheap
 
-    return Logger(
+    _logger = Logger(
         service=SERVICE,
         level=os.environ.get("LOG_LEVEL", "INFO"),
         log_uncaught_exceptions=False,

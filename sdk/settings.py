@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     queue_url: str = "sqlite:///hubspot-freee.sqlite"
     queue_max_receives: int = Field(default=5, ge=1, le=1000)
     queue_visibility_timeout: float = Field(default=120.0, gt=0, le=43200)
+    # while freee is disconnected (refresh token refused), a queued deal is held this long between rechecks,
+    # without spending its attempts (at most 900: SQS's longest send delay)
+    queue_hold_seconds: float = Field(default=300.0, gt=0, le=900)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("hubspot_api_base", "freee_api_base", "freee_auth_base")

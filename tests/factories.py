@@ -55,3 +55,21 @@ def bundle(
     return DealBundle(
         portal_id=portal_id, deal=deal, line_items=list(items), company=chosen, contact=contact_
     )
+
+
+class RecordingQueue:
+    """A queue that keeps what it is sent (a handler's only effect besides the store); ``fail``: every send
+    raises, as a queue that is down."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def send(self, body: dict[str, Any], *, delay: float = 0) -> str:
+        if self.fail:
+            raise ConnectionError("queue down")
+        self.sent.append(body)
+        return str(len(self.sent))
+
+    def send_many(self, bodies: list[dict[str, Any]]) -> list[str]:
+        return [self.send(body) for body in bodies]

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from sandbox import install
+from sandbox import PORTAL_ID, install
 from sandbox.freee import FreeeSandbox, create_freee_sandbox
 from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, WSGIAdapter, serve
@@ -142,7 +142,8 @@ def build_world(
     store: Store, *, clock: Clock | None = None, auto_register_deals: bool = True, **settings: Any
 ) -> World:
     """``auto_register_deals=False``: freee registers an invoice's accounting deal only when it is paid or
-    registered by hand (``world.freee_box.register_deal``)."""
+    registered by hand (``world.freee_box.register_deal``). The installation's portal (``hubspot_portal_id``) is
+    the sandbox's, :data:`sandbox.PORTAL_ID`, unless ``settings`` say otherwise (``None``: not configured)."""
     clock = clock or FakeClock()
     hubspot_box = create_hubspot_sandbox(clock=clock, access_token=HUBSPOT_TOKEN)
     freee_box = create_freee_sandbox(
@@ -160,7 +161,7 @@ def build_world(
         freee_client_id="sandbox-client-id",
         freee_client_secret="sandbox-client-secret",
         freee_company_id=1,
-        **settings,
+        **({"hubspot_portal_id": PORTAL_ID} | settings),
     )
     counter = CallCounter()
     hubspot = HubSpotClient.from_settings(config, metrics=counter, clock=clock)
@@ -187,7 +188,7 @@ def cli_env(world: World, freee_url: str, store_path: Any, **extra: str) -> dict
     return {
         "HUBSPOT_API_BASE": world.served.url,
         "HUBSPOT_ACCESS_TOKEN": HUBSPOT_TOKEN,
-        "HUBSPOT_PORTAL_ID": "24681357",
+        "HUBSPOT_PORTAL_ID": str(PORTAL_ID),
         "FREEE_API_BASE": freee_url,
         "FREEE_AUTH_BASE": freee_url,
         "FREEE_CLIENT_ID": "sandbox-client-id",
@@ -196,3 +197,31 @@ def cli_env(world: World, freee_url: str, store_path: Any, **extra: str) -> dict
         "STORAGE_URL": f"sqlite:///{store_path}",
         "LOG_LEVEL": "ERROR",
     } | extra
+
+
+def start_serve(env: dict[str, str], timeout: float = 30.0) -> tuple[Any, str]:
+    """``hubspot-freee serve --port 0`` in a process of its own with ``env``; the process and the URL it said it
+    listens on (its output stays readable on ``process.stdout``)."""
+    import re
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.cli", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        found = re.search(r"hubspot-freee on (http://127\.0\.0\.1:\d+)", line)
+        if found:
+            return process, found.group(1)
+    process.kill()
+    raise AssertionError("the server did not say where it listens")

@@ -1,8 +1,14 @@
-"""``POST /webhooks/hubspot``: verify → parse → keep won-stage events → queue → 204.
+"""``POST /webhooks/hubspot``: verify → parse → keep this portal's won-stage events → queue → 204.
 
 The same :func:`handle` serves the local Flask app and Lambda (:func:`lambda_handler`). Anything the caller sent
 wrong is a 4xx with a JSON body; a failure on our side is a 503 so HubSpot delivers again. Nothing is lost: events
 are marked seen only after their deal is queued.
+
+The tenant boundary (:mod:`sdk.tenant`): without ``HUBSPOT_PORTAL_ID`` every delivery is 503 ``not_configured``.
+HubSpot may batch events of several portals that installed the app into one delivery, all validly signed. A
+delivery with no event of this installation's portal is refused, 403 ``foreign_portal`` (naming the first other
+portal). A mixed delivery is accepted (204) for this portal's events only: the others are dropped, neither queued
+nor marked seen, and counted (``foreign_events``, with their portals) in the ``webhook_accepted`` log line.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validatio
 from sdk.log import get_logger
 from sdk.models.hubspot import parse_webhook_batch
 from sdk.signatures import SignatureRejected, verify_hubspot_request
+from sdk.tenant import http_refusal, own_portal
 from sdk.usecases.accept_webhook import MessageSink, accept_webhook_batch
 
 if TYPE_CHECKING:
@@ -44,6 +51,9 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
     if secret is None or not secret.get_secret_value():
         log.error({"event": "webhook_not_configured", "missing": "HUBSPOT_CLIENT_SECRET"})
         return error(503, "not_configured", "the app's client secret is not configured on this server")
+    unconfigured = http_refusal(deps.settings, None, entry="webhook")
+    if unconfigured is not None:
+        return unconfigured
     try:
         verify_hubspot_request(
             request, secret=secret.get_secret_value(), now=deps.clock.now(), allow_v2=False
@@ -60,9 +70,21 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
             "the body is not a HubSpot webhook batch",
             details=validation_details(invalid),
         )
+    portal = own_portal(deps.settings)
+    portals = {e.portal_id for e in events}
+    foreign = sorted(portals - {portal})
+    if portal not in portals:  # nothing of ours: refuse the delivery (a mixed one goes on with ours only)
+        refused = http_refusal(deps.settings, foreign[0], entry="webhook")
+        if refused is not None:
+            return refused
     try:
         accepted = accept_webhook_batch(
-            events, won=deps.won_stages(), store=deps.store, queue=deps.queue, clock=deps.clock
+            events,
+            won=deps.won_stages(),
+            store=deps.store,
+            queue=deps.queue,
+            clock=deps.clock,
+            portal_id=portal,
         )
     except Exception as failure:
         log.exception({"event": "webhook_not_queued", "error": failure.__class__.__name__})
@@ -74,6 +96,8 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
             "queued_deals": accepted.queued,
             "duplicates": accepted.duplicates,
             "ignored": accepted.ignored,
+            "foreign_events": accepted.foreign,
+            "foreign_portals": foreign[:10],
         }
     )
     return HttpResponse(204)

@@ -2,14 +2,18 @@
 
 Retryable ones (:class:`FreeeRateLimited`, :class:`FreeeServerError`, :class:`FreeeUnavailable`,
 :class:`FreeeOutcomeUnknown`) derive from :class:`sdk.errors.Retryable`; auth problems from
-:class:`sdk.errors.AuthError`.
+:class:`sdk.errors.AuthError`, among them :class:`FreeeDisconnected` (the refresh token is gone: reconnect).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sdk.errors import AuthError, HubspotFreeeError, Retryable
+
+#: what an operator runs to authorise freee again
+SETUP_FREEE = "hubspot-freee setup freee"
 
 
 class FreeeError(HubspotFreeeError):
@@ -41,6 +45,29 @@ class FreeeNotFound(FreeeError):
 
 class FreeeAuthError(FreeeError, AuthError):
     """Not authorised: no token stored, the refresh token was rejected, or the app lacks permission."""
+
+    #: the OAuth ``error`` of a refused grant (``invalid_grant``, ``invalid_client``, …), when freee gave one
+    oauth_error: str | None = None
+
+
+class FreeeDisconnected(FreeeAuthError):
+    """freee refused the stored refresh token (``invalid_grant``: used, expired or revoked), so no access token
+    can be had until an operator authorises again with ``hubspot-freee setup freee``.
+
+    freee's refresh tokens are single-use and a lost answer cannot be recovered, so this state is kept on the
+    token row (:meth:`sdk.freee.tokens.TokenStore.mark_disconnected`): every later call raises it at once, without
+    asking freee again, until ``setup freee`` stores a new pair. Not :class:`~sdk.errors.Retryable`: waiting does
+    not fix it, but the work is kept (the worker holds its message) and done after reconnecting.
+    """
+
+    def __init__(self, reason: str, since: datetime | None = None) -> None:
+        self.reason = reason
+        self.since = since
+        when = f"{since.isoformat(timespec='seconds')}, " if since else ""
+        super().__init__(
+            f"freee接続が切れています（{when}{reason}）。運用担当者が `{SETUP_FREEE}` で再接続してください。"
+            f" / The freee connection is lost ({when}{reason}): an operator must reconnect with `{SETUP_FREEE}`."
+        )
 
 
 class FreeeRateLimited(FreeeError, Retryable):

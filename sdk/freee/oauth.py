@@ -11,7 +11,13 @@ from urllib.parse import urlencode
 import requests
 
 from sdk.clock import Clock
-from sdk.freee.errors import FreeeAuthError, FreeeServerError, FreeeUnavailable
+from sdk.freee.errors import (
+    SETUP_FREEE,
+    FreeeAuthError,
+    FreeeDisconnected,
+    FreeeServerError,
+    FreeeUnavailable,
+)
 from sdk.freee.tokens import RENEW_REFRESH_TOKEN_AFTER, StoredToken, TokenSet, TokenStore
 from sdk.log import get_logger
 
@@ -82,15 +88,24 @@ class OAuthClient:
             )
         if response.status_code != 200 or "access_token" not in body:
             error = str(body.get("error") or f"HTTP {response.status_code}")
-            raise FreeeAuthError(
+            refused = FreeeAuthError(
                 f"freee refused the {form['grant_type']} grant: {error}; {REAUTHORIZE}",
                 status=response.status_code,
             )
+            refused.oauth_error = str(body["error"]) if body.get("error") else None
+            raise refused
         return TokenSet.from_grant(body, self.clock.now())
 
 
 class TokenManager:
-    """Hands out a valid access token; refreshes it at most once across all workers sharing the store."""
+    """Hands out a valid access token; refreshes it at most once across all workers sharing the store.
+
+    States of the token row: *usable* (an access token is handed out, refreshed under a claim when it expires),
+    *disconnected* (freee answered ``invalid_grant`` to the refresh: :class:`FreeeDisconnected` at once, freee
+    is not asked again) until :meth:`connect` stores a new pair. A refresh that got no answer leaves the row as
+    it is and releases its claim: the next call tries again (freee may or may not have used the refresh token;
+    if it did, that refresh is refused and the row becomes disconnected).
+    """
 
     def __init__(
         self,
@@ -115,12 +130,17 @@ class TokenManager:
             row = self.store.load_token()
             if row is None:
                 raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
+            if row.disconnected:
+                raise self._disconnected(row)
             now = self.clock.now()
             stale = rejected is not None and row.tokens.access_token == rejected
             if not stale and row.tokens.access_expires_at - timedelta(seconds=self.skew) > now:
                 return row.tokens.access_token
             if self._claim(row, now):
-                return self._refresh(row)
+                token = self._refresh(row)
+                if token is not None:
+                    return token
+                continue  # a newer pair was stored while ours was refused: use it
             if waited >= self.max_wait:
                 raise FreeeAuthError(
                     f"another worker has held the freee token refresh for {waited:.0f}s; try again"
@@ -135,25 +155,44 @@ class TokenManager:
         row = self.store.load_token()
         if row is None:
             raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
+        if row.disconnected:
+            raise self._disconnected(row)
         now = self.clock.now()
         issued = row.tokens.refresh_issued_at
         if issued is not None and now - issued < age:
             return False
         if not self._claim(row, now):
             return False
-        self._refresh(row)
-        return True
+        return self._refresh(row) is not None
 
     def _claim(self, row: StoredToken, now: datetime) -> bool:
         """Take the refresh of ``row`` for ``lease`` seconds; False when it moved on or another holds it."""
         return self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease))
 
-    def _refresh(self, row: StoredToken) -> str:
+    def _refresh(self, row: StoredToken) -> str | None:
+        """Refresh ``row`` (whose claim we hold): the new access token, or ``None`` when freee refused the refresh
+        token but the row had already moved on to a newer pair (the caller uses that one)."""
         log = get_logger()
         try:
             tokens = self.oauth.refresh(row.tokens.refresh_token)
-        except FreeeAuthError:
+        except FreeeAuthError as refused:
             log.error({"event": "freee_token_refresh_rejected", "version": row.version})
+            if refused.oauth_error != "invalid_grant":
+                self.store.release_refresh(row.version, self.holder)
+                raise
+            reason = (
+                "freee refused the refresh token (invalid_grant: already used, expired or revoked)"
+                " / リフレッシュトークンが拒否されました"
+            )
+            if not self.store.mark_disconnected(row.version, reason, self.clock.now()):
+                return None
+            current = self.store.load_token()
+            raise self._disconnected(
+                current if current is not None and current.disconnected else row
+            ) from None
+        except Exception:
+            # no answer (or 5xx): freee may or may not have used the refresh token; let the next call find out
+            self.store.release_refresh(row.version, self.holder)
             raise
         saved = self.store.save_token(tokens, expected_version=row.version)
         if saved is None:
@@ -163,8 +202,24 @@ class TokenManager:
         log.info({"event": "freee_token_refreshed", "version": saved.version if saved else None})
         return tokens.access_token
 
+    def _disconnected(self, row: StoredToken) -> FreeeDisconnected:
+        """The error for a disconnected row, logged as the ``freee_disconnected`` event (the AWS alarm's metric
+        filter counts it) every time a caller meets it."""
+        reason = row.disconnected_reason or "freee refused the refresh token"
+        since = row.disconnected_at
+        get_logger().error(
+            {
+                "event": "freee_disconnected",
+                "since": since.isoformat() if since else None,
+                "reason": reason,
+                "fix": f"run `{SETUP_FREEE}`",
+            }
+        )
+        return FreeeDisconnected(reason, since)
+
     def connect(self, tokens: TokenSet) -> StoredToken:
-        """Store the first pair (after ``setup freee``), replacing whatever was there."""
+        """Store the first pair (after ``setup freee``), replacing whatever was there (a disconnected row
+        included: the installation is connected again)."""
         current = self.store.load_token()
         saved = self.store.save_token(tokens, expected_version=current.version if current else None)
         if saved is None:

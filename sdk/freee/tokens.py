@@ -10,6 +10,12 @@ authorises it again. So the token row is versioned and refreshed under a claim:
    it claimed, which also clears the claim),
 3. every other worker waits for the version to change and then uses the new access token.
 
+When freee refuses the refresh token (``invalid_grant``: a refresh whose answer was lost already used it, or it
+expired), the row is *marked disconnected* (:meth:`TokenStore.mark_disconnected`, with why and when): nothing can
+recover the pair, so every worker stops asking freee and reports the state until ``setup freee`` stores a new pair
+(:meth:`TokenStore.save_token` clears the mark). A refresh that got no answer (time-out, 5xx) *releases* its
+claim (:meth:`TokenStore.release_refresh`) so the next attempt tries again at once.
+
 :class:`MemoryTokenStore` serves threads of one process; :class:`SQLiteTokenStore` serves processes of one
 machine. (The ledger store of the deployment implements the same :class:`TokenStore` port.)
 """
@@ -17,6 +23,7 @@ machine. (The ledger store of the deployment implements the same :class:`TokenSt
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -101,9 +108,17 @@ class StoredToken:
     version: int
     claim_holder: str | None = None
     claim_until: datetime | None = None
+    #: why freee refused this row's refresh token (set by :meth:`TokenStore.mark_disconnected`)
+    disconnected_reason: str | None = None
+    #: when it was refused; ``None`` while the row is usable
+    disconnected_at: datetime | None = None
 
     def claimed(self, now: datetime) -> bool:
         return self.claim_until is not None and self.claim_until > now
+
+    @property
+    def disconnected(self) -> bool:
+        return self.disconnected_at is not None
 
 
 class TokenStore(Protocol):
@@ -118,9 +133,22 @@ class TokenStore(Protocol):
         ...
 
     def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
-        """Store ``tokens`` as version ``expected_version + 1`` (the first row when ``None``), clearing any claim.
+        """Store ``tokens`` as version ``expected_version + 1`` (the first row when ``None``), clearing any claim
+        and any disconnected mark.
 
         Returns the new row, or ``None`` when the row is no longer at ``expected_version``.
+        """
+        ...
+
+    def release_refresh(self, version: int, holder: str) -> None:
+        """Give back ``holder``'s claim on row ``version`` (its refresh got no answer); nothing otherwise."""
+        ...
+
+    def mark_disconnected(self, version: int, reason: str, at: datetime) -> bool:
+        """Mark row ``version`` disconnected (freee refused its refresh token) since ``at``, clearing any claim.
+
+        False when the row moved on (a newer pair was stored meanwhile) or is absent. A row already marked keeps
+        its first reason and time (True).
         """
         ...
 
@@ -150,6 +178,23 @@ class MemoryTokenStore:
             self._row = StoredToken(tokens, (current or 0) + 1)
             return self._row
 
+    def release_refresh(self, version: int, holder: str) -> None:
+        with self._lock:
+            row = self._row
+            if row is not None and row.version == version and row.claim_holder == holder:
+                self._row = replace(row, claim_holder=None, claim_until=None)
+
+    def mark_disconnected(self, version: int, reason: str, at: datetime) -> bool:
+        with self._lock:
+            row = self._row
+            if row is None or row.version != version:
+                return False
+            if not row.disconnected:
+                self._row = replace(
+                    row, claim_holder=None, claim_until=None, disconnected_reason=reason, disconnected_at=at
+                )
+            return True
+
 
 class SQLiteTokenStore:
     """The token row in a SQLite file, safe across processes (``BEGIN IMMEDIATE`` serialises writers)."""
@@ -158,18 +203,34 @@ class SQLiteTokenStore:
         self.db = db if isinstance(db, SQLiteDB) else SQLiteDB(db)
         self.db.script(
             "CREATE TABLE IF NOT EXISTS freee_token (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL,"
-            " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT)"
+            " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT, disconnected_reason TEXT,"
+            " disconnected_at TEXT)"
         )
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A file made before the disconnected state was kept gets its two columns (another process may be adding
+        them at the same moment: a duplicate column is fine)."""
+        present = {r[1] for r in self.db.connection().execute("PRAGMA table_info(freee_token)")}
+        for column in ("disconnected_reason", "disconnected_at"):
+            if column not in present:
+                try:
+                    self.db.script(f"ALTER TABLE freee_token ADD COLUMN {column} TEXT")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def load_token(self) -> StoredToken | None:
         with self.db.transaction() as db:
             row = db.execute(
-                "SELECT data, version, claim_holder, claim_until FROM freee_token WHERE id = 1"
+                "SELECT data, version, claim_holder, claim_until, disconnected_reason, disconnected_at"
+                " FROM freee_token WHERE id = 1"
             ).fetchone()
         if row is None:
             return None
         until = datetime.fromisoformat(row[3]) if row[3] else None
-        return StoredToken(TokenSet.from_json(row[0]), row[1], row[2], until)
+        since = datetime.fromisoformat(row[5]) if row[5] else None
+        return StoredToken(TokenSet.from_json(row[0]), row[1], row[2], until, row[4], since)
 
     def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
         with self.db.transaction(immediate=True) as db:
@@ -193,7 +254,28 @@ class SQLiteTokenStore:
             db.execute(
                 "INSERT INTO freee_token (id, data, version, claim_holder, claim_until) VALUES (1, ?, ?, NULL, NULL)"
                 " ON CONFLICT(id) DO UPDATE SET data = excluded.data, version = excluded.version,"
-                " claim_holder = NULL, claim_until = NULL",
+                " claim_holder = NULL, claim_until = NULL, disconnected_reason = NULL, disconnected_at = NULL",
                 (tokens.to_json(), version),
             )
             return StoredToken(tokens, version)
+
+    def release_refresh(self, version: int, holder: str) -> None:
+        with self.db.transaction(immediate=True) as db:
+            db.execute(
+                "UPDATE freee_token SET claim_holder = NULL, claim_until = NULL"
+                " WHERE id = 1 AND version = ? AND claim_holder = ?",
+                (version, holder),
+            )
+
+    def mark_disconnected(self, version: int, reason: str, at: datetime) -> bool:
+        with self.db.transaction(immediate=True) as db:
+            row = db.execute("SELECT version, disconnected_at FROM freee_token WHERE id = 1").fetchone()
+            if row is None or row[0] != version:
+                return False
+            if row[1] is None:
+                db.execute(
+                    "UPDATE freee_token SET claim_holder = NULL, claim_until = NULL, disconnected_reason = ?,"
+                    " disconnected_at = ? WHERE id = 1",
+                    (reason, at.isoformat()),
+                )
+            return True

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter
 
+from sdk.models.ids import MAX_ID, HubSpotId, HubSpotIdText
+
 
 class _HubSpotModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
@@ -172,7 +174,7 @@ class Pipeline(_HubSpotModel):
     archived: bool = False
 
 
-HubSpotId = Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)]  # JSON numbers only: no bool, no "12"
+EpochMillis = Annotated[int, Strict(), Field(ge=0, le=MAX_ID)]  # a JSON number: no bool, no "12"
 
 
 class WebhookEvent(_HubSpotModel):
@@ -182,7 +184,7 @@ class WebhookEvent(_HubSpotModel):
     subscription_id: HubSpotId = Field(alias="subscriptionId")
     portal_id: HubSpotId = Field(alias="portalId")
     app_id: HubSpotId | None = Field(default=None, alias="appId")
-    occurred_at: HubSpotId = Field(alias="occurredAt", description="epoch milliseconds")
+    occurred_at: EpochMillis = Field(alias="occurredAt", description="epoch milliseconds")
     subscription_type: str = Field(alias="subscriptionType", max_length=100)
     attempt_number: int = Field(default=0, alias="attemptNumber", ge=0, le=1000)
     object_id: HubSpotId = Field(alias="objectId")
@@ -218,7 +220,7 @@ def parse_webhook_batch(body: bytes | str | list[Any]) -> list[WebhookEvent]:
 
 
 class ActionOrigin(_HubSpotModel):
-    portal_id: int = Field(alias="portalId", gt=0, le=2**63 - 1)
+    portal_id: HubSpotId = Field(alias="portalId")
     action_definition_id: int | None = Field(default=None, alias="actionDefinitionId")
     action_definition_version: int | None = Field(default=None, alias="actionDefinitionVersion")
     action_execution_index_identifier: dict[str, Any] | None = Field(
@@ -227,7 +229,7 @@ class ActionOrigin(_HubSpotModel):
 
 
 class ActionObject(_HubSpotModel):
-    object_id: int = Field(alias="objectId", gt=0, le=2**63 - 1)
+    object_id: HubSpotId = Field(alias="objectId")
     object_type: Literal["DEAL", "COMPANY", "CONTACT", "TICKET"] | str = Field(alias="objectType")
 
 
@@ -244,3 +246,21 @@ class WorkflowActionRequest(_HubSpotModel):
     context: ActionContext | None = None
     object: ActionObject
     input_fields: dict[str, Any] = Field(default_factory=dict, alias="inputFields")
+
+
+class CustomCodeRequest(_HubSpotModel):
+    """What the custom-code snippets (``workflows/custom_code``) POST, signed with the shared secret."""
+
+    portal_id: HubSpotId = Field(alias="portalId")
+    deal_id: HubSpotIdText = Field(alias="dealId")
+
+
+class AccountDetails(_HubSpotModel):
+    """``GET /account-info/v3/details``: the HubSpot account (portal) the access token belongs to."""
+
+    portal_id: HubSpotId = Field(alias="portalId")
+    time_zone: str | None = Field(default=None, alias="timeZone")
+    company_currency: str | None = Field(default=None, alias="companyCurrency")
+    ui_domain: str | None = Field(default=None, alias="uiDomain")
+    data_hosting_location: str | None = Field(default=None, alias="dataHostingLocation")
+    account_type: str | None = Field(default=None, alias="accountType")

@@ -15,6 +15,9 @@ The contract, whichever the adapter:
   latest receipt: a receiver whose visibility expired (and whose message another receiver now holds) changes
   nothing.
 * :meth:`Queue.redrive` moves dead letters back with their attempts reset, for when the cause has been fixed.
+* :meth:`Queue.hold` puts a message aside for a while *without* spending an attempt: for work that waits on an
+  operator (freee disconnected) rather than failing, so it never reaches the dead-letter queue however long it
+  waits. (SQS cannot un-count a receive, so there the message is sent again and may come back with a new id.)
 
 The bodies on the invoice queue are :class:`InvoiceJob`s; producers build them with :meth:`InvoiceJob.body`.
 """
@@ -26,7 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
+
+from sdk.models.ids import HubSpotId, HubSpotIdText
 
 if TYPE_CHECKING:
     from sdk.clock import Clock
@@ -91,6 +96,12 @@ class Queue(Protocol):
         """Move a received message to the dead-letter queue now (a body no worker can handle)."""
         ...
 
+    def hold(self, message: Message, delay: float) -> None:
+        """Deliver the message again after ``delay`` seconds as if this receive had not happened: it does not
+        count toward ``max_receives`` (the next delivery has at most the attempts this one had). With a stale
+        receipt, nothing happens."""
+        ...
+
     def dead_letters(self, limit: int = 100) -> list[Message]:
         """The dead letters, oldest first (``attempts``: how often each was received before it died)."""
         ...
@@ -109,15 +120,13 @@ class InvoiceJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     type: Literal["create_invoice"] = "create_invoice"
-    portal_id: int = Field(ge=1)
-    deal_id: str = Field(pattern=r"^[0-9]+$")
+    portal_id: HubSpotId  # the one id policy (sdk.models.ids): no booleans, no floats
+    deal_id: HubSpotIdText
     trigger: str = "queue"
     callback_id: str | None = None
-
-    @field_validator("deal_id", mode="before")
-    @classmethod
-    def _deal_id(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    waiter: bool = False
+    """The workflow action left a waiter for ``callback_id`` (:mod:`sdk.usecases.waiters`): whoever reaches the
+    deal's outcome completes it, so this job completes it only if it can still take it."""
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

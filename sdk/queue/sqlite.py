@@ -121,6 +121,14 @@ class SQLiteQueue:
                 (self._now() + max(0.0, delay), self.name, message.id, message.receipt),
             )
 
+    def hold(self, message: Message, delay: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE queue_messages SET visible_at = ?, attempts = MAX(0, attempts - 1)"
+                " WHERE queue = ? AND id = ? AND receipt = ? AND dead = 0",
+                (self._now() + max(0.0, delay), self.name, message.id, message.receipt),
+            )
+
     def dead_letter(self, message: Message, reason: str = "") -> None:
         with self._tx() as db:
             db.execute(

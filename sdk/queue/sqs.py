@@ -5,6 +5,9 @@ received ``maxReceiveCount`` times; nothing home-made.
   stale one, so a receiver whose visibility expired cannot delete a message another receiver now holds).
 * :meth:`SQSQueue.retry_later` is ``ChangeMessageVisibility`` (at most 12 hours); a send delay is at most 15
   minutes (SQS's limits; longer values are clamped).
+* :meth:`SQSQueue.hold` sends the same body again with ``DelaySeconds`` (at most 15 minutes) and deletes the
+  received message: SQS counts every receive toward the redrive policy, so a held message starts again from
+  zero receives (under a new message id).
 * :meth:`SQSQueue.dead_letter` sends the body to the DLQ (with the reason, the attempts and the message id as
   message attributes) and deletes it from the queue. A dead letter is listed and redriven by the id it had on the
   queue, however it got to the DLQ.
@@ -202,15 +205,28 @@ class SQSQueue:
             if not self._stale_receipt(error):
                 raise
 
-    def dead_letter(self, message: Message, reason: str = "") -> None:
-        try:  # still ours? (a delete with a stale receipt succeeds without deleting: check before copying)
+    def _still_ours(self, message: Message) -> bool:
+        """Whether ``message``'s receipt is still the latest (a delete with a stale receipt succeeds without
+        deleting, so check before copying a message another receiver may now hold)."""
+        try:
             self.client.change_message_visibility(
                 QueueUrl=self.url, ReceiptHandle=message.receipt, VisibilityTimeout=SCAN_LEASE_SECONDS
             )
         except Exception as error:
             if self._stale_receipt(error):
-                return
+                return False
             raise
+        return True
+
+    def hold(self, message: Message, delay: float) -> None:
+        if not self._still_ours(message):
+            return
+        self.send(message.body, delay=delay)
+        self.delete(message)
+
+    def dead_letter(self, message: Message, reason: str = "") -> None:
+        if not self._still_ours(message):
+            return
         self.client.send_message(
             QueueUrl=self.dlq_url,
             MessageBody=encode_body(message.body),

@@ -6,6 +6,9 @@ Two adapters pass one test suite (``tests/store``): :class:`sdk.store.sqlite.SQL
 one machine, several processes) and :class:`sdk.store.dynamodb.DynamoStore` (AWS, single table, conditional
 writes, TTL). :func:`open_store` picks one from the ``storage_url`` setting.
 
+A workflow action that answered BLOCK on a busy deal leaves a *waiter* (its callback id) under the deal: whoever
+reaches the deal's outcome takes the waiters and completes them (:mod:`sdk.usecases.waiters`).
+
 The payment sync adds a named lease (one sync at a time), sync cursors and, per company, the rollup values last
 written to HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
 
@@ -177,6 +180,22 @@ class Store(Protocol):
     def append_history(self, portal_id: int, deal_id: str, event: HistoryEvent) -> None: ...
 
     def history(self, portal_id: int, deal_id: str) -> list[HistoryEvent]: ...
+
+    # blocked workflow actions waiting on a deal ------------------------------------------------------------
+    def add_waiter(self, portal_id: int, deal_id: str, callback_id: str, until: datetime) -> None:
+        """Remember that a workflow action that answered BLOCK (``callback_id``) waits for this deal's outcome,
+        until ``until`` (HubSpot's own expiry of the blocked action). Adding it again keeps one, with the new
+        ``until``."""
+        ...
+
+    def take_waiters(self, portal_id: int, deal_id: str, now: datetime) -> list[str]:
+        """Remove and return every callback still waiting on the deal (expired ones are dropped, not returned).
+        Atomic per callback: however many callers take at once, each callback goes to exactly one of them."""
+        ...
+
+    def take_waiter(self, portal_id: int, deal_id: str, callback_id: str, now: datetime) -> bool:
+        """Remove one waiter: True for the one caller that removed it while it was live, else False."""
+        ...
 
     # payment sync ------------------------------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:

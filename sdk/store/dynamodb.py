@@ -7,6 +7,7 @@ Items, by key (``pk`` / ``sk``, both strings):
 ==============================  ==================  ======================================================
 ``DEAL#{portal}#{deal}``        ``LEDGER``          the ledger row of a deal (state, version, claim, invoice)
 ``DEAL#{portal}#{deal}``        ``HIST#{utc}#...``  one history event; queried in ``sk`` order, TTL
+``DEAL#{portal}#{deal}``        ``WAIT#{cb id}``    a blocked workflow action (its callback id) waiting, TTL
 ``COMPANY#{portal}#{company}``  ``PARTNER``         the freee partner linked to a company (put-if-absent)
 ``COMPANY#{portal}#{company}``  ``WRITTEN``         the rollup values last written to the company
 ``LEASE#{name}``                ``LEASE``           a named lease (one payment sync at a time)
@@ -45,6 +46,7 @@ Item = dict[str, Any]
 
 LEDGER_SK = "LEDGER"
 HISTORY_PREFIX = "HIST#"
+WAITER_PREFIX = "WAIT#"
 PARTNER_SK = "PARTNER"
 EVENT_SK = "EVENT"
 TOKEN_KEY: Item = {"pk": "FREEE#TOKEN", "sk": "TOKEN"}
@@ -554,6 +556,63 @@ class DynamoStore:
                 return events
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    # ----------------------------------------------------------------------------------------- waiters
+
+    def add_waiter(self, portal_id: int, deal_id: str, callback_id: str, until: datetime) -> None:
+        self._table.put_item(
+            Item={
+                "pk": f"DEAL#{portal_id}#{deal_id}",
+                "sk": f"{WAITER_PREFIX}{callback_id}",
+                "callback_id": callback_id,
+                "until": until.isoformat(),
+                "until_ts": _ts(until),
+                TTL_ATTRIBUTE: _ttl(until),
+            }
+        )
+
+    def take_waiters(self, portal_id: int, deal_id: str, now: datetime) -> list[str]:
+        """Each waiter is removed with a conditional delete: a caller gets only the ones it removed itself."""
+        request: Item = {
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :wait)",
+            "ExpressionAttributeNames": {"#pk": "pk", "#sk": "sk"},
+            "ExpressionAttributeValues": {":pk": f"DEAL#{portal_id}#{deal_id}", ":wait": WAITER_PREFIX},
+            "ConsistentRead": True,
+        }
+        taken: list[str] = []
+        while True:
+            page = self._table.query(**request)
+            for item in page.get("Items", []):
+                callback_id = str(item["callback_id"])
+                if self.take_waiter(portal_id, deal_id, callback_id, now):
+                    taken.append(callback_id)
+                elif Decimal(item["until_ts"]) <= _ts(now):
+                    self._drop_expired_waiter(item["pk"], item["sk"], now)
+            if "LastEvaluatedKey" not in page:
+                return sorted(taken)
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def take_waiter(self, portal_id: int, deal_id: str, callback_id: str, now: datetime) -> bool:
+        try:
+            self._table.delete_item(
+                Key={"pk": f"DEAL#{portal_id}#{deal_id}", "sk": f"{WAITER_PREFIX}{callback_id}"},
+                ConditionExpression="attribute_exists(#ck) AND #u > :now",
+                ExpressionAttributeNames={"#ck": "pk", "#u": "until_ts"},
+                ExpressionAttributeValues={":now": _ts(now)},
+            )
+        except self._failed:
+            return False  # taken by another caller, never added, or expired (left to TTL)
+        return True
+
+    def _drop_expired_waiter(self, pk: str, sk: str, now: datetime) -> None:
+        """Delete an expired waiter now rather than days later by TTL (unless it was added again meanwhile)."""
+        with contextlib.suppress(self._failed):
+            self._table.delete_item(
+                Key={"pk": pk, "sk": sk},
+                ConditionExpression="#u <= :now",
+                ExpressionAttributeNames={"#u": "until_ts"},
+                ExpressionAttributeValues={":now": _ts(now)},
+            )
+
     # ------------------------------------------------------------------------------------- payment sync
 
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
@@ -636,7 +695,8 @@ class DynamoTokenStore:
     """The :class:`~sdk.freee.tokens.TokenStore` port as one item (``FREEE#TOKEN``) of the store's table.
 
     ``claim_refresh`` is an update conditional on the version and on no live claim; ``save_token`` replaces the
-    item (which clears the claim) conditional on the version, or on no item for the first one.
+    item (which clears the claim and any disconnected mark) conditional on the version, or on no item for the
+    first one; ``release_refresh`` and ``mark_disconnected`` are updates conditional on the version.
     """
 
     def __init__(self, table: Any) -> None:
@@ -652,6 +712,8 @@ class DynamoTokenStore:
             int(item["version"]),
             item.get("claim_holder"),
             _opt_datetime(item.get("claim_until")),
+            item.get("disconnected_reason"),
+            _opt_datetime(item.get("disconnected_at")),
         )
 
     def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
@@ -688,6 +750,45 @@ class DynamoTokenStore:
         except self._failed:
             return None
         return StoredToken(tokens, version)
+
+    def release_refresh(self, version: int, holder: str) -> None:
+        try:
+            self._table.update_item(
+                Key=TOKEN_KEY,
+                UpdateExpression="REMOVE #ch, #cu, #cts",
+                ConditionExpression="#v = :version AND #ch = :holder",
+                ExpressionAttributeNames={
+                    "#v": "version",
+                    "#ch": "claim_holder",
+                    "#cu": "claim_until",
+                    "#cts": "claim_until_ts",
+                },
+                ExpressionAttributeValues={":version": version, ":holder": holder},
+            )
+        except self._failed:
+            return  # the row moved on, or another worker holds the claim now
+
+    def mark_disconnected(self, version: int, reason: str, at: datetime) -> bool:
+        names = {
+            "#v": "version",
+            "#ch": "claim_holder",
+            "#cu": "claim_until",
+            "#cts": "claim_until_ts",
+            "#dr": "disconnected_reason",
+            "#da": "disconnected_at",
+        }
+        try:
+            self._table.update_item(
+                Key=TOKEN_KEY,
+                UpdateExpression="SET #dr = :reason, #da = :at REMOVE #ch, #cu, #cts",
+                ConditionExpression="#v = :version AND attribute_not_exists(#da)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":version": version, ":reason": reason, ":at": at.isoformat()},
+            )
+        except self._failed:
+            row = self.load_token()  # already marked (keeps its first reason), or moved on / absent
+            return row is not None and row.version == version and row.disconnected
+        return True
 
 
 def _at_version(expected: Any) -> Item:

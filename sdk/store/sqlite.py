@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, at TEXT NOT NULL,
     event TEXT NOT NULL, trigger TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS history_deal ON history (portal_id, deal_id, seq);
+CREATE TABLE IF NOT EXISTS waiters (
+    portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, callback_id TEXT NOT NULL, until_ts REAL NOT NULL,
+    PRIMARY KEY (portal_id, deal_id, callback_id));
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ts REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS company_written (
@@ -327,6 +330,40 @@ class SQLiteStore:
                 (portal_id, deal_id),
             ).fetchall()
         return [HistoryEvent(datetime.fromisoformat(r[0]), r[1], r[2], _detail(r[3])) for r in rows]
+
+    # ----------------------------------------------------------------------------------------- waiters
+
+    def add_waiter(self, portal_id: int, deal_id: str, callback_id: str, until: datetime) -> None:
+        with self._tx(immediate=True) as db:
+            db.execute(
+                "INSERT INTO waiters (portal_id, deal_id, callback_id, until_ts) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(portal_id, deal_id, callback_id) DO UPDATE SET until_ts = excluded.until_ts",
+                (portal_id, deal_id, callback_id, until.timestamp()),
+            )
+
+    def take_waiters(self, portal_id: int, deal_id: str, now: datetime) -> list[str]:
+        with self._tx(immediate=True) as db:
+            rows = db.execute(
+                "SELECT callback_id FROM waiters WHERE portal_id = ? AND deal_id = ? AND until_ts > ?"
+                " ORDER BY callback_id",
+                (portal_id, deal_id, now.timestamp()),
+            ).fetchall()
+            db.execute("DELETE FROM waiters WHERE portal_id = ? AND deal_id = ?", (portal_id, deal_id))
+        return [str(r[0]) for r in rows]
+
+    def take_waiter(self, portal_id: int, deal_id: str, callback_id: str, now: datetime) -> bool:
+        with self._tx(immediate=True) as db:
+            r = db.execute(
+                "SELECT until_ts FROM waiters WHERE portal_id = ? AND deal_id = ? AND callback_id = ?",
+                (portal_id, deal_id, callback_id),
+            ).fetchone()
+            if r is None:
+                return False
+            db.execute(
+                "DELETE FROM waiters WHERE portal_id = ? AND deal_id = ? AND callback_id = ?",
+                (portal_id, deal_id, callback_id),
+            )
+            return float(r[0]) > now.timestamp()
 
     # ------------------------------------------------------------------------------------- payment sync
 

@@ -2,7 +2,9 @@
 the (cached) pipelines.
 
 Kept: ``dealstage`` changes to a won stage, and stage changes of deals already invoiced (the worker flags a deal
-that left its won stage). Dropped: events already seen (by ``eventId``), other properties and object types.
+that left its won stage). Dropped: events already seen (by ``eventId``), other properties and object types, and
+events of another portal than ``portal_id`` (the tenant boundary, :mod:`sdk.tenant`: counted in ``foreign``,
+never queued nor marked seen; the handler refuses a delivery that has none of ours).
 Events are marked seen only *after* their message is queued: a crash in between means a redelivery queues the
 deal again, which the worker's exactly-once rule absorbs, whereas marking first could lose the deal.
 """
@@ -37,6 +39,7 @@ class Accepted:
     queued: list[str] = field(default_factory=list)  # deal ids
     duplicates: int = 0
     ignored: int = 0
+    foreign: int = 0  # events of another portal, dropped
 
 
 def event_key(event: WebhookEvent) -> str:
@@ -50,12 +53,15 @@ def accept_webhook_batch(
     store: Store,
     queue: MessageSink,
     clock: Clock,
+    portal_id: int,
 ) -> Accepted:
     now = clock.now()
     accepted = Accepted()
     per_deal: dict[tuple[int, str], list[WebhookEvent]] = {}
-    stage_changes = [e for e in events if e.is_deal_stage_change]
-    accepted.ignored += len(events) - len(stage_changes)
+    ours = [e for e in events if e.portal_id == portal_id]
+    accepted.foreign = len(events) - len(ours)
+    stage_changes = [e for e in ours if e.is_deal_stage_change]
+    accepted.ignored += len(ours) - len(stage_changes)
     seen = store.seen_any((event_key(e) for e in stage_changes), now)
     for event in stage_changes:
         if event_key(event) in seen:

@@ -2,8 +2,9 @@
 
 ``create_invoice_for_deal`` reads as the process: read the deal, check it is won, see whether it is already
 invoiced, validate, claim it, find or create the partner, look for an invoice an earlier attempt may have left,
-create the invoice, record it, write it back. Every write is safe to repeat; a crash anywhere is finished by the
-next attempt.
+create the invoice, record it, write it back — and, whatever the outcome, complete the workflow actions waiting on
+the deal (:mod:`sdk.usecases.waiters`). Every write is safe to repeat; a crash anywhere is finished by the next
+attempt.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from sdk.errors import HubSpotNotFound, Problem, Retryable, ValidationFailed
-from sdk.freee.errors import FreeeValidationError
+from sdk.freee.errors import SETUP_FREEE, FreeeDisconnected, FreeeValidationError
 from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
 from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
 from sdk.store import Claim, InvoiceRecord, LedgerRow, LedgerState
+from sdk.tenant import check_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
 from sdk.usecases.partners import PartnerConflict, resolve_partner
@@ -58,7 +60,29 @@ class DealBusy(Retryable):
     """Another worker holds this deal right now; try again after ``retry_after`` seconds."""
 
 
+#: what a deal waiting on a reconnection to freee shows in ``freee_sync_error`` (``freee_sync_status`` ``failed``)
+FREEE_DISCONNECTED_MESSAGE = (
+    f"freee接続が切れています。運用担当者が `{SETUP_FREEE}` で再接続すると、自動で請求書を作成します。"
+    f" / The freee connection is lost. Once an operator reconnects with `{SETUP_FREEE}`, the invoice is"
+    " created automatically."
+)
+
+
 def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
+    """Invoice the deal (or confirm its invoice), then complete every workflow action waiting on it.
+
+    Another portal than this installation's is refused first (:class:`~sdk.errors.ForeignPortal`), before any
+    read or write: the entry points refuse it already; this is the second line."""
+    check_portal(ctx.settings, portal_id)
+    # imported here: waiters → action_outputs → this module
+    from sdk.usecases.waiters import complete_waiters
+
+    outcome = _invoice_deal(ctx, portal_id, deal_id, trigger)
+    complete_waiters(ctx, outcome)
+    return outcome
+
+
+def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
     ctx.remember(portal_id, deal_id, "triggered", trigger)
     row = ctx.store.get_ledger(portal_id, deal_id)
     try:
@@ -176,6 +200,7 @@ class InvoicePlan:
 def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> InvoicePlan:
     """Read and check the deal, and show the exact freee request and deal write-back. Writes nothing anywhere
     (the partner is looked up only where that costs no freee write)."""
+    check_portal(ctx.settings, portal_id)
     row = ctx.store.get_ledger(portal_id, deal_id)
     bundle = ctx.hubspot.read_deal_bundle(
         portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
@@ -358,34 +383,47 @@ def _fail_invalid(
 ) -> InvoiceOutcome:
     row = claim.row
     summary = "\n".join(p.line() for p in problems)
-    ctx.store.record_failure(row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now())
-    names = ctx.settings.properties
-    ctx.hubspot.update_deals(
-        {row.deal_id: {names.deal_sync_status: "invalid", names.deal_sync_error: summary}}
+    refused = ctx.store.record_failure(
+        row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now()
     )
+    names = ctx.settings.properties
+    values = {names.deal_sync_status: "invalid", names.deal_sync_error: summary}
+    ctx.hubspot.update_deals({row.deal_id: values})
+    ctx.store.record_written(row.portal_id, row.deal_id, {**refused.written, **values}, ctx.now())
     ctx.remember(row.portal_id, row.deal_id, "invalid", trigger, codes=[p.code for p in problems])
     return InvoiceOutcome(Result.INVALID, row.portal_id, row.deal_id, problems=problems)
 
 
 def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error: Exception) -> None:
-    """Record a transient failure (the claim is released; the next attempt reconciles before creating)."""
+    """Record a transient failure (the claim is released; the next attempt reconciles before creating).
+
+    freee disconnected is shown as such, once: while the deal waits for the reconnection its message is held and
+    rechecked, and a recheck that finds the deal already showing it (the ledger's ``written``) writes nothing."""
     row = claim.row
     message = f"{error.__class__.__name__}: {error}"
-    ctx.store.record_failure(row.portal_id, row.deal_id, token, LedgerState.FAILED, message, ctx.now())
+    failed = ctx.store.record_failure(
+        row.portal_id, row.deal_id, token, LedgerState.FAILED, message, ctx.now()
+    )
     ctx.remember(
         row.portal_id, row.deal_id, "failed", trigger, error=message, retryable=isinstance(error, Retryable)
     )
     names = ctx.settings.properties
-    shown = (
-        "一時的なエラーのため請求書を作成できませんでした。自動で再試行します。"
-        f" / A temporary error stopped the invoice; it will be retried. ({error.__class__.__name__})"
-        if isinstance(error, Retryable)
-        else f"請求書の作成に失敗しました / Creating the invoice failed: {message}"
-    )
-    try:
-        ctx.hubspot.update_deals(
-            {row.deal_id: {names.deal_sync_status: "failed", names.deal_sync_error: shown}}
+    if isinstance(error, FreeeDisconnected):
+        shown = FREEE_DISCONNECTED_MESSAGE
+    elif isinstance(error, Retryable):
+        shown = (
+            "一時的なエラーのため請求書を作成できませんでした。自動で再試行します。"
+            f" / A temporary error stopped the invoice; it will be retried. ({error.__class__.__name__})"
         )
+    else:
+        shown = f"請求書の作成に失敗しました / Creating the invoice failed: {message}"
+    values = {names.deal_sync_status: "failed", names.deal_sync_error: shown}
+    changes = _changed(values, failed.written) if isinstance(error, FreeeDisconnected) else values
+    if not changes:
+        return
+    try:
+        ctx.hubspot.update_deals({row.deal_id: changes})
+        ctx.store.record_written(row.portal_id, row.deal_id, {**failed.written, **changes}, ctx.now())
     except Exception:
         ctx.remember(row.portal_id, row.deal_id, "failure_not_shown_on_deal", "system")
 

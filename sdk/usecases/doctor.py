@@ -5,8 +5,9 @@ and never raises: a failure it expects (a refused token, an unreachable service)
 else is caught by :func:`run_doctor` and reported as that check's problem, so one broken connection never hides
 the others. A check that cannot run because another failed says so (``skipped``, with the reason).
 
-The checks, in order: settings · HubSpot connection · won stages per pipeline · DESIGN §5 properties per object
-type · freee token (refreshed when it has expired) · freee connection and company · partner codes · queue and
+The checks, in order: settings · HubSpot connection · HubSpot portal (the access token's portal is
+``HUBSPOT_PORTAL_ID``, the tenant boundary of :mod:`sdk.tenant`) · won stages per pipeline · DESIGN §5 properties
+per object type · freee token (refreshed when it has expired) · freee connection and company · partner codes · queue and
 dead-letter queue. No check prints or returns a secret.
 """
 
@@ -25,12 +26,13 @@ from sdk.freee.tokens import REFRESH_TOKEN_LIFETIME, RENEW_REFRESH_TOKEN_AFTER
 from sdk.pipelines import won_stages
 from sdk.properties import property_definitions
 from sdk.settings import PropertyNames, env_name
+from sdk.tenant import token_portal_problem
 
 if TYPE_CHECKING:
     from sdk.clock import Clock
     from sdk.freee.client import Company
     from sdk.freee.tokens import TokenSet, TokenStore
-    from sdk.models.hubspot import Pipeline
+    from sdk.models.hubspot import AccountDetails, Pipeline
     from sdk.queue import Queue
     from sdk.settings import Settings, WonStageRules
 
@@ -48,6 +50,7 @@ HUBSPOT_SCOPES: Final = (
 SETUP_FREEE: Final = "`hubspot-freee setup freee`"
 REQUIRED_SETTINGS: Final = (
     "hubspot_access_token",
+    "hubspot_portal_id",
     "freee_client_id",
     "freee_client_secret",
     "freee_company_id",
@@ -56,6 +59,7 @@ REQUIRED_SETTINGS: Final = (
 CHECK_NAMES: Final = (
     "settings / 設定",
     "HubSpot connection / HubSpot接続",
+    "HubSpot portal / HubSpotポータル",
     "won stages / 受注ステージ",
     *(f"properties: {t} / プロパティ" for t in property_definitions(PropertyNames())),
     "freee token / freeeトークン",
@@ -110,6 +114,8 @@ class HubSpotReader(Protocol):
     def read_pipelines(self, *, refresh: bool = False) -> list[Pipeline]: ...
 
     def read_properties(self, object_type: str) -> Mapping[str, Mapping[str, Any]]: ...
+
+    def read_account_details(self) -> AccountDetails: ...
 
 
 class FreeeReader(Protocol):
@@ -202,6 +208,8 @@ def check_settings(loaded: Settings | SettingsError) -> CheckResult:
         extra = ""
         if "freee_company_id" in " ".join(missing):
             extra = f"; {SETUP_FREEE} finds FREEE_COMPANY_ID"
+        if "hubspot_portal_id" in " ".join(missing):
+            extra += "; the HubSpot portal check names the portal of the access token for HUBSPOT_PORTAL_ID"
         return problem(
             name,
             "; ".join(missing),
@@ -218,6 +226,23 @@ def check_hubspot_connection(hubspot: HubSpotReader, api_base: str) -> CheckResu
     except HubspotFreeeError as exc:
         return hubspot_failure(name, exc, api_base)
     return ok(name, f"{api_base}: token accepted, {len(pipelines)} deal pipeline(s) / 接続できました")
+
+
+def check_hubspot_portal(hubspot: HubSpotReader, configured: int | None) -> CheckResult:
+    """The access token belongs to ``HUBSPOT_PORTAL_ID`` (``GET /account-info/v3/details``): the installation
+    serves that one portal and reads it with this token."""
+    name = "HubSpot portal / HubSpotポータル"
+    try:
+        account = hubspot.read_account_details()
+    except HubspotFreeeError as exc:
+        return hubspot_failure(name, exc, "HubSpot")
+    mismatch = token_portal_problem(account.portal_id, configured)
+    if mismatch is not None:
+        return problem(name, *mismatch)
+    return ok(
+        name,
+        f"the access token belongs to portal {account.portal_id} = HUBSPOT_PORTAL_ID / ポータルが一致しています",
+    )
 
 
 def check_won_stages(hubspot: HubSpotReader, rules: WonStageRules) -> CheckResult:
@@ -314,6 +339,17 @@ def check_freee_token(
             name,
             "freee is not connected: no token in the store (STORAGE_URL) / freee が未接続です",
             f"run {SETUP_FREEE} / {SETUP_FREEE} を実行してください",
+        )
+    if row.disconnected:
+        since = row.disconnected_at
+        return problem(
+            name,
+            f"freee is disconnected since {_when(since) if since else '(unknown)'}: "
+            f"{row.disconnected_reason or 'freee refused the refresh token'}. No invoice is created and no "
+            "payment synced until then; queued deals wait (held, not dead-lettered) "
+            f"/ {_when(since) if since else ''} からfreee接続が切れています。請求書の作成と入金同期は止まっています",
+            f"run {SETUP_FREEE} against this STORAGE_URL; the waiting deals are then invoiced automatically "
+            f"/ {SETUP_FREEE} で再接続すると、待機中の取引は自動で請求書が作成されます",
         )
     now = clock.now()
     expires = row.tokens.access_expires_at
@@ -495,7 +531,11 @@ def run_doctor(
 
 def _hubspot_checks(settings: Settings, clock: Clock, wiring: Wiring) -> list[CheckResult]:
     object_types = list(property_definitions(settings.properties))
-    names = ["won stages / 受注ステージ", *(f"properties: {t} / プロパティ" for t in object_types)]
+    names = [
+        "HubSpot portal / HubSpotポータル",
+        "won stages / 受注ステージ",
+        *(f"properties: {t} / プロパティ" for t in object_types),
+    ]
     connection = "HubSpot connection / HubSpot接続"
     if not settings.hubspot_access_token or not settings.hubspot_access_token.get_secret_value().strip():
         return [
@@ -512,8 +552,12 @@ def _hubspot_checks(settings: Settings, clock: Clock, wiring: Wiring) -> list[Ch
     first = guarded(connection, lambda: check_hubspot_connection(hubspot, settings.hubspot_api_base))
     if not first.ok:
         return [first, *(skipped(n, "the HubSpot connection failed") for n in names)]
-    results = [first, guarded(names[0], lambda: check_won_stages(hubspot, settings.won_stages))]
-    for object_type, label in zip(object_types, names[1:], strict=True):
+    results = [
+        first,
+        guarded(names[0], lambda: check_hubspot_portal(hubspot, settings.hubspot_portal_id)),
+        guarded(names[1], lambda: check_won_stages(hubspot, settings.won_stages)),
+    ]
+    for object_type, label in zip(object_types, names[2:], strict=True):
         results.append(guarded(label, partial(check_properties, hubspot, settings.properties, object_type)))
     return results
 
@@ -627,6 +671,7 @@ __all__ = [
     "check_freee_connection",
     "check_freee_token",
     "check_hubspot_connection",
+    "check_hubspot_portal",
     "check_partner_codes",
     "check_properties",
     "check_queue",

@@ -11,6 +11,7 @@ from sdk.log import get_logger
 from sdk.store import LedgerState
 from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import InvoiceOutcome, Result
+from sdk.usecases.waiters import complete_queued_action
 
 if TYPE_CHECKING:
     from sdk.queue import InvoiceJob
@@ -49,10 +50,38 @@ def give_up(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
     except Exception:
         logger.exception({"event": "give_up_not_shown", "attempts": attempts})
     if job.callback_id:
-        try:
-            ctx.hubspot.complete_callback(
-                job.callback_id, action_output_fields(outcome, None if outcome else shown)
-            )
+        try:  # unless someone took the action's waiter and completed it already
+            complete_queued_action(ctx, job, action_output_fields(outcome, None if outcome else shown))
         except Exception:
             logger.exception({"event": "callback_not_completed", "callback_id": job.callback_id})
     logger.error({"event": "message_gave_up", "attempts": attempts, "error": error})
+
+
+def retrying_message(attempts: int, error: str) -> str:
+    """What the deal shows while a failed attempt waits for its retry (ja / en)."""
+    reason = error if len(error) <= 300 else error[:299] + "…"
+    return (
+        f"freeeの請求書をまだ作成できていません（{reason}）。{attempts}回目の試行が失敗しました。自動で再試行します。"
+        f" / The freee invoice is not created yet ({reason}). Attempt {attempts} failed; it will be retried "
+        "automatically."
+    )
+
+
+def show_retrying(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
+    """An attempt failed where the invoice process could not say so itself (before its claim, or outside it): show
+    ``failed`` and that it will be retried, so a deal that ends in the dead-letter queue always carries a reason.
+    Nothing is written over a deal that is invoiced, that another worker holds, or that already shows its
+    failure."""
+    row = ctx.store.get_ledger(job.portal_id, job.deal_id)
+    if row is not None and (row.state is not LedgerState.CREATING or row.claimed(ctx.now())):
+        return
+    names = ctx.settings.properties
+    ctx.hubspot.update_deals(
+        {
+            job.deal_id: {
+                names.deal_sync_status: "failed",
+                names.deal_sync_error: retrying_message(attempts, error),
+            }
+        }
+    )
+    ctx.remember(job.portal_id, job.deal_id, "retrying", job.trigger, attempts=attempts, error=error)

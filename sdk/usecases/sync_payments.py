@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sdk.freee.errors import FreeeAuthError, FreeeError
+from sdk.freee.errors import FreeeAuthError, FreeeDisconnected, FreeeError
 from sdk.log import get_logger
 from sdk.models.freee import AccountingDeal, Invoice
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
@@ -258,13 +258,14 @@ def sync_payments(
         report(phase, done, total)
 
     try:
-        if not dry_run:
-            _keep_freee_connected(ctx, summary)
-        _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress_and_keep_lease)
+        if dry_run or _keep_freee_connected(ctx, summary):
+            _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress_and_keep_lease)
         if not dry_run and not summary.errors:
             ctx.store.put_cursor(CURSOR_NAME, ctx.now().isoformat())
     except LeaseLost as lost:
         summary.errors.append(str(lost))
+    except FreeeDisconnected as disconnected:  # nothing can be read until `setup freee`; no traceback
+        summary.errors.append(f"the payment sync stopped / 入金同期を中止しました: {disconnected}")
     finally:
         lease.release()
     return summary
@@ -303,19 +304,22 @@ class _Lease:
         self.ctx.store.release_lease(LEASE_NAME, self.holder)
 
 
-def _keep_freee_connected(ctx: Context, summary: SyncSummary) -> None:
+def _keep_freee_connected(ctx: Context, summary: SyncSummary) -> bool:
     """freee's refresh token dies 90 days after it was issued unless it is used; an installation with no won
     deal and no open invoice makes no freee call at all, so the scheduled sync renews an old one
     (:data:`sdk.freee.tokens.RENEW_REFRESH_TOKEN_AFTER`). A refused renewal is this run's error (nothing else
-    would say so until the next won deal fails); freee unreachable or busy waits for the next run."""
+    would say so until the next won deal fails); freee unreachable or busy waits for the next run. False when freee
+    is disconnected (:class:`~sdk.freee.errors.FreeeDisconnected`): nothing can be read until ``setup freee``."""
     try:
         cast(PaymentReader, ctx.freee).keep_connected()
     except FreeeAuthError as error:
         summary.errors.append(
             f"the freee connection could not be renewed / freee連携を更新できませんでした: {error}"
         )
+        return not isinstance(error, FreeeDisconnected)
     except FreeeError as error:
         get_logger().warning({"event": "freee_token_renewal_deferred", "error": str(error)})
+    return True
 
 
 def _silent(phase: str, done: int, total: int) -> None:
@@ -326,7 +330,12 @@ def _sync(
     ctx: Context, summary: SyncSummary, *, since: date | None, dry_run: bool, progress: Progress
 ) -> None:
     today = tokyo_today(ctx.now())
-    rows = list(ctx.store.ledger(states=frozenset({LedgerState.CREATED, LedgerState.CANCELLED})))
+    own = ctx.settings.hubspot_portal_id
+    rows = [  # the tenant boundary: rows under another portal id (none are made now) are never synced
+        r
+        for r in ctx.store.ledger(states=frozenset({LedgerState.CREATED, LedgerState.CANCELLED}))
+        if own is None or r.portal_id == own
+    ]
     open_rows = [r for r in rows if _is_open(ctx, r, since)]
     summary.checked = len(open_rows)
     seen = _read_freee(ctx, [_record(r) for r in open_rows], progress)

@@ -7,6 +7,9 @@ besides the expectation, that nothing was half written and that no secret appear
 
 Placeholders filled in when a case runs: ``{deal}`` (the id of the deal the case builds), ``{file}`` (the path
 of the case's input file), ``{portal}`` (the sandbox portal id).
+
+The tenant boundary has its cases at every entry point: a validly signed request (or a queue message, or a CLI
+``--portal``) naming :data:`OTHER_PORTAL` is refused before any read or write, and a boolean is never an id.
 """
 
 from __future__ import annotations
@@ -68,10 +71,19 @@ class Cli:
 
 
 @dataclass(frozen=True)
+class Job:
+    """A message put straight on the invoice queue (``{deal}`` filled in): the worker must dead-letter it at once,
+    with ``error`` its result (``refused``, ``malformed``) and no HubSpot or freee call."""
+
+    body: dict[str, Any]
+    deal: DealSpec | None = field(default_factory=DealSpec)
+
+
+@dataclass(frozen=True)
 class Case:
     id: str
     entry: Entry
-    input: Http | Cli | DealSpec
+    input: Http | Cli | DealSpec | Job
     status: int | None = None  # HTTP status
     exit_code: int | None = None  # CLI exit code
     error: str | None = None  # the JSON body's "error", an output field "result", or a problem code
@@ -87,6 +99,7 @@ def _json(value: Any) -> bytes:
 
 
 PORTAL = 24681357
+OTHER_PORTAL = 13572468  # another portal that installed the same app: its requests are validly signed
 
 
 def event(**overrides: Any) -> dict[str, Any]:
@@ -237,6 +250,30 @@ CASES: tuple[Case, ...] = (
     Case("webhook-object-id-as-string", W, Http([event(objectId="101 OR 1=1")]), 400, error="invalid_batch"),
     Case("webhook-1001-events", W, Http([event(eventId=n) for n in range(1001)]), 400, error="invalid_batch"),
     Case("webhook-nan-event-id", W, Http(b'[{"eventId": NaN}]'), 400, error="invalid_batch"),
+    Case(
+        "webhook-foreign-portal",
+        W,
+        Http([event(portalId=OTHER_PORTAL, objectId="{deal_int}")], deal=DealSpec()),
+        403,
+        error="foreign_portal",
+        message=str(OTHER_PORTAL),
+    ),
+    Case(
+        "webhook-portal-id-as-bool",
+        W,
+        Http([event(portalId=True)]),
+        400,
+        error="invalid_batch",
+        message="0/portalId",
+    ),
+    Case(
+        "webhook-object-id-as-bool",
+        W,
+        Http([event(objectId=True)]),
+        400,
+        error="invalid_batch",
+        message="0/objectId",
+    ),
     # ------------------------------------------------------------------------------------- workflow action
     Case("action-unsigned", A, Http(action(), sign="none", deal=DealSpec()), 401, error="invalid_signature"),
     Case(
@@ -299,7 +336,63 @@ CASES: tuple[Case, ...] = (
         413,
         error="body_too_large",
     ),
+    Case(
+        "action-foreign-portal-v2",
+        A,
+        Http(action(origin={"portalId": OTHER_PORTAL}), sign="v2", deal=DealSpec()),
+        403,
+        error="foreign_portal",
+        message=str(OTHER_PORTAL),
+    ),
+    Case(
+        "action-foreign-portal-v3",
+        A,
+        Http(action(origin={"portalId": OTHER_PORTAL}), sign="v3", deal=DealSpec()),
+        403,
+        error="foreign_portal",
+        message="ポータル",
+    ),
+    Case(
+        "action-portal-id-as-bool",
+        A,
+        Http(action(origin={"portalId": True}), sign="v2", deal=DealSpec()),
+        400,
+        error="invalid_request",
+        message="origin/portalId",
+    ),
+    Case(
+        "action-object-id-as-bool",
+        A,
+        Http(action(object={"objectId": True, "objectType": "DEAL"}), sign="v2"),
+        400,
+        error="invalid_request",
+        message="object/objectId",
+    ),
     # ------------------------------------------------------------------------------------- custom code
+    Case(
+        "custom-invoice-foreign-portal",
+        CI,
+        Http({"portalId": OTHER_PORTAL, "dealId": "{deal}"}, sign="custom", deal=DealSpec()),
+        403,
+        error="foreign_portal",
+        message=str(OTHER_PORTAL),
+    ),
+    Case(
+        "custom-invoice-deal-id-as-bool",
+        CI,
+        Http({"portalId": PORTAL, "dealId": True}, sign="custom"),
+        400,
+        error="invalid_request",
+        message="dealId",
+    ),
+    Case(
+        "custom-status-foreign-portal",
+        CS,
+        Http({"portalId": OTHER_PORTAL, "dealId": "{deal}"}, sign="custom", deal=DealSpec()),
+        403,
+        error="foreign_portal",
+        message=str(OTHER_PORTAL),
+    ),
     Case(
         "custom-invoice-unsigned",
         CI,
@@ -399,6 +492,29 @@ CASES: tuple[Case, ...] = (
         error="invalid_request",
     ),
     # ------------------------------------------------------------------------------------- CRM card
+    Case(
+        "card-foreign-portal",
+        CD,
+        Http(method="GET", query=f"objectType=deal&objectId=1&portalId={OTHER_PORTAL}"),
+        403,
+        error="foreign_portal",
+        message=str(OTHER_PORTAL),
+    ),
+    Case(
+        "card-portal-id-twice",
+        CD,
+        Http(method="GET", query=f"objectType=deal&objectId=1&portalId={PORTAL}&portalId={OTHER_PORTAL}"),
+        400,
+        error="duplicate_query_parameter",
+        message="portalId",
+    ),
+    Case(
+        "card-portal-id-true",
+        CD,
+        Http(method="GET", query="objectType=deal&objectId=1&portalId=true"),
+        400,
+        error="invalid_portal_id",
+    ),
     Case(
         "card-unsigned",
         CD,
@@ -574,6 +690,20 @@ CASES: tuple[Case, ...] = (
         message="Invalid value for '--portal'",
     ),
     Case(
+        "cli-invoice-create-foreign-portal",
+        CL,
+        Cli(("invoice", "create", "--deal", "{deal}", "--portal", str(OTHER_PORTAL)), deal=DealSpec()),
+        exit_code=2,
+        message="is not this installation's portal",
+    ),
+    Case(
+        "cli-invoice-show-foreign-portal",
+        CL,
+        Cli(("invoice", "show", "--deal", "1", "--portal", str(OTHER_PORTAL))),
+        exit_code=2,
+        message="is not this installation's portal",
+    ),
+    Case(
         "cli-invoice-create-hostile-deal",
         CL,
         Cli(("invoice", "create", "--deal", "{deal}", "--json"), deal=HOSTILE_DEAL),
@@ -640,6 +770,27 @@ CASES: tuple[Case, ...] = (
         message="create-invoice.json",
     ),
     # ------------------------------------------------------------------------------------- worker path
+    Case(
+        "job-foreign-portal",
+        WK,
+        Job({"type": "create_invoice", "portal_id": OTHER_PORTAL, "deal_id": "{deal}", "trigger": "webhook"}),
+        error="refused",
+        message=str(OTHER_PORTAL),
+    ),
+    Case(
+        "job-portal-id-as-bool",
+        WK,
+        Job({"type": "create_invoice", "portal_id": True, "deal_id": "{deal}", "trigger": "webhook"}),
+        error="malformed",
+        message="portal_id",
+    ),
+    Case(
+        "job-deal-id-as-bool",
+        WK,
+        Job({"type": "create_invoice", "portal_id": PORTAL, "deal_id": True, "trigger": "webhook"}),
+        error="malformed",
+        message="deal_id",
+    ),
     Case(
         "deal-negative-quantity",
         WK,

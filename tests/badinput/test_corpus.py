@@ -42,7 +42,8 @@ from sdk.queue import Message
 from sdk.settings import load_settings
 from sdk.signatures import sign_custom
 from sdk.store.sqlite import SQLiteStore
-from tests.badinput.corpus import CASES, MIN_CASES, PORTAL, Case, Cli, DealSpec, Entry, Http
+from tests.badinput.corpus import CASES, MIN_CASES, PORTAL, Case, Cli, DealSpec, Entry, Http, Job
+from tests.factories import RecordingQueue
 from tests.world import World
 
 FREEE_BASE = "http://freee.sandbox"
@@ -216,18 +217,6 @@ class State:
         return changed
 
 
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def send(self, body: dict[str, Any], *, delay: float = 0) -> str:
-        self.sent.append(body)
-        return str(len(self.sent))
-
-    def send_many(self, bodies: list[dict[str, Any]]) -> list[str]:
-        return [self.send(body) for body in bodies]
-
-
 # ----------------------------------------------------------------------------------------------- running
 
 
@@ -379,6 +368,20 @@ def run_worker(case: Case, env: Env, deal: str) -> Outcome:
     return Outcome([json.dumps(shown, ensure_ascii=False)], body=shown, deal=deal)
 
 
+def run_job(case: Case, job: Job, env: Env, deal: str | None) -> Outcome:
+    """A message put on the queue by hand: dead-lettered at once, with no HubSpot or freee call."""
+    body = json.loads(fill(json.dumps(job.body), deal))
+    env.world.counter.reset()
+    result = handle_message(env.world.context(), Message("m-" + case.id, body, 1, "r"), max_receives=5)
+    shown = {
+        "disposition": result.disposition.value,
+        "result": result.result,
+        "error": result.error or "",
+        "hubspot_calls": env.world.counter.total,
+    }
+    return Outcome([json.dumps(shown, ensure_ascii=False)], body=shown, deal=deal)
+
+
 # ----------------------------------------------------------------------------------------------- checking
 
 
@@ -406,6 +409,12 @@ def check_expectation(case: Case, outcome: Outcome) -> None:
             assert case.message in outcome.output, outcome.output
         return
     shown = outcome.body
+    if isinstance(case.input, Job):
+        assert (shown["disposition"], shown["result"]) == ("dead", case.error), shown
+        assert shown["hubspot_calls"] == 0, shown
+        if case.message:
+            assert case.message in shown["error"], shown
+        return
     error = shown["freee_sync_error"]
     if case.invoiced:
         assert shown["result"] == "created", shown
@@ -439,7 +448,7 @@ def check_no_partial_write(case: Case, outcome: Outcome, before: State, after: S
         before.ledger_created,
     ), f"{case.id}: something was created in freee"
     refused_deal = outcome.deal is not None and (
-        case.entry is Entry.WORKER
+        isinstance(case.input, DealSpec)
         or case.error in ("invalid", "text.control_characters")
         or case.exit_code == 1
     )
@@ -473,6 +482,8 @@ def test_hostile_input_is_refused_clearly_without_partial_writes_or_leaks(
         outcome = run_http(case, case.input, env, deal)
     elif isinstance(case.input, Cli):
         outcome = run_cli(case, case.input, env, tmp_path, deal)
+    elif isinstance(case.input, Job):
+        outcome = run_job(case, case.input, env, deal)
     else:
         assert deal is not None
         outcome = run_worker(case, env, deal)

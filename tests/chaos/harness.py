@@ -5,7 +5,9 @@ signed webhook batches to the local server, some of them twice or more; workers 
 store handle, like separate processes) turn queued deals into freee invoices while both sandboxes inject 429,
 5xx, resets and (on freee writes) time-outs after commit; workers are killed at random points of their work
 (the message stays unacknowledged and the claim held) and replaced; the store goes away once and every
-component reopens it. Then the queue drains, the dead-letter queue is redriven, random full and partial
+component reopens it; freee's token endpoint loses the answer to a refresh it committed, so the installation is
+disconnected until the operator reconnects (queued deals wait, none is dead-lettered for it); validly signed
+requests naming another portal arrive at every entry point and must all be refused. Then the queue drains, the dead-letter queue is redriven, random full and partial
 payments are registered in freee, and the payment sync runs (under faults too) until it succeeds.
 
 :func:`expected_state` computes, from the sandboxes alone, what every deal and company must show;
@@ -14,6 +16,7 @@ payments are registered in freee, and the payment sync runs (under faults too) u
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
@@ -35,6 +38,7 @@ from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import ScaledClock
+from sdk.freee.tokens import TokenSet
 from sdk.hubspot import HubSpotClient
 from sdk.mapping import parse_marker
 from sdk.queue import Queue, queue_from_settings
@@ -43,10 +47,13 @@ from sdk.store.sqlite import SQLiteStore
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
 from sdk.usecases.sync_payments import sync_payments
+from tests.signing import custom_headers, v2_headers, v3_headers
 
 PORTAL = 24681357
 HUBSPOT_TOKEN = "chaos-hubspot-token"
 HUBSPOT_SECRET = "chaos-hubspot-client-secret"
+CUSTOM_CODE_SECRET = "chaos-custom-code-secret"
+FOREIGN_PORTAL = PORTAL + 1  # another portal that installed the same app: its requests are signed alike
 
 
 @dataclass(frozen=True)
@@ -198,8 +205,10 @@ class Stand:
             freee_timeout_seconds=0.5,
             storage_url=f"sqlite:///{workdir / 'store.sqlite'}",
             queue_url=f"sqlite:///{workdir / 'queue.sqlite'}",
+            custom_code_secret=CUSTOM_CODE_SECRET,
         )
         self.store = Restartable(workdir / "store.sqlite")
+        self.server_url = ""
         self.kills = KillSwitch(
             random.Random(profile.seed + 2), profile.kills, profile.kill_probability, report
         )
@@ -230,6 +239,7 @@ class Stand:
         install(self.freee_box, admin, self.settings, self.store.tokens, self.clock)
         server = serve(create_app(Services(self.context(mortal=False), self.queue())))
         self.served.append(server)
+        self.server_url = server.url
         self.hubspot_box.set_webhook_target(f"{server.url}/webhooks/hubspot")
         for n in range(self.profile.workers):
             self.spawn(n)
@@ -345,6 +355,104 @@ class Stand:
         self.report.note("webhook batches", len(first))
         self.report.note("batches delivered twice or more", sum(1 for n in arrivals.values() if n >= 2))
 
+    def cross_portal_requests(self, deals: list[str]) -> None:
+        """Validly signed requests naming another portal for deals of the storm (some already invoiced): a webhook
+        batch, the workflow action signed v2 and v3, the custom-code endpoint and the card. The client secret
+        signs for every portal that installed the app, so only the tenant boundary stands between them and a
+        second invoice: each must be refused with 403 (the final check counts the invoices)."""
+        secret = self.settings.hubspot_client_secret
+        assert secret is not None
+        key = secret.get_secret_value()
+        base = self.server_url
+        refused = 0
+        sent = 0
+        with requests.Session() as session:
+            for deal in self.rng.sample(deals, k=min(4, len(deals))):
+                event = {
+                    "eventId": self.rng.randrange(10**9, 10**10),
+                    "subscriptionId": 1,
+                    "portalId": FOREIGN_PORTAL,
+                    "occurredAt": int(self.clock.now().timestamp() * 1000),
+                    "subscriptionType": "deal.propertyChange",
+                    "attemptNumber": 0,
+                    "objectId": int(deal),
+                    "propertyName": "dealstage",
+                    "propertyValue": "closedwon",
+                    "changeSource": "CRM",
+                }
+                action = {
+                    "callbackId": f"chaos-cb-{deal}",
+                    "origin": {"portalId": FOREIGN_PORTAL, "actionDefinitionId": 1},
+                    "object": {"objectId": int(deal), "objectType": "DEAL"},
+                    "inputFields": {},
+                }
+                custom = {"portalId": FOREIGN_PORTAL, "dealId": deal}
+                calls = [
+                    ("POST", "/webhooks/hubspot", json.dumps([event]).encode(), "v3"),
+                    ("POST", "/actions/create-invoice", json.dumps(action).encode(), "v3"),
+                    ("POST", "/actions/create-invoice", json.dumps(action).encode(), "v2"),
+                    ("POST", "/custom-code/create-invoice", json.dumps(custom).encode(), "custom"),
+                    (
+                        "GET",
+                        f"/cards/balance?objectType=deal&objectId={deal}&portalId={FOREIGN_PORTAL}",
+                        b"",
+                        "v3",
+                    ),
+                ]
+                for method, path, body, how in calls:
+                    url = f"{base}{path}"
+                    stamp = str(int(self.clock.now().timestamp() * 1000))  # the server's (scaled) time
+                    if how == "custom":
+                        headers = custom_headers(body, secret=CUSTOM_CODE_SECRET, timestamp=stamp)
+                    elif how == "v2":
+                        headers = v2_headers(url, body, secret=key, method=method)
+                    else:
+                        headers = v3_headers(url, body, secret=key, method=method, timestamp=stamp)
+                    answer = session.request(method, url, data=body or None, headers=headers, timeout=10)
+                    sent += 1
+                    if answer.status_code == 403:
+                        refused += 1
+                    else:
+                        self.report.problems.append(
+                            f"{method} {path} for portal {FOREIGN_PORTAL} answered {answer.status_code}, not 403"
+                        )
+        self.report.note("cross-portal requests", sent)
+        self.report.note("cross-portal requests refused", refused)
+
+    def lose_a_token_answer(self) -> None:
+        """freee commits a refresh and its answer is lost: every access token is expired and the next call to the
+        token endpoint times out after committing. The refresh token the workers hold is then spent; the
+        installation is disconnected until the operator reconnects (:meth:`reconnect`)."""
+        self.freee_box.expire_access_tokens()
+        self.freee_faults.script(FaultKind.TIMEOUT_AFTER_COMMIT, path_prefix="/public_api/token")
+        self.report.note("token answers lost")
+
+    def reconnect_when_disconnected(self, deadline: float) -> None:
+        """The operator notices (``/healthz`` is 503) and runs ``setup freee``: a fresh grant replaces the pair."""
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                answer = session.get(f"{self.server_url}/healthz", timeout=10)
+                if answer.status_code == 503 and "freee_disconnected" in answer.text:
+                    break
+                time.sleep(0.1)
+            else:
+                raise TimeoutError("the installation never said it was disconnected from freee")
+            self.report.note("disconnected seen on /healthz")
+            held = self.queue().depth()
+            self.report.note(
+                "messages waiting while disconnected", held.visible + held.in_flight + held.delayed
+            )
+            self.report.note("dead letters while disconnected", held.dead)
+            time.sleep(1.0)  # a while disconnected: held messages are rechecked, none is dead-lettered for it
+            row = self.store.tokens.load_token()
+            granted = TokenSet.from_grant(
+                self.freee_box.issue_tokens(), self.clock.now(), company_id=self.settings.freee_company_id
+            )
+            self.store.tokens.save_token(granted, row.version if row else None)
+            self.report.note("reconnected")
+            if session.get(f"{self.server_url}/healthz", timeout=10).status_code != 200:
+                self.report.problems.append("/healthz is not green after reconnecting")
+
     def restart_store(self) -> None:
         self.store.down = True
         self.report.note("store restarts")
@@ -399,11 +507,13 @@ def run(profile: Profile, workdir: Path) -> Report:
         stand.start()
         companies, deals = stand.seed_crm()
         stand.faults(on=True)
-        stand.win_within_a_minute(deals, on_half=stand.restart_store)
+        stand.win_within_a_minute(deals, on_half=lambda: (stand.restart_store(), stand.lose_a_token_answer()))
         queue = stand.queue()
         deadline = time.monotonic() + profile.patience
         stand.hubspot_box.wait_idle(profile.patience)
+        stand.cross_portal_requests(deals)
         stand.replay_some_batches()
+        stand.reconnect_when_disconnected(deadline)
         stand.wait_drained(queue, deadline)
         report.note("dead letters", queue.depth().dead)
         stand.faults(on=False)

@@ -1,4 +1,4 @@
-"""The chaos scenario (issue 8). ``make test`` runs the small profile; ``make chaos`` the full one over five seeds:
+"""The chaos scenario (issues 8 and 13: cross-portal requests and a lost token answer among the faults). ``make test`` runs the small profile; ``make chaos`` the full one over five seeds:
 1,000 deals across 200 companies each, 4 workers, 20 % faults on both services."""
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ def _assert_clean(report: harness.Report) -> None:
     assert report.counters["duplicate invoices"] == 0
     assert report.counters["lost deals"] == 0
     assert report.counters["wrong write-backs"] == 0
+    # another portal's validly signed requests: every one refused (the invoice count above shows none got in)
+    assert report.counters["cross-portal requests"] > 0
+    assert report.counters["cross-portal requests refused"] == report.counters["cross-portal requests"]
+    # freee lost a token answer: the installation said so, held the work without dead-lettering it, reconnected
+    assert report.counters["disconnected seen on /healthz"] == 1
+    assert report.counters["messages waiting while disconnected"] > 0
+    assert report.counters["dead letters while disconnected"] == 0
+    assert report.counters["reconnected"] == 1
 
 
 def test_small_storm_every_deal_one_invoice_every_value_right(tmp_path: Path):

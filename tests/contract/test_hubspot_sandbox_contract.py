@@ -464,6 +464,49 @@ def test_callback_completion_is_recorded(hs: HubSpot, sandbox: HubSpotSandbox) -
     )
 
 
+# -- account information -------------------------------------------------------------------------------------------
+
+#: the answer of GET /account-info/v3/details as HubSpot documents it (the official client has no model for it):
+#: https://developers.hubspot.com/docs/api-reference/legacy/account/account-information/get-account-details
+ACCOUNT_DETAILS_FIELDS = {
+    "portalId": int,
+    "timeZone": str,
+    "companyCurrency": str,
+    "additionalCurrencies": list,
+    "utcOffset": str,
+    "utcOffsetMilliseconds": int,
+    "uiDomain": str,
+    "dataHostingLocation": str,
+    "accountType": str,
+}
+
+
+@pytest.mark.parametrize("path", ["/account-info/v3/details", "/account-info/2026-03/details"])
+def test_account_details_answer_the_documented_fields_and_the_portal(
+    served: ServedApp, sandbox: HubSpotSandbox, path: str
+) -> None:
+    answer = requests.get(served.url + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert set(body) == set(ACCOUNT_DETAILS_FIELDS)
+    assert all(isinstance(body[k], t) for k, t in ACCOUNT_DETAILS_FIELDS.items()), body
+    assert body["portalId"] == sandbox.portal_id
+    unauthorised = requests.get(served.url + path, headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert unauthorised.status_code == 401
+
+
+def test_the_project_client_reads_the_portal_of_its_token() -> None:
+    from sdk.hubspot import HubSpotClient
+    from sdk.settings import load_settings
+
+    box = create_hubspot_sandbox(clock=FakeClock(), access_token=TOKEN, portal_id=97531)
+    with serve(box.app) as other:
+        client = HubSpotClient(load_settings(hubspot_api_base=other.url, hubspot_access_token=TOKEN))
+        assert client.read_account_details().portal_id == 97531
+    box.close()
+
+
 # -- auth, rate limit ----------------------------------------------------------------------------------------------
 
 

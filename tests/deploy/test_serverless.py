@@ -6,6 +6,7 @@ keep the file honest about the code it deploys (``functions.app.ROUTES`` is the 
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
@@ -200,6 +201,63 @@ def test_a_dead_letter_raises_an_alarm():
     alarm = dlq_alarms[0]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm["AlarmActions"]
+
+
+def test_a_lost_freee_connection_raises_an_alarm_from_the_worker_and_sync_logs():
+    # the event the code logs when it meets the disconnected state, as Powertools writes it (under "message")
+    from sdk.freee.oauth import TokenManager
+
+    assert '"event": "freee_disconnected"' in inspect.getsource(TokenManager._disconnected)
+    filters = {
+        name: r
+        for name, r in resources().items()
+        if r["Type"] == "AWS::Logs::MetricFilter"
+        and r["Properties"]["FilterPattern"] == '{ $.message.event = "freee_disconnected" }'
+    }
+    watched = {f["Properties"]["LogGroupName"] for f in filters.values()}
+    service = config()["service"]
+    assert watched == {f"/aws/lambda/{service}-{STAGE}-worker", f"/aws/lambda/{service}-{STAGE}-sync"}
+    assert {f["DependsOn"] for f in filters.values()} == {"WorkerLogGroup", "SyncLogGroup"}
+    metrics = {
+        (t["MetricNamespace"], t["MetricName"])
+        for f in filters.values()
+        for t in f["Properties"]["MetricTransformations"]
+    }
+    assert len(metrics) == 1
+    [(namespace, metric)] = metrics
+    alarms = [
+        r["Properties"]
+        for r in resources().values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and (r["Properties"].get("Namespace"), r["Properties"]["MetricName"]) == (namespace, metric)
+    ]
+    assert len(alarms) == 1
+    alarm = alarms[0]
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+        "Sum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert "hubspot-freee setup freee" in alarm["AlarmDescription"]
+
+
+def test_the_health_check_reads_the_token_row_and_the_worker_can_hold_a_message():
+    health = function_with("functions.health.lambda_handler")
+    assert environment(health)["STORAGE_URL"].startswith("dynamodb://")
+    readable = [
+        s
+        for s in _statements(resources()[health["role"]])
+        if s["Resource"] == {"Fn::GetAtt": ["Table", "Arn"]}
+    ]
+    assert [set(_listed(s["Action"])) for s in readable] == [{"dynamodb:GetItem"}]
+    worker = function_with("functions.worker.lambda_handler")
+    on_queue = [
+        set(_listed(s["Action"]))
+        for s in _statements(resources()[worker["role"]])
+        if s["Resource"] == {"Fn::GetAtt": ["InvoiceQueue", "Arn"]}
+    ]
+    assert any({"sqs:SendMessage", "sqs:DeleteMessage"} <= actions for actions in on_queue)
 
 
 # ------------------------------------------------------------------------------------------ table, schedule

@@ -133,7 +133,9 @@ def test_portal_defaults_to_the_configured_one(store):
         ("objectType=deal&objectId=-5&portalId=1", "invalid_object_id"),
         ("objectType=deal&objectId=" + "9" * 33 + "&portalId=1", "invalid_object_id"),
         ("objectType=deal&objectId=1&portalId=x", "invalid_portal_id"),
-        ("objectType=deal&objectId=1", "missing_portal_id"),
+        ("objectType=deal&objectId=1&portalId=true", "invalid_portal_id"),
+        ("objectType=deal&objectId=1&portalId=1.0", "invalid_portal_id"),
+        (f"objectType=deal&objectId=1&portalId={PORTAL}&portalId={PORTAL}", "duplicate_query_parameter"),
     ],
 )
 def test_bad_query_answers_400_json(client, query, code):

@@ -106,6 +106,26 @@ def test_setup_hubspot_dry_run_then_create_then_nothing_left(empty_portal):
     assert "すべて作成済み" in again.output and "nothing to create" in again.output
 
 
+def test_setup_hubspot_without_a_portal_id_says_which_portal_the_token_belongs_to(empty_portal):
+    box, env = empty_portal
+    result = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["portal"] == {
+        "token_portal_id": box.portal_id,
+        "configured_portal_id": None,
+    }
+    assert f"HUBSPOT_PORTAL_ID={box.portal_id}" in result.stderr
+
+
+def test_setup_hubspot_for_a_token_of_another_portal_creates_nothing(empty_portal):
+    box, env = empty_portal
+    result = runner.invoke(app, ["setup", "hubspot"], env=env | {"HUBSPOT_PORTAL_ID": "13572468"})
+    assert result.exit_code == 2
+    assert str(box.portal_id) in result.output and "13572468" in result.output
+    assert "Nothing was created" in result.output and "HUBSPOT_ACCESS_TOKEN" in result.output
+    assert "freee_invoice_id" not in box.state.properties["deals"]
+
+
 def test_setup_hubspot_wrong_token_is_a_clear_error(empty_portal):
     _, env = empty_portal
     result = runner.invoke(app, ["setup", "hubspot"], env=env | {"HUBSPOT_ACCESS_TOKEN": "pat-wrong-0000"})
@@ -229,7 +249,7 @@ def test_setup_freee_refuses_a_redirect_uri_off_this_machine(fresh_store):
 # --- doctor ----------------------------------------------------------------------------------------------------
 
 
-def doctor(setup: Setup, **env: str) -> tuple[int, dict[str, dict[str, str]], str]:
+def doctor(setup: Setup, **env: str | None) -> tuple[int, dict[str, dict[str, str]], str]:
     result = setup.run("doctor", "--json", **env)
     data = json.loads(result.stdout)
     assert data["ok"] is (result.exit_code == 0)
@@ -250,6 +270,7 @@ def test_doctor_passes_on_a_healthy_setup(setup):
     assert list(checks) == [
         "settings",
         "HubSpot connection",
+        "HubSpot portal",
         "won stages",
         "properties: deals",
         "properties: companies",
@@ -273,6 +294,26 @@ def test_doctor_explains_a_wrong_hubspot_token_and_still_checks_freee(setup):
     assert "HubSpot connection failed" in checks["properties: deals"]["detail"]
     assert checks["freee connection"]["status"] == "ok" and checks["queue"]["status"] == "ok"
     assert "pat-na1-wrong" not in output
+
+
+def test_doctor_names_a_missing_portal_id_and_the_portal_of_the_token(setup):
+    code, checks, _ = doctor(setup, HUBSPOT_PORTAL_ID=None)
+    assert code == 1
+    assert "HUBSPOT_PORTAL_ID" in checks["settings"]["detail"]
+    portal = checks["HubSpot portal"]
+    assert portal["status"] == "problem"
+    assert "not set" in portal["detail"] and "24681357" in portal["detail"]
+    assert "HUBSPOT_PORTAL_ID=24681357" in portal["fix"]
+
+
+def test_doctor_finds_a_token_of_another_portal(setup):
+    code, checks, _ = doctor(setup, HUBSPOT_PORTAL_ID="13572468")
+    assert code == 1
+    portal = checks["HubSpot portal"]
+    assert portal["status"] == "problem"
+    assert "24681357" in portal["detail"] and "13572468" in portal["detail"]
+    assert "HUBSPOT_PORTAL_ID=24681357" in portal["fix"] and "HUBSPOT_ACCESS_TOKEN" in portal["fix"]
+    assert checks["settings"]["status"] == "ok" and checks["won stages"]["status"] == "ok"
 
 
 def test_doctor_finds_a_missing_property(setup):

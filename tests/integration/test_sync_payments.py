@@ -335,6 +335,32 @@ def test_a_refused_renewal_fails_the_sync_with_what_to_do(world: World):
     assert "freee連携を更新できませんでした" in summary.errors[0] and "setup freee" in summary.errors[0]
 
 
+def test_a_disconnection_met_mid_sync_stops_it_with_what_to_do_and_writes_nothing(world: World):
+    book = a_book_of_invoices(world)
+    world.freee_box.expire_access_tokens(refresh_tokens=True)  # the refresh token is gone in freee
+    world.counter.reset()
+    summary = sync_payments(world.context())  # no exception: the summary says it
+    assert not summary.ok
+    [error] = summary.errors
+    assert "入金同期を中止しました" in error and "freee接続が切れています" in error
+    assert "hubspot-freee setup freee" in error
+    assert writes(world) == (0, 0)
+    assert payment(world, book.deals["full"])[0] == "unpaid"
+    assert world.store.tokens.load_token().disconnected  # type: ignore[union-attr]
+
+
+def test_a_sync_while_disconnected_asks_freee_nothing(world: World):
+    a_book_of_invoices(world)
+    row = world.store.tokens.load_token()
+    assert row is not None
+    world.store.tokens.mark_disconnected(row.version, "freee refused the refresh token", world.clock.now())
+    world.freee_calls.clear()
+    summary = sync_payments(world.context())
+    assert not summary.ok
+    assert len(summary.errors) == 1 and "freee接続が切れています" in summary.errors[0]
+    assert world.freee_calls == []
+
+
 def test_freee_unreachable_for_the_renewal_leaves_it_to_the_next_sync(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
@@ -478,6 +504,19 @@ def test_cli_sync_payments_prints_the_summary_and_a_second_run_writes_nothing(se
 
     bad = runner.invoke(app, ["sync", "payments", "--since", "yesterday"], env=env)
     assert bad.exit_code == 2
+
+
+def test_cli_sync_payments_while_disconnected_says_what_to_run_and_exits_non_zero(served):
+    world, env = served
+    invoiced(world, world.company(freee_payment_terms="net_30"))
+    row = world.store.tokens.load_token()
+    assert row is not None
+    world.store.tokens.mark_disconnected(row.version, "freee refused the refresh token", world.clock.now())
+    done = CliRunner().invoke(app, ["sync", "payments"], env=env)
+    assert done.exit_code != 0
+    assert "freee接続が切れています" in done.output and "hubspot-freee setup freee" in done.output
+    assert "Traceback" not in done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)  # an exit code, not a crash
 
 
 def test_scheduled_handler_returns_the_summary(world: World, monkeypatch: pytest.MonkeyPatch):

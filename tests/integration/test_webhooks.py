@@ -11,28 +11,12 @@ import pytest
 from functions.app import Services, create_app
 from sdk.clock import SystemClock
 from sdk.store import Store
+from tests.factories import RecordingQueue
 from tests.signing import SECRET, now_ms, v2_headers, v3_headers
 from tests.world import World, build_world
 
 URI = "http://localhost/webhooks/hubspot"
 PORTAL = 24681357
-
-
-class RecordingQueue:
-    """A queue that keeps what it is sent (the handler's only effect besides the store)."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.fail = fail
-
-    def send(self, body: dict[str, Any], *, delay: float = 0) -> str:
-        if self.fail:
-            raise ConnectionError("queue down")
-        self.sent.append(body)
-        return str(len(self.sent))
-
-    def send_many(self, bodies: list[dict[str, Any]]) -> list[str]:
-        return [self.send(body) for body in bodies]
 
 
 @pytest.fixture

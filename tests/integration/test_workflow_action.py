@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +14,11 @@ import pytest
 from functions.app import Services, create_app
 from functions.worker import drain
 from sdk.clock import SystemClock
+from sdk.queue import InvoiceJob
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store import Store
+from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
+from sdk.usecases.give_up import give_up
 from tests.signing import SECRET, v2_headers, v3_headers
 from tests.world import World, build_world
 
@@ -98,7 +104,7 @@ def test_busy_freee_blocks_and_the_worker_completes_the_callback(client, world, 
     world.freee_box.faults.reset()
     drain(world.context(), queue)
     [invoice] = world.invoices()
-    [completed] = [c for c in world.hubspot_box.callbacks if c.callback_id == "cb-busy"]
+    [completed] = [c for c in world.hubspot_box.callbacks if c.callback_id == "cb-busy"]  # once
     assert completed.output_fields["freee_invoice_id"] == str(invoice["id"])
     assert completed.output_fields["hs_execution_state"] == "SUCCESS"
 
@@ -145,3 +151,171 @@ def test_malformed_action_bodies_are_400(client, body):
     response = call(client, body)
     assert response.status_code == 400
     assert response.json["error"] == "invalid_request"
+
+
+# ------------------------------------------------------------------- a blocked action waiting on a busy deal
+# Time stands still here (a fake clock): the queued fallback message, delayed by the busy worker's lease, runs
+# only when a test moves the clock past it.
+
+LEASE_SECONDS = 120.0
+
+
+class GatedFreee:
+    """The freee client of a worker caught in the middle of invoicing: ``create_invoice`` waits for ``release``."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def create_invoice(self, request: Any) -> Any:
+        self.inside.set()
+        assert self.release.wait(10)
+        return self._inner.create_invoice(request)
+
+
+@dataclass
+class BusyWorker:
+    """Another worker invoicing a deal right now (it holds the claim), until :meth:`finish`."""
+
+    freee: GatedFreee
+    thread: threading.Thread
+    outcomes: list[InvoiceOutcome]
+    errors: list[BaseException]
+
+    def finish(self) -> InvoiceOutcome:
+        self.freee.release.set()
+        self.thread.join(10)
+        assert self.errors == []
+        [outcome] = self.outcomes
+        return outcome
+
+
+def busy_worker(world: World, deal: str) -> BusyWorker:
+    gated = GatedFreee(world.freee)
+    outcomes: list[InvoiceOutcome] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcomes.append(create_invoice_for_deal(world.context(freee=gated), PORTAL, deal, "webhook"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    worker = BusyWorker(gated, thread, outcomes, errors)
+    thread.start()
+    assert gated.inside.wait(10), errors
+    return worker
+
+
+@pytest.fixture
+def still_world(store: Store) -> Iterator[World]:
+    w = build_world(store, hubspot_client_secret=SECRET)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def still_queue(tmp_path, still_world: World) -> SQLiteQueue:
+    return SQLiteQueue(tmp_path / "still-queue.sqlite", clock=still_world.clock)
+
+
+@pytest.fixture
+def still_client(still_world: World, still_queue: SQLiteQueue):
+    return create_app(Services(still_world.context(), still_queue)).test_client()
+
+
+def completions(world: World, callback_id: str) -> list[dict[str, Any]]:
+    return [c.output_fields for c in world.hubspot_box.callbacks if c.callback_id == callback_id]
+
+
+def test_blocked_action_is_completed_as_soon_as_the_busy_worker_creates_the_invoice(
+    still_client, still_world, still_queue
+):
+    world = still_world
+    deal = world.deal(company=world.company(), line_items=[{"name": "x", "quantity": 1, "price": 1000}])
+    busy = busy_worker(world, deal)
+    started = world.clock.now()
+    for callback in ("cb-wait-1", "cb-wait-2"):
+        fields = call(still_client, action(deal, callback=callback)).json["outputFields"]
+        assert (fields["result"], fields["hs_execution_state"]) == ("pending", "BLOCK")
+    assert completions(world, "cb-wait-1") == []
+
+    assert busy.finish().result is Result.CREATED
+    [invoice] = world.invoices()
+    for callback in ("cb-wait-1", "cb-wait-2"):
+        [fields] = completions(world, callback)
+        assert fields["freee_invoice_number"] == invoice["invoice_number"]
+        assert (fields["result"], fields["hs_execution_state"]) == ("created", "SUCCESS")
+    assert world.clock.now() == started  # not a second waited for the lease
+    assert drain(world.context(), still_queue) == []  # the fallback messages have not run
+    assert still_queue.depth().delayed == 2
+
+    world.clock.advance(LEASE_SECONDS + 1)  # later, the fallback messages run: no second completion
+    results = drain(world.context(), still_queue)
+    assert [r.result for r in results] == ["already_invoiced", "already_invoiced"]
+    assert len(completions(world, "cb-wait-1")) == len(completions(world, "cb-wait-2")) == 1
+    assert len(world.invoices()) == 1
+
+
+def test_fallback_message_completes_the_action_when_the_busy_worker_died(
+    still_client, still_world, still_queue
+):
+    world = still_world
+    deal = world.deal(company=world.company(), line_items=[{"name": "x", "quantity": 1, "price": 1000}])
+    now = world.clock.now()
+    world.store.claim(PORTAL, deal, "crashed-worker", now, now + timedelta(seconds=LEASE_SECONDS))
+    fields = call(still_client, action(deal, callback="cb-orphan")).json["outputFields"]
+    assert fields["hs_execution_state"] == "BLOCK"
+    assert drain(world.context(), still_queue) == []  # the lease is still live
+
+    world.clock.advance(LEASE_SECONDS + 1)
+    [result] = drain(world.context(), still_queue)
+    assert result.result == "created"
+    [invoice] = world.invoices()
+    [completed] = completions(world, "cb-orphan")
+    assert completed["freee_invoice_number"] == invoice["invoice_number"]
+    assert completed["hs_execution_state"] == "SUCCESS"
+
+
+def test_action_that_meets_a_deal_finished_just_before_it_waits_answers_at_once(
+    still_client, still_world, still_queue, monkeypatch
+):
+    """The busy worker finishes (and finds no one waiting) between the action seeing it busy and the action
+    leaving its waiter: the action must not wait for a completion no one will send."""
+    world = still_world
+    deal = world.deal(company=world.company(), line_items=[{"name": "x", "quantity": 1, "price": 1000}])
+    busy = busy_worker(world, deal)
+    add_waiter = world.store.add_waiter
+
+    def finish_first(*args: Any) -> None:
+        busy.finish()
+        add_waiter(*args)
+
+    monkeypatch.setattr(world.store, "add_waiter", finish_first)
+    fields = call(still_client, action(deal, callback="cb-late")).json["outputFields"]
+    [invoice] = world.invoices()
+    assert (fields["result"], fields["hs_execution_state"]) == ("already_invoiced", "SUCCESS")
+    assert fields["freee_invoice_number"] == invoice["invoice_number"]
+    assert completions(world, "cb-late") == []  # answered, so never completed by a callback
+    assert still_queue.depth().total == 0
+    assert world.store.take_waiters(PORTAL, deal, world.clock.now()) == []
+
+
+def test_fallback_message_that_gives_up_does_not_complete_an_action_already_completed(
+    still_world, still_queue
+):
+    world = still_world
+    deal = world.deal(company=world.company(), line_items=[{"name": "x", "quantity": 1, "price": 1000}])
+    world.store.add_waiter(PORTAL, deal, "cb-done", world.clock.now() + timedelta(days=7))
+    create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")  # completes cb-done
+    job = InvoiceJob(
+        portal_id=PORTAL, deal_id=deal, trigger="workflow_action", callback_id="cb-done", waiter=True
+    )
+    give_up(world.context(), job, 5, "HubSpotRetryable: 503")
+    [completed] = completions(world, "cb-done")
+    assert completed["result"] == "created"

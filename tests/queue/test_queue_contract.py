@@ -116,6 +116,46 @@ def test_retry_later_with_a_short_delay_comes_back_before_the_visibility_would_h
     assert receive_one(queue).attempts == 2
 
 
+# ------------------------------------------------------------------------------------------------- hold
+
+
+def test_a_held_message_comes_back_after_the_delay_without_spending_an_attempt(
+    queue: Queue, clock: FakeClock
+):
+    queue.send(JOB)
+    first = receive_one(queue)
+    queue.hold(first, 300)  # longer than the visibility: the hold wins
+    expire(clock)
+    assert queue.receive(10, VISIBILITY) == []
+    clock.advance(300 - VISIBILITY)
+    again = receive_one(queue)
+    assert (again.body, again.attempts) == (JOB, 1)  # SQS: a new message (new id); SQLite: the same one
+
+
+def test_a_message_held_more_often_than_max_receives_is_never_dead_lettered(queue: Queue, clock: FakeClock):
+    queue.send(JOB)
+    retried = receive_one(queue)
+    queue.retry_later(retried, 0)  # one real failure first: it keeps counting
+    for _ in range(MAX_RECEIVES * 3):
+        message = receive_one(queue)
+        assert message.attempts <= 2
+        queue.hold(message, 30)
+        expire(clock, 30)
+    last = receive_one(queue)
+    assert queue.dead_letters() == []
+    assert last.body == JOB
+    queue.delete(last)
+    expire(clock)
+    assert queue.depth() == QueueDepth(visible=0, in_flight=0, dead=0)
+
+
+def test_a_held_message_waits_as_delayed_or_in_flight_not_dead(queue: Queue, clock: FakeClock):
+    queue.send(JOB)
+    queue.hold(receive_one(queue), 120)
+    depth = queue.depth()
+    assert (depth.visible, depth.dead, depth.in_flight + depth.delayed) == (0, 0, 1)
+
+
 # ----------------------------------------------------------------------------------------- dead letters
 
 
@@ -303,8 +343,11 @@ def test_invoice_job_body_round_trips_and_rejects_what_no_worker_can_do():
         "deal_id": "9001",
         "trigger": "webhook",
         "callback_id": None,
+        "waiter": False,
     }
     assert InvoiceJob.model_validate(body).deal_id == "9001"
+    queued_before_waiters = {k: v for k, v in body.items() if k != "waiter"} | {"callback_id": "cb-1"}
+    assert not InvoiceJob.model_validate(queued_before_waiters).waiter  # completes its callback as before
     for bad in (
         {"type": "delete_everything", "portal_id": 1, "deal_id": "1"},
         {"type": "create_invoice", "portal_id": 1},

@@ -562,6 +562,67 @@ def test_token_refresh_claims_are_exclusive_across_threads(store: Store) -> None
     assert len(winners) == 1
 
 
+def test_a_refresh_claim_is_released_only_by_its_holder_at_its_version(store: Store) -> None:
+    port = store.tokens
+    port.release_refresh(1, "a")  # no row: nothing happens
+    port.save_token(tokens(1), expected_version=None)
+    until = NOW + timedelta(seconds=30)
+    assert port.claim_refresh(1, "a", NOW, until)
+    port.release_refresh(1, "b")  # not the holder
+    port.release_refresh(2, "a")  # not the version
+    row = port.load_token()
+    assert row is not None
+    assert (row.claim_holder, row.claim_until) == ("a", until)
+    port.release_refresh(1, "a")
+    row = port.load_token()
+    assert row is not None
+    assert (row.claim_holder, row.claim_until, row.version) == (None, None, 1)
+    assert port.claim_refresh(1, "b", NOW, until)  # claimable again at once, not after the lease
+
+
+def test_a_disconnected_row_keeps_its_first_reason_until_a_new_pair_is_saved(store: Store) -> None:
+    port = store.tokens
+    assert not port.mark_disconnected(1, "refused", NOW)  # never connected
+    port.save_token(tokens(1), expected_version=None)
+    assert port.claim_refresh(1, "a", NOW, NOW + timedelta(seconds=30))
+    assert not port.mark_disconnected(2, "refused", NOW)  # another version
+    reason = "freee refused the refresh token (invalid_grant) / リフレッシュトークンが拒否されました"
+    assert port.mark_disconnected(1, reason, NOW)
+    assert port.mark_disconnected(1, "later", NOW + timedelta(hours=1))  # already marked: the first is kept
+    row = port.load_token()
+    assert row is not None
+    assert (row.disconnected, row.disconnected_reason, row.disconnected_at) == (True, reason, NOW)
+    assert (row.claim_holder, row.claim_until, row.version, row.tokens) == (None, None, 1, tokens(1))
+    saved = port.save_token(tokens(2), expected_version=1)  # setup freee: connected again
+    assert saved is not None
+    assert (saved.version, saved.disconnected) == (2, False)
+    row = port.load_token()
+    assert row is not None
+    assert (row.disconnected, row.disconnected_reason, row.disconnected_at) == (False, None, None)
+
+
+def test_a_token_file_made_before_the_disconnected_state_opens_and_keeps_its_pair(tmp_path: Any) -> None:
+    import sqlite3
+
+    from sdk.freee.tokens import SQLiteTokenStore
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE freee_token (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL,"
+            " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT)"
+        )
+        db.execute("INSERT INTO freee_token VALUES (1, ?, 3, NULL, NULL)", (tokens(1).to_json(),))
+    port = SQLiteTokenStore(path)
+    SQLiteTokenStore(path)  # a second process opening it adds nothing twice
+    row = port.load_token()
+    assert row is not None
+    assert (row.version, row.tokens, row.disconnected) == (3, tokens(1), False)
+    assert port.mark_disconnected(3, "refused", NOW)
+    row = port.load_token()
+    assert row is not None and row.disconnected_at == NOW
+
+
 # ---------------------------------------------------------------------- rate limits (store.rate_limits)
 
 
@@ -682,6 +743,91 @@ def test_an_event_kept_past_its_ttl_but_not_yet_deleted_counts_as_absent(dynamod
     item = resource.Table("lazy-ttl").get_item(Key={"pk": "EVENT#evt-1", "sk": "EVENT"})["Item"]
     assert int(item["expires_at"]) == int((NOW + timedelta(hours=1)).timestamp())
     assert store.first_sighting("evt-1", NOW + timedelta(hours=2), NOW + timedelta(hours=3))
+
+
+# --------------------------------------------------------------------------------------------- waiters
+# A blocked workflow action waiting on a deal (sdk.usecases.waiters): taken, and so completed, exactly once.
+
+WEEK = timedelta(days=7)
+
+
+def test_take_waiters_returns_every_live_waiter_of_the_deal_once(store: Store) -> None:
+    store.add_waiter(PORTAL, DEAL, "cb-2", NOW + WEEK)
+    store.add_waiter(PORTAL, DEAL, "cb-1", NOW + WEEK)
+    store.add_waiter(PORTAL, "9002", "cb-other-deal", NOW + WEEK)
+    store.add_waiter(PORTAL + 1, DEAL, "cb-other-portal", NOW + WEEK)
+    assert store.take_waiters(PORTAL, DEAL, NOW) == ["cb-1", "cb-2"]
+    assert store.take_waiters(PORTAL, DEAL, NOW) == []
+    assert store.take_waiters(PORTAL, "9002", NOW) == ["cb-other-deal"]
+    assert store.take_waiters(PORTAL + 1, DEAL, NOW) == ["cb-other-portal"]
+
+
+def test_take_waiter_is_true_once_and_only_for_a_waiter_that_was_added(store: Store) -> None:
+    store.add_waiter(PORTAL, DEAL, "cb-1", NOW + WEEK)
+    store.add_waiter(PORTAL, DEAL, "cb-2", NOW + WEEK)
+    assert not store.take_waiter(PORTAL, DEAL, "cb-never", NOW)
+    assert not store.take_waiter(PORTAL, "9002", "cb-1", NOW)  # another deal's
+    assert store.take_waiter(PORTAL, DEAL, "cb-1", NOW)
+    assert not store.take_waiter(PORTAL, DEAL, "cb-1", NOW)
+    assert store.take_waiters(PORTAL, DEAL, NOW) == ["cb-2"]
+    assert not store.take_waiter(PORTAL, DEAL, "cb-2", NOW)  # taken with the others
+
+
+def test_an_expired_waiter_is_never_taken_and_is_dropped(store: Store) -> None:
+    store.add_waiter(PORTAL, DEAL, "cb-old", NOW + LEASE)
+    store.add_waiter(PORTAL, DEAL, "cb-new", NOW + 3 * LEASE)
+    later = NOW + LEASE  # a waiter ends at `until`
+    assert not store.take_waiter(PORTAL, DEAL, "cb-old", later)
+    assert store.take_waiters(PORTAL, DEAL, later) == ["cb-new"]
+    assert store.take_waiters(PORTAL, DEAL, NOW) == []  # the expired one is gone too
+
+
+def test_adding_a_waiter_again_keeps_one_with_the_new_until(store: Store) -> None:
+    store.add_waiter(PORTAL, DEAL, "cb-1", NOW + LEASE)
+    # put back after a completion HubSpot did not take
+    store.add_waiter(PORTAL, DEAL, "cb-1", NOW + 3 * LEASE)
+    assert store.take_waiters(PORTAL, DEAL, NOW + 2 * LEASE) == ["cb-1"]
+    assert store.take_waiters(PORTAL, DEAL, NOW) == []
+
+
+def test_eight_workers_taking_waiters_at_once_get_each_callback_once(store: Store) -> None:
+    callbacks = [f"cb-{i:02d}" for i in range(12)]
+    for callback_id in callbacks:
+        store.add_waiter(PORTAL, DEAL, callback_id, NOW + WEEK)
+    barrier = threading.Barrier(8)
+    taken: list[str] = []
+    errors: list[BaseException] = []
+
+    def take(worker: int) -> None:
+        try:
+            barrier.wait()
+            if worker % 2:
+                taken.extend(store.take_waiters(PORTAL, DEAL, NOW))
+            else:  # a queued message taking its own waiter back
+                taken.extend(c for c in callbacks[worker::2] if store.take_waiter(PORTAL, DEAL, c, NOW))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(taken) == callbacks  # every callback, none twice
+    assert store.take_waiters(PORTAL, DEAL, NOW) == []
+
+
+def test_waiters_are_neither_ledger_rows_nor_history(store: Store) -> None:
+    created(store)
+    store.add_waiter(PORTAL, DEAL, "cb-1", NOW + WEEK)
+    store.add_waiter(PORTAL, "9002", "cb-2", NOW + WEEK)
+    assert [r.deal_id for r in store.ledger()] == [DEAL]
+    assert store.get_ledger(PORTAL, "9002") is None
+    assert store.history(PORTAL, DEAL) == []
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert row.state is LedgerState.CREATED
 
 
 # ---------------------------------------------------------------------------------------- payment sync

@@ -13,7 +13,7 @@ from sdk.freee.client import Company
 from sdk.freee.errors import FreeeAuthError, FreeeUnavailable
 from sdk.freee.tokens import MemoryTokenStore, TokenSet
 from sdk.hubspot import HubSpotAuthError, HubSpotRetryable
-from sdk.models.hubspot import Pipeline
+from sdk.models.hubspot import AccountDetails, Pipeline
 from sdk.properties import property_definitions
 from sdk.queue import QueueDepth
 from sdk.settings import PropertyNames, WonStageRules, load_settings
@@ -24,6 +24,7 @@ from sdk.usecases.doctor import (
     check_freee_connection,
     check_freee_token,
     check_hubspot_connection,
+    check_hubspot_portal,
     check_partner_codes,
     check_properties,
     check_queue,
@@ -58,10 +59,17 @@ class FakeHubSpot:
         pipelines: list[Pipeline] | None = None,
         properties: dict[str, dict[str, Any]] | None = None,
         error: Exception | None = None,
+        portal: int = 24681357,
     ) -> None:
         self.pipelines = pipelines if pipelines is not None else [SALES]
         self.properties = properties if properties is not None else healthy_properties()
         self.error = error
+        self.portal = portal
+
+    def read_account_details(self) -> AccountDetails:
+        if self.error:
+            raise self.error
+        return AccountDetails.model_validate({"portalId": self.portal, "timeZone": "Asia/Tokyo"})
 
     def read_pipelines(self, *, refresh: bool = False) -> list[Pipeline]:
         if self.error:
@@ -132,12 +140,50 @@ def test_missing_required_settings_are_named_with_their_variables():
 
 def test_complete_settings_pass():
     settings = load_settings(
-        hubspot_access_token="x", freee_client_id="id", freee_client_secret="s", freee_company_id=1
+        hubspot_access_token="x",
+        hubspot_portal_id=24681357,
+        freee_client_id="id",
+        freee_client_secret="s",
+        freee_company_id=1,
     )
     assert check_settings(settings).ok
 
 
+def test_a_missing_portal_id_is_a_problem_that_names_hubspot_portal_id():
+    settings = load_settings(
+        hubspot_access_token="x", freee_client_id="id", freee_client_secret="s", freee_company_id=1
+    )
+    result = check_settings(settings)
+    assert result.status is Status.PROBLEM
+    assert "HUBSPOT_PORTAL_ID" in result.detail and "HUBSPOT_PORTAL_ID" in result.fix
+
+
 # --- HubSpot ---------------------------------------------------------------------------------------------------
+
+
+def test_the_token_of_the_configured_portal_passes():
+    result = check_hubspot_portal(FakeHubSpot(portal=24681357), 24681357)
+    assert result.ok and "24681357" in result.detail
+
+
+def test_a_token_of_another_portal_names_both_numbers_and_what_to_fix():
+    result = check_hubspot_portal(FakeHubSpot(portal=99887766), 24681357)
+    assert result.status is Status.PROBLEM
+    assert "99887766" in result.detail and "24681357" in result.detail
+    assert "HUBSPOT_PORTAL_ID=99887766" in result.fix and "HUBSPOT_ACCESS_TOKEN" in result.fix
+
+
+def test_an_unset_portal_id_says_which_portal_the_token_belongs_to():
+    result = check_hubspot_portal(FakeHubSpot(portal=99887766), None)
+    assert result.status is Status.PROBLEM
+    assert "not set" in result.detail and "99887766" in result.detail
+    assert "HUBSPOT_PORTAL_ID=99887766" in result.fix
+
+
+def test_the_portal_check_explains_a_refused_token():
+    refused = HubSpotAuthError("no", status=401, operation="account.details")
+    result = check_hubspot_portal(FakeHubSpot(error=refused), 24681357)
+    assert result.status is Status.PROBLEM and "HUBSPOT_ACCESS_TOKEN" in result.fix
 
 
 def test_hubspot_401_says_which_token():
@@ -260,6 +306,17 @@ def test_a_refused_refresh_token_says_authorise_again(clock):
     result = check_freee_token(store, FakeTokens(store, clock, FreeeAuthError("invalid_grant")), clock, "x")
     assert result.status is Status.PROBLEM
     assert "refused the refresh token" in result.detail and "setup freee` again" in result.fix
+
+
+def test_a_disconnected_installation_says_since_when_why_and_what_to_run_without_asking_freee(clock):
+    store = MemoryTokenStore(TokenSet("a", "r", clock.now() + timedelta(hours=2)))
+    since = clock.now() - timedelta(hours=3)
+    assert store.mark_disconnected(1, "freee refused the refresh token (invalid_grant)", since)
+    result = check_freee_token(store, FakeTokens(store, clock, AssertionError("no refresh")), clock, "x")
+    assert result.status is Status.PROBLEM
+    assert f"disconnected since {since.isoformat(timespec='minutes')}" in result.detail
+    assert "invalid_grant" in result.detail and "freee接続が切れています" in result.detail
+    assert "hubspot-freee setup freee" in result.fix and "automatically" in result.fix
 
 
 def test_an_unreachable_token_endpoint_names_the_url(clock):

@@ -16,6 +16,7 @@ from sdk.clock import FakeClock
 from sdk.freee.client import FreeeClient, RetryPolicy
 from sdk.freee.errors import (
     FreeeAuthError,
+    FreeeDisconnected,
     FreeeError,
     FreeeNotFound,
     FreeeOutcomeUnknown,
@@ -275,6 +276,121 @@ def test_keep_connected_says_when_freee_refuses_the_refresh_token(client):
     responses.post(TOKEN_URL, json={"error": "invalid_grant"}, status=401)
     with pytest.raises(FreeeAuthError, match=r"invalid_grant.*setup freee"):
         client.keep_connected()
+
+
+# ------------------------------------------------------------------ the token row's states (TokenManager)
+
+
+def _token_calls() -> int:
+    return sum(1 for c in responses.calls if c.request.url == TOKEN_URL)
+
+
+@responses.activate
+def test_a_refused_refresh_token_marks_the_row_disconnected_and_says_what_to_run(client, clock, store):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, json={"error": "invalid_grant"}, status=401)
+    with pytest.raises(FreeeDisconnected) as raised:
+        client.tokens.access_token()
+    message = str(raised.value)
+    assert "freee接続が切れています" in message and "freee connection is lost" in message
+    assert "`hubspot-freee setup freee`" in message
+    row = store.load_token()
+    assert (row.version, row.disconnected_at, row.claim_holder) == (1, clock.now(), None)
+    assert "invalid_grant" in (row.disconnected_reason or "")
+    assert raised.value.since == clock.now()
+
+
+@responses.activate
+def test_while_disconnected_every_call_fails_at_once_without_asking_freee_again(client, clock, store):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, json={"error": "invalid_grant"}, status=401)
+    with pytest.raises(FreeeDisconnected):
+        client.get_invoice(101)
+    since = clock.now()
+    clock.advance(3600)
+    for call in (client.tokens.access_token, lambda: client.get_invoice(101), client.keep_connected):
+        with pytest.raises(FreeeDisconnected) as raised:
+            call()
+        assert raised.value.since == since
+    assert _token_calls() == 1
+    assert len(responses.calls) == 1  # no API call either
+
+
+@responses.activate
+def test_connect_after_a_disconnection_makes_the_installation_usable_again(client, clock, store):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, json={"error": "invalid_grant"}, status=401)
+    with pytest.raises(FreeeDisconnected):
+        client.tokens.access_token()
+    saved = client.tokens.connect(TokenSet.from_grant(_grant(5), clock.now()))
+    assert (saved.version, saved.disconnected) == (2, False)
+    assert client.tokens.access_token() == "access-5"
+    row = store.load_token()
+    assert (row.disconnected_reason, row.disconnected_at) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param({"body": requests.ReadTimeout("lost")}, id="timeout"),
+        pytest.param({"status": 503, "json": {}}, id="5xx"),
+    ],
+)
+@responses.activate
+def test_a_refresh_without_an_answer_leaves_the_row_and_lets_the_next_call_retry_at_once(
+    client, clock, store, failure
+):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, **failure)
+    with pytest.raises((FreeeUnavailable, FreeeServerError)):
+        client.tokens.access_token()
+    row = store.load_token()
+    assert (row.version, row.disconnected, row.claim_holder, row.claim_until) == (1, False, None, None)
+    responses.replace(responses.POST, TOKEN_URL, json=_grant(2))
+    started = clock.monotonic()
+    assert client.tokens.access_token() == "access-2"  # no 30 s lease to wait out
+    assert clock.monotonic() == started
+    assert store.load_token().version == 2
+
+
+@responses.activate
+def test_a_lost_refresh_answer_then_the_reused_token_refused_is_a_disconnection(client, clock, store):
+    """freee committed the refresh but its answer was lost: the refresh token is spent, and the retry is refused."""
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, body=requests.ReadTimeout("committed, answer lost"))
+    responses.post(TOKEN_URL, json={"error": "invalid_grant"}, status=401)
+    with pytest.raises(FreeeUnavailable, match="token endpoint unreachable"):
+        client.tokens.access_token()
+    with pytest.raises(FreeeDisconnected):
+        client.tokens.access_token()
+    assert store.load_token().disconnected
+
+
+@responses.activate
+def test_another_refusal_than_invalid_grant_is_not_a_disconnection(client, clock, store):
+    clock.advance(7 * 3600)
+    responses.post(TOKEN_URL, json={"error": "invalid_client"}, status=401)
+    with pytest.raises(FreeeAuthError, match="invalid_client") as raised:
+        client.tokens.access_token()
+    assert not isinstance(raised.value, FreeeDisconnected)
+    row = store.load_token()
+    assert (row.disconnected, row.claim_holder) == (False, None)
+
+
+@responses.activate
+def test_a_refusal_after_another_worker_stored_a_newer_pair_uses_that_pair(client, clock, store):
+    """Our lease ran out mid-refresh and another worker refreshed first: freee refuses our (now used) token, but
+    the row already holds the new pair, so this is no disconnection."""
+    clock.advance(7 * 3600)
+
+    def refused_after_another_worker_saved(request: requests.PreparedRequest) -> tuple[int, dict, str]:
+        store.save_token(TokenSet.from_grant(_grant(9), clock.now()), expected_version=1)
+        return 401, {}, json.dumps({"error": "invalid_grant"})
+
+    responses.add_callback(responses.POST, TOKEN_URL, callback=refused_after_another_worker_saved)
+    assert client.tokens.access_token() == "access-9"
+    row = store.load_token()
+    assert (row.version, row.disconnected) == (2, False)
 
 
 def test_not_connected_is_an_auth_error(clock):

@@ -57,6 +57,33 @@ def test_one_claim_at_a_time_until_the_lease_ends(token_store):
     assert token_store.claim_refresh(2, "c", NOW, until)  # saving cleared the claim
 
 
+def test_a_refresh_claim_is_released_only_by_its_holder_at_its_version(token_store):
+    token_store.save_token(tokens(1), expected_version=None)
+    until = NOW + timedelta(seconds=30)
+    assert token_store.claim_refresh(1, "a", NOW, until)
+    token_store.release_refresh(1, "b")  # not the holder
+    token_store.release_refresh(2, "a")  # not the version
+    assert token_store.load_token().claim_holder == "a"
+    token_store.release_refresh(1, "a")
+    assert (token_store.load_token().claim_holder, token_store.load_token().claim_until) == (None, None)
+    assert token_store.claim_refresh(1, "b", NOW, until)  # claimable again at once
+
+
+def test_a_disconnected_mark_keeps_its_first_reason_until_a_new_pair_is_saved(token_store):
+    assert not token_store.mark_disconnected(1, "refused", NOW)  # never connected
+    token_store.save_token(tokens(1), expected_version=None)
+    token_store.claim_refresh(1, "a", NOW, NOW + timedelta(seconds=30))
+    assert not token_store.mark_disconnected(2, "refused", NOW)  # not this version
+    assert token_store.mark_disconnected(1, "refused", NOW)
+    assert token_store.mark_disconnected(1, "later", NOW + timedelta(hours=1))  # already marked: kept
+    row = token_store.load_token()
+    assert (row.disconnected, row.disconnected_reason, row.disconnected_at) == (True, "refused", NOW)
+    assert (row.claim_holder, row.version, row.tokens) == (None, 1, tokens(1))
+    saved = token_store.save_token(tokens(2), expected_version=1)
+    assert (saved.version, saved.disconnected) == (2, False)
+    assert token_store.load_token().disconnected_reason is None
+
+
 def test_token_set_round_trips_and_hides_secrets():
     pair = tokens(7)
     assert TokenSet.from_json(pair.to_json()) == pair

@@ -95,6 +95,55 @@ def test_workflow_action_request():
     )
 
 
+@pytest.mark.parametrize(
+    ("given", "read"), [(1, 1), ("42", 42), ("007", 7), (2**63 - 1, 2**63 - 1), (str(2**63 - 1), 2**63 - 1)]
+)
+def test_an_id_is_a_positive_integer_or_ascii_digits(given, read):
+    from sdk.models.ids import parse_id
+
+    assert parse_id(given) == read
+
+
+NOT_TEXT_IDS = ("", " 1", "1 ", "+1", "-1", "1e3", "１２３", "²", "9" * 20)  # ASCII digits only, ≤ 2**63 - 1
+NOT_IDS = (True, False, 0, -1, 2**63, 1.0, 1.5, None, [1], {}, *NOT_TEXT_IDS)
+
+
+@pytest.mark.parametrize("given", NOT_IDS)
+def test_nothing_else_is_an_id(given):
+    from sdk.models.ids import parse_id
+
+    with pytest.raises(ValueError):
+        parse_id(given)
+
+
+def test_every_request_model_shares_the_id_policy():
+    from sdk.models.hubspot import CustomCodeRequest
+    from sdk.queue import InvoiceJob
+
+    event = {"eventId": 1, "subscriptionId": 2, "occurredAt": 4, "subscriptionType": "deal.creation"}
+    action = {"callbackId": "c", "origin": {"portalId": 1}, "object": {"objectId": 1, "objectType": "DEAL"}}
+    refused = [
+        (parse_webhook_batch, [event | {"portalId": True, "objectId": 5}], "0.portalId"),
+        (parse_webhook_batch, [event | {"portalId": 3, "objectId": True}], "0.objectId"),
+        (WorkflowActionRequest.model_validate, action | {"origin": {"portalId": True}}, "origin.portalId"),
+        (
+            WorkflowActionRequest.model_validate,
+            action | {"object": {"objectId": True, "objectType": "DEAL"}},
+            "object.objectId",
+        ),
+        (CustomCodeRequest.model_validate, {"portalId": True, "dealId": "1"}, "portalId"),
+        (CustomCodeRequest.model_validate, {"portalId": 1, "dealId": True}, "dealId"),
+        (InvoiceJob.model_validate, {"portal_id": True, "deal_id": "1"}, "portal_id"),
+        (InvoiceJob.model_validate, {"portal_id": 1, "deal_id": True}, "deal_id"),
+    ]
+    for parse, data, where in refused:
+        with pytest.raises(ValidationError) as invalid:
+            parse(data)
+        assert [".".join(map(str, e["loc"])) for e in invalid.value.errors()] == [where]
+    assert CustomCodeRequest.model_validate({"portalId": "3", "dealId": 12}).deal_id == "12"
+    assert InvoiceJob.model_validate({"portal_id": "3", "deal_id": 12}).portal_id == 3
+
+
 def test_pipeline_stage_won_by_metadata_not_by_name():
     pipeline = Pipeline.model_validate(
         {
