@@ -76,6 +76,12 @@ class OAuthClient:
         form = form | {"client_id": self.client_id, "client_secret": self._client_secret}
         try:
             response = self.session.post(f"{self.auth_base}{TOKEN_PATH}", data=form, timeout=self.timeout)
+        except requests.ReadTimeout:
+            # sent, no answer: freee may have committed it (a refresh token is then spent, DESIGN §3 / README)
+            raise FreeeUnavailable(
+                f"no answer from freee's token endpoint within {self.timeout:g}s (the {form['grant_type']} grant "
+                "may have been committed)"
+            ) from None
         except requests.RequestException as exc:
             raise FreeeUnavailable(f"freee token endpoint unreachable: {exc.__class__.__name__}") from None
         try:
