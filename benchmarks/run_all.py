@@ -1,8 +1,9 @@
 """Every benchmark, each in a fresh process, then ``benchmarks/results.json`` and ``benchmarks/results.md``.
 
 The benchmarks (each prints its figures and writes ``benchmarks/<name>.json``): ``import_time``,
-``lambda_import`` (from the artifact ``make package-check`` built), ``freee_rate_limit``, ``webhook_ack``,
-``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time clock: 3–4 minutes), ``burst``.
+``lambda_import`` (from the artifact ``make package-check`` built), ``freee_rate_limit``, ``dynamodb_rate_limit``
+(moto), ``webhook_ack``, ``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time clock: 3–4 minutes),
+``burst``.
 ``--quick`` passes smaller sizes (and says so in both files); the default is the sizes of the issues.
 ``--only NAME`` (repeatable) runs a subset and keeps the other benchmarks' records from the last
 ``results.json`` of the same kind (quick or not), e.g. to measure a timing again at a lower load.
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "import_time": ([], ["--runs", "3"]),
     "lambda_import": ([], ["--runs", "3"]),
     "freee_rate_limit": ([], ["--calls", "91"]),
+    "dynamodb_rate_limit": ([], ["--calls", "300"]),
     "webhook_ack": ([], ["--batches", "50"]),
     "won_to_invoice": ([], ["--deals", "6", "--new-every", "3"]),
     "payment_sync": (["--speed", "1"], ["--invoices", "3100", "--companies", "50", "--speed", "4"]),
@@ -200,6 +202,20 @@ def rows(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
                 f" ({result['responses_429']})",
                 "≤ 1.15",
                 _met(result["ratio"] <= 1.15),
+            )
+        )
+    if not failed("dynamodb_rate_limit"):
+        result = records["dynamodb_rate_limit"]["result"]
+        before, after = result["before"], result["after"]
+        out.append(
+            (
+                f"DynamoDB rate-limit item per freee call ({result['calls']} calls at 30/min, 1,500/h): write units"
+                " before → after (largest item), read units",
+                f"{before['write_units_per_call_max']} → {after['write_units_per_call_max']} WCU"
+                f" ({before['item_bytes_max'] / 1024:.1f} KB → {after['item_bytes_max'] / 1024:.1f} KB),"
+                f" {after['read_units_per_call_mean']:g} RCU",
+                "1 WCU",
+                _met(after["write_units_per_call_max"] <= 1),
             )
         )
     if not failed("burst"):

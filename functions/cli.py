@@ -7,6 +7,7 @@ configuration (a missing file, a file that is not what it should be, a bad setti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -440,8 +441,10 @@ def invoice_show(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     config: Annotated[Path | None, typer.Option(help="Settings file")] = None,
 ) -> None:
-    """The deal's ledger row and its history (what happened, when, by which trigger)."""
+    """The deal's ledger row, its history (what happened, when, by which trigger) and any second invoice freee
+    holds for it (an orphan, to cancel in freee)."""
     from sdk.store import open_store
+    from sdk.usecases.orphans import describe, open_orphans
 
     _deal_id(deal)
     settings = settings_from(config)
@@ -456,8 +459,10 @@ def invoice_show(
         raise fail(
             f"deal {deal} has no ledger row: it was never triggered / この取引はまだ処理されていません"
         )
+    orphans = open_orphans(store, portal_id, deal)
     if as_json:
-        typer.echo(json.dumps(_row_json(row, history), ensure_ascii=False, indent=2, default=str))
+        shown = _row_json(row, history) | {"orphans": [dataclasses.asdict(o) for o in orphans]}
+        typer.echo(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
         return
     if row is not None:
         table = Table(title=f"ledger · deal {deal}", show_header=False)
@@ -475,6 +480,8 @@ def invoice_show(
             json.dumps(dict(event.detail), ensure_ascii=False, default=str),
         )
     console.print(events)
+    for orphan in orphans:
+        console.print(f"[red]✗ orphan invoice / 二重の請求書[/] {describe(orphan)}", highlight=False)
 
 
 def _row_json(row: Any, history: list[Any]) -> dict[str, Any]:
@@ -687,7 +694,6 @@ def worker(
     once: Annotated[
         bool, typer.Option("--once", help="Handle what is queued now, then exit (exit 1 if any is not done)")
     ] = False,
-    batch: Annotated[int, typer.Option(min=1, max=10, help="Messages taken per receive")] = 10,
     poll_interval: Annotated[
         float, typer.Option(min=0.1, help="Seconds between polls of an empty queue")
     ] = 1.0,
@@ -696,7 +702,8 @@ def worker(
 ) -> None:
     """Run the invoice worker: take deals off the queue (QUEUE_URL) and invoice them, until Ctrl-C or SIGTERM.
 
-    キューの取引を請求書にします。Ctrl-C で停止します。"""
+    It holds one message at a time (none waits out its visibility timeout behind a slow one); run more workers
+    for more at once. キューの取引を1件ずつ請求書にします。Ctrl-C で停止します。"""
     import signal
     import threading
 
@@ -713,7 +720,7 @@ def worker(
             console.print(_worker_line(result), highlight=False)
 
     if once:
-        results = _on_queue(queue, lambda: drain(ctx, queue, batch=batch, on_result=report))
+        results = _on_queue(queue, lambda: drain(ctx, queue, on_result=report))
         done = sum(1 for r in results if r.disposition is Disposition.DONE)
         if not as_json:
             console.print(
@@ -730,9 +737,7 @@ def worker(
     if not as_json:
         console.print(f"worker on {queue!r}; Ctrl-C to stop / 停止は Ctrl-C", style="dim")
     try:
-        handled = run_worker(
-            ctx, queue, stop=stop, poll_interval=poll_interval, batch=batch, on_result=report
-        )
+        handled = run_worker(ctx, queue, stop=stop, poll_interval=poll_interval, on_result=report)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

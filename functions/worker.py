@@ -19,8 +19,8 @@ Thin, like every handler: parse the body (:class:`~sdk.queue.InvoiceJob`), call 
   queue at once, never retried, with no read or write of HubSpot, freee or the ledger (:mod:`sdk.tenant`).
 
 Three ways to run it: :func:`run_worker` (the local loop behind ``hubspot-freee worker`` and the local server),
-:func:`drain` (``hubspot-freee worker --once``), and :func:`lambda_handler` (SQS → Lambda, partial batch
-failures through Powertools' ``BatchProcessor``).
+:func:`drain` (``hubspot-freee worker --once``), both taking one message at a time, and :func:`lambda_handler`
+(SQS → Lambda, partial batch failures through Powertools' ``BatchProcessor``).
 """
 
 from __future__ import annotations
@@ -111,17 +111,22 @@ def handle_message(ctx: Context, message: Message, *, max_receives: int) -> Work
 
 def _crashed(ctx: Context, message: Message, error: Exception, *, last: bool) -> WorkerResult:
     """Something failed outside the job's own failure handling: retry the message (or give up on the last
-    attempt) and show the deal as failed-and-retrying. Every step is guarded: this must not raise."""
+    attempt) and show the deal as failed-and-retrying. A body no worker can handle, or another portal's job, goes
+    to the dead-letter queue at once, as on the ordinary path. Every step is guarded: this must not raise."""
     described = f"{error.__class__.__name__}: {error}"
     try:
         job: InvoiceJob | None = InvoiceJob.model_validate(message.body)
     except Exception:
         job = None
     _quietly(lambda: get_logger().exception({"event": "message_crashed", "message_id": message.id}))
-    if job is None or not _ours(ctx, job):
-        disposition = Disposition.DEAD if last else Disposition.RETRY
-        delay = 0.0 if last else retry_delay(error, message.attempts)
-        return WorkerResult(message.id, disposition, message.attempts, job, delay=delay, error=described)
+    if job is None:  # a body no worker can handle: no attempt helps, whatever broke while saying so
+        return WorkerResult(
+            message.id, Disposition.DEAD, message.attempts, error=f"malformed message ({described})"
+        )
+    if not _ours(ctx, job):  # another portal's (or no portal configured): refused untouched, never retried
+        return WorkerResult(
+            message.id, Disposition.DEAD, message.attempts, job, error=f"refused ({described})", refused=True
+        )
     if last:
         _quietly(lambda: give_up(ctx, job, message.attempts, described))
         return WorkerResult(
@@ -262,20 +267,23 @@ def _work(
     ctx: Context,
     queue: Queue,
     *,
-    batch: int,
     stop: threading.Event | None,
     on_result: Callable[[WorkerResult], None] | None,
 ) -> Iterator[WorkerResult]:
-    """Receive and handle until nothing is visible (or ``stop``)."""
+    """Receive and handle one message at a time until nothing is visible (or ``stop``).
+
+    One at a time, not a batch: the local worker holds only the message it works on. A message received in a
+    batch would wait its turn while its visibility timeout (``queue_visibility_timeout``) runs; behind a slow one
+    (freee's rate limit alone paces a deal to a few calls a minute) it would be handed to another worker, spending
+    an attempt, and on its last one be given up. Extending the visibility of the waiting ones instead would need a
+    heartbeat beside the work and still strand them for a whole timeout if the process died. A receive costs a
+    SQLite transaction, or one SQS request per message beside the several HubSpot and freee calls it starts. More
+    throughput comes from more workers (``hubspot-freee worker`` processes), each holding one message."""
     while stop is None or not stop.is_set():
-        messages = queue.receive(batch, ctx.settings.queue_visibility_timeout)
+        messages = queue.receive(1, ctx.settings.queue_visibility_timeout)
         if not messages:
             return
-        for index, message in enumerate(messages):
-            if stop is not None and stop.is_set():
-                for unstarted in messages[index:]:  # hand back what was not started
-                    queue.retry_later(unstarted, 0)
-                return
+        for message in messages:
             result = handle_message(ctx, message, max_receives=queue.max_receives)
             settle(queue, message, result)
             if on_result is not None:
@@ -287,11 +295,10 @@ def drain(
     ctx: Context,
     queue: Queue,
     *,
-    batch: int = 10,
     on_result: Callable[[WorkerResult], None] | None = None,
 ) -> list[WorkerResult]:
     """Handle every message visible now (and any that become visible meanwhile), then return."""
-    return list(_work(ctx, queue, batch=batch, stop=None, on_result=on_result))
+    return list(_work(ctx, queue, stop=None, on_result=on_result))
 
 
 def run_worker(
@@ -300,16 +307,16 @@ def run_worker(
     *,
     stop: threading.Event,
     poll_interval: float = 1.0,
-    batch: int = 10,
     on_result: Callable[[WorkerResult], None] | None = None,
 ) -> int:
-    """Handle messages until ``stop`` is set, polling every ``poll_interval`` seconds when the queue is empty.
-    Returns how many messages were handled. A queue that cannot be reached is logged and polled again."""
+    """Handle messages, one at a time, until ``stop`` is set, polling every ``poll_interval`` seconds when the
+    queue is empty. Returns how many messages were handled. A queue that cannot be reached is logged and polled
+    again."""
     handled = 0
     while not stop.is_set():
         before = handled
         try:
-            for _ in _work(ctx, queue, batch=batch, stop=stop, on_result=on_result):
+            for _ in _work(ctx, queue, stop=stop, on_result=on_result):
                 handled += 1
         except Exception:
             get_logger().exception({"event": "queue_unavailable"})

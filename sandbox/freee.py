@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import decimal
+import hashlib
 import json
 import math
 import re
@@ -47,6 +48,10 @@ REQUEST_ID_HEADER = "X-Freee-Request-ID"
 AUTH_CODE_TTL = 600.0
 REFRESH_TOKEN_TTL = 90 * 24 * 3600.0
 MAX_INVOICE_WINDOW = 10_000
+#: how ``GET /iv/invoices`` orders what it lists (freee documents no order): ``newest_first`` (the default),
+#: ``oldest_first``, or ``shuffled`` (a fixed pseudo-random order per ``invoice_order_seed``, the same on every
+#: page) — a caller looking for one invoice must page through every result, not trust the first page
+INVOICE_ORDERS = ("newest_first", "oldest_first", "shuffled")
 
 _MATH = decimal.Context(prec=60, traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 _ROUNDING = {"omit": decimal.ROUND_FLOOR, "round": decimal.ROUND_HALF_UP, "round_up": decimal.ROUND_CEILING}
@@ -940,7 +945,11 @@ class FreeeState:
         client_secret: str,
         access_token_ttl: float,
         limiter: _RateLimiter,
+        invoice_order: str = "newest_first",
+        invoice_order_seed: int = 0,
     ) -> None:
+        if invoice_order not in INVOICE_ORDERS:
+            raise ValueError(f"invoice_order must be one of {', '.join(INVOICE_ORDERS)}")
         self.lock = threading.RLock()
         self.clock = clock
         self.company_id = company_id
@@ -950,6 +959,8 @@ class FreeeState:
         self.client_secret = client_secret
         self.access_token_ttl = access_token_ttl
         self.limiter = limiter
+        self.invoice_order = invoice_order
+        self.invoice_order_seed = invoice_order_seed
         self.reset()
 
     def reset(self) -> None:
@@ -1386,11 +1397,21 @@ class FreeeState:
     def list_invoices(self, filters: Mapping[str, Any], offset: int, limit: int) -> list[dict[str, Any]]:
         with self.lock:
             found = []
-            for record in sorted(self.invoices.values(), key=lambda r: r["id"], reverse=True):
+            for record in sorted(self.invoices.values(), key=self._listing_key):
                 if not _invoice_matches(record, filters):
                     continue
                 found.append(record)
             return copy.deepcopy(found[offset : offset + limit])
+
+    def _listing_key(self, record: Mapping[str, Any]) -> tuple[int, int]:
+        """Where ``GET /iv/invoices`` lists an invoice (:data:`INVOICE_ORDERS`); stable across pages."""
+        invoice_id = int(record["id"])
+        if self.invoice_order == "oldest_first":
+            return (invoice_id, 0)
+        if self.invoice_order == "shuffled":
+            digest = hashlib.blake2b(f"{self.invoice_order_seed}:{invoice_id}".encode(), digest_size=8)
+            return (int.from_bytes(digest.digest(), "big"), invoice_id)
+        return (-invoice_id, 0)
 
     def cancel_invoice(self, invoice_id: int) -> dict[str, Any]:
         with self.lock:
@@ -2306,10 +2327,13 @@ def create_freee_sandbox(
     client_id: str = "sandbox-client-id",
     client_secret: str = "sandbox-client-secret",  # noqa: S107 - the sandbox's own test credential
     access_token_ttl: float = 21600,
+    invoice_order: str = "newest_first",
+    invoice_order_seed: int = 0,
 ) -> FreeeSandbox:
     """A fresh freee sandbox. Serve ``.app`` (WSGI) or mount it into ``requests`` with
     :class:`sandbox.transport.WSGIAdapter`; drive time with the ``clock`` given (rate windows, token expiry,
-    created-at dates)."""
+    created-at dates). ``invoice_order`` (:data:`INVOICE_ORDERS`, with ``invoice_order_seed`` when shuffled) is
+    the order ``GET /iv/invoices`` lists in."""
     clock = clock or SystemClock()
     faults = faults if faults is not None else FaultInjector()
     limiter = _RateLimiter(rate_limit_per_minute, rate_limit_per_hour, lockout_after_429s, lockout_seconds)
@@ -2322,5 +2346,7 @@ def create_freee_sandbox(
         client_secret=client_secret,
         access_token_ttl=access_token_ttl,
         limiter=limiter,
+        invoice_order=invoice_order,
+        invoice_order_seed=invoice_order_seed,
     )
     return FreeeSandbox(state, clock, faults)

@@ -31,7 +31,16 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,6 +58,9 @@ DEFAULT_CONFIG_FILE = "hubspot-freee.toml"
 SECRETS_ENV = "SECRETS_ID"
 #: how long a secret read from Secrets Manager is cached in the process (Powertools' cache)
 SECRETS_MAX_AGE_SECONDS = 300
+#: a freee write of the invoice process is sent only with more of the deal's lease left than freee's timeout plus
+#: this (DESIGN §3.5); so ``invoice_lease_seconds`` must be longer than both
+LEASE_MARGIN_SECONDS = 15.0
 
 
 class TaxDefaults(BaseModel):
@@ -151,7 +163,15 @@ class Settings(BaseSettings):
     freee_rate_limit_per_minute: int = Field(default=30, ge=1)
     freee_rate_limit_per_hour: int = Field(default=1500, ge=1)
     freee_timeout_seconds: float = Field(default=10.0, gt=0)
+    # after a freee write whose answer was lost (time-out, reset), the deal stays claimed this long before another
+    # attempt may look for the invoice by its marker and create: freee may still be committing a request we stopped
+    # waiting for, and a new invoice can take a moment to show in its list (at most 900: SQS's longest delay)
+    freee_settle_seconds: float = Field(default=60.0, ge=0, le=900)
     freee_max_attempts: int = Field(default=5, ge=1, le=20)
+    # how long a worker holds a deal while invoicing it; renewed right before each freee write. Longer than
+    # freee_timeout_seconds + LEASE_MARGIN_SECONDS, and shorter than the worker Lambda's timeout with a margin
+    # (serverless.yml; tests/deploy/test_serverless.py holds the two together)
+    invoice_lease_seconds: float = Field(default=90.0, gt=0, le=3600)
 
     # invoicing rules
     won_stages: WonStageRules = WonStageRules()
@@ -190,6 +210,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("invoice_lease_seconds")
+    @classmethod
+    def _lease(cls, value: float, info: ValidationInfo) -> float:
+        timeout = info.data.get("freee_timeout_seconds")
+        if timeout is not None and value <= timeout + LEASE_MARGIN_SECONDS:
+            raise ValueError(
+                f"must be more than freee_timeout_seconds + {LEASE_MARGIN_SECONDS:g} ({timeout + LEASE_MARGIN_SECONDS:g}):"
+                " a freee write is sent only with that much of the lease left"
+                f" / freee_timeout_seconds + {LEASE_MARGIN_SECONDS:g} 秒より長くしてください"
+            )
+        return value
 
     @field_validator("payment_terms_default")
     @classmethod
@@ -231,6 +263,23 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:///", "sqs://")) or value in ("sqlite:///", "sqs://"):
             raise ValueError("use sqlite:///path/to/file.sqlite or sqs://queue-name")
         return value
+
+    @model_validator(mode="after")
+    def _rate_limit_fits_the_store(self) -> Settings:
+        """On DynamoDB the shared rate-limit item keeps the latest ``EXACT_CALLS`` freee call times exactly, in one
+        write unit a call (:class:`sdk.freee.ratelimit.CompactCallLog`); a minute allowing more would be counted
+        per bucket of a minute, waiting far longer than freee asks. The hour fits at any value."""
+        from sdk.freee.ratelimit import EXACT_CALLS  # deferred: settings stay cheap to import
+
+        per_minute = self.freee_rate_limit_per_minute
+        if self.storage_url.startswith("dynamodb://") and per_minute > EXACT_CALLS:
+            raise ValueError(
+                f"freee_rate_limit_per_minute (FREEE_RATE_LIMIT_PER_MINUTE): {per_minute} does not fit the DynamoDB"
+                f" store, whose shared rate-limit item keeps the latest {EXACT_CALLS} freee calls exactly; set at"
+                f" most {EXACT_CALLS} (freee allows 30 a minute) / DynamoDB では1分あたり {EXACT_CALLS} 回以下に"
+                " してください"
+            )
+        return self
 
     @property
     def default_terms(self) -> PaymentTerms:
@@ -317,7 +366,7 @@ def _build(cls: type[Settings], overrides: dict[str, Any]) -> Settings:
 def _describe(error: Any) -> str:
     path = ".".join(str(part) for part in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path} ({env_name(path)}): {message}"
+    return f"{path} ({env_name(path)}): {message}" if path else message  # no path: it names its settings
 
 
 def secret_settings(secret_ids: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -191,8 +191,10 @@ class FreeeClient:
         body = self._call("GET", "/api/1/partners", params=params)
         return [Partner.model_validate(p) for p in body["partners"]]
 
-    def create_partner(self, request: PartnerCreateRequest) -> Partner:
-        body = self._call("POST", "/api/1/partners", json=request.to_json())
+    def create_partner(
+        self, request: PartnerCreateRequest, *, before_send: Callable[[], None] | None = None
+    ) -> Partner:
+        body = self._call("POST", "/api/1/partners", json=request.to_json(), before_send=before_send)
         return Partner.model_validate(body["partner"])
 
     def upsert_partner_by_code(self, code: str, request: PartnerCreateRequest) -> Partner:
@@ -206,8 +208,12 @@ class FreeeClient:
 
     # ------------------------------------------------------------------------------------------ invoices
 
-    def create_invoice(self, request: InvoiceRequest) -> Invoice:
-        body = self._call("POST", f"{INVOICE_API}/invoices", json=request.to_json())
+    def create_invoice(
+        self, request: InvoiceRequest, *, before_send: Callable[[], None] | None = None
+    ) -> Invoice:
+        """``before_send`` runs right before each time the request goes out (after the rate limiter, a back-off
+        or a token refresh): the invoice process renews its lease on the deal there, and raises to send nothing."""
+        body = self._call("POST", f"{INVOICE_API}/invoices", json=request.to_json(), before_send=before_send)
         return Invoice.model_validate(body["invoice"])
 
     def get_invoice(self, invoice_id: int) -> Invoice:
@@ -314,6 +320,7 @@ class FreeeClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         log = get_logger()
         write = method == "POST"
@@ -331,6 +338,8 @@ class FreeeClient:
                 ) from None
             token = self.tokens.access_token(rejected=rejected)
             rejected = None
+            if before_send is not None:  # the last thing before the request: every wait is behind us
+                before_send()
             started = time.perf_counter()
             self.calls += 1
             try:

@@ -13,7 +13,14 @@ The payment sync adds a named lease (one sync at a time), sync cursors and, per 
 written to HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
 
 Exactly one invoice per deal rests on :meth:`Store.claim`: a conditional write that lets one worker at a time
-create a deal's invoice, with a lease so a crashed worker's claim expires (DESIGN §3).
+create a deal's invoice, with a lease so a crashed worker's claim expires (DESIGN §3). Every ledger transition is
+conditioned on the state it leaves (``creating`` held by the caller's token, ``created`` for cancelling): a row
+that is ``created`` changes only by :meth:`Store.record_written` and :meth:`Store.mark_cancelled`, so a status
+written to a deal never goes backwards.
+
+The holder renews the lease (:meth:`Store.renew_claim`) right before each freee write, and an invoice freee created
+for an attempt that had lost its claim anyway is kept in the orphan list (:meth:`Store.record_orphan`) for a person
+to cancel in freee (:mod:`sdk.usecases.orphans`).
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ class LedgerRow:
     written: Mapping[str, str] = field(default_factory=dict)
     last_error: str | None = None
     updated_at: datetime | None = None
+    intents: tuple[tuple[int, date], ...] = ()
+    """Every (partner, billing date) any attempt noted (:meth:`Store.note_intent`), sorted: where an invoice whose
+    answer was lost may be. ``partner_id`` / ``billing_date`` are the latest of them (or the invoice's)."""
 
     def claimed(self, now: datetime) -> bool:
         return self.claim_token is not None and self.claim_until is not None and self.claim_until > now
@@ -89,6 +99,23 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class OrphanInvoice:
+    """An invoice freee created for a deal by an attempt that had lost its claim by the time freee answered: the
+    deal's invoice is (or will be) another one, so this is a second invoice for one deal, which a person cancels in
+    freee. Kept until resolved (cancelled in freee, or found to be the deal's own invoice after all)."""
+
+    portal_id: int
+    deal_id: str
+    invoice_id: int
+    invoice_number: str
+    partner_id: int
+    billing_date: date
+    amount_total: int
+    found_at: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEvent:
     at: datetime
     event: str
@@ -105,7 +132,8 @@ class Store(Protocol):
 
     def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
         """Take the deal for creating its invoice when the row is absent, failed, invalid, or creating with an
-        expired lease; never when it is created or cancelled, or claimed by a live lease."""
+        expired lease; never when it is created or cancelled, or claimed by a live lease (or still settling after
+        a lost answer: :meth:`record_failure`'s ``settle_until``)."""
         ...
 
     def note_intent(
@@ -119,20 +147,43 @@ class Store(Protocol):
         billing_date: date,
     ) -> None:
         """Before calling freee, remember where the invoice will be (partner, billing date), so a later attempt can
-        find it by its marker. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+        find it by its marker: added to the row's ``intents`` (every place any attempt used is kept) and made its
+        ``partner_id`` / ``billing_date``. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+        ...
+
+    def renew_claim(
+        self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime
+    ) -> LedgerRow:
+        """Move the lease of a ``creating`` row held by ``token`` to ``until`` (right before a freee write);
+        :class:`ClaimLost` when ``token`` no longer holds it (another attempt claimed it meanwhile)."""
         ...
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
     ) -> LedgerRow:
         """``creating → created``; the claim is kept until :meth:`record_written` (so write-back happens once).
-        Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+        Raises :class:`ClaimLost` unless the row is ``creating`` held by ``token``."""
         ...
 
     def record_failure(
-        self, portal_id: int, deal_id: str, token: str, state: LedgerState, error: str, now: datetime
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        state: LedgerState,
+        error: str,
+        now: datetime,
+        *,
+        written: Mapping[str, str] | None = None,
+        settle_until: datetime | None = None,
     ) -> LedgerRow:
-        """``creating → invalid | failed`` with the error, releasing the claim."""
+        """``creating → invalid | failed`` with the error, releasing the claim; only from ``creating`` held by
+        ``token`` (else :class:`ClaimLost`), so a late failure can never move a created row back.
+
+        ``written``: what the attempt wrote onto the deal while it held the claim, merged into the row's
+        ``written``. ``settle_until`` (``failed`` only): the answer to a freee write was lost, so the invoice may
+        exist without showing yet; the row stays claimed by ``token`` until then, and the next attempt, after it,
+        reconciles by the marker before creating."""
         ...
 
     def record_written(
@@ -145,13 +196,28 @@ class Store(Protocol):
         token: str | None = None,
         invoice: InvoiceRecord | None = None,
     ) -> LedgerRow:
-        """Remember what was last written to the deal; with ``token``, also release that claim; with
-        ``invoice``, also replace what the ledger knows of the deal's freee invoice."""
+        """Remember what was last written to the deal, per key: each of ``values`` replaces that key's value and
+        every other key is kept (so a caller holding a stale copy of the row cannot drop a newer value). With
+        ``token``, also release that claim; with ``invoice``, also replace what the ledger knows of the deal's
+        freee invoice. Never changes the row's state."""
         ...
 
     def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow: ...
 
     def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]: ...
+
+    # invoices created by an attempt that had lost its claim -----------------------------------------------
+    def record_orphan(self, orphan: OrphanInvoice) -> None:
+        """Keep an orphan invoice (once per portal, deal and invoice id: recording it again changes nothing)."""
+        ...
+
+    def orphans(self, portal_id: int | None = None, deal_id: str | None = None) -> list[OrphanInvoice]:
+        """Every orphan invoice kept (resolved ones too), or those of one portal / deal; by portal, deal, id."""
+        ...
+
+    def resolve_orphan(self, portal_id: int, deal_id: str, invoice_id: int, now: datetime) -> bool:
+        """Mark an orphan resolved; False when there is no such orphan or it was resolved already."""
+        ...
 
     # partners ----------------------------------------------------------------------------------------
     def partner_for_company(self, portal_id: int, company_id: str) -> int | None: ...
@@ -226,6 +292,14 @@ class Store(Protocol):
 
 class ClaimLost(Exception):
     """The worker's claim on a deal expired and another worker took it over: stop, do not write."""
+
+
+def check_failure(state: LedgerState, settle_until: datetime | None) -> None:
+    """What every adapter's :meth:`Store.record_failure` refuses before touching the row."""
+    if state not in (LedgerState.INVALID, LedgerState.FAILED):
+        raise ValueError("a failure is invalid or failed")
+    if settle_until is not None and state is not LedgerState.FAILED:
+        raise ValueError("only a failed attempt settles: an invalid deal waits for its fix, not for freee")
 
 
 def open_store(url: str) -> Store:

@@ -8,13 +8,14 @@ Items, by key (``pk`` / ``sk``, both strings):
 ``DEAL#{portal}#{deal}``        ``LEDGER``          the ledger row of a deal (state, version, claim, invoice)
 ``DEAL#{portal}#{deal}``        ``HIST#{utc}#...``  one history event; queried in ``sk`` order, TTL
 ``DEAL#{portal}#{deal}``        ``WAIT#{cb id}``    a blocked workflow action (its callback id) waiting, TTL
+``DEAL#{portal}#{deal}``        ``ORPHAN#{inv id}`` an invoice created by an attempt that had lost its claim
 ``COMPANY#{portal}#{company}``  ``PARTNER``         the freee partner linked to a company (put-if-absent)
 ``COMPANY#{portal}#{company}``  ``WRITTEN``         the rollup values last written to the company
 ``LEASE#{name}``                ``LEASE``           a named lease (one payment sync at a time)
 ``CURSOR#{name}``               ``CURSOR``          a sync cursor
 ``EVENT#{event id}``            ``EVENT``           a seen webhook event, TTL
 ``FREEE#TOKEN``                 ``TOKEN``           the freee OAuth token row, versioned, with a refresh claim
-``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned
+``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned, < 1 KB
 ==============================  ==================  ======================================================
 
 Instants a condition compares are kept twice: as an ISO string for people and as epoch seconds (``*_ts``,
@@ -38,15 +39,25 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sdk.freee.ratelimit import RateLimitStore, Window, wait_seconds
+from sdk.freee.ratelimit import CompactCallLog, RateLimitStore, Window
 from sdk.freee.tokens import StoredToken, TokenSet, TokenStore
-from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerRow, LedgerState
+from sdk.store import (
+    Claim,
+    ClaimLost,
+    HistoryEvent,
+    InvoiceRecord,
+    LedgerRow,
+    LedgerState,
+    OrphanInvoice,
+    check_failure,
+)
 
 Item = dict[str, Any]
 
 LEDGER_SK = "LEDGER"
 HISTORY_PREFIX = "HIST#"
 WAITER_PREFIX = "WAIT#"
+ORPHAN_PREFIX = "ORPHAN#"
 PARTNER_SK = "PARTNER"
 EVENT_SK = "EVENT"
 TOKEN_KEY: Item = {"pk": "FREEE#TOKEN", "sk": "TOKEN"}
@@ -115,6 +126,29 @@ def _opt_date(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size in bytes by DynamoDB's rules, which bill a write one unit per started KB of it: names and
+    strings their UTF-8 bytes, a number one byte per two significant digits plus one, a list or map three bytes
+    plus one per element."""
+
+    def size(value: Any) -> int:
+        if isinstance(value, str):
+            return len(value.encode())
+        if isinstance(value, bool) or value is None:
+            return 1
+        if isinstance(value, int | float | Decimal):
+            digits = Decimal(value).as_tuple().digits if not isinstance(value, int) else str(abs(value))
+            significant = "".join(str(d) for d in digits).strip("0") or "0"
+            return math.ceil(len(significant) / 2) + 1
+        if isinstance(value, bytes | bytearray):
+            return len(value)
+        if isinstance(value, Mapping):
+            return 3 + sum(len(str(k).encode()) + size(v) + 1 for k, v in value.items())
+        return 3 + sum(size(v) + 1 for v in value)  # list or set
+
+    return sum(len(name.encode()) + size(value) for name, value in item.items())
+
+
 def _sort_instant(moment: datetime) -> str:
     """A fixed-width instant that sorts as time does (UTC when the datetime is aware)."""
     if moment.tzinfo is not None:
@@ -170,13 +204,55 @@ def _ledger_row(item: Mapping[str, Any]) -> LedgerRow:
         written={str(k): str(v) for k, v in (item.get("written") or {}).items()},
         last_error=item.get("last_error"),
         updated_at=_opt_datetime(item.get("updated_at")),
+        intents=tuple(sorted(_intent(text) for text in item.get("intents") or ())),
+    )
+
+
+def _intent(text: str) -> tuple[int, date]:
+    """``"{partner}#{billing date}"``, as the ledger item's ``intents`` string set keeps each place."""
+    partner, billing = text.split("#", 1)
+    return int(partner), date.fromisoformat(billing)
+
+
+def _orphan_item(orphan: OrphanInvoice) -> Item:
+    return {
+        "pk": f"DEAL#{orphan.portal_id}#{orphan.deal_id}",
+        "sk": f"{ORPHAN_PREFIX}{orphan.invoice_id:020d}",
+        "portal_id": orphan.portal_id,
+        "deal_id": orphan.deal_id,
+        "invoice_id": orphan.invoice_id,
+        "invoice_number": orphan.invoice_number,
+        "partner_id": orphan.partner_id,
+        "billing_date": orphan.billing_date.isoformat(),
+        "amount_total": orphan.amount_total,
+        "found_at": orphan.found_at.isoformat(),
+        **({"resolved_at": orphan.resolved_at.isoformat()} if orphan.resolved_at else {}),
+    }
+
+
+def _orphan(item: Mapping[str, Any]) -> OrphanInvoice:
+    return OrphanInvoice(
+        portal_id=int(item["portal_id"]),
+        deal_id=str(item["deal_id"]),
+        invoice_id=int(item["invoice_id"]),
+        invoice_number=str(item["invoice_number"]),
+        partner_id=int(item["partner_id"]),
+        billing_date=date.fromisoformat(item["billing_date"]),
+        amount_total=int(item["amount_total"]),
+        found_at=datetime.fromisoformat(item["found_at"]),
+        resolved_at=_opt_datetime(item.get("resolved_at")),
     )
 
 
 def _update(
-    set_values: Mapping[str, Any], *, add: Sequence[str] = ("version",), remove: Sequence[str] = ()
+    set_values: Mapping[str, Any],
+    *,
+    add: Sequence[str] = ("version",),
+    remove: Sequence[str] = (),
+    written: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``UpdateExpression`` with its names and values: ``SET`` each value, add 1 to each of ``add``, ``REMOVE``.
+    """``UpdateExpression`` with its names and values: ``SET`` each value, add 1 to each of ``add``, ``REMOVE``;
+    ``written`` sets those keys inside the ``written`` map one by one (its other keys are kept).
 
     Every attribute goes through a ``#name`` placeholder, so none can collide with a reserved word.
     """
@@ -187,6 +263,12 @@ def _update(
         names[f"#s{i}"] = attribute
         values[f":s{i}"] = value
         sets.append(f"#s{i} = :s{i}")
+    if written:
+        names["#wr"] = "written"
+    for i, (key, value) in enumerate((written or {}).items()):
+        names[f"#w{i}"] = str(key)
+        values[f":w{i}"] = str(value)
+        sets.append(f"#wr.#w{i} = :w{i}")
     for i, attribute in enumerate(add):
         names[f"#a{i}"] = attribute
         sets.append(f"#a{i} = #a{i} + :one")
@@ -301,10 +383,21 @@ class DynamoStore:
                 # the row vanished between the two writes (deleted by hand): try again from the top
 
     def _holding_update(
-        self, portal_id: int, deal_id: str, token: str, update: dict[str, Any], *, all_new: bool = True
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        update: dict[str, Any],
+        *,
+        all_new: bool = True,
+        state: LedgerState | None = None,
     ) -> LedgerRow | None:
-        """Apply ``update`` only while ``token`` holds the claim; :class:`ClaimLost` otherwise."""
-        _with_condition(update, "#ct = :token", {":token": token})
+        """Apply ``update`` only while ``token`` holds the claim (and the row is in ``state``, when given);
+        :class:`ClaimLost` otherwise."""
+        if state is None:
+            _with_condition(update, "#ct = :token", {":token": token})
+        else:
+            _with_condition(update, "#ct = :token AND #st = :from", {":token": token, ":from": state.value})
         try:
             answer = self._table.update_item(
                 Key=self._deal_key(portal_id, deal_id),
@@ -328,7 +421,20 @@ class DynamoStore:
         update = _update(
             {"company_id": company_id, "partner_id": partner_id, "billing_date": billing_date.isoformat()}
         )
-        self._holding_update(portal_id, deal_id, token, update, all_new=False)
+        update["UpdateExpression"] += " ADD #in :in"  # a string set: every place any attempt used is kept
+        update["ExpressionAttributeNames"]["#in"] = "intents"
+        update["ExpressionAttributeValues"][":in"] = {f"{partner_id}#{billing_date.isoformat()}"}
+        self._holding_update(portal_id, deal_id, token, update, all_new=False, state=LedgerState.CREATING)
+
+    def renew_claim(
+        self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime
+    ) -> LedgerRow:
+        update = _update(
+            {"claim_until": until.isoformat(), "claim_until_ts": _ts(until), "updated_at": now.isoformat()}
+        )
+        row = self._holding_update(portal_id, deal_id, token, update, state=LedgerState.CREATING)
+        assert row is not None  # noqa: S101 - ALL_NEW asked for
+        return row
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
@@ -343,19 +449,30 @@ class DynamoStore:
             },
             remove=("last_error",),
         )
-        row = self._holding_update(portal_id, deal_id, token, update)
+        row = self._holding_update(portal_id, deal_id, token, update, state=LedgerState.CREATING)
         assert row is not None  # noqa: S101 - ALL_NEW asked for
         return row
 
     def record_failure(
-        self, portal_id: int, deal_id: str, token: str, state: LedgerState, error: str, now: datetime
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        state: LedgerState,
+        error: str,
+        now: datetime,
+        *,
+        written: Mapping[str, str] | None = None,
+        settle_until: datetime | None = None,
     ) -> LedgerRow:
-        if state not in (LedgerState.INVALID, LedgerState.FAILED):
-            raise ValueError("a failure is invalid or failed")
-        update = _update(
-            {"state": state.value, "last_error": error, "updated_at": now.isoformat()}, remove=_CLAIM_FIELDS
-        )
-        row = self._holding_update(portal_id, deal_id, token, update)
+        check_failure(state, settle_until)
+        fields: Item = {"state": state.value, "last_error": error, "updated_at": now.isoformat()}
+        if settle_until is None:
+            update = _update(fields, remove=_CLAIM_FIELDS, written=written)
+        else:  # the claim stays ours until the settling period ends
+            settling = {"claim_until": settle_until.isoformat(), "claim_until_ts": _ts(settle_until)}
+            update = _update(fields | settling, written=written)
+        row = self._holding_update(portal_id, deal_id, token, update, state=LedgerState.CREATING)
         assert row is not None  # noqa: S101 - ALL_NEW asked for
         return row
 
@@ -369,14 +486,15 @@ class DynamoStore:
         token: str | None = None,
         invoice: InvoiceRecord | None = None,
     ) -> LedgerRow:
-        fields: Item = {"written": {str(k): str(v) for k, v in values.items()}, "updated_at": now.isoformat()}
+        fields: Item = {"updated_at": now.isoformat()}
         if invoice is not None:
             fields["invoice"] = _invoice_to_item(invoice)
         if token is not None:
-            row = self._holding_update(portal_id, deal_id, token, _update(fields, remove=_CLAIM_FIELDS))
+            update = _update(fields, remove=_CLAIM_FIELDS, written=values)
+            row = self._holding_update(portal_id, deal_id, token, update)
             assert row is not None  # noqa: S101 - ALL_NEW asked for
             return row
-        update = _with_condition(_update(fields), "attribute_exists(#ck)", {})
+        update = _with_condition(_update(fields, written=values), "attribute_exists(#ck)", {})
         try:
             answer = self._table.update_item(
                 Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
@@ -429,6 +547,60 @@ class DynamoStore:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         rows.sort(key=lambda row: (row.portal_id, row.deal_id))
         yield from rows
+
+    # ----------------------------------------------------------------------------------------- orphans
+
+    def record_orphan(self, orphan: OrphanInvoice) -> None:
+        with contextlib.suppress(self._failed):  # kept already: recording it again changes nothing
+            self._table.put_item(
+                Item=_orphan_item(orphan),
+                ConditionExpression="attribute_not_exists(#ck)",
+                ExpressionAttributeNames={"#ck": "pk"},
+            )
+
+    def orphans(self, portal_id: int | None = None, deal_id: str | None = None) -> list[OrphanInvoice]:
+        """One deal's: a query beside its ledger row; otherwise a paginated scan (orphans are rare)."""
+        names = {"#sk": "sk"}
+        values: Item = {":orphan": ORPHAN_PREFIX}
+        if portal_id is not None and deal_id is not None:
+            names["#pk"] = "pk"
+            values[":pk"] = f"DEAL#{portal_id}#{deal_id}"
+            request: Item = {"KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :orphan)"}
+            read = self._table.query
+        else:
+            condition = "begins_with(#sk, :orphan)"
+            for name, value in (("portal_id", portal_id), ("deal_id", deal_id)):
+                if value is not None:
+                    names[f"#{name}"] = name
+                    values[f":{name}"] = value
+                    condition += f" AND #{name} = :{name}"
+            request = {"FilterExpression": condition}
+            read = self._table.scan
+        request |= {
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        found: list[OrphanInvoice] = []
+        while True:
+            page = read(**request)
+            found.extend(_orphan(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda o: (o.portal_id, o.deal_id, o.invoice_id))
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def resolve_orphan(self, portal_id: int, deal_id: str, invoice_id: int, now: datetime) -> bool:
+        try:
+            self._table.update_item(
+                Key={"pk": f"DEAL#{portal_id}#{deal_id}", "sk": f"{ORPHAN_PREFIX}{invoice_id:020d}"},
+                UpdateExpression="SET #r = :now",
+                ConditionExpression="attribute_exists(#ck) AND attribute_not_exists(#r)",
+                ExpressionAttributeNames={"#ck": "pk", "#r": "resolved_at"},
+                ExpressionAttributeValues={":now": now.isoformat()},
+            )
+        except self._failed:
+            return False
+        return True
 
     # ---------------------------------------------------------------------------------------- partners
 
@@ -806,8 +978,18 @@ def _at_version(expected: Any) -> Item:
 
 
 class DynamoRateLimitStore:
-    """The :class:`~sdk.freee.ratelimit.RateLimitStore` port: one item per key (``RATE#{key}``) holding its call
-    log (timestamps inside the longest window), rewritten with a condition on the item's version.
+    """The :class:`~sdk.freee.ratelimit.RateLimitStore` port: one item per key (``RATE#{key}``) holding a
+    :class:`~sdk.freee.ratelimit.CompactCallLog`, rewritten with a condition on the item's version.
+
+    The item has the same size whatever the limits: at most :data:`~sdk.freee.ratelimit.EXACT_CALLS` call times
+    (microseconds after ``base``) and :data:`~sdk.freee.ratelimit.LOG_BUCKETS` + 2 small counts, under 1 KB, so
+    a call let through costs one strongly consistent read (1 read unit) and one write of one write unit, and a
+    call told to wait only the read (``benchmarks/dynamodb_rate_limit.py`` measures it). The guarantee is the
+    port's: no window's length of time, wherever it starts, holds more than its limit of calls from all the
+    containers together (a window of at most ``EXACT_CALLS`` calls, freee's minute, decided exactly; freee's hour
+    may wait up to a bucket, a minute, longer than needed); see :mod:`sdk.freee.ratelimit` for how that compares
+    to freee's own counting. An item written before this shape (a ``calls`` list of every call time) is read as
+    exact calls and rewritten in the new shape on the next call.
 
     A lost race (another worker wrote the log between our read and our write) is retried on the fresh log, so
     concurrent workers together never exceed a window. After many lost races in a row the call is refused with
@@ -820,25 +1002,59 @@ class DynamoRateLimitStore:
         self.contention_wait = contention_wait
 
     def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
-        longest = max(length for _, length in windows)
         item_key = {"pk": f"RATE#{key}", "sk": RATE_SK}
         for _ in range(_RATE_RETRIES):
             item = self._table.get_item(Key=item_key, ConsistentRead=True).get("Item")
-            times = sorted(float(t) for t in (item or {}).get("calls", []) if float(t) > now - longest)
-            wait = wait_seconds(times, windows, now)
+            log = _call_log_from_item(item)
+            wait = log.try_acquire(windows, now)
             if wait > 0:
                 return wait
-            times.append(now)
-            times.sort()
-            new: Item = {
+            new = {
                 **item_key,
-                "calls": [_num(t) for t in times],
+                **_call_log_attributes(log),
                 "version": int(item["version"]) + 1 if item else 1,
             }
-            condition = _at_version(item["version"] if item else None)
             try:
-                self._table.put_item(Item=new, **condition)
+                self._table.put_item(Item=new, **_at_version(item["version"] if item else None))
             except self._failed:
                 continue  # another worker wrote the log first: decide again on what it wrote
             return 0.0
         return self.contention_wait
+
+
+_MICROS = 1_000_000
+
+
+def _call_log_attributes(log: CompactCallLog) -> Item:
+    """The item attributes of a rate-limit log: times as whole microseconds after ``base`` (a whole second)."""
+    base = math.floor(min(log.calls, default=0.0))
+
+    def micros(at: float) -> int:
+        return round((at - base) * _MICROS)
+
+    attributes: Item = {
+        "base": base,
+        "recent": [micros(t) for t in log.calls],
+        "width": _num(log.width),
+        "first": log.first,
+        "counts": list(log.counts),
+    }
+    if log.counts:
+        attributes["spilled"] = micros(log.spilled)
+    return attributes
+
+
+def _call_log_from_item(item: Item | None) -> CompactCallLog:
+    """The log a rate-limit item holds (empty for none; an item of the earlier shape, every call time in
+    ``calls``, as exact calls)."""
+    if not item:
+        return CompactCallLog()
+    base = int(item.get("base", 0))
+    recent = [base + int(t) / _MICROS for t in item.get("recent", [])]
+    return CompactCallLog(
+        calls=sorted(recent + [float(t) for t in item.get("calls", [])]),
+        width=float(item.get("width", 0)),
+        first=int(item.get("first", 0)),
+        counts=[int(c) for c in item.get("counts", [])],
+        spilled=base + int(item["spilled"]) / _MICROS if "spilled" in item else -math.inf,
+    )

@@ -18,7 +18,16 @@ from typing import Any
 from sdk.freee.ratelimit import RateLimitStore, SQLiteRateLimitStore
 from sdk.freee.tokens import SQLiteTokenStore, TokenStore
 from sdk.sqlite_db import SQLiteDB
-from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerRow, LedgerState
+from sdk.store import (
+    Claim,
+    ClaimLost,
+    HistoryEvent,
+    InvoiceRecord,
+    LedgerRow,
+    LedgerState,
+    OrphanInvoice,
+    check_failure,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -43,7 +52,13 @@ CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS company_written (
     portal_id INTEGER NOT NULL, company_id TEXT NOT NULL, written TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (portal_id, company_id));
+CREATE TABLE IF NOT EXISTS orphans (
+    portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, invoice_id INTEGER NOT NULL, invoice_number TEXT NOT NULL,
+    partner_id INTEGER NOT NULL, billing_date TEXT NOT NULL, amount_total INTEGER NOT NULL, found_at TEXT NOT NULL,
+    resolved_at TEXT, PRIMARY KEY (portal_id, deal_id, invoice_id));
 """
+#: columns added to ``ledger`` after files were made without them (added when missing, on open)
+_LEDGER_COLUMNS = {"intents": "TEXT NOT NULL DEFAULT '[]'"}
 
 _CLAIMABLE = (LedgerState.FAILED, LedgerState.INVALID, LedgerState.CREATING)
 
@@ -71,8 +86,21 @@ class SQLiteStore:
         self.db = SQLiteDB(path)
         self.path = self.db.path
         self.db.script(_SCHEMA)
+        self._add_missing_columns()
         self.tokens: TokenStore = SQLiteTokenStore(self.db)
         self.rate_limits: RateLimitStore = SQLiteRateLimitStore(self.db)
+
+    def _add_missing_columns(self) -> None:
+        """A file made before a ledger column existed gets it (another process may be adding it at the same
+        moment: a duplicate column is fine)."""
+        present = {r[1] for r in self.db.connection().execute("PRAGMA table_info(ledger)")}
+        for column, kind in _LEDGER_COLUMNS.items():
+            if column not in present:
+                try:
+                    self.db.script(f"ALTER TABLE ledger ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def _tx(self, immediate: bool = False) -> AbstractContextManager[sqlite3.Connection]:
         return self.db.transaction(immediate=immediate)
@@ -98,6 +126,7 @@ class SQLiteStore:
             written=json.loads(r["written"]),
             last_error=r["last_error"],
             updated_at=datetime.fromisoformat(r["updated_at"]) if r["updated_at"] else None,
+            intents=tuple((int(p), date.fromisoformat(d)) for p, d in json.loads(r["intents"])),
         )
 
     def _select(self, db: sqlite3.Connection, portal_id: int, deal_id: str) -> LedgerRow | None:
@@ -134,10 +163,20 @@ class SQLiteStore:
             assert claimed is not None  # noqa: S101 - updated in this transaction
             return Claim(True, claimed, resumed=True)
 
-    def _holding(self, db: sqlite3.Connection, portal_id: int, deal_id: str, token: str) -> LedgerRow:
+    def _holding(
+        self,
+        db: sqlite3.Connection,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        state: LedgerState | None = None,
+    ) -> LedgerRow:
+        """The row, if ``token`` holds it (and it is in ``state``, when given); :class:`ClaimLost` otherwise."""
         row = self._select(db, portal_id, deal_id)
         if row is None or row.claim_token != token:
             raise ClaimLost(f"deal {deal_id}: the claim passed to another worker")
+        if state is not None and row.state is not state:
+            raise ClaimLost(f"deal {deal_id} is {row.state.value}, not {state.value}: nothing to record")
         return row
 
     def note_intent(
@@ -151,18 +190,40 @@ class SQLiteStore:
         billing_date: date,
     ) -> None:
         with self._tx(immediate=True) as db:
-            self._holding(db, portal_id, deal_id, token)
+            row = self._holding(db, portal_id, deal_id, token, LedgerState.CREATING)
+            intents = sorted({*row.intents, (partner_id, billing_date)})
             db.execute(
-                "UPDATE ledger SET company_id = ?, partner_id = ?, billing_date = ?, version = version + 1"
-                " WHERE portal_id = ? AND deal_id = ?",
-                (company_id, partner_id, billing_date.isoformat(), portal_id, deal_id),
+                "UPDATE ledger SET company_id = ?, partner_id = ?, billing_date = ?, intents = ?,"
+                " version = version + 1 WHERE portal_id = ? AND deal_id = ?",
+                (
+                    company_id,
+                    partner_id,
+                    billing_date.isoformat(),
+                    json.dumps([[p, d.isoformat()] for p, d in intents]),
+                    portal_id,
+                    deal_id,
+                ),
             )
+
+    def renew_claim(
+        self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime
+    ) -> LedgerRow:
+        with self._tx(immediate=True) as db:
+            self._holding(db, portal_id, deal_id, token, LedgerState.CREATING)
+            db.execute(
+                "UPDATE ledger SET claim_until = ?, version = version + 1, updated_at = ?"
+                " WHERE portal_id = ? AND deal_id = ?",
+                (until.isoformat(), now.isoformat(), portal_id, deal_id),
+            )
+            row = self._select(db, portal_id, deal_id)
+            assert row is not None  # noqa: S101 - updated in this transaction
+            return row
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
     ) -> LedgerRow:
         with self._tx(immediate=True) as db:
-            self._holding(db, portal_id, deal_id, token)
+            self._holding(db, portal_id, deal_id, token, LedgerState.CREATING)
             db.execute(
                 "UPDATE ledger SET state = ?, invoice = ?, partner_id = ?, billing_date = ?, last_error = NULL,"
                 " version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
@@ -181,20 +242,38 @@ class SQLiteStore:
             return row
 
     def record_failure(
-        self, portal_id: int, deal_id: str, token: str, state: LedgerState, error: str, now: datetime
+        self,
+        portal_id: int,
+        deal_id: str,
+        token: str,
+        state: LedgerState,
+        error: str,
+        now: datetime,
+        *,
+        written: Mapping[str, str] | None = None,
+        settle_until: datetime | None = None,
     ) -> LedgerRow:
-        if state not in (LedgerState.INVALID, LedgerState.FAILED):
-            raise ValueError("a failure is invalid or failed")
+        check_failure(state, settle_until)
         with self._tx(immediate=True) as db:
-            self._holding(db, portal_id, deal_id, token)
+            row = self._holding(db, portal_id, deal_id, token, LedgerState.CREATING)
+            until = settle_until.isoformat() if settle_until is not None else None
             db.execute(
-                "UPDATE ledger SET state = ?, last_error = ?, claim_token = NULL, claim_until = NULL,"
+                "UPDATE ledger SET state = ?, last_error = ?, written = ?, claim_token = ?, claim_until = ?,"
                 " version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
-                (state, error, now.isoformat(), portal_id, deal_id),
+                (
+                    state,
+                    error,
+                    _merged(row.written, written or {}),
+                    token if until is not None else None,
+                    until,
+                    now.isoformat(),
+                    portal_id,
+                    deal_id,
+                ),
             )
-            row = self._select(db, portal_id, deal_id)
-            assert row is not None  # noqa: S101
-            return row
+            failed = self._select(db, portal_id, deal_id)
+            assert failed is not None  # noqa: S101
+            return failed
 
     def record_written(
         self,
@@ -207,24 +286,27 @@ class SQLiteStore:
         invoice: InvoiceRecord | None = None,
     ) -> LedgerRow:
         with self._tx(immediate=True) as db:
-            if token is not None:
+            row = (
                 self._holding(db, portal_id, deal_id, token)
+                if token is not None
+                else self._select(db, portal_id, deal_id)
+            )
+            if row is None:
+                raise KeyError(f"no ledger row for deal {deal_id}")
             sets = ["written = ?", "version = version + 1", "updated_at = ?"]
-            args: list[Any] = [json.dumps(dict(values), ensure_ascii=False, sort_keys=True), now.isoformat()]
+            args: list[Any] = [_merged(row.written, values), now.isoformat()]
             if token is not None:
                 sets += ["claim_token = NULL", "claim_until = NULL"]
             if invoice is not None:
                 sets.append("invoice = ?")
                 args.append(invoice_to_json(invoice))
-            cursor = db.execute(
+            db.execute(
                 f"UPDATE ledger SET {', '.join(sets)} WHERE portal_id = ? AND deal_id = ?",  # noqa: S608
                 (*args, portal_id, deal_id),
             )
-            if cursor.rowcount == 0:
-                raise KeyError(f"no ledger row for deal {deal_id}")
-            row = self._select(db, portal_id, deal_id)
-            assert row is not None  # noqa: S101
-            return row
+            updated = self._select(db, portal_id, deal_id)
+            assert updated is not None  # noqa: S101
+            return updated
 
     def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
         with self._tx(immediate=True) as db:
@@ -246,6 +328,57 @@ class SQLiteStore:
             row = self._row(r)
             if row is not None and (states is None or row.state in states):
                 yield row
+
+    # ----------------------------------------------------------------------------------------- orphans
+
+    def record_orphan(self, orphan: OrphanInvoice) -> None:
+        with self._tx(immediate=True) as db:
+            db.execute(
+                "INSERT OR IGNORE INTO orphans (portal_id, deal_id, invoice_id, invoice_number, partner_id,"
+                " billing_date, amount_total, found_at, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    orphan.portal_id,
+                    orphan.deal_id,
+                    orphan.invoice_id,
+                    orphan.invoice_number,
+                    orphan.partner_id,
+                    orphan.billing_date.isoformat(),
+                    orphan.amount_total,
+                    orphan.found_at.isoformat(),
+                    orphan.resolved_at.isoformat() if orphan.resolved_at else None,
+                ),
+            )
+
+    def orphans(self, portal_id: int | None = None, deal_id: str | None = None) -> list[OrphanInvoice]:
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT * FROM orphans WHERE (? IS NULL OR portal_id = ?) AND (? IS NULL OR deal_id = ?)"
+                " ORDER BY portal_id, deal_id, invoice_id",
+                (portal_id, portal_id, deal_id, deal_id),
+            ).fetchall()
+        return [
+            OrphanInvoice(
+                portal_id=r["portal_id"],
+                deal_id=r["deal_id"],
+                invoice_id=r["invoice_id"],
+                invoice_number=r["invoice_number"],
+                partner_id=r["partner_id"],
+                billing_date=date.fromisoformat(r["billing_date"]),
+                amount_total=r["amount_total"],
+                found_at=datetime.fromisoformat(r["found_at"]),
+                resolved_at=datetime.fromisoformat(r["resolved_at"]) if r["resolved_at"] else None,
+            )
+            for r in rows
+        ]
+
+    def resolve_orphan(self, portal_id: int, deal_id: str, invoice_id: int, now: datetime) -> bool:
+        with self._tx(immediate=True) as db:
+            cursor = db.execute(
+                "UPDATE orphans SET resolved_at = ? WHERE portal_id = ? AND deal_id = ? AND invoice_id = ?"
+                " AND resolved_at IS NULL",
+                (now.isoformat(), portal_id, deal_id, invoice_id),
+            )
+            return cursor.rowcount == 1
 
     # ---------------------------------------------------------------------------------------- partners
 
@@ -418,6 +551,11 @@ class SQLiteStore:
                     now.isoformat(),
                 ),
             )
+
+
+def _merged(written: Mapping[str, str], values: Mapping[str, str]) -> str:
+    """``written`` with each of ``values`` in place of its key's value, as the ``written`` column keeps it."""
+    return json.dumps({**written, **values}, ensure_ascii=False, sort_keys=True)
 
 
 def _detail(text: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,9 +44,15 @@ class FreeePort(Protocol):
 
     def search_partners(self, keyword: str, *, offset: int = 0, limit: int = 100) -> list[Partner]: ...
 
-    def create_partner(self, request: PartnerCreateRequest) -> Partner: ...
+    # ``before_send`` runs right before the write goes out (each time it is sent), after any wait for the rate
+    # limit, a back-off or a token refresh: the invoice process renews its lease there, and raises to send nothing
+    def create_partner(
+        self, request: PartnerCreateRequest, *, before_send: Callable[[], None] | None = None
+    ) -> Partner: ...
 
-    def create_invoice(self, request: InvoiceRequest) -> Invoice: ...
+    def create_invoice(
+        self, request: InvoiceRequest, *, before_send: Callable[[], None] | None = None
+    ) -> Invoice: ...
 
     def list_invoices(self, *, offset: int = 0, limit: int = 100, **filters: Any) -> list[Invoice]: ...
 
@@ -60,7 +66,11 @@ class Context:
     hubspot: HubSpotPort
     freee: FreeePort
     clock: Clock
-    lease_seconds: float = 120.0
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim on a deal lasts (``invoice_lease_seconds``), from the claim or its last renewal."""
+        return self.settings.invoice_lease_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Context:

@@ -10,22 +10,24 @@ attempt.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
 from sdk.errors import HubSpotNotFound, Problem, Retryable, ValidationFailed
-from sdk.freee.errors import SETUP_FREEE, FreeeDisconnected, FreeeValidationError
+from sdk.freee.errors import SETUP_FREEE, FreeeDisconnected, FreeeOutcomeUnknown, FreeeValidationError
 from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
 from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
-from sdk.store import Claim, InvoiceRecord, LedgerRow, LedgerState
+from sdk.settings import LEASE_MARGIN_SECONDS
+from sdk.store import Claim, ClaimLost, InvoiceRecord, LedgerRow, LedgerState
 from sdk.tenant import check_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
+from sdk.usecases.orphans import record_orphan
 from sdk.usecases.partners import PartnerConflict, resolve_partner
 from sdk.validation import InvoiceDraft, validate_deal
 
@@ -58,6 +60,20 @@ class InvoiceOutcome:
 
 class DealBusy(Retryable):
     """Another worker holds this deal right now; try again after ``retry_after`` seconds."""
+
+
+class LeaseLost(DealBusy):
+    """This attempt's claim passed to another attempt while it waited (for the rate limit, a back-off, a token
+    refresh, or freee's answer): it stops; the attempt holding the deal says how it went."""
+
+
+class LeaseTooShort(Retryable):
+    """Too little of the lease is left to send a freee write and record its answer: nothing was sent."""
+
+
+#: the most invoices ``GET /iv/invoices`` lists per call, and the most partners it filters by
+LIST_PAGE = 100
+PARTNERS_PER_LIST = 3
 
 
 #: what a deal waiting on a reconnection to freee shows in ``freee_sync_error`` (``freee_sync_status`` ``failed``)
@@ -125,8 +141,9 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
 
     company = bundle.company
     assert company is not None  # noqa: S101 - validate_deal refuses a deal without a company
+    before_write = _renew_before_write(ctx, claim, token)
     try:
-        partner = resolve_partner(ctx, bundle, company)
+        partner = resolve_partner(ctx, bundle, company, before_write=before_write)
     except PartnerConflict as conflict:
         return _fail_invalid(ctx, claim, token, trigger, (conflict.problem,))
     except Exception as error:
@@ -153,7 +170,7 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
                 company_id=ctx.freee.company_id,
                 partner=PartnerRef(id=partner.partner_id),
             )
-            invoice = ctx.freee.create_invoice(request)
+            invoice = ctx.freee.create_invoice(request, before_send=before_write)
     except FreeeValidationError as refused:
         problem = Problem(
             "freee.refused",
@@ -167,7 +184,12 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
         raise
 
     record = _record(invoice)
-    row = ctx.store.record_invoice(portal_id, deal_id, token, record, ctx.now())
+    try:
+        row = ctx.store.record_invoice(portal_id, deal_id, token, record, ctx.now())
+    except ClaimLost:
+        raise _claim_lost_after_write(
+            ctx, portal_id, deal_id, invoice, trigger, created=existing is None
+        ) from None
     ctx.remember(
         portal_id,
         deal_id,
@@ -262,23 +284,95 @@ def _record(invoice: Invoice) -> InvoiceRecord:
     )
 
 
+def _renew_before_write(ctx: Context, claim: Claim, token: str) -> Callable[[], None]:
+    """What runs right before each freee write of this attempt, after every wait (DESIGN §3.5): the lease renewed
+    with a conditional write, and the write let through only with more of it left than freee's timeout plus
+    :data:`~sdk.settings.LEASE_MARGIN_SECONDS`. Raises (nothing is sent) :class:`LeaseLost` when another attempt
+    took the deal over meanwhile, :class:`LeaseTooShort` when too little lease is left."""
+    row = claim.row
+
+    def renew() -> None:
+        now = ctx.now()
+        until = now + timedelta(seconds=ctx.lease_seconds)
+        try:
+            renewed = ctx.store.renew_claim(row.portal_id, row.deal_id, token, now, until)
+        except ClaimLost:
+            raise LeaseLost(
+                f"deal {row.deal_id}: another attempt took the deal over while this one waited; nothing was sent"
+                " to freee",
+                retry_after=ctx.lease_seconds,
+            ) from None
+        left = ((renewed.claim_until or now) - ctx.now()).total_seconds()
+        needed = ctx.settings.freee_timeout_seconds + LEASE_MARGIN_SECONDS
+        if left <= needed:
+            raise LeaseTooShort(
+                f"deal {row.deal_id}: {left:.1f}s of the lease left, more than {needed:g}s needed to send a freee"
+                " write; nothing was sent",
+                retry_after=1.0,
+            )
+
+    return renew
+
+
+def _claim_lost_after_write(
+    ctx: Context, portal_id: int, deal_id: str, invoice: Invoice, trigger: str, *, created: bool
+) -> LeaseLost:
+    """freee answered, but the claim had passed to another attempt meanwhile: an invoice this attempt created is
+    an orphan (recorded for a person to cancel in freee); one it adopted is found by the other attempt too."""
+    if created:
+        record_orphan(ctx, portal_id, deal_id, invoice, trigger)
+        return LeaseLost(
+            f"deal {deal_id}: freee created invoice {invoice.invoice_number} after another attempt had taken the"
+            " deal over; it is recorded as an orphan to cancel in freee (`hubspot-freee doctor`)",
+            retry_after=ctx.lease_seconds,
+        )
+    return LeaseLost(f"deal {deal_id}: another attempt took the deal over", retry_after=ctx.lease_seconds)
+
+
 def _left_by_earlier_attempt(
     ctx: Context, claim: Claim, partner_id: int, draft: InvoiceDraft
 ) -> Invoice | None:
-    """An invoice an earlier attempt created (freee committed, the answer was lost), found by its marker."""
-    wanted = (claim.row.portal_id, claim.row.deal_id)
-    dates: set[date] = {draft.billing_date}
-    if claim.row.billing_date is not None:
-        dates.add(claim.row.billing_date)
-    partners = {partner_id} | ({claim.row.partner_id} if claim.row.partner_id else set())
-    for billing in sorted(dates):
-        found = ctx.freee.list_invoices(
-            partner_ids=sorted(partners), start_billing_date=billing, end_billing_date=billing, limit=100
-        )
-        for invoice in found:
-            if parse_marker(invoice.memo) == wanted and not invoice.is_canceled:
-                return invoice
-    return None
+    """An invoice an earlier attempt created (freee committed, the answer was lost), found by its marker at every
+    partner and billing date any attempt used (the ledger's ``intents``) and at this attempt's."""
+    row = claim.row
+    places = {*row.intents, (partner_id, draft.billing_date)}
+    if row.partner_id is not None and row.billing_date is not None:
+        places.add((row.partner_id, row.billing_date))
+    return next(marked_invoices(ctx, row.portal_id, row.deal_id, places), None)
+
+
+def marked_invoices(
+    ctx: Context, portal_id: int, deal_id: str, places: Iterable[tuple[int, date]]
+) -> Iterator[Invoice]:
+    """Every uncancelled freee invoice whose memo carries the deal's marker among the invoices of these (partner,
+    billing date) places, each once: per billing date, its partners three at a time (freee's most per query), page
+    by page until a short page. Cancelled ones are skipped here rather than filtered by freee, so an invoice
+    cancelled while the pages are read cannot shift another out of them."""
+    wanted = (portal_id, deal_id)
+    partners_on: dict[date, set[int]] = {}
+    for partner, billing in places:
+        partners_on.setdefault(billing, set()).add(partner)
+    seen: set[int] = set()
+    for billing in sorted(partners_on):
+        partners = sorted(partners_on[billing])
+        for start in range(0, len(partners), PARTNERS_PER_LIST):
+            offset = 0
+            while True:
+                page = ctx.freee.list_invoices(
+                    offset=offset,
+                    limit=LIST_PAGE,
+                    partner_ids=partners[start : start + PARTNERS_PER_LIST],
+                    start_billing_date=billing,
+                    end_billing_date=billing,
+                )
+                for invoice in page:
+                    if invoice.id in seen or invoice.is_canceled or parse_marker(invoice.memo) != wanted:
+                        continue
+                    seen.add(invoice.id)
+                    yield invoice
+                if len(page) < LIST_PAGE:
+                    break
+                offset += LIST_PAGE
 
 
 def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
@@ -324,10 +418,9 @@ def _write_back(
             ctx.hubspot.update_companies({row.company_id: {names.company_partner_id: str(partner_id)}})
     except Exception:
         if token is not None:  # let the next attempt write back at once instead of waiting out the lease
-            ctx.store.record_written(row.portal_id, row.deal_id, row.written, ctx.now(), token=token)
+            ctx.store.record_written(row.portal_id, row.deal_id, {}, ctx.now(), token=token)
         raise
-    written = {**row.written, **changes}
-    updated = ctx.store.record_written(row.portal_id, row.deal_id, written, ctx.now(), token=token)
+    updated = ctx.store.record_written(row.portal_id, row.deal_id, changes, ctx.now(), token=token)
     ctx.remember(
         row.portal_id,
         row.deal_id,
@@ -381,32 +474,36 @@ def _refuse(
 def _fail_invalid(
     ctx: Context, claim: Claim, token: str, trigger: str, problems: tuple[Problem, ...]
 ) -> InvoiceOutcome:
+    """Every reason on the deal, written while the claim is held (so no other attempt can have invoiced it
+    meanwhile), then the row ``invalid`` and the claim released."""
     row = claim.row
     summary = "\n".join(p.line() for p in problems)
-    refused = ctx.store.record_failure(
-        row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now()
-    )
     names = ctx.settings.properties
     values = {names.deal_sync_status: "invalid", names.deal_sync_error: summary}
-    ctx.hubspot.update_deals({row.deal_id: values})
-    ctx.store.record_written(row.portal_id, row.deal_id, {**refused.written, **values}, ctx.now())
+    try:
+        shown = _show_failure(ctx, row, token, values)
+    except Exception:
+        ctx.store.record_failure(row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now())
+        raise  # the deal does not say why yet: retried like any HubSpot failure
+    ctx.store.record_failure(
+        row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now(), written=shown
+    )
     ctx.remember(row.portal_id, row.deal_id, "invalid", trigger, codes=[p.code for p in problems])
     return InvoiceOutcome(Result.INVALID, row.portal_id, row.deal_id, problems=problems)
 
 
 def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error: Exception) -> None:
-    """Record a transient failure (the claim is released; the next attempt reconciles before creating).
+    """Record a transient failure: shown on the deal while the claim is held, then the row ``failed`` and the claim
+    released (the next attempt reconciles before creating).
+
+    A freee write whose answer was lost (:class:`~sdk.freee.errors.FreeeOutcomeUnknown`: the invoice may exist
+    and not show in freee's list yet) keeps the deal claimed for ``freee_settle_seconds`` before another attempt
+    may look for it and create.
 
     freee disconnected is shown as such, once: while the deal waits for the reconnection its message is held and
     rechecked, and a recheck that finds the deal already showing it (the ledger's ``written``) writes nothing."""
     row = claim.row
     message = f"{error.__class__.__name__}: {error}"
-    failed = ctx.store.record_failure(
-        row.portal_id, row.deal_id, token, LedgerState.FAILED, message, ctx.now()
-    )
-    ctx.remember(
-        row.portal_id, row.deal_id, "failed", trigger, error=message, retryable=isinstance(error, Retryable)
-    )
     names = ctx.settings.properties
     if isinstance(error, FreeeDisconnected):
         shown = FREEE_DISCONNECTED_MESSAGE
@@ -418,14 +515,51 @@ def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error:
     else:
         shown = f"請求書の作成に失敗しました / Creating the invoice failed: {message}"
     values = {names.deal_sync_status: "failed", names.deal_sync_error: shown}
-    changes = _changed(values, failed.written) if isinstance(error, FreeeDisconnected) else values
-    if not changes:
-        return
+    changes = _changed(values, row.written) if isinstance(error, FreeeDisconnected) else values
+    written: dict[str, str] = {}
     try:
-        ctx.hubspot.update_deals({row.deal_id: changes})
-        ctx.store.record_written(row.portal_id, row.deal_id, {**failed.written, **changes}, ctx.now())
+        written = _show_failure(ctx, row, token, changes)
+    except ClaimLost:
+        ctx.remember(row.portal_id, row.deal_id, "claim_lost", trigger, error=message)
+        return  # another attempt holds the deal now: it says how it went
     except Exception:
         ctx.remember(row.portal_id, row.deal_id, "failure_not_shown_on_deal", "system")
+    settle = ctx.settings.freee_settle_seconds if isinstance(error, FreeeOutcomeUnknown) else None
+    try:
+        ctx.store.record_failure(
+            row.portal_id,
+            row.deal_id,
+            token,
+            LedgerState.FAILED,
+            message,
+            ctx.now(),
+            written=written,
+            settle_until=ctx.now() + timedelta(seconds=settle) if settle is not None else None,
+        )
+    except ClaimLost:
+        ctx.remember(row.portal_id, row.deal_id, "claim_lost", trigger, error=message)
+        return
+    ctx.remember(
+        row.portal_id,
+        row.deal_id,
+        "failed",
+        trigger,
+        error=message,
+        retryable=isinstance(error, Retryable),
+        **({"settle_seconds": settle} if settle is not None else {}),
+    )
+
+
+def _show_failure(ctx: Context, row: LedgerRow, token: str, values: Mapping[str, str]) -> dict[str, str]:
+    """Write a failure onto the deal while this attempt holds it: the lease is renewed first (:class:`ClaimLost`
+    when another attempt took the deal over), so the write lands before anyone else may claim the deal and write
+    its outcome. Returns what was written, for the ledger's ``written``."""
+    if not values:
+        return {}
+    now = ctx.now()
+    ctx.store.renew_claim(row.portal_id, row.deal_id, token, now, now + timedelta(seconds=ctx.lease_seconds))
+    ctx.hubspot.update_deals({row.deal_id: dict(values)})
+    return dict(values)
 
 
 def _deal_left_won_stage(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceOutcome:
@@ -453,6 +587,6 @@ def _deal_left_won_stage(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceO
     changes = _changed(values, row.written)
     if changes:
         ctx.hubspot.update_deals({row.deal_id: changes})
-        ctx.store.record_written(row.portal_id, row.deal_id, {**row.written, **changes}, ctx.now())
+        ctx.store.record_written(row.portal_id, row.deal_id, changes, ctx.now())
     ctx.remember(row.portal_id, row.deal_id, result.value, trigger, invoice_id=invoice.invoice_id)
     return InvoiceOutcome(result, row.portal_id, row.deal_id, invoice)

@@ -8,7 +8,8 @@ the others. A check that cannot run because another failed says so (``skipped``,
 The checks, in order: settings · HubSpot connection · HubSpot portal (the access token's portal is
 ``HUBSPOT_PORTAL_ID``, the tenant boundary of :mod:`sdk.tenant`) · won stages per pipeline · DESIGN §5 properties
 per object type · freee token (refreshed when it has expired) · freee connection and company · partner codes · queue and
-dead-letter queue. No check prints or returns a secret.
+dead-letter queue · orphan invoices (a second invoice for a deal, :mod:`sdk.usecases.orphans`). No check prints or
+returns a secret.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from sdk.models.hubspot import AccountDetails, Pipeline
     from sdk.queue import Queue
     from sdk.settings import Settings, WonStageRules
+    from sdk.store import Store
 
 #: what the worker and these checks need from the HubSpot private app
 HUBSPOT_SCOPES: Final = (
@@ -66,6 +68,7 @@ CHECK_NAMES: Final = (
     "freee connection / freee接続",
     "partner codes / 取引先コード",
     "queue / キュー",
+    "orphan invoices / 二重の請求書",
 )
 
 
@@ -472,6 +475,21 @@ def check_queue(queue: Queue) -> CheckResult:
     return ok(name, f"{counts} / 正常")
 
 
+def check_orphans(store: Store) -> CheckResult:
+    """No invoice created by an attempt that had lost its claim (:mod:`sdk.usecases.orphans`) is left open."""
+    from sdk.usecases.orphans import describe, open_orphans
+
+    found = open_orphans(store)
+    if not found:
+        return ok(CHECK_NAMES[-1], "none / ありません")
+    return problem(
+        CHECK_NAMES[-1],
+        f"{len(found)} second invoice(s) / 二重の請求書 {len(found)} 件:\n" + "\n".join(map(describe, found)),
+        "cancel each in freee; the deal keeps its own invoice (`hubspot-freee invoice show --deal ID`) / "
+        "各請求書をfreeeで取り消してください（取引の請求書はそのままです）",
+    )
+
+
 def _when(moment: datetime) -> str:
     return moment.isoformat(timespec="minutes")
 
@@ -526,6 +544,7 @@ def run_doctor(
     results += _hubspot_checks(settings, clock, wiring)
     results += _freee_checks(settings, clock, wiring)
     results.append(guarded("queue / キュー", lambda: _queue_check(settings, clock, wiring)))
+    results.append(guarded(CHECK_NAMES[-1], lambda: check_orphans((wiring.store or _open_store)(settings))))
     return results
 
 
@@ -672,6 +691,7 @@ __all__ = [
     "check_freee_token",
     "check_hubspot_connection",
     "check_hubspot_portal",
+    "check_orphans",
     "check_partner_codes",
     "check_properties",
     "check_queue",

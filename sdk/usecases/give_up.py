@@ -5,10 +5,12 @@ The message then goes to the dead-letter queue; ``hubspot-freee dlq redrive`` re
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sdk.log import get_logger
-from sdk.store import LedgerState
+from sdk.store import LedgerRow, LedgerState
 from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import InvoiceOutcome, Result
 from sdk.usecases.waiters import complete_queued_action
@@ -38,14 +40,9 @@ def give_up(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
     shown = gave_up_message(attempts, error)
     outcome: InvoiceOutcome | None = None
     try:
-        row = ctx.store.get_ledger(job.portal_id, job.deal_id)
+        row = show_failed(ctx, job, shown, error)
         if row is not None and row.state is LedgerState.CREATED:
             outcome = InvoiceOutcome(Result.ALREADY_INVOICED, job.portal_id, job.deal_id, row.invoice)
-        elif row is None or not (row.claimed(ctx.now()) or row.state is LedgerState.CANCELLED):
-            names = ctx.settings.properties
-            ctx.hubspot.update_deals(
-                {job.deal_id: {names.deal_sync_status: "failed", names.deal_sync_error: shown}}
-            )
         ctx.remember(job.portal_id, job.deal_id, "gave_up", job.trigger, attempts=attempts, error=error)
     except Exception:
         logger.exception({"event": "give_up_not_shown", "attempts": attempts})
@@ -55,6 +52,31 @@ def give_up(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
         except Exception:
             logger.exception({"event": "callback_not_completed", "callback_id": job.callback_id})
     logger.error({"event": "message_gave_up", "attempts": attempts, "error": error})
+
+
+def show_failed(ctx: Context, job: InvoiceJob, message: str, error: str) -> LedgerRow | None:
+    """Show ``failed`` and ``message`` on the deal the way an attempt does: claim it first, write while the claim
+    is held, then record the failure (with what was written) and release it. ``None`` once written; otherwise the
+    row that stopped it, and nothing is written: the deal is invoiced or cancelled, or another attempt holds it (or
+    is settling after a lost answer) and will say how it went."""
+    now = ctx.now()
+    token = uuid.uuid4().hex
+    claim = ctx.store.claim(
+        job.portal_id, job.deal_id, token, now, now + timedelta(seconds=ctx.lease_seconds)
+    )
+    if not claim.granted:
+        return claim.row
+    names = ctx.settings.properties
+    values = {names.deal_sync_status: "failed", names.deal_sync_error: message}
+    try:
+        ctx.hubspot.update_deals({job.deal_id: values})
+    except Exception:
+        ctx.store.record_failure(job.portal_id, job.deal_id, token, LedgerState.FAILED, error, ctx.now())
+        raise
+    ctx.store.record_failure(
+        job.portal_id, job.deal_id, token, LedgerState.FAILED, error, ctx.now(), written=values
+    )
+    return None
 
 
 def retrying_message(attempts: int, error: str) -> str:
@@ -70,18 +92,21 @@ def retrying_message(attempts: int, error: str) -> str:
 def show_retrying(ctx: Context, job: InvoiceJob, attempts: int, error: str) -> None:
     """An attempt failed where the invoice process could not say so itself (before its claim, or outside it): show
     ``failed`` and that it will be retried, so a deal that ends in the dead-letter queue always carries a reason.
-    Nothing is written over a deal that is invoiced, that another worker holds, or that already shows its
-    failure."""
+    Written under a claim (:func:`show_failed`), and not at all over a deal that is invoiced, that another worker
+    holds, or that already shows its failure."""
     row = ctx.store.get_ledger(job.portal_id, job.deal_id)
-    if row is not None and (row.state is not LedgerState.CREATING or row.claimed(ctx.now())):
+    if row is not None and not _failure_unshown(ctx, row):
         return
-    names = ctx.settings.properties
-    ctx.hubspot.update_deals(
-        {
-            job.deal_id: {
-                names.deal_sync_status: "failed",
-                names.deal_sync_error: retrying_message(attempts, error),
-            }
-        }
+    if show_failed(ctx, job, retrying_message(attempts, error), error) is None:
+        ctx.remember(job.portal_id, job.deal_id, "retrying", job.trigger, attempts=attempts, error=error)
+
+
+def _failure_unshown(ctx: Context, row: LedgerRow) -> bool:
+    """A row left ``creating`` (its attempt died), or ``failed`` without the deal showing it (its attempt could
+    not write it, e.g. HubSpot was down too)."""
+    if row.state is LedgerState.CREATING:
+        return True
+    return (
+        row.state is LedgerState.FAILED
+        and row.written.get(ctx.settings.properties.deal_sync_status) != "failed"
     )
-    ctx.remember(job.portal_id, job.deal_id, "retrying", job.trigger, attempts=attempts, error=error)

@@ -12,6 +12,7 @@ Never a second partner for one company, never two companies merged because their
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sdk.errors import Conflict, Problem
@@ -33,7 +34,11 @@ class PartnerConflict(Conflict):
         super().__init__(problem.line())
 
 
-def resolve_partner(ctx: Context, bundle: DealBundle, company: Company) -> PartnerChoice:
+def resolve_partner(
+    ctx: Context, bundle: DealBundle, company: Company, *, before_write: Callable[[], None] | None = None
+) -> PartnerChoice:
+    """``before_write`` runs right before the partner is created in freee (the invoice process renews its lease
+    there, and raises to send nothing)."""
     settings = ctx.settings
     portal = bundle.portal_id
     linked = ctx.store.partner_for_company(portal, company.id)
@@ -58,7 +63,7 @@ def resolve_partner(ctx: Context, bundle: DealBundle, company: Company) -> Partn
         with_code=settings.freee_use_partner_codes,
     )
     try:
-        created = ctx.freee.create_partner(request)
+        created = ctx.freee.create_partner(request, before_send=before_write)
     except FreeeValidationError as refused:
         ours = _ours_after_refusal(ctx, company, code)
         if ours is not None:

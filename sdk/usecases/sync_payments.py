@@ -375,11 +375,7 @@ def _sync(
         for update in updates:
             if not update.changes:  # freee told us something to remember, and HubSpot needs nothing
                 ctx.store.record_written(
-                    update.row.portal_id,
-                    update.row.deal_id,
-                    update.row.written,
-                    ctx.now(),
-                    invoice=update.invoice,
+                    update.row.portal_id, update.row.deal_id, {}, ctx.now(), invoice=update.invoice
                 )
 
     _roll_up_companies(ctx, summary, rows, standings, today, dry_run=dry_run, progress=progress)
@@ -541,8 +537,8 @@ def _write_deals(
                     f"deal {row.deal_id} is not in HubSpot any more / HubSpotに取引がありません"
                 )
                 continue
-            after = {**row.written, **u.changes}
-            ctx.store.record_written(row.portal_id, row.deal_id, after, ctx.now(), invoice=u.invoice)
+            # only what this sync wrote: the row it read may be stale (an error written since stays remembered)
+            ctx.store.record_written(row.portal_id, row.deal_id, u.changes, ctx.now(), invoice=u.invoice)
             if u.cancelled:
                 ctx.store.mark_cancelled(row.portal_id, row.deal_id, ctx.now())
             ctx.remember(row.portal_id, row.deal_id, "payment_synced", "sync", fields=sorted(u.changes))

@@ -23,7 +23,7 @@ import yaml
 from deploy import check_package
 from functions.app import ROUTES
 from sdk.queue import DLQ_SUFFIX
-from sdk.settings import SECRETS_ENV, Settings
+from sdk.settings import LEASE_MARGIN_SECONDS, SECRETS_ENV, Settings
 from sdk.store.dynamodb import TTL_ATTRIBUTE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,6 +179,47 @@ def test_the_worker_reports_partial_failures_and_dead_letters_after_max_receives
     assert dlq["QueueName"] == queue["QueueName"] + DLQ_SUFFIX  # where sdk.queue.sqs looks for dead letters
     assert environment(worker)["QUEUE_URL"] == f"sqs://{queue['QueueName']}"
     assert int(queue["VisibilityTimeout"]) >= int(worker["timeout"])  # AWS refuses the mapping otherwise
+
+
+def lease_problems(worker: dict[str, Any]) -> list[str]:
+    """DESIGN §3.5: the lease a worker takes on a deal (``INVOICE_LEASE_SECONDS``, renewed right before each freee
+    write) is long enough to send a write at all, and ends a margin before the platform stops the worker."""
+    env = environment(worker)
+    lease = float(env.get("INVOICE_LEASE_SECONDS", Settings.model_fields["invoice_lease_seconds"].default))
+    freee = float(env.get("FREEE_TIMEOUT_SECONDS", Settings.model_fields["freee_timeout_seconds"].default))
+    problems = []
+    if lease <= freee + LEASE_MARGIN_SECONDS:
+        problems.append(
+            f"lease {lease:g}s leaves no room for a freee write ({freee:g}s + {LEASE_MARGIN_SECONDS:g}s)"
+        )
+    if lease + LEASE_MARGIN_SECONDS > float(worker["timeout"]):
+        problems.append(
+            f"lease {lease:g}s + {LEASE_MARGIN_SECONDS:g}s is past the worker's timeout {worker['timeout']}s"
+        )
+    return problems
+
+
+def test_the_invoice_lease_ends_a_margin_before_the_workers_timeout():
+    worker = function_with("functions.worker.lambda_handler")
+    assert lease_problems(worker) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"timeout": 90}, "past the worker's timeout"),  # the lease equals the time limit: no margin
+        ({"environment": {"INVOICE_LEASE_SECONDS": "110"}}, "past the worker's timeout"),
+        ({"environment": {"INVOICE_LEASE_SECONDS": "25"}}, "no room for a freee write"),
+    ],
+)
+def test_the_lease_check_fails_when_the_margin_is_gone(change: dict[str, Any], problem: str):
+    worker = function_with("functions.worker.lambda_handler")
+    changed = {
+        **worker,
+        **change,
+        "environment": {**worker.get("environment", {}), **change.get("environment", {})},
+    }
+    assert any(problem in p for p in lease_problems(changed))
 
 
 def test_the_worker_is_throttled_to_freees_rate_limit_without_sqs_throttling():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from functions.cli import app
 from sandbox.transport import serve
 from sdk.clock import SystemClock
+from sdk.store import OrphanInvoice
 from sdk.store.sqlite import SQLiteStore
 from tests.world import World, build_world, cli_env
 
@@ -76,6 +78,28 @@ def test_create_then_again_then_show(setup):
     assert "invoice_created" in table.output
 
 
+def test_show_names_an_orphan_invoice_to_cancel_in_freee(setup):
+    world, env = setup
+    deal = world.deal(company=world.company(), line_items=items())
+    assert run(env, "invoice", "create", "--deal", deal).exit_code == 0
+    [invoice] = world.invoices()
+    orphan = OrphanInvoice(
+        int(PORTAL),
+        deal,
+        9999,
+        "INV-0000009999",
+        invoice["partner_id"],
+        date(2026, 11, 20),
+        12345,
+        datetime.now(UTC),
+    )
+    world.store.record_orphan(orphan)  # what an attempt that lost its claim after freee answered leaves
+    data = json.loads(run(env, "invoice", "show", "--deal", deal, "--json").stdout)
+    assert [(o["invoice_id"], o["invoice_number"]) for o in data["orphans"]] == [(9999, "INV-0000009999")]
+    human = run(env, "invoice", "show", "--deal", deal).output
+    assert "orphan invoice" in human and "INV-0000009999" in human
+
+
 def test_invalid_deal_exits_1_with_every_reason(setup):
     world, env = setup
     deal = world.deal(company=None, line_items=[], amount="-5")
@@ -89,7 +113,8 @@ def test_failed_deals_are_retried_with_a_progress_bar(setup):
     world, env = setup
     deal = world.deal(company=world.company(), line_items=items())
     world.freee_box.faults.script("timeout_after_commit", path_prefix="/iv/invoices", methods={"POST"})
-    env = env | {"FREEE_TIMEOUT_SECONDS": "2"}
+    # retried at once, not after the settling period that follows a lost answer
+    env = env | {"FREEE_TIMEOUT_SECONDS": "2", "FREEE_SETTLE_SECONDS": "0"}
     failed = run(env, "invoice", "create", "--deal", deal)
     assert failed.exit_code == 1
     assert "temporary" in failed.output

@@ -279,6 +279,7 @@ def test_doctor_passes_on_a_healthy_setup(setup):
         "freee connection",
         "partner codes",
         "queue",
+        "orphan invoices",
     ]
     assert "Closed Won" in checks["won stages"]["detail"] and "受注 / Won" in checks["won stages"]["detail"]
     assert_no_secret(human.output + output, setup.secrets())

@@ -253,6 +253,7 @@ def test_answer_lost_after_freee_committed_then_next_attempt_adopts_the_invoice(
     row = world.store.get_ledger(PORTAL, deal)
     assert row.state is LedgerState.FAILED
     assert world.deal_props(deal)["freee_sync_status"] == "failed"
+    world.clock.advance(world.settings.freee_settle_seconds)  # the settling period after a lost answer
     outcome = create_invoice_for_deal(world.context(), PORTAL, deal, "retry")
     assert outcome.result is Result.CREATED
     assert outcome.adopted

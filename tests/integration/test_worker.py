@@ -350,6 +350,53 @@ def test_run_worker_handles_messages_until_stopped(world: World, queue: SQLiteQu
     assert len(world.invoices()) == 3
 
 
+def test_a_slow_message_does_not_make_the_next_one_come_back_to_another_worker(
+    world: World, queue: SQLiteQueue
+):
+    """Issue 14 (5): the local worker holds only the message it works on. Reading the first deal takes longer
+    than the queue's visibility timeout; the second message, still waiting its turn, must not be handed to another
+    worker meanwhile (a second receive: one attempt burned, and on the last one a give-up)."""
+    slow, waiting = won_deal(world), won_deal(world)
+    visibility = world.settings.queue_visibility_timeout
+    world.hubspot_box.faults.add(
+        FaultRule(
+            FaultKind.LATENCY,
+            path_prefix=f"/crm/v3/objects/deals/{slow}",
+            methods=frozenset({"GET"}),
+            latency_seconds=visibility + 10,
+        )
+    )
+    queue.send(job(slow))
+    queue.send(job(waiting))
+    other_worker: list[Any] = []
+
+    def first_done(result: Any) -> None:
+        if result.deal_id == slow and not other_worker:
+            other_worker.extend(drain(world.context(), queue))  # another worker polls the queue now
+
+    mine = drain(world.context(), queue, on_result=first_done)
+    receives = [r for r in mine + other_worker if r.deal_id == waiting]
+    # received once, on its first attempt
+    assert [(r.attempts, r.result) for r in receives] == [(1, "created")]
+    assert len(world.invoices()) == 2
+    assert queue.depth() == QueueDepth(visible=0, in_flight=0, dead=0)
+
+
+def test_a_stopped_worker_hands_nothing_back_with_an_attempt_spent(world: World, queue: SQLiteQueue):
+    """Stopping between two messages leaves the ones not started untouched: their first receive is still ahead."""
+    deals = [won_deal(world) for _ in range(3)]
+    for deal in deals:
+        queue.send(job(deal))
+    stop = threading.Event()
+    handled = run_worker(
+        world.context(), queue, stop=stop, poll_interval=0.01, on_result=lambda _: stop.set()
+    )
+    assert handled == 1
+    later = drain(world.context(), queue)
+    assert [r.attempts for r in later] == [1, 1]
+    assert len(world.invoices()) == 3
+
+
 # ------------------------------------------------------------------------------------------------- Lambda
 
 

@@ -171,10 +171,10 @@ class GatedFreee:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def create_invoice(self, request: Any) -> Any:
+    def create_invoice(self, request: Any, **kwargs: Any) -> Any:
         self.inside.set()
         assert self.release.wait(10)
-        return self._inner.create_invoice(request)
+        return self._inner.create_invoice(request, **kwargs)
 
 
 @dataclass

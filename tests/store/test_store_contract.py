@@ -14,7 +14,16 @@ import pytest
 from sdk.clock import FakeClock
 from sdk.freee.ratelimit import RateLimiter, RateLimitStore, Window
 from sdk.freee.tokens import TokenSet
-from sdk.store import Claim, ClaimLost, HistoryEvent, InvoiceRecord, LedgerState, Store, open_store
+from sdk.store import (
+    Claim,
+    ClaimLost,
+    HistoryEvent,
+    InvoiceRecord,
+    LedgerState,
+    OrphanInvoice,
+    Store,
+    open_store,
+)
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -181,6 +190,7 @@ def _note_intent(store: Store, token: str) -> object:
         pytest.param(
             lambda s, t: s.record_written(PORTAL, DEAL, {"a": "b"}, NOW, token=t), id="record_written"
         ),
+        pytest.param(lambda s, t: s.renew_claim(PORTAL, DEAL, t, NOW, NOW + 2 * LEASE), id="renew_claim"),
     ],
 )
 def test_a_write_with_a_lost_claim_raises_and_changes_nothing(
@@ -244,6 +254,124 @@ def test_record_failure_releases_the_claim_with_the_error(store: Store, state: L
     assert store.get_ledger(PORTAL, DEAL) == failed
 
 
+def test_record_failure_remembers_what_the_attempt_wrote_on_the_deal(store: Store) -> None:
+    created(store, deal="other")  # another row, untouched
+    claim(store, "t1")
+    store.record_written(PORTAL, DEAL, {"freee_sync_status": "pending", "note": "kept"}, NOW)
+    shown = {"freee_sync_status": "failed", "freee_sync_error": "一時的なエラー / temporary"}
+    failed = store.record_failure(PORTAL, DEAL, "t1", LedgerState.FAILED, "503", NOW, written=shown)
+    assert failed.written == {"note": "kept", **shown}
+    assert (failed.state, failed.claim_token) == (LedgerState.FAILED, None)
+    assert store.get_ledger(PORTAL, DEAL) == failed
+    assert store.get_ledger(PORTAL, "other").written == {"freee_invoice_id": "501"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("state", [LedgerState.FAILED, LedgerState.INVALID])
+def test_a_created_row_never_goes_back_to_a_failure_even_for_the_claim_that_created_it(
+    store: Store, state: LedgerState
+) -> None:
+    claim(store, "t1")
+    recorded = store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)  # the claim is kept for write-back
+    with pytest.raises(ClaimLost):
+        store.record_failure(
+            PORTAL, DEAL, "t1", state, "a late failure", NOW, written={"freee_sync_status": "x"}
+        )
+    assert store.get_ledger(PORTAL, DEAL) == recorded
+    written = store.record_written(PORTAL, DEAL, {"freee_sync_status": "created"}, NOW, token="t1")
+    with pytest.raises(ClaimLost):
+        store.record_failure(PORTAL, DEAL, "t1", state, "a later failure", NOW)
+    assert store.get_ledger(PORTAL, DEAL) == written
+
+
+def test_a_failure_is_recorded_once_per_claim(store: Store) -> None:
+    claim(store, "t1")
+    failed = store.record_failure(PORTAL, DEAL, "t1", LedgerState.FAILED, "first", NOW)
+    with pytest.raises(ClaimLost):
+        store.record_failure(PORTAL, DEAL, "t1", LedgerState.INVALID, "second", NOW)
+    assert store.get_ledger(PORTAL, DEAL) == failed
+
+
+def test_record_invoice_needs_a_creating_row(store: Store) -> None:
+    claim(store, "t1")
+    recorded = store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)
+    with pytest.raises(ClaimLost):
+        store.record_invoice(PORTAL, DEAL, "t1", invoice(invoice_id=502), NOW)
+    assert store.get_ledger(PORTAL, DEAL) == recorded
+
+
+def test_an_intent_is_noted_only_on_a_creating_row(store: Store) -> None:
+    claim(store, "t1")
+    recorded = store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)  # the claim is kept for write-back
+    with pytest.raises(ClaimLost):
+        _note_intent(store, "t1")
+    assert store.get_ledger(PORTAL, DEAL) == recorded
+
+
+def test_a_cancelled_row_takes_no_failure_and_no_invoice(store: Store) -> None:
+    claim(store, "t1")
+    store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)  # claim kept (write-back not done)
+    cancelled = store.mark_cancelled(PORTAL, DEAL, NOW)
+    with pytest.raises(ClaimLost):
+        store.record_failure(PORTAL, DEAL, "t1", LedgerState.FAILED, "late", NOW)
+    with pytest.raises(ClaimLost):
+        store.record_invoice(PORTAL, DEAL, "t1", invoice(invoice_id=502), NOW)
+    assert store.get_ledger(PORTAL, DEAL) == cancelled
+
+
+SETTLE = timedelta(seconds=60)
+
+
+def test_a_lost_answer_keeps_the_deal_claimed_until_the_settling_period_ends(store: Store) -> None:
+    claim(store, "t1")
+    shown = {"freee_sync_status": "failed"}
+    settling = store.record_failure(
+        PORTAL,
+        DEAL,
+        "t1",
+        LedgerState.FAILED,
+        "FreeeOutcomeUnknown",
+        NOW,
+        written=shown,
+        settle_until=NOW + SETTLE,
+    )
+    assert (settling.state, settling.last_error, dict(settling.written)) == (
+        LedgerState.FAILED,
+        "FreeeOutcomeUnknown",
+        shown,
+    )
+    assert (settling.claim_token, settling.claim_until) == ("t1", NOW + SETTLE)
+    assert settling.claimed(NOW + SETTLE - timedelta(seconds=1))
+    refused = claim(store, "t2", now=NOW + SETTLE - timedelta(seconds=1))
+    assert not refused.granted
+    assert refused.row == settling
+    after = claim(store, "t3", now=NOW + SETTLE)
+    assert after.granted
+    assert after.resumed  # so the next attempt looks for the invoice by its marker first
+    assert (after.row.state, after.row.claim_token, after.row.attempts) == (LedgerState.CREATING, "t3", 2)
+
+
+def test_a_settling_row_takes_nothing_more_from_the_attempt_that_lost_its_answer(store: Store) -> None:
+    claim(store, "t1")
+    settling = store.record_failure(
+        PORTAL, DEAL, "t1", LedgerState.FAILED, "lost", NOW, settle_until=NOW + SETTLE
+    )
+    with pytest.raises(ClaimLost):
+        store.record_failure(
+            PORTAL, DEAL, "t1", LedgerState.FAILED, "again", NOW, settle_until=NOW + SETTLE * 2
+        )
+    with pytest.raises(ClaimLost):
+        store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)
+    assert store.get_ledger(PORTAL, DEAL) == settling
+
+
+def test_only_a_failed_attempt_settles(store: Store) -> None:
+    claim(store, "t1")
+    before = store.get_ledger(PORTAL, DEAL)
+    with pytest.raises(ValueError, match="settles"):
+        store.record_failure(PORTAL, DEAL, "t1", LedgerState.INVALID, "x", NOW, settle_until=NOW + SETTLE)
+    assert store.get_ledger(PORTAL, DEAL) == before
+
+
 def test_record_failure_refuses_a_state_that_is_not_a_failure(store: Store) -> None:
     claim(store, "t1")
     before = store.get_ledger(PORTAL, DEAL)
@@ -263,10 +391,36 @@ def test_record_written_without_a_token_keeps_the_claim_as_it_is(store: Store) -
     assert store.get_ledger(PORTAL, DEAL) == row
 
 
-def test_record_written_replaces_what_was_written_before(store: Store) -> None:
+def test_record_written_replaces_the_keys_it_is_given_and_keeps_the_others(store: Store) -> None:
     created(store)
-    row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "unpaid"}, NOW)
-    assert row.written == {"freee_payment_status": "unpaid"}
+    row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "unpaid", "freee_sync_error": ""}, NOW)
+    assert row.written == {
+        "freee_invoice_id": "501",
+        "freee_payment_status": "unpaid",
+        "freee_sync_error": "",
+    }
+    row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "paid"}, NOW)
+    assert row.written == {"freee_invoice_id": "501", "freee_payment_status": "paid", "freee_sync_error": ""}
+    assert store.get_ledger(PORTAL, DEAL) == row
+
+
+def test_a_writer_holding_a_stale_copy_of_the_row_cannot_drop_a_newer_value(store: Store) -> None:
+    """A payment sync read the row, then an error was written onto the deal and remembered; the sync then records
+    what it wrote from its old copy: the error stays remembered, so a later write-back knows to clear it."""
+    created(store)
+    stale = store.get_ledger(PORTAL, DEAL)
+    assert stale is not None
+    store.record_written(PORTAL, DEAL, {"freee_sync_error": "受注から外れました"}, NOW)
+    synced = {"freee_payment_status": "paid"}
+    row = store.record_written(PORTAL, DEAL, synced, NOW + timedelta(seconds=1))
+    assert row.written == {**stale.written, "freee_sync_error": "受注から外れました", **synced}
+
+
+def test_record_written_keeps_property_names_as_they_are(store: Store) -> None:
+    created(store)
+    odd = {"freee.sync-status": "failed", "name with spaces": "値", "#x": ":y"}
+    row = store.record_written(PORTAL, DEAL, odd, NOW)
+    assert row.written == {"freee_invoice_id": "501", **odd}
 
 
 def test_record_written_with_an_invoice_remembers_its_accounting_deal(store: Store) -> None:
@@ -275,7 +429,7 @@ def test_record_written_with_an_invoice_remembers_its_accounting_deal(store: Sto
     learned = replace(invoice(), accounting_deal_id=2**40, due_date=date(2027, 1, 31))
     row = store.record_written(PORTAL, DEAL, {"freee_payment_status": "paid"}, NOW, invoice=learned)
     assert row.invoice == learned
-    assert row.written == {"freee_payment_status": "paid"}
+    assert row.written == {"freee_invoice_id": "501", "freee_payment_status": "paid"}
     assert store.get_ledger(PORTAL, DEAL) == row
     again = store.record_written(PORTAL, DEAL, {"freee_payment_status": "paid"}, NOW)
     assert again.invoice == learned  # without ``invoice`` the record is kept as it is
@@ -883,3 +1037,135 @@ def test_company_written_values_are_kept_per_portal_and_company(store: Store) ->
     assert store.partner_for_company(PORTAL, "501") == 77
     created(store)
     assert [r.deal_id for r in store.ledger()] == [DEAL]  # none of these rows is a ledger row
+
+
+# ------------------------------------------------------- the lease renewed before a freee write (issue 14)
+
+
+def test_renewing_moves_the_holders_lease_so_nobody_else_can_claim(store: Store) -> None:
+    claim(store, "t1")
+    later = NOW + LEASE - timedelta(seconds=1)
+    renewed = store.renew_claim(PORTAL, DEAL, "t1", later, later + LEASE)
+    assert (renewed.claim_token, renewed.claim_until, renewed.state) == (
+        "t1",
+        later + LEASE,
+        LedgerState.CREATING,
+    )
+    assert renewed.version == 2
+    assert store.get_ledger(PORTAL, DEAL) == renewed
+    # past the first lease, not the renewed one
+    refused = claim(store, "t2", now=NOW + LEASE + timedelta(seconds=1))
+    assert not refused.granted
+    assert refused.row.claim_token == "t1"
+
+
+def test_a_lease_that_ran_out_untaken_is_still_the_holders_to_renew(store: Store) -> None:
+    claim(store, "t1")
+    late = NOW + 2 * LEASE
+    assert store.renew_claim(PORTAL, DEAL, "t1", late, late + LEASE).claim_until == late + LEASE
+    assert not claim(store, "t2", now=late).granted
+
+
+def test_only_a_creating_row_is_renewed(store: Store) -> None:
+    claim(store, "t1")
+    store.record_invoice(PORTAL, DEAL, "t1", invoice(), NOW)  # created, its claim kept for the write-back
+    with pytest.raises(ClaimLost):
+        store.renew_claim(PORTAL, DEAL, "t1", NOW, NOW + LEASE)
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert (row.state, row.claim_until) == (LedgerState.CREATED, NOW + LEASE)
+
+
+def test_every_place_any_attempt_noted_is_kept(store: Store) -> None:
+    first, second = date(2026, 11, 20), date(2026, 11, 30)
+    claim(store, "t1")
+    store.note_intent(PORTAL, DEAL, "t1", company_id="c1", partner_id=77, billing_date=first)
+    store.record_failure(PORTAL, DEAL, "t1", LedgerState.FAILED, "lost", NOW)
+    assert claim(store, "t2", now=NOW + timedelta(seconds=1)).row.intents == ((77, first),)
+    store.note_intent(PORTAL, DEAL, "t2", company_id="c1", partner_id=78, billing_date=second)
+    store.note_intent(PORTAL, DEAL, "t2", company_id="c1", partner_id=77, billing_date=first)
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert row.intents == ((77, first), (78, second))
+    assert (row.partner_id, row.billing_date) == (77, first)  # the latest
+    store.record_invoice(PORTAL, DEAL, "t2", invoice(), NOW)
+    after = store.get_ledger(PORTAL, DEAL)
+    assert after is not None
+    assert after.intents == ((77, first), (78, second))
+
+
+def test_a_row_with_no_intent_has_none(store: Store) -> None:
+    assert claim(store).row.intents == ()
+
+
+def orphan(invoice_id: int = 601, deal: str = DEAL, portal: int = PORTAL) -> OrphanInvoice:
+    return OrphanInvoice(
+        portal_id=portal,
+        deal_id=deal,
+        invoice_id=invoice_id,
+        invoice_number=f"INV-{invoice_id:010d}",
+        partner_id=77,
+        billing_date=date(2026, 11, 20),
+        amount_total=110_000,
+        found_at=NOW,
+    )
+
+
+def test_orphan_invoices_are_kept_once_listed_and_resolved_once(store: Store) -> None:
+    assert store.orphans() == []
+    store.record_orphan(orphan(602))
+    store.record_orphan(orphan(601))
+    store.record_orphan(orphan(700, deal="42"))
+    store.record_orphan(orphan(800, portal=1))
+    store.record_orphan(replace(orphan(601), found_at=NOW + LEASE, invoice_number="x"))  # kept as it was
+    assert store.orphans() == [orphan(800, portal=1), orphan(700, deal="42"), orphan(601), orphan(602)]
+    assert store.orphans(PORTAL, DEAL) == [orphan(601), orphan(602)]
+    assert store.orphans(PORTAL) == [orphan(700, deal="42"), orphan(601), orphan(602)]
+    later = NOW + timedelta(hours=1)
+    assert store.resolve_orphan(PORTAL, DEAL, 601, later)
+    assert not store.resolve_orphan(PORTAL, DEAL, 601, later + LEASE)  # once
+    assert not store.resolve_orphan(PORTAL, DEAL, 999, later)  # no such orphan
+    assert store.orphans(PORTAL, DEAL) == [replace(orphan(601), resolved_at=later), orphan(602)]
+
+
+def test_orphans_are_neither_ledger_rows_nor_history(store: Store) -> None:
+    claim(store, "t1")
+    before = store.get_ledger(PORTAL, DEAL)
+    store.record_orphan(orphan())
+    assert store.get_ledger(PORTAL, DEAL) == before
+    assert [r.deal_id for r in store.ledger()] == [DEAL]
+    assert store.history(PORTAL, DEAL) == []
+
+
+def test_a_ledger_file_made_before_intents_were_kept_opens_and_keeps_its_rows(tmp_path: Any) -> None:
+    import sqlite3
+
+    from sdk.store.sqlite import SQLiteStore
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE ledger (portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, state TEXT NOT NULL,"
+            " version INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, claim_token TEXT, claim_until TEXT,"
+            " company_id TEXT, partner_id INTEGER, billing_date TEXT, invoice TEXT, written TEXT NOT NULL"
+            " DEFAULT '{}', last_error TEXT, updated_at TEXT, PRIMARY KEY (portal_id, deal_id))"
+        )
+        db.execute(
+            "INSERT INTO ledger (portal_id, deal_id, state, version, attempts, partner_id, billing_date)"
+            " VALUES (?, ?, 'failed', 4, 1, 77, '2026-11-20')",
+            (PORTAL, DEAL),
+        )
+    store = SQLiteStore(path)
+    SQLiteStore(path)  # a second process opening it adds nothing twice
+    row = store.get_ledger(PORTAL, DEAL)
+    assert row is not None
+    assert (row.state, row.partner_id, row.billing_date, row.intents) == (
+        LedgerState.FAILED,
+        77,
+        date(2026, 11, 20),
+        (),
+    )
+    assert claim(store, "t1").granted
+    store.note_intent(PORTAL, DEAL, "t1", company_id="c1", partner_id=78, billing_date=date(2026, 11, 27))
+    after = store.get_ledger(PORTAL, DEAL)
+    assert after is not None and after.intents == ((78, date(2026, 11, 27)),)

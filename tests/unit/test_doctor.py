@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from sdk.models.hubspot import AccountDetails, Pipeline
 from sdk.properties import property_definitions
 from sdk.queue import QueueDepth
 from sdk.settings import PropertyNames, WonStageRules, load_settings
+from sdk.store import OrphanInvoice
 from sdk.usecases.doctor import (
     CHECK_NAMES,
     Status,
@@ -25,6 +26,7 @@ from sdk.usecases.doctor import (
     check_freee_token,
     check_hubspot_connection,
     check_hubspot_portal,
+    check_orphans,
     check_partner_codes,
     check_properties,
     check_queue,
@@ -392,9 +394,16 @@ def test_empty_dlq_passes_and_an_unusable_queue_is_a_problem():
 
 
 class FakeStore:
-    def __init__(self, tokens: MemoryTokenStore) -> None:
+    def __init__(self, tokens: MemoryTokenStore, orphans: list[OrphanInvoice] | None = None) -> None:
         self.tokens = tokens
         self.rate_limits = None
+        self._orphans = orphans or []
+
+    def orphans(self, portal_id: int | None = None, deal_id: str | None = None) -> list[OrphanInvoice]:
+        return list(self._orphans)
+
+    def get_ledger(self, portal_id: int, deal_id: str) -> None:
+        return None
 
 
 def test_one_crashing_check_does_not_stop_the_others(clock):
@@ -416,6 +425,7 @@ def test_one_crashing_check_does_not_stop_the_others(clock):
     by_name = {r.name.split(" /")[0]: r for r in results}
     assert "ZeroDivisionError" in by_name["properties: deals"].detail
     assert by_name["won stages"].ok and by_name["freee connection"].ok and by_name["queue"].ok
+    assert by_name["orphan invoices"].ok
 
 
 def test_settings_that_do_not_load_skip_everything_else():
@@ -425,3 +435,33 @@ def test_settings_that_do_not_load_skip_everything_else():
     results = run_doctor(load)
     assert [r.status for r in results] == [Status.PROBLEM] + [Status.SKIPPED] * (len(CHECK_NAMES) - 1)
     assert all("settings do not load" in r.detail for r in results[1:])
+
+
+# --- orphan invoices -------------------------------------------------------------------------------------------
+
+
+def orphan(invoice_id: int, resolved: bool = False) -> OrphanInvoice:
+    found = datetime(2026, 11, 25, tzinfo=UTC)
+    return OrphanInvoice(
+        24681357,
+        "9001",
+        invoice_id,
+        f"INV-{invoice_id}",
+        77,
+        date(2026, 11, 20),
+        110000,
+        found,
+        resolved_at=found if resolved else None,
+    )
+
+
+def test_an_orphan_invoice_is_a_problem_that_names_it_and_says_cancel_it_in_freee(clock):
+    result = check_orphans(FakeStore(MemoryTokenStore(), [orphan(601), orphan(602, resolved=True)]))  # type: ignore[arg-type]
+    assert result.status is Status.PROBLEM
+    assert "INV-601" in result.detail and "9001" in result.detail and "110,000" in result.detail
+    assert "INV-602" not in result.detail  # resolved
+    assert "cancel each in freee" in result.fix and "取り消" in result.fix
+
+
+def test_no_open_orphan_passes():
+    assert check_orphans(FakeStore(MemoryTokenStore(), [orphan(602, resolved=True)])).ok  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter
 from sdk.freee.tokens import MemoryTokenStore, TokenSet
 from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request
+from sdk.models.freee import PartnerCreateRequest
 from sdk.settings import load_settings
 from sdk.validation import validate_deal
 from tests.conftest import TODAY
@@ -739,3 +740,46 @@ def test_a_caller_with_a_deadline_is_told_at_once_when_the_limit_has_no_room(cli
     assert clock.slept == []  # and nothing waited
     client.get_invoice(101)  # the patient client still waits for room
     assert len(responses.calls) == 31
+
+
+# --- before_send: the invoice process renews its lease after every wait, right before the write leaves ---------
+
+
+@responses.activate
+def test_before_send_runs_after_the_429_back_off_right_before_each_send(client, clock):
+    responses.post(
+        f"{API}/iv/invoices", json=error(429, "too many"), status=429, headers={"Retry-After": "30"}
+    )
+    responses.post(f"{API}/iv/invoices", json={"invoice": INVOICE}, status=201)
+    checks: list[tuple[float, int]] = []
+
+    def renew() -> None:
+        checks.append((sum(clock.slept), len(responses.calls)))
+
+    assert client.create_invoice(_invoice_request(), before_send=renew).id == 101
+    assert checks == [(0.0, 0), (30.0, 1)]  # once per send: the second after the back-off, before it went out
+
+
+@responses.activate
+def test_before_send_runs_after_the_rate_limiter_wait(client, clock):
+    client.limiter = RateLimiter(MemoryRateLimitStore(), clock, [(1, 600.0)])
+    client.limiter.acquire()
+    responses.post(f"{API}/iv/invoices", json={"invoice": INVOICE}, status=201)
+    waited: list[float] = []
+    client.create_invoice(_invoice_request(), before_send=lambda: waited.append(sum(clock.slept)))
+    assert waited and waited[0] >= 600
+
+
+@responses.activate
+def test_a_before_send_that_raises_sends_nothing(client):
+    class Lost(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Lost
+
+    with pytest.raises(Lost):
+        client.create_invoice(_invoice_request(), before_send=refuse)
+    with pytest.raises(Lost):
+        client.create_partner(PartnerCreateRequest(company_id=1, name="株式会社サンプル"), before_send=refuse)
+    assert len(responses.calls) == 0

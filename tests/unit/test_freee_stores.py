@@ -1,4 +1,5 @@
-"""The in-memory token and rate-limit stores, the limiter over them, and the rate-limit bound.
+"""The in-memory token and rate-limit stores, the limiter over them, the rate-limit bound, and the compact call
+log the DynamoDB store keeps (held to the exact log's answers, or a bucket more).
 
 The SQLite and DynamoDB adapters of the same ports (``store.tokens``, ``store.rate_limits``) are held to these
 rules, threads included, by the store contract suite (``tests/store/test_store_contract.py``).
@@ -6,12 +7,22 @@ rules, threads included, by the store contract suite (``tests/store/test_store_c
 
 from __future__ import annotations
 
+import random
+from collections import deque
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sdk.clock import FakeClock
-from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter, shortest_span
+from sdk.freee.ratelimit import (
+    EXACT_CALLS,
+    LOG_BUCKETS,
+    CompactCallLog,
+    MemoryRateLimitStore,
+    RateLimiter,
+    shortest_span,
+    wait_seconds,
+)
 from sdk.freee.tokens import MemoryTokenStore, TokenSet
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -143,3 +154,76 @@ def test_shortest_span_is_what_the_limiter_allows_on_a_fake_clock():
     for _ in range(7):
         limiter.acquire()
     assert clock.monotonic() - start == pytest.approx(shortest_span(7, ((3, 10.0),)), abs=0.01)
+
+
+# ------------------------------------------------------------------ the compact log (DynamoDB's item, issue 14)
+
+
+def exact_answers(windows, asks):
+    exact = MemoryRateLimitStore()
+    return [exact.try_acquire("k", windows, now) for now in asks]
+
+
+def busy_asks(seed: int, count: int, spread: float) -> list[float]:
+    """Asks in time order, some bunched (most are told to wait), some spread out."""
+    rng = random.Random(seed)
+    now, asks = 1_795_597_200.0, []
+    for _ in range(count):
+        now += rng.choice((0.0, 0.01, rng.random() * spread))
+        asks.append(round(now, 6))
+    return asks
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compact_log_answers_as_the_exact_log_while_windows_allow_at_most_exact_calls(seed):
+    windows = [(30, 61.0), (EXACT_CALLS, 601.0)]
+    asks = busy_asks(seed, 3000, 10.0)
+    log = CompactCallLog()
+    answers = [log.try_acquire(windows, now) for now in asks]
+    assert answers == pytest.approx(exact_answers(windows, asks), abs=1e-6)
+    assert len(log.calls) <= EXACT_CALLS
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compact_log_never_admits_what_the_exact_log_refuses_and_waits_at_most_a_bucket_longer(seed):
+    windows = [(30, 61.0), (1500, 3601.0)]
+    bucket = windows[-1][1] / LOG_BUCKETS
+    log = CompactCallLog()
+    admitted: deque[float] = deque()  # what the compact log let through, inside the longest window
+    for now in busy_asks(seed, 8000, 4.0):
+        while admitted and admitted[0] <= now - windows[-1][1]:
+            admitted.popleft()
+        exact = wait_seconds(admitted, windows, now)  # what the exact log of the same calls says
+        wait = log.try_acquire(windows, now)
+        if wait <= 0:
+            assert exact <= 0, f"admitted at {now} though the window is full"
+            admitted.append(now)
+        else:
+            assert exact - 1e-6 <= wait <= exact + bucket + 1e-6
+    assert len(log.calls) <= EXACT_CALLS
+    assert len(log.counts) <= LOG_BUCKETS + 2
+
+
+def test_compact_log_stays_the_same_size_for_any_limits():
+    log = CompactCallLog()
+    windows = [(EXACT_CALLS, 61.0), (10**9, 3601.0)]
+    for now in busy_asks(7, 20_000, 2.0):
+        log.try_acquire(windows, now)
+        assert len(log.calls) <= EXACT_CALLS
+        assert len(log.counts) <= LOG_BUCKETS + 2
+
+
+def test_compact_log_keeps_its_promise_when_the_windows_change():
+    log = CompactCallLog()
+    first, then = [(5, 10.0), (100, 600.0)], [(5, 10.0), (100, 300.0)]
+    admitted = []
+    for windows, asks in (
+        (first, busy_asks(1, 3000, 3.0)),
+        (then, [t + 3600 for t in busy_asks(2, 3000, 3.0)]),
+    ):
+        for now in asks:
+            if log.try_acquire(windows, now) <= 0:
+                admitted.append(now)
+    for limit, length in then:  # the later windows, over every call including those let through before
+        for i in range(len(admitted) - limit):
+            assert admitted[i + limit] - admitted[i] >= length

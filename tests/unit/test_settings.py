@@ -127,3 +127,27 @@ def test_won_stage_rules_from_the_environment(monkeypatch):
     assert settings.won_stages.extra_stage_ids == ("123456",)
     assert settings.won_stages.pipelines == ("default",)
     assert settings.won_stages.use_metadata is True
+
+
+def test_a_minute_rate_limit_the_dynamodb_item_cannot_keep_exactly_is_refused_at_load(monkeypatch):
+    from sdk.freee.ratelimit import EXACT_CALLS
+
+    monkeypatch.setenv("STORAGE_URL", "dynamodb://hubspot-freee-prod")
+    monkeypatch.setenv("FREEE_RATE_LIMIT_PER_MINUTE", str(EXACT_CALLS + 1))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    [problem] = caught.value.problems
+    assert problem.startswith(
+        f"freee_rate_limit_per_minute (FREEE_RATE_LIMIT_PER_MINUTE): {EXACT_CALLS + 1} "
+    )
+    assert f"set at most {EXACT_CALLS}" in problem
+
+
+def test_every_hourly_rate_limit_fits_and_sqlite_keeps_any_minute(monkeypatch):
+    from sdk.freee.ratelimit import EXACT_CALLS
+
+    on_aws = load_settings(
+        storage_url="dynamodb://t", freee_rate_limit_per_minute=EXACT_CALLS, freee_rate_limit_per_hour=10**9
+    )
+    assert (on_aws.freee_rate_limit_per_minute, on_aws.freee_rate_limit_per_hour) == (EXACT_CALLS, 10**9)
+    assert load_settings(freee_rate_limit_per_minute=10 * EXACT_CALLS).freee_rate_limit_per_minute == 640
