@@ -75,6 +75,11 @@ def botocore_session() -> Any:
     otherwise). Credentials and region are read when the first client is made, inside the ``aws`` fixture."""
     import botocore.session
 
+    # moto adds its interception hook to botocore's built-in handlers when it is imported, and a session copies
+    # those handlers when it is made: import it first, or a session made before any test imported moto would
+    # send its calls to the real AWS endpoint
+    import moto  # noqa: F401
+
     return botocore.session.Session()
 
 
