@@ -26,6 +26,7 @@ from sdk.store import LedgerState
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import FREEE_DISCONNECTED_MESSAGE
 from sdk.usecases.health import HealthProblem
+from tests.integration.test_worker import sqs_record
 from tests.world import World, build_world
 
 PORTAL = 24681357
@@ -209,22 +210,12 @@ def test_lambda_holds_the_record_in_sqs_and_reports_it_done_even_on_its_last_rec
     disconnect(world)
     client.send_message(QueueUrl=url, MessageBody=json.dumps(job(deal)))
     [sent] = client.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"]
-    record = {
-        "messageId": sent["MessageId"],
-        "receiptHandle": sent["ReceiptHandle"],
-        "body": sent["Body"],
-        "attributes": {
-            "ApproximateReceiveCount": str(world.settings.queue_max_receives),  # the last allowed receive
-            "SentTimestamp": "1764028800000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1764028800001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": "0" * 32,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:ap-northeast-1:123456789012:hubspot-freee-invoices",
-        "awsRegion": "ap-northeast-1",
-    }
+    record = sqs_record(
+        sent["MessageId"],
+        sent["Body"],
+        receive_count=world.settings.queue_max_receives,  # the last allowed receive
+        receipt=sent["ReceiptHandle"],
+    )
     assert worker.lambda_handler({"Records": [record]}, None) == {"batchItemFailures": []}
     depth = SQSQueue("hubspot-freee-invoices", client=client).depth()
     assert (depth.visible, depth.in_flight, depth.delayed, depth.dead) == (0, 0, 1, 0)  # sent again, delayed
