@@ -42,11 +42,14 @@ from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import ScaledClock
+from sdk.errors import AuthError
 from sdk.freee.client import FreeeClient
+from sdk.freee.errors import FreeeAuthError, FreeeDisconnected
 from sdk.freee.tokens import TokenSet
 from sdk.hubspot import HubSpotClient
 from sdk.mapping import partner_code, partner_shortcut
 from sdk.queue import Queue, queue_from_settings
+from sdk.queue.sqlite import SQLiteQueue
 from sdk.settings import Settings
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
@@ -190,6 +193,10 @@ class Report:
     def note(self, what: str, n: int = 1) -> None:
         self.counters[what] += n
 
+
+#: a dead letter's reason starts with its error's class name (``functions.worker._failed``): these say freee's
+#: authorisation failed, which the worker must hold, never give up on
+AUTH_ERRORS = frozenset(k.__name__ for k in (AuthError, FreeeAuthError, FreeeDisconnected))
 
 # --------------------------------------------------------------------------------------------- the scenario
 
@@ -571,8 +578,8 @@ class Stand:
             self.report.note(
                 "messages waiting while disconnected", held.visible + held.in_flight + held.delayed
             )
-            self.report.note("dead letters while disconnected", held.dead)
             time.sleep(1.0)  # a while disconnected: held messages are rechecked, none is dead-lettered for it
+            self.count_dead_letters("while disconnected")
             row = self.store.tokens.load_token()
             granted = TokenSet.from_grant(
                 self.freee_box.issue_tokens(), self.clock.now(), company_id=self.settings.freee_company_id
@@ -581,6 +588,24 @@ class Stand:
             self.report.note("reconnected")
             if session.get(f"{self.server_url}/healthz", timeout=10).status_code != 200:
                 self.report.problems.append("/healthz is not green after reconnecting")
+
+    def count_dead_letters(self, when: str) -> None:
+        """Count the dead letters by why they died. A deal may be given up for the storm's other faults (freee's
+        5xx, timeouts) before the disconnection, and redriven at the end; none may die *for* the disconnection:
+        an auth error (``FreeeDisconnected``, ``FreeeAuthError``) as its reason."""
+        queue = self.queue()
+        assert isinstance(queue, SQLiteQueue)
+        letters = queue.dead_letters(limit=10_000)
+        self.report.note(f"dead letters {when}", len(letters))
+        for letter in letters:
+            reason = queue.dead_reason(letter.id) or ""
+            kind = reason.split(":", 1)[0].strip() or "(no reason)"
+            self.report.note(f"dead letters {when}: {kind}")
+            if kind in AUTH_ERRORS:
+                self.report.note(f"dead letters for the disconnection {when}")
+                self.report.problems.append(
+                    f"deal {letter.body.get('deal_id')} dead-lettered for {reason[:200]}"
+                )
 
     def restart_store(self) -> None:
         self.store.down = True
@@ -663,7 +688,7 @@ def run(profile: Profile, workdir: Path, *, dynamodb: Any = None) -> Report:
         report.note(
             "clock seconds when the storm drained", round((stand.clock.now() - STORM_START).total_seconds())
         )
-        report.note("dead letters", queue.depth().dead)
+        stand.count_dead_letters("after the storm")
         stand.faults(on=False)
         report.note("redriven", queue.redrive())
         stand.wait_drained(queue, deadline)
