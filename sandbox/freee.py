@@ -2,7 +2,7 @@
 deals and companies under ``/api/1``, and the OAuth endpoints under ``/public_api``, on one base URL (use it as
 both ``FREEE_API_BASE`` and ``FREEE_AUTH_BASE``).
 
-It follows freee's own OpenAPI documents (``shared/specs/freee``): field names, required fields, enums, error
+It follows freee's own OpenAPI documents (``specs/freee``): field names, required fields, enums, error
 shapes and status codes; the contract tests validate its answers against them. It computes invoice totals on
 its own (one rounding per tax rate, as freee does), registers an accounting deal (取引) per invoice, takes
 payments through its admin API, rotates single-use refresh tokens, and enforces freee's rate limits on the

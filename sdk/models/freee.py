@@ -1,4 +1,4 @@
-"""What is sent to and read from freee, named as in the official documents (``../shared/specs/freee``).
+"""What is sent to and read from freee, named as in the official documents (``specs/freee``).
 
 Requests are strict (``extra="forbid"``: a typo is a bug, not a silently dropped field) and serialise with
 ``model_dump(mode="json", exclude_none=True)``. Responses ignore fields they do not know, so a new field in
