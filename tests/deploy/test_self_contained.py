@@ -30,7 +30,11 @@ BIG = 1_000_000  # the vendors' documents are data, not references
 def tracked_files() -> list[Path]:
     try:
         listed = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=30
+            ["git", "ls-files", "-z"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+            timeout=30,
         ).stdout.decode()
         files = [ROOT / name for name in listed.split("\0") if name]
     except (OSError, subprocess.CalledProcessError):  # pragma: no cover - an export without git
@@ -84,7 +88,7 @@ def test_no_tracked_file_refers_outside_the_repository():
 
 
 @pytest.mark.parametrize(
-    "relative, text",
+    ("relative", "text"),
     [
         (
             "tests/contract/conftest.py",
@@ -102,7 +106,7 @@ def test_the_check_sees_each_way_out(relative: str, text: str):
 
 
 @pytest.mark.parametrize(
-    "relative, text",
+    ("relative", "text"),
     [
         ("tests/contract/conftest.py", 'SPECS = Path(__file__).resolve().parents[2] / "specs" / "freee"'),
         (
