@@ -168,5 +168,8 @@ def test_full_storm(tmp_path: Path, seed: int, store: str, request: pytest.Fixtu
     out = _record(report, Path(os.environ.get("CHAOS_REPORT_DIR", tmp_path)))
     SUMMARIES.append(_summary(report, out))
     _assert_clean(report)
-    twice = report.counters["batches delivered twice or more"] / max(1, report.counters["webhook batches"])
-    assert twice >= 0.3, f"only {twice:.0%} of webhook batches were delivered twice or more"
+    # HubSpot delivered some batches twice or more: each batch is repeated with probability 0.4, but how many
+    # batches the storm makes depends on the machine's load (12 to 20 seen), so a share would be a coin toss
+    # (2 of 12 happens 8 % of the time); at least one repeated batch and one duplicate delivery is the fact
+    assert report.counters["batches delivered twice or more"] >= 1
+    assert report.counters["duplicate deliveries"] >= 1
