@@ -104,6 +104,38 @@ def expected_state(
     return want_deals, want_companies
 
 
+def _whereabouts(stand: Stand, deal: str) -> str:
+    """What our side knows of a deal that did not end with one invoice: its ledger row, its last history events,
+    its queue messages, what the deal shows — so a failure on a fresh seed says where to look before a replay."""
+    from sdk.queue.sqlite import SQLiteQueue
+
+    row = stand.store.get_ledger(stand.settings.hubspot_portal_id or 0, deal)
+    ledger = (
+        "no ledger row"
+        if row is None
+        else f"ledger {row.state} attempts={row.attempts} claimed_until={row.claim_until} intents={row.intents}"
+        f" invoice={row.invoice.invoice_id if row.invoice else None} error={(row.last_error or '')[:160]!r}"
+    )
+    history = stand.store.history(stand.settings.hubspot_portal_id or 0, deal)[-4:]
+    queue = stand.queue()
+    letters = []
+    if isinstance(queue, SQLiteQueue):
+        letters = [
+            (queue.dead_reason(m.id) or "")[:120]
+            for m in queue.dead_letters(10_000)
+            if m.body.get("deal_id") == deal
+        ]
+    names = stand.settings.properties
+    try:
+        shown = stand.hubspot_box.properties_of("deals", deal)
+    except Exception as missing:  # a deal the sandbox does not know
+        shown = {names.deal_sync_status: f"(not in HubSpot: {missing})"}
+    return (
+        f": {ledger}; history {[(e.event, str(dict(e.detail))[:100]) for e in history]}; dead letters {letters};"
+        f" the deal shows {shown.get(names.deal_sync_status)!r} {(shown.get(names.deal_sync_error) or '')[:160]!r}"
+    )
+
+
 def check(stand: Stand, companies: list[str], deals: list[str], report: Report) -> None:
     """Exactly one invoice per won deal, none without a deal, one partner per company, and every written
     value equal to the model."""
@@ -123,7 +155,9 @@ def check(stand: Stand, companies: list[str], deals: list[str], report: Report) 
     report.note("invoices", len(invoices))
     for deal in deals:
         if markers[deal] != 1:
-            report.problems.append(f"deal {deal} has {markers[deal]} freee invoices")
+            report.problems.append(
+                f"deal {deal} has {markers[deal]} freee invoices{_whereabouts(stand, deal)}"
+            )
     report.note("duplicate invoices", sum(1 for d in deals if markers[d] > 1))
     report.note("lost deals", sum(1 for d in deals if markers[d] == 0))
     deal_company = stand.deal_company
