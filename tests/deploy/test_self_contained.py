@@ -79,7 +79,7 @@ def outside_references(path: Path, text: str) -> list[str]:
 
 
 def test_no_tracked_file_refers_outside_the_repository():
-    files = tracked_files()
+    files = [f for f in tracked_files() if f != Path(__file__).resolve()]  # its examples reach out on purpose
     assert len(files) > 100, "the file list is wrong: too few tracked files found"
     found = [
         hit for f in files for hit in outside_references(f, f.read_text(encoding="utf-8", errors="replace"))
