@@ -51,9 +51,7 @@ class FreeeSandbox:
             f = _Fields(given)
             name = f.string("name", required=True, min_length=1, max_length=255)
             code = f.string("code", max_length=255)
-            attributes = _partner_attributes(f)
-            if "available" in given:
-                attributes["available"] = f.boolean("available")
+            attributes = _partner_attributes(f, available=True)
             f.raise_if_any()
             created.append(self.state.create_partner(name or "", code, attributes, seeding=True))
         return created

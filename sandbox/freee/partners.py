@@ -33,8 +33,9 @@ _BANK_FIELDS = (
 )
 
 
-def _partner_attributes(f: _Fields) -> dict[str, Any]:
-    """The partner attributes present in a create / update / upsert body, checked (``name`` and ``code`` aside)."""
+def _partner_attributes(f: _Fields, *, available: bool = False) -> dict[str, Any]:
+    """The partner attributes present in a create / update / upsert body, checked (``name`` and ``code`` aside);
+    with ``available``, the ``available`` flag too (an update or a seed may set it, a create may not)."""
     out: dict[str, Any] = {}
     for name, max_length in _PARTNER_STRINGS.items():
         if name in f.data:
@@ -114,6 +115,8 @@ def _partner_attributes(f: _Fields) -> dict[str, Any]:
                 for key, low, high in _TERM_FIELDS
                 if key in given
             }
+    if available and "available" in f.data:
+        out["available"] = f.boolean("available")
     return out
 
 

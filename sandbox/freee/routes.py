@@ -66,9 +66,7 @@ def install_api_routes(app: Flask, state: FreeeState) -> None:
         name = f.string("name", required=True, max_length=255)
         if "id" in body:
             f.fail("id は指定できません。")
-        attributes = _partner_attributes(f)
-        if "available" in body:
-            attributes["available"] = f.boolean("available")
+        attributes = _partner_attributes(f, available=True)
         f.raise_if_any()
         state.check_company(company_id or 0)
         partner = state.get_partner_by_code(code)
@@ -90,9 +88,7 @@ def install_api_routes(app: Flask, state: FreeeState) -> None:
             name = p.string("name", required=True, max_length=255)
             if "code" in given:
                 p.fail("partner.code は指定できません（URL ではなく code で指定してください）。")
-            attributes = _partner_attributes(p)
-            if "available" in given:
-                attributes["available"] = p.boolean("available")
+            attributes = _partner_attributes(p, available=True)
         f.raise_if_any()
         state.check_company(company_id or 0)
         partner, created = state.upsert_partner_by_code(code or "", name or "", attributes)
