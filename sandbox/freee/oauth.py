@@ -51,6 +51,7 @@ class OAuthState:
     access_token_ttl: float
 
     def _reset_tokens(self) -> None:
+        """Forget every code and token (``FreeeState.reset``, under the lock)."""
         self.access_tokens: dict[str, float] = {}
         self.refresh_tokens: dict[str, _RefreshToken] = {}
         self.codes: dict[str, _AuthCode] = {}
@@ -58,6 +59,7 @@ class OAuthState:
         self.token_calls: Counter[str] = Counter()
 
     def _now(self) -> float:
+        """The sandbox clock as epoch seconds (token and code expiry, rate windows)."""
         return self.clock.now().timestamp()
 
     def issue_code(self, redirect_uri: str | None = None) -> str:
