@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Flask, Response, request
@@ -38,6 +38,22 @@ class _AuthCode:
     expires_at: float
     redirect_uri: str | None
     used: bool = False
+
+
+_Grant = TypeVar("_Grant", _AuthCode, _RefreshToken)
+
+
+def _unused(
+    form: Mapping[str, str], name: str, held: Mapping[str, _Grant], now: float, invalid: str
+) -> _Grant:
+    """The single-use code or refresh token the form names in ``name``: given, known, unused and unexpired."""
+    value = form.get(name) or ""
+    if not value:
+        raise _OAuthError(400, "invalid_request", f"{name} を指定してください。")
+    found = held.get(value)
+    if found is None or found.used or found.expires_at <= now:
+        raise _OAuthError(401, "invalid_grant", invalid)
+    return found
 
 
 class OAuthState:
@@ -104,29 +120,21 @@ class OAuthState:
                 )
             now = self._now()
             if grant_type == "authorization_code":
-                code = form.get("code") or ""
-                if not code:
-                    raise _OAuthError(400, "invalid_request", "code を指定してください。")
-                found = self.codes.get(code)
-                if found is None or found.used or found.expires_at <= now:
-                    raise _OAuthError(
-                        401, "invalid_grant", "認可コードが無効です。認可からやり直してください。"
-                    )
+                found = _unused(
+                    form, "code", self.codes, now, "認可コードが無効です。認可からやり直してください。"
+                )
                 if found.redirect_uri is not None and form.get("redirect_uri") != found.redirect_uri:
                     raise _OAuthError(401, "invalid_grant", "redirect_uri が認可リクエストと一致しません。")
                 found.used = True
                 return self._token_pair()
             if grant_type == "refresh_token":
-                token = form.get("refresh_token") or ""
-                if not token:
-                    raise _OAuthError(400, "invalid_request", "refresh_token を指定してください。")
-                held = self.refresh_tokens.get(token)
-                if held is None or held.used or held.expires_at <= now:
-                    raise _OAuthError(
-                        401,
-                        "invalid_grant",
-                        "リフレッシュトークンが無効です（使用済み、期限切れ、または不明）。再度認可してください。",
-                    )
+                held = _unused(
+                    form,
+                    "refresh_token",
+                    self.refresh_tokens,
+                    now,
+                    "リフレッシュトークンが無効です（使用済み、期限切れ、または不明）。再度認可してください。",
+                )
                 held.used = True
                 return self._token_pair()
             raise _OAuthError(
