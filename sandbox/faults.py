@@ -1,11 +1,11 @@
 """Fault injection shared by both sandboxes: latency, 429, 5xx, connection reset, and time-out-after-commit.
 
 Faults are chosen per call, by probability (seeded, so a run repeats) or from a script consumed in order. The
-sandbox app decides and answers 429 / 5xx itself; a reset or a time-out is marked on the response with the
-header ``X-Sandbox-Fault`` and carried out by the transport (:mod:`sandbox.transport`): in-process it raises
-``requests.ConnectionError`` / ``requests.ReadTimeout``, on loopback it drops the connection or holds the answer.
-A reset happens *before* the request is processed (nothing changes); a time-out-after-commit *after* (the write
-happened, the caller never hears of it).
+sandbox app (wired by :func:`sandbox.admin.install_faults`) decides and answers 429 / 5xx itself; a reset or a
+time-out is marked on the response with the header ``X-Sandbox-Fault`` and carried out by the transport
+(:mod:`sandbox.transport`): in-process it raises ``requests.ConnectionError`` / ``requests.ReadTimeout``, on
+loopback it drops the connection or holds the answer. A reset happens *before* the request is processed (nothing
+changes); a time-out-after-commit *after* (the write happened, the caller never hears of it).
 """
 
 from __future__ import annotations
@@ -13,17 +13,11 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from flask import Flask, Response, g, request
-
-from sdk.clock import Clock
-
 FAULT_HEADER = "X-Sandbox-Fault"
-ADMIN_PREFIX = "/_sandbox"
 
 
 class FaultKind(StrEnum):
@@ -125,56 +119,3 @@ class FaultInjector:
                 del self._script[index]
                 return None if rule is None else Fault(rule.kind, rule.latency_seconds, rule.status)
         return None
-
-
-def install_faults(
-    app: Flask, injector: FaultInjector, clock: Clock, error: Callable[[int, str], Response]
-) -> None:
-    """Wire an injector into a sandbox app; ``error(status, kind)`` builds that service's error response."""
-
-    @app.before_request
-    def _inject() -> Response | None:
-        if request.path.startswith(ADMIN_PREFIX):
-            return None
-        fault = injector.decide(request.method, request.path)
-        if fault is None:
-            return None
-        if fault.kind is FaultKind.LATENCY:
-            clock.sleep(fault.latency_seconds)
-            return None
-        if fault.kind is FaultKind.RATE_LIMIT:
-            return error(429, "injected")
-        if fault.kind is FaultKind.SERVER_ERROR:
-            return error(fault.status, "injected")
-        if fault.kind is FaultKind.RESET:
-            response = Response(b"", status=500)
-            response.headers[FAULT_HEADER] = "reset"
-            return response
-        g.sandbox_fault = "timeout"
-        return None
-
-    @app.after_request
-    def _mark(response: Response) -> Response:
-        if getattr(g, "sandbox_fault", None) == "timeout":
-            response.headers[FAULT_HEADER] = "timeout"
-        return response
-
-    @app.post(f"{ADMIN_PREFIX}/faults")
-    def _set_faults() -> Response:
-        data = request.get_json(force=True) or {}
-        injector.reset(seed=data.get("seed"))
-        for rule in data.get("rules", []):
-            injector.add(FaultRule.from_json(rule))
-        script = data.get("script", [])
-        if script:
-            injector.script(*script, path_prefix=data.get("script_path_prefix"))
-        return Response(status=204)
-
-    @app.delete(f"{ADMIN_PREFIX}/faults")
-    def _clear_faults() -> Response:
-        injector.reset()
-        return Response(status=204)
-
-    @app.get(f"{ADMIN_PREFIX}/faults")
-    def _fault_history() -> dict[str, Any]:
-        return {"history": [{"method": m, "path": p, "kind": k} for m, p, k in injector.history]}

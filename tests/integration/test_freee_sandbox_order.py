@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.freee import create_freee_sandbox
-from tests.integration.test_freee_sandbox import World
+from tests.integration.freee_world import World
 
 
 def listed(world: World, **params: object) -> list[int]:
