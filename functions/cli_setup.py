@@ -133,11 +133,10 @@ def setup_freee(
     ブラウザでfreeeを認可し、トークンを保存して事業所を選びます。"""
     import webbrowser
 
-    from sdk.freee.errors import FreeeError
+    from sdk.freee.errors import FreeeError, SetupFailed
     from sdk.store import open_store
     from sdk.usecases.setup_freee import (
         FreeeAuthorisation,
-        SetupFailed,
         choose_company,
         settings_file_in_use,
         write_toml_setting,

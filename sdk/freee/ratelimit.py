@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sdk.clock import Clock
+from sdk.freee.errors import RateLimitWait
 from sdk.sqlite_db import SQLiteDB
 
 Window = tuple[int, float]  # (calls allowed, window length in seconds)
@@ -193,14 +194,6 @@ class SQLiteRateLimitStore:
             return wait
 
 
-class RateLimitWait(Exception):
-    """Room comes only after ``seconds``, more than the caller was willing to wait."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"the rate limit frees a call in {seconds:.1f}s")
-
-
 class RateLimiter:
     """Blocks until a call is allowed; ``acquire`` returns the seconds it waited (clock time).
 
@@ -225,7 +218,7 @@ class RateLimiter:
         self.windows = tuple((limit, length + margin) for limit, length in windows)
 
     def acquire(self, *, max_wait: float | None = None) -> float:
-        """Wait for room and take it. With ``max_wait``, raise :class:`RateLimitWait` instead of waiting longer
+        """Wait for room and take it. With ``max_wait``, raise :class:`~sdk.freee.errors.RateLimitWait` instead of waiting longer
         (a caller with a deadline, such as a workflow action, queues the work rather than block)."""
         waited = 0.0
         while True:
