@@ -1,6 +1,6 @@
 """``hubspot-freee setup hubspot | setup freee`` and ``hubspot-freee doctor``: installing and checking.
 
-Thin: parse, call the SDK use case (``sdk/usecases/setup_hubspot.py``, ``setup_freee.py``, ``doctor.py``), print.
+Thin: parse, call the SDK use case (``sdk/usecases/setup_hubspot.py``, ``setup_freee.py``, ``doctor/``), print.
 Registered on the main app by :mod:`functions.cli`; this module imports nothing from it (no import cycle).
 Exit codes as everywhere: 0 done, 1 could not be done (refused, timed out, a doctor problem), 2 bad settings.
 """

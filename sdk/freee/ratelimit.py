@@ -218,7 +218,7 @@ class RateLimiter:
         self.windows = tuple((limit, length + margin) for limit, length in windows)
 
     def acquire(self, *, max_wait: float | None = None) -> float:
-        """Wait for room and take it. With ``max_wait``, raise :class:`~sdk.freee.errors.RateLimitWait` instead of waiting longer
+        """Wait for room and take it. With ``max_wait``, raise :class:`RateLimitWait` instead of waiting longer
         (a caller with a deadline, such as a workflow action, queues the work rather than block)."""
         waited = 0.0
         while True:

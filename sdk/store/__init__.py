@@ -148,21 +148,21 @@ class Store(Protocol):
     ) -> None:
         """Before calling freee, remember where the invoice will be (partner, billing date), so a later attempt can
         find it by its marker: added to the row's ``intents`` (every place any attempt used is kept) and made its
-        ``partner_id`` / ``billing_date``. Raises :class:`~sdk.errors.ClaimLost` if ``token`` no longer holds the row."""
+        ``partner_id`` / ``billing_date``. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
         ...
 
     def renew_claim(
         self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime
     ) -> LedgerRow:
         """Move the lease of a ``creating`` row held by ``token`` to ``until`` (right before a freee write);
-        :class:`~sdk.errors.ClaimLost` when ``token`` no longer holds it (another attempt claimed it meanwhile)."""
+        :class:`ClaimLost` when ``token`` no longer holds it (another attempt claimed it meanwhile)."""
         ...
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
     ) -> LedgerRow:
         """``creating → created``; the claim is kept until :meth:`record_written` (so write-back happens once).
-        Raises :class:`~sdk.errors.ClaimLost` unless the row is ``creating`` held by ``token``."""
+        Raises :class:`ClaimLost` unless the row is ``creating`` held by ``token``."""
         ...
 
     def record_failure(
@@ -178,7 +178,7 @@ class Store(Protocol):
         settle_until: datetime | None = None,
     ) -> LedgerRow:
         """``creating → invalid | failed`` with the error, releasing the claim; only from ``creating`` held by
-        ``token`` (else :class:`~sdk.errors.ClaimLost`), so a late failure can never move a created row back.
+        ``token`` (else :class:`ClaimLost`), so a late failure can never move a created row back.
 
         ``written``: what the attempt wrote onto the deal while it held the claim, merged into the row's
         ``written``. ``settle_until`` (``failed`` only): the answer to a freee write was lost, so the invoice may
