@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sdk.errors import Retryable
+from sdk.errors import Retryable, SignatureRejected
 from sdk.freee.errors import FreeeDisconnected
 from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
 from sdk.log import get_logger
@@ -24,7 +24,6 @@ from sdk.models.hubspot import CustomCodeRequest, WorkflowActionRequest
 from sdk.signatures import (
     CUSTOM_SIGNATURE_HEADER,
     CUSTOM_TIMESTAMP_HEADER,
-    SignatureRejected,
     verify_custom,
     verify_hubspot_request,
 )

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from sdk.errors import SignatureRejected
 from sdk.http import HttpRequest, HttpResponse, error
 from sdk.models.ids import HubSpotId, HubSpotIdText
-from sdk.signatures import SignatureRejected, verify_hubspot_request
+from sdk.signatures import verify_hubspot_request
 from sdk.tenant import http_refusal, own_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.balance import balance_card, parse_object_type

@@ -591,8 +591,9 @@ def actions_register(
     """Create or update the app's custom workflow actions; an unchanged definition is left as it is.
 
     Authenticates with the developer account's API key (HUBSPOT_DEVELOPER_API_KEY)."""
+    from sdk.errors import DefinitionFileError
     from sdk.hubspot import HubSpotClient
-    from sdk.usecases.register_actions import DefinitionFileError, Registration, register_actions
+    from sdk.usecases.register_actions import Registration, register_actions
 
     settings = settings_from(config)
     chosen_app = app_id if app_id is not None else settings.hubspot_app_id

@@ -1,6 +1,6 @@
 """``hubspot-freee setup hubspot | setup freee`` and ``hubspot-freee doctor``: installing and checking.
 
-Thin: parse, call the SDK use case (``sdk/usecases/setup_hubspot.py``, ``setup_freee.py``, ``doctor.py``), print.
+Thin: parse, call the SDK use case (``sdk/usecases/setup_hubspot.py``, ``setup_freee.py``, ``doctor/``), print.
 Registered on the main app by :mod:`functions.cli`; this module imports nothing from it (no import cycle).
 Exit codes as everywhere: 0 done, 1 could not be done (refused, timed out, a doctor problem), 2 bad settings.
 """
@@ -133,11 +133,10 @@ def setup_freee(
     ブラウザでfreeeを認可し、トークンを保存して事業所を選びます。"""
     import webbrowser
 
-    from sdk.freee.errors import FreeeError
+    from sdk.freee.errors import FreeeError, SetupFailed
     from sdk.store import open_store
     from sdk.usecases.setup_freee import (
         FreeeAuthorisation,
-        SetupFailed,
         choose_company,
         settings_file_in_use,
         write_toml_setting,

@@ -5,7 +5,7 @@ Thin, like every handler: parse the body (:class:`~sdk.queue.InvoiceJob`), call 
 * Success (any :class:`~sdk.usecases.create_invoice.InvoiceOutcome`, invalid deals included): the message is done;
   a blocked workflow action (``callback_id``) is completed with :func:`~sdk.usecases.action_outputs.action_output_fields`
   — once: whoever reaches the deal's outcome first completes every action waiting on it (:mod:`sdk.usecases.waiters`).
-* :class:`~sdk.usecases.create_invoice.DealBusy` / :class:`~sdk.errors.Retryable` (or anything unexpected): the
+* :class:`~sdk.errors.DealBusy` / :class:`~sdk.errors.Retryable` (or anything unexpected): the
   message comes back after the error's ``retry_after`` (else a growing back-off).
 * The last allowed attempt (``attempts >= max_receives``) that fails gives up: the deal shows
   ``freee_sync_status=failed`` and why (ja / en, with how to replay it), a blocked workflow action is completed
@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sdk.errors import ForeignPortal, Retryable, SettingsError
+from sdk.errors import DealBusy, ForeignPortal, HubspotFreeeError, Retryable, SettingsError
 from sdk.freee.errors import FreeeDisconnected
 from sdk.log import get_logger
 from sdk.queue import InvoiceJob, Message, Queue, decode_body
 from sdk.tenant import check_portal
 from sdk.usecases.action_outputs import action_output_fields
-from sdk.usecases.create_invoice import DealBusy, InvoiceOutcome, create_invoice_for_deal
+from sdk.usecases.create_invoice import InvoiceOutcome, create_invoice_for_deal
 from sdk.usecases.give_up import give_up, show_retrying
 from sdk.usecases.health import HealthProblem
 from sdk.usecases.waiters import complete_queued_action
@@ -404,7 +404,7 @@ _PROCESSOR: BatchProcessor | None = None
 _SQS_CLIENT: Any = None
 
 
-class MessageNotDone(Exception):
+class MessageNotDone(HubspotFreeeError):
     """Reported to SQS as a batch item failure: the message is delivered again (or dead-lettered by SQS)."""
 
 

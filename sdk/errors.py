@@ -1,5 +1,10 @@
 """The error hierarchy every handler maps once to HTTP statuses, workflow states, deal properties and exit codes.
 
+Every exception this project raises on purpose derives from :class:`HubspotFreeeError`. The kinds shared by
+more than one module live here; each vendor's own live in its client package (:mod:`sdk.freee.errors`,
+:mod:`sdk.hubspot.errors`), and a module may keep one for its own control flow (derived from the base all the
+same: ``tests/unit/test_errors.py`` holds every module to it).
+
 ``ValidationFailed`` carries *every* problem found (not just the first), each with a stable code, the field it
 concerns and a message in Japanese and English, so the same object can be written onto a HubSpot deal, returned
 as a JSON body or printed by the CLI.
@@ -30,17 +35,6 @@ class Problem:
 
 class HubspotFreeeError(Exception):
     """Base class of every error this package raises on purpose."""
-
-
-class HubSpotNotFound(HubspotFreeeError):
-    """The record (or route) does not exist in HubSpot (404). Here rather than in :mod:`sdk.hubspot` so a use
-    case can tell a missing deal without importing the HTTP client (cold start of the handlers)."""
-
-    def __init__(self, message: str, *, operation: str, correlation_id: str | None = None) -> None:
-        self.status = 404
-        self.operation = operation
-        self.correlation_id = correlation_id
-        super().__init__(message)
 
 
 class SettingsError(HubspotFreeeError):
@@ -98,3 +92,47 @@ class ForeignPortal(HubspotFreeeError):
         self.ja = f"ポータル {received} はこのインストールのHubSpotポータルではないため、処理しません。"
         self.en = f"portal {received} is not this installation's HubSpot portal; refused"
         super().__init__(f"{self.ja} / {self.en} (HUBSPOT_PORTAL_ID={configured})")
+
+
+class NotANumber(HubspotFreeeError, ValueError):
+    """The text is not a finite decimal number (:mod:`sdk.money`); a ``ValueError`` too, for pydantic."""
+
+
+class SignatureRejected(HubspotFreeeError):
+    """The request is not proven to come from HubSpot (or from our snippet): answer 401 (:mod:`sdk.signatures`)."""
+
+
+class DefinitionFileError(HubspotFreeeError):
+    """A workflow action definition file cannot be read or is not a definition; the message names the file and
+    the problem (:mod:`sdk.usecases.register_actions`)."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# one deal, one attempt at a time: the claim and its lease
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ClaimLost(HubspotFreeeError):
+    """The worker's claim on a deal expired and another worker took it over: stop, do not write (raised by
+    :class:`sdk.store.Store`)."""
+
+
+class DealBusy(Retryable):
+    """Another worker holds this deal right now; try again after ``retry_after`` seconds."""
+
+
+class LeaseLost(DealBusy):
+    """This attempt's claim passed to another attempt while it waited (for the rate limit, a back-off, a token
+    refresh, or freee's answer): it stops; the attempt holding the deal says how it went."""
+
+
+class LeaseTooShort(Retryable):
+    """Too little of the lease is left to send a freee write and record its answer: nothing was sent."""
+
+
+class PartnerConflict(Conflict):
+    """The deal's company cannot be matched to one freee partner; ``problem`` says why (ja + en)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(problem.line())

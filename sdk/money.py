@@ -10,6 +10,8 @@ import decimal
 from decimal import Decimal
 from enum import StrEnum
 
+from sdk.errors import NotANumber
+
 # 28 significant digits is Python's default; amounts up to 10**15 yen with 3 decimals need 19.
 _CONTEXT = decimal.Context(prec=40, traps=[decimal.InvalidOperation, decimal.DivisionByZero])
 
@@ -31,10 +33,6 @@ class Rounding(StrEnum):
         return {"floor": decimal.ROUND_FLOOR, "round": decimal.ROUND_HALF_UP, "ceil": decimal.ROUND_CEILING}[
             self.value
         ]
-
-
-class NotANumber(ValueError):
-    """The text is not a finite decimal number."""
 
 
 def to_decimal(value: str | int | Decimal | float) -> Decimal:

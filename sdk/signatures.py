@@ -13,16 +13,14 @@ import hmac
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sdk.errors import SignatureRejected
+
 if TYPE_CHECKING:
     from sdk.http import HttpRequest
 
 MAX_SKEW_SECONDS = 300
 CUSTOM_SIGNATURE_HEADER = "X-HubSpot-Freee-Signature"
 CUSTOM_TIMESTAMP_HEADER = "X-HubSpot-Freee-Timestamp"
-
-
-class SignatureRejected(Exception):
-    """The request is not proven to come from HubSpot (or from our snippet): answer 401."""
 
 
 def _fresh(timestamp: str | None, now: datetime) -> None:

@@ -25,8 +25,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from sdk.errors import Problem, ValidationFailed
-from sdk.money import NotANumber, decimal_places, format_yen, line_amount, round_yen, to_decimal
+from sdk.errors import NotANumber, Problem, ValidationFailed
+from sdk.money import decimal_places, format_yen, line_amount, round_yen, to_decimal
 from sdk.tax import TaxEntryMethod, TaxRate, TaxSummary, summarize
 from sdk.terms import IssueDateSource, PaymentTerms, parse_hubspot_date, parse_terms
 

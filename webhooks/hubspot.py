@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from sdk.errors import SignatureRejected
 from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
 from sdk.log import get_logger
 from sdk.models.hubspot import parse_webhook_batch
-from sdk.signatures import SignatureRejected, verify_hubspot_request
+from sdk.signatures import verify_hubspot_request
 from sdk.tenant import http_refusal, own_portal
 from sdk.usecases.accept_webhook import MessageSink, accept_webhook_batch
 

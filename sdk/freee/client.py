@@ -33,9 +33,10 @@ from sdk.freee.errors import (
     FreeeServerError,
     FreeeUnavailable,
     FreeeValidationError,
+    RateLimitWait,
 )
 from sdk.freee.oauth import OAuthClient, TokenManager
-from sdk.freee.ratelimit import RateLimiter, RateLimitStore, RateLimitWait
+from sdk.freee.ratelimit import RateLimiter, RateLimitStore
 from sdk.freee.tokens import TokenStore
 from sdk.log import get_logger
 from sdk.models.freee import (

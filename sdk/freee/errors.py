@@ -103,3 +103,16 @@ class FreeeOutcomeUnknown(FreeeError, Retryable):
     def __init__(self, message: str, **kwargs: object) -> None:
         FreeeError.__init__(self, message, **kwargs)  # type: ignore[arg-type]
         self.retry_after = None
+
+
+class RateLimitWait(HubspotFreeeError):
+    """Room comes only after ``seconds``, more than the caller was willing to wait (:mod:`sdk.freee.ratelimit`)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the rate limit frees a call in {seconds:.1f}s")
+
+
+class SetupFailed(HubspotFreeeError):
+    """The freee connection could not be made (``hubspot-freee setup freee``, :mod:`sdk.usecases.setup_freee`);
+    the message says why and what to do (ja + en)."""

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sdk.clock import Clock
+from sdk.freee.errors import RateLimitWait
 from sdk.sqlite_db import SQLiteDB
 
 Window = tuple[int, float]  # (calls allowed, window length in seconds)
@@ -191,14 +192,6 @@ class SQLiteRateLimitStore:
             if wait <= 0:
                 db.execute("INSERT INTO rate_calls (key, at) VALUES (?, ?)", (key, now))
             return wait
-
-
-class RateLimitWait(Exception):
-    """Room comes only after ``seconds``, more than the caller was willing to wait."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        super().__init__(f"the rate limit frees a call in {seconds:.1f}s")
 
 
 class RateLimiter:

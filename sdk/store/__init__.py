@@ -290,10 +290,6 @@ class Store(Protocol):
         ...
 
 
-class ClaimLost(Exception):
-    """The worker's claim on a deal expired and another worker took it over: stop, do not write."""
-
-
 def check_failure(state: LedgerState, settle_until: datetime | None) -> None:
     """What every adapter's :meth:`Store.record_failure` refuses before touching the row."""
     if state not in (LedgerState.INVALID, LedgerState.FAILED):

@@ -39,11 +39,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sdk.errors import ClaimLost
 from sdk.freee.ratelimit import CompactCallLog, RateLimitStore, Window
 from sdk.freee.tokens import StoredToken, TokenSet, TokenStore
 from sdk.store import (
     Claim,
-    ClaimLost,
     HistoryEvent,
     InvoiceRecord,
     LedgerRow,

@@ -15,12 +15,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sdk.errors import ClaimLost
 from sdk.freee.ratelimit import RateLimitStore, SQLiteRateLimitStore
 from sdk.freee.tokens import SQLiteTokenStore, TokenStore
 from sdk.sqlite_db import SQLiteDB
 from sdk.store import (
     Claim,
-    ClaimLost,
     HistoryEvent,
     InvoiceRecord,
     LedgerRow,

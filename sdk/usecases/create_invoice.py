@@ -15,20 +15,30 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sdk.errors import HubSpotNotFound, Problem, Retryable, ValidationFailed
+from sdk.errors import (
+    ClaimLost,
+    DealBusy,
+    LeaseLost,
+    LeaseTooShort,
+    PartnerConflict,
+    Problem,
+    Retryable,
+    ValidationFailed,
+)
 from sdk.freee.errors import SETUP_FREEE, FreeeDisconnected, FreeeOutcomeUnknown, FreeeValidationError
+from sdk.hubspot.errors import HubSpotNotFound
 from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
 from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
 from sdk.settings import LEASE_MARGIN_SECONDS
-from sdk.store import Claim, ClaimLost, InvoiceRecord, LedgerRow, LedgerState
+from sdk.store import Claim, InvoiceRecord, LedgerRow, LedgerState
 from sdk.tenant import check_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
 from sdk.usecases.orphans import record_orphan
-from sdk.usecases.partners import PartnerConflict, resolve_partner
+from sdk.usecases.partners import resolve_partner
 from sdk.validation import InvoiceDraft, validate_deal
 
 
@@ -56,19 +66,6 @@ class InvoiceOutcome:
     @property
     def error_message(self) -> str:
         return "\n".join(p.line() for p in self.problems)
-
-
-class DealBusy(Retryable):
-    """Another worker holds this deal right now; try again after ``retry_after`` seconds."""
-
-
-class LeaseLost(DealBusy):
-    """This attempt's claim passed to another attempt while it waited (for the rate limit, a back-off, a token
-    refresh, or freee's answer): it stops; the attempt holding the deal says how it went."""
-
-
-class LeaseTooShort(Retryable):
-    """Too little of the lease is left to send a freee write and record its answer: nothing was sent."""
 
 
 #: the most invoices ``GET /iv/invoices`` lists per call, and the most partners it filters by

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sdk.errors import Conflict, Problem
+from sdk.errors import PartnerConflict, Problem
 from sdk.freee.errors import FreeeValidationError
 from sdk.mapping import build_partner_request, partner_code, partner_shortcut
 from sdk.models.hubspot import Company, DealBundle
@@ -26,12 +26,6 @@ from sdk.usecases.context import Context
 class PartnerChoice:
     partner_id: int
     how: str  # linked | company_property | found_by_code | created | adopted
-
-
-class PartnerConflict(Conflict):
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        super().__init__(problem.line())
 
 
 def resolve_partner(

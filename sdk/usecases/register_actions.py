@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sdk.errors import HubspotFreeeError
+from sdk.errors import DefinitionFileError
 
 BASE_URL_PLACEHOLDER = "{base_url}"
 #: what ``PATCH /automation/v4/actions/{appId}/{definitionId}`` accepts (``PublicActionDefinitionPatch``)
@@ -37,10 +37,6 @@ PATCHABLE_FIELDS = (
     "objectTypes",
     "objectRequestOptions",
 )
-
-
-class DefinitionFileError(HubspotFreeeError):
-    """A definition file cannot be read or is not a definition; the message names the file and the problem."""
 
 
 class ActionDefinitions(Protocol):
@@ -235,7 +231,6 @@ __all__ = [
     "PATCHABLE_FIELDS",
     "ActionDefinitions",
     "ActionFile",
-    "DefinitionFileError",
     "RegisteredAction",
     "Registration",
     "load_action_files",

@@ -31,9 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from sdk.clock import Clock, SystemClock
-from sdk.errors import HubspotFreeeError
 from sdk.freee.client import Company, FreeeClient
-from sdk.freee.errors import FreeeAuthError
+from sdk.freee.errors import FreeeAuthError, SetupFailed
 from sdk.freee.oauth import OAuthClient, TokenManager
 from sdk.settings import CONFIG_ENV, config_path
 
@@ -51,10 +50,6 @@ REGISTER_HINT: Final = (
     "FREEE_REDIRECT_URI to exactly the same value / freeeアプリストアのアプリ管理でコールバックURLとして登録し、"
     "FREEE_REDIRECT_URI に同じ値を設定してください"
 )
-
-
-class SetupFailed(HubspotFreeeError):
-    """The freee connection could not be made; the message says why and what to do (ja + en)."""
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -209,7 +204,7 @@ class CallbackServer:
         return status, title, body
 
     def wait(self, timeout: float) -> str:
-        """The authorisation code, once the browser comes back; :class:`SetupFailed` for a refusal, a wrong
+        """The authorisation code, once the browser comes back; :class:`~sdk.freee.errors.SetupFailed` for a refusal, a wrong
         ``state`` or no answer within ``timeout`` seconds."""
         if not self._outcome.done.wait(timeout):
             raise SetupFailed(
@@ -344,7 +339,7 @@ def choose_company(
     ask: Callable[[Sequence[Company]], int] | None = None,
 ) -> Company:
     """The company to invoice from: ``wanted`` (``--company-id``), else the only one, else the one ``ask``
-    returns (a prompt); with several and no way to ask, :class:`SetupFailed` lists them."""
+    returns (a prompt); with several and no way to ask, :class:`~sdk.freee.errors.SetupFailed` lists them."""
     listed = ", ".join(f"{c.id} ({c.name})" for c in companies)
     if not companies:
         raise SetupFailed(
@@ -449,7 +444,6 @@ __all__ = [
     "Connected",
     "FreeeAuthorisation",
     "LoopbackRedirect",
-    "SetupFailed",
     "choose_company",
     "loopback_redirect",
     "settings_file_in_use",

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from sdk.errors import HubspotFreeeError
 from sdk.freee.errors import FreeeAuthError, FreeeDisconnected, FreeeError
 from sdk.log import get_logger
 from sdk.models.freee import AccountingDeal, Invoice
@@ -262,7 +263,7 @@ def sync_payments(
             _sync(ctx, summary, since=since, dry_run=dry_run, progress=progress_and_keep_lease)
         if not dry_run and not summary.errors:
             ctx.store.put_cursor(CURSOR_NAME, ctx.now().isoformat())
-    except LeaseLost as lost:
+    except SyncLeaseLost as lost:
         summary.errors.append(str(lost))
     except FreeeDisconnected as disconnected:  # nothing can be read until `setup freee`; no traceback
         summary.errors.append(f"the payment sync stopped / 入金同期を中止しました: {disconnected}")
@@ -271,7 +272,7 @@ def sync_payments(
     return summary
 
 
-class LeaseLost(Exception):
+class SyncLeaseLost(HubspotFreeeError):
     """The sync held its lease past its end and another sync took it: this one stops where it is."""
 
 
@@ -295,7 +296,7 @@ class _Lease:
         if self.taken is not None and now - self.taken < self.length / 3:
             return
         if not self.take():
-            raise LeaseLost(
+            raise SyncLeaseLost(
                 "the payment sync ran past its lease and another sync took over; this one stopped "
                 "/ 入金同期のリース期限が切れ、別の同期が引き継いだため中断しました (SYNC_LEASE_SECONDS)"
             )

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from sdk.clock import SystemClock
-from sdk.errors import Retryable
+from sdk.errors import DealBusy, Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.store import LedgerState, Store
-from sdk.usecases.create_invoice import DealBusy, Result, create_invoice_for_deal, plan_invoice_for_deal
+from sdk.usecases.create_invoice import Result, create_invoice_for_deal, plan_invoice_for_deal
 from tests.world import World, build_world
 
 PORTAL = 24681357

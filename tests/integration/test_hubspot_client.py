@@ -19,7 +19,6 @@ from sandbox.transport import ServedApp, serve
 from sdk.clock import FakeClock
 from sdk.errors import AuthError, Retryable, SettingsError
 from sdk.hubspot import (
-    RETRY_COUNTER_KEY,
     CallCounter,
     ClockRetry,
     HubSpotClient,
@@ -30,6 +29,7 @@ from sdk.hubspot import (
     owned_properties,
     translate_error,
 )
+from sdk.hubspot.counting import RETRY_COUNTER_KEY
 from sdk.settings import Settings, load_settings
 from tests.world import Switch
 

@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 
 from sdk.clock import FakeClock
+from sdk.errors import DealBusy, LeaseLost
 from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.freee.ratelimit import MemoryRateLimitStore, RateLimiter
 from sdk.models.freee import InvoiceRequest
 from sdk.store import LedgerState, Store
 from sdk.usecases.create_invoice import (
-    DealBusy,
-    LeaseLost,
     Result,
     create_invoice_for_deal,
     plan_invoice_for_deal,

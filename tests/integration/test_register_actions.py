@@ -26,11 +26,11 @@ from functions.cli import app
 from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import FakeClock
-from sdk.errors import SettingsError
+from sdk.errors import DefinitionFileError, SettingsError
 from sdk.hubspot import CallCounter, HubSpotAuthError, HubSpotClient, HubSpotNotFound, HubSpotRequestError
+from sdk.hubspot.convert import action_model
 from sdk.settings import load_settings
 from sdk.usecases.register_actions import (
-    DefinitionFileError,
     Registration,
     load_action_files,
     register_actions,
@@ -249,7 +249,7 @@ def test_definitions_deserialize_through_the_official_client(
 
 def test_every_project_definition_is_accepted_by_the_official_models() -> None:
     for action in load_action_files(ACTIONS, BASE):
-        egg = HubSpotClient._action_model("PublicActionDefinitionEgg", action.definition)
+        egg = action_model("PublicActionDefinitionEgg", action.definition)
         assert egg.action_url.startswith(BASE)
         assert egg.labels["en"].action_name
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from sdk.errors import Retryable
+from sdk.errors import DealBusy, Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown, FreeeServerError
 from sdk.queue import InvoiceJob
 from sdk.store import LedgerState, Store
-from sdk.usecases.create_invoice import DealBusy, InvoiceOutcome, Result, create_invoice_for_deal
+from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
 from sdk.usecases.give_up import give_up, show_retrying
 from sdk.usecases.sync_payments import sync_payments
 from tests.world import World, build_world

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from sdk.clock import FakeClock
+from sdk.errors import ClaimLost
 from sdk.freee.ratelimit import RateLimiter, RateLimitStore, Window
 from sdk.freee.tokens import TokenSet
 from sdk.store import (
     Claim,
-    ClaimLost,
     HistoryEvent,
     InvoiceRecord,
     LedgerState,

@@ -1,6 +1,14 @@
+import importlib
+import inspect
+import pkgutil
+from types import ModuleType
+
 import pytest
 
-from sdk.errors import Problem, Retryable, SettingsError, ValidationFailed
+import functions
+import sdk
+import webhooks
+from sdk.errors import HubspotFreeeError, Problem, Retryable, SettingsError, ValidationFailed
 
 
 def test_validation_failed_carries_every_problem_in_both_languages():
@@ -34,3 +42,26 @@ def test_settings_error_lists_each_problem():
 
 def test_retryable_keeps_its_delay_hint():
     assert Retryable("429", retry_after=2.5).retry_after == 2.5
+
+
+def _our_modules() -> list[ModuleType]:
+    """Every module of sdk, functions and webhooks, and the snippet runner of workflows (its snippets are
+    standalone Python 3.9 files, not ours to import)."""
+    modules = [importlib.import_module("workflows.runner")]
+    for package in (sdk, functions, webhooks):
+        modules.append(package)
+        for found in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            modules.append(importlib.import_module(found.name))
+    return modules
+
+
+def test_every_exception_class_of_ours_derives_from_the_one_base():
+    defined = {
+        f"{module.__name__}.{name}": cls
+        for module in _our_modules()
+        for name, cls in vars(module).items()
+        if inspect.isclass(cls) and issubclass(cls, BaseException) and cls.__module__ == module.__name__
+    }
+    assert len(defined) > 30  # the walk found the modules (sdk.errors alone defines more than a dozen)
+    strays = sorted(name for name, cls in defined.items() if not issubclass(cls, HubspotFreeeError))
+    assert strays == [], f"derive these from sdk.errors.HubspotFreeeError: {strays}"

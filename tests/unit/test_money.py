@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
+from sdk.errors import NotANumber
 from sdk.money import (
-    NotANumber,
     Rounding,
     decimal_places,
     exact_yen,

@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from sdk.freee.client import Company
+from sdk.freee.errors import SetupFailed
 from sdk.usecases.setup_freee import (
     CallbackServer,
     LoopbackRedirect,
-    SetupFailed,
     choose_company,
     loopback_redirect,
     settings_file_in_use,

@@ -20,7 +20,8 @@ import pytest
 from flask import Flask, Response, request
 
 from sandbox.transport import ServedApp, serve
-from sdk.signatures import CUSTOM_SIGNATURE_HEADER, CUSTOM_TIMESTAMP_HEADER, SignatureRejected, verify_custom
+from sdk.errors import SignatureRejected
+from sdk.signatures import CUSTOM_SIGNATURE_HEADER, CUSTOM_TIMESTAMP_HEADER, verify_custom
 from tests.world import Switch
 from workflows.runner import (
     TIME_BUDGET_SECONDS,

@@ -1,327 +1,60 @@
 """The project's HubSpot client: a thin, typed wrapper over the official ``hubspot-api-client``.
 
-Every call goes through :meth:`HubSpotClient._call`: it counts the call (:class:`CallCounter`, for benchmarks'
-"calls per deal"), passes the time-out, and maps the official client's ``ApiException`` once to this package's
-errors — 401/403 → :class:`HubSpotAuthError` (an :class:`~sdk.errors.AuthError`), 429/5xx and unreachable →
-:class:`HubSpotRetryable` (a :class:`~sdk.errors.Retryable` with ``retry_after``), 404 → :class:`HubSpotNotFound`,
-any other 4xx → :class:`HubSpotRequestError` with HubSpot's own message. The access token is handed to the
-official client and never appears in a message or a log.
-
-Transient answers (429, 502, 503, 504, connection errors) are first retried inside urllib3 with a ``Retry`` that
-honours ``Retry-After``, backs off exponentially and waits on the injected :class:`~sdk.clock.Clock` (so a
-sandbox and a test share one fake time). Every HTTP method is retried: the writes used here (batch update,
-property creation, callback completion) are idempotent or answer 409 when repeated.
+Every call goes through :meth:`HubSpotClient._call`: it counts the call (:class:`~sdk.hubspot.counting.CallCounter`,
+for benchmarks' "calls per deal"), passes the time-out, and maps the official client's ``ApiException`` once to
+this package's errors (:func:`sdk.hubspot.errors.translate_error`). The access token is handed to the official
+client and never appears in a message or a log. Transient answers are first retried inside urllib3
+(:func:`sdk.hubspot.counting.build_retry`), waiting on the injected :class:`~sdk.clock.Clock`.
 
 A deal bundle costs at most four calls for up to 100 line items: the deal with its associations, one batch read
 of the line items, the primary company, the first contact. Property names come from ``settings.properties``
-(the project's own ``freee_*`` ones) and the constants below (HubSpot's standard ones).
+(the project's own ``freee_*`` ones) and :mod:`sdk.hubspot.convert` (HubSpot's standard ones).
 
-The ``hubspot`` package is imported when a client is built, not when this module is: ``import sdk.hubspot``
-stays cheap for handlers that only need the errors or the counter.
+The ``hubspot`` package is imported when a client is built, not when this module is.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
-
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from sdk.clock import Clock, SystemClock
-from sdk.errors import AuthError, HubspotFreeeError, HubSpotNotFound, Retryable
-from sdk.models.hubspot import (
-    AccountDetails,
-    Company,
-    Contact,
-    CrmObject,
-    Deal,
-    DealBundle,
-    LineItem,
-    Pipeline,
+from sdk.hubspot.convert import (
+    COMPANY_PROPERTIES,
+    CONTACT_PROPERTIES,
+    DEAL_PROPERTIES,
+    LINE_ITEM_PROPERTIES,
+    PropertyValue,
+    action_model,
+    as_text,
+    chunks,
+    crm_object,
+    owned_properties,
+    property_create,
 )
+from sdk.hubspot.counting import RETRY_COUNTER_KEY, CallCounter, build_retry
+from sdk.hubspot.errors import (
+    HubSpotAuthError,
+    HubSpotNotFound,
+    HubSpotRequestError,
+    error_details,
+    translate_error,
+)
+from sdk.models.hubspot import AccountDetails, Company, Contact, Deal, DealBundle, LineItem, Pipeline
 from sdk.pipelines import won_stages
 
 if TYPE_CHECKING:
-    from urllib3.response import BaseHTTPResponse
+    from urllib3.util.retry import Retry
 
-    from sdk.settings import PropertyNames, Settings
-
-# HubSpot's standard properties this package reads (its own ``freee_*`` ones come from settings.properties)
-DEAL_PROPERTIES: Final = ("dealname", "amount", "closedate", "dealstage", "pipeline", "deal_currency_code")
-LINE_ITEM_PROPERTIES: Final = (
-    "name",
-    "description",
-    "quantity",
-    "price",
-    "amount",
-    "hs_discount_percentage",
-    "discount",
-    "hs_line_item_currency_code",
-    "hs_sku",
-    "hs_position_on_quote",
-)
-COMPANY_PROPERTIES: Final = (
-    "name",
-    "domain",
-    "phone",
-    "zip",
-    "state",
-    "city",
-    "address",
-    "address2",
-    "country",
-)
-CONTACT_PROPERTIES: Final = ("firstname", "lastname", "email", "phone")
+    from sdk.models.hubspot import CrmObject
+    from sdk.settings import Settings
 
 DEAL_COMPANY_PRIMARY_TYPE_ID: Final = 5
 #: the v3 object answer names the primary deal → company association this way (typeId 5)
 _V3_PRIMARY_COMPANY: Final = "deal_to_company"
-BATCH_LIMIT: Final = 100
-RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
-RETRY_COUNTER_KEY: Final = "http.retry"
-
-PropertyValue = str | int | float | bool | None
-_T = TypeVar("_T")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# errors
-# --------------------------------------------------------------------------------------------------------------
-
-
-class HubSpotRequestError(HubspotFreeeError):
-    """HubSpot refused the request (a 4xx other than 401/403/404/429): its message says why. Not retried."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        operation: str,
-        category: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
-        self.status = status
-        self.operation = operation
-        self.category = category
-        self.correlation_id = correlation_id
-        super().__init__(message)
-
-
-class HubSpotAuthError(AuthError):
-    """The private app token is missing, wrong, expired or lacks a scope (401/403)."""
-
-    def __init__(self, message: str, *, status: int, operation: str) -> None:
-        self.status = status
-        self.operation = operation
-        super().__init__(message)
-
-
-class HubSpotRetryable(Retryable):
-    """Rate limited, a server error, or HubSpot could not be reached, after the client's own retries."""
-
-    def __init__(
-        self, message: str, *, status: int | None, operation: str, retry_after: float | None = None
-    ) -> None:
-        self.status = status
-        self.operation = operation
-        super().__init__(message, retry_after=retry_after)
-
-
-def _header(headers: Any, name: str) -> str | None:
-    if headers is None:
-        return None
-    try:
-        value = headers.get(name)
-    except AttributeError:
-        return None
-    return None if value is None else str(value)
-
-
-def _seconds(raw: str | None) -> float | None:
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None
-
-
-def translate_error(exc: BaseException, operation: str) -> HubspotFreeeError | None:
-    """This package's error for an exception of the official client (or urllib3); None for anything else."""
-    status = getattr(exc, "status", None)
-    if isinstance(status, int) and any(cls.__name__ == "ApiException" for cls in type(exc).__mro__):
-        return _from_status(status, getattr(exc, "body", None), getattr(exc, "headers", None), exc, operation)
-    if isinstance(exc, Urllib3Error):
-        return HubSpotRetryable(
-            f"HubSpot could not be reached ({operation}): {type(exc).__name__}. It will be tried again later. / "
-            "HubSpot に接続できませんでした。後で再試行します。",
-            status=None,
-            operation=operation,
-        )
-    return None
-
-
-def _from_status(
-    status: int, body: Any, headers: Any, exc: BaseException, operation: str
-) -> HubspotFreeeError:
-    message, category, correlation = _details(body, str(getattr(exc, "reason", "") or ""))
-    where = f"HubSpot {operation} → {status}" + (f" {category}" if category else "")
-    said = f"{where}: {message}" if message else where
-    if status in (401, 403):
-        return HubSpotAuthError(
-            f"{said}. Check HUBSPOT_ACCESS_TOKEN and the private app's scopes. / "
-            "HubSpot のアクセストークンとスコープを確認してください。",
-            status=status,
-            operation=operation,
-        )
-    if status == 404:
-        return HubSpotNotFound(said, operation=operation, correlation_id=correlation)
-    if status == 429 or status >= 500 or status == 0:
-        retry_after = _seconds(_header(headers, "Retry-After"))
-        if retry_after is None and status == 429:
-            interval = _seconds(_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds"))
-            retry_after = interval / 1000 if interval is not None else None
-        return HubSpotRetryable(
-            f"{said}. It will be tried again later. / 後で再試行します。",
-            status=status or None,
-            operation=operation,
-            retry_after=retry_after,
-        )
-    return HubSpotRequestError(
-        said, status=status, operation=operation, category=category, correlation_id=correlation
-    )
-
-
-def _details(body: Any, reason: str) -> tuple[str, str | None, str | None]:
-    """``(message, category, correlationId)`` from HubSpot's error body (JSON), else the HTTP reason."""
-    if isinstance(body, bytes | bytearray):
-        body = body.decode("utf-8", "replace")
-    try:
-        data = json.loads(body) if isinstance(body, str) and body.strip() else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return reason, None, None
-    category = data.get("category") or data.get("errorType") or data.get("policyName")
-    correlation = data.get("correlationId")
-    return (
-        str(data.get("message") or reason),
-        str(category) if category else None,
-        str(correlation) if correlation else None,
-    )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# metrics and retries
-# --------------------------------------------------------------------------------------------------------------
-
-
-class CallCounter:
-    """Counts HubSpot API calls by operation (``deals.get``, ``line_items.batch_read``, …); thread-safe.
-
-    Each wrapper method adds one per HTTP call it makes; retries done inside urllib3 are counted under
-    ``http.retry``, so ``total`` is every request sent and ``calls()`` the logical calls.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-
-    def increment(self, operation: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[operation] = self._counts.get(operation, 0) + n
-
-    def count(self, operation: str) -> int:
-        with self._lock:
-            return self._counts.get(operation, 0)
-
-    @property
-    def total(self) -> int:
-        with self._lock:
-            return sum(self._counts.values())
-
-    def calls(self) -> int:
-        """Logical API calls, retries left out."""
-        with self._lock:
-            return sum(n for op, n in self._counts.items() if op != RETRY_COUNTER_KEY)
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
-
-class ClockRetry(Retry):
-    """urllib3's ``Retry`` that waits on a :class:`~sdk.clock.Clock` and reports each retry."""
-
-    clock: Clock = SystemClock()
-    on_retry: Callable[[], None] | None = None
-
-    def new(self, **kw: Any) -> Self:
-        retry = super().new(**kw)
-        retry.clock = self.clock
-        retry.on_retry = self.on_retry
-        return retry
-
-    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
-        retry_after = self.get_retry_after(response)
-        if retry_after:
-            self.clock.sleep(retry_after)
-            return True
-        return False
-
-    def _sleep_backoff(self) -> None:
-        backoff = self.get_backoff_time()
-        if backoff > 0:
-            self.clock.sleep(backoff)
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        if self.on_retry is not None:
-            self.on_retry()
-        super().sleep(response)
-
-
-def build_retry(
-    clock: Clock,
-    *,
-    total: int = 6,
-    backoff_factor: float = 1.0,
-    backoff_max: float = 30.0,
-    on_retry: Callable[[], None] | None = None,
-) -> ClockRetry:
-    """Retries for 429 / 502 / 503 / 504 and connection errors, on every method, honouring ``Retry-After``.
-
-    The last answer is returned rather than raised (``raise_on_status=False``) so it is mapped like any other.
-    With the defaults the waits are 0, 2, 4, 8, 16, 30 s: past HubSpot's ten-second rolling window.
-    """
-    retry = ClockRetry(
-        total=total,
-        connect=3,
-        read=2,
-        status=total,
-        other=0,
-        allowed_methods=None,
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff_factor,
-        backoff_max=backoff_max,
-        raise_on_status=False,
-        respect_retry_after_header=True,
-    )
-    retry.clock = clock
-    retry.on_retry = on_retry
-    return retry
-
-
-# --------------------------------------------------------------------------------------------------------------
-# the client
-# --------------------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,38 +63,6 @@ class BatchUpdateResult:
 
     updated: tuple[str, ...]
     not_found: tuple[str, ...]
-
-
-def owned_properties(names: PropertyNames, object_prefix: str) -> tuple[str, ...]:
-    """The project's own property names for one object (``deal_``, ``company_``, ``line_item_``)."""
-    return tuple(
-        str(getattr(names, field)) for field in type(names).model_fields if field.startswith(object_prefix)
-    )
-
-
-def _value(raw: PropertyValue) -> str:
-    if raw is None:
-        return ""
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    return str(raw)
-
-
-def _chunks(items: Sequence[_T], size: int = BATCH_LIMIT) -> Iterable[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _crm(cls: type[CrmObject], obj: Any) -> Any:
-    return cls.model_validate(
-        {
-            "id": str(obj.id),
-            "properties": dict(obj.properties or {}),
-            "createdAt": obj.created_at,
-            "updatedAt": obj.updated_at,
-            "archived": bool(obj.archived),
-        }
-    )
 
 
 class HubSpotClient:
@@ -457,7 +158,7 @@ class HubSpotClient:
             associations=["companies", "contacts", "line_items"],
             archived=False,
         )
-        deal = _crm(Deal, raw)
+        deal = crm_object(Deal, raw)
         companies = self._associated(raw, deal.id, "companies")
         contacts = self._associated(raw, deal.id, "contacts")
         item_ids = [i for i, _ in self._associated(raw, deal.id, "line_items")]
@@ -529,7 +230,7 @@ class HubSpotClient:
         from hubspot.crm.line_items import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
         by_id: dict[str, LineItem] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             answer = self._call(
                 "line_items.batch_read",
                 self._api("crm.line_items.batch_api").read,
@@ -541,7 +242,7 @@ class HubSpotClient:
                 archived=False,
             )
             for result in answer.results or []:
-                by_id[str(result.id)] = _crm(LineItem, result)
+                by_id[str(result.id)] = crm_object(LineItem, result)
         return [by_id[i] for i in ids if i in by_id]  # HubSpot's batch order is not the association order
 
     def _read_one(self, object_type: str, object_id: str, properties: Sequence[str]) -> Any:
@@ -557,7 +258,7 @@ class HubSpotClient:
             )
         except HubSpotNotFound:
             return None
-        return _crm(model, raw)
+        return crm_object(model, raw)
 
     # -- pipelines ---------------------------------------------------------------------------------------------
 
@@ -614,14 +315,14 @@ class HubSpotClient:
         updated: list[str] = []
         missing: list[str] = []
         items = [(str(k), v) for k, v in updates.items() if v]
-        for chunk in _chunks(items):
+        for chunk in chunks(items):
             answer = self._call(
                 f"{object_type}.batch_update",
                 self._api(f"crm.{object_type}.batch_api").update,
                 module.BatchInputSimplePublicObjectBatchInput(
                     inputs=[
                         module.SimplePublicObjectBatchInput(
-                            id=object_id, properties={k: _value(v) for k, v in values.items()}
+                            id=object_id, properties={k: as_text(v) for k, v in values.items()}
                         )
                         for object_id, values in chunk
                     ]
@@ -685,7 +386,7 @@ class HubSpotClient:
         existing = {str(p.name) for p in answer.results or []}
         created: list[str] = []
         for definition in definitions:
-            spec = _property_create(definition)
+            spec = property_create(definition)
             if spec.name in existing:
                 continue
             try:
@@ -727,7 +428,7 @@ class HubSpotClient:
             "callbacks.complete",
             self._api("automation.actions.callbacks_api").complete,
             callback_id,
-            CallbackCompletionRequest(output_fields={k: _value(v) for k, v in output_fields.items()}),
+            CallbackCompletionRequest(output_fields={k: as_text(v) for k, v in output_fields.items()}),
         )
 
     # -- workflow action definitions (the app's developer account) ---------------------------------------------
@@ -778,7 +479,7 @@ class HubSpotClient:
 
         A field the official client does not know, or a required one missing, is a ``ValueError`` before
         anything is sent. ``functions`` may be left out (none)."""
-        body = self._action_model("PublicActionDefinitionEgg", {"functions": [], **definition})
+        body = action_model("PublicActionDefinitionEgg", {"functions": [], **definition})
         api = self._developer_api("automation.actions.definitions_api")
         return self._action_json(self._developer_call("action_definitions.create", api.create, app_id, body))
 
@@ -786,7 +487,7 @@ class HubSpotClient:
         self, app_id: int, definition_id: str, changes: Mapping[str, Any]
     ) -> dict[str, Any]:
         """PATCH the fields in ``changes`` (HubSpot's JSON; each replaced whole); returns the new revision."""
-        body = self._action_model("PublicActionDefinitionPatch", changes)
+        body = action_model("PublicActionDefinitionPatch", changes)
         api = self._developer_api("automation.actions.definitions_api")
         answer = self._developer_call(
             "action_definitions.update", api.update, str(definition_id), app_id, body
@@ -818,7 +519,7 @@ class HubSpotClient:
         try:
             return self._call(operation, method, *args, **kwargs)
         except HubSpotAuthError as exc:
-            said = _details(getattr(exc.__cause__, "body", None), "")[0]
+            said = error_details(getattr(exc.__cause__, "body", None), "")[0]
             raise HubSpotAuthError(
                 f"HubSpot {operation} → {exc.status}"
                 + (f": {said}" if said else "")
@@ -832,95 +533,3 @@ class HubSpotClient:
         """An official model as HubSpot's JSON (camelCase, unset fields left out), as the client would send it."""
         api = self._developer_api("automation.actions.definitions_api")
         return dict(api.api_client.sanitize_for_serialization(model))
-
-    @staticmethod
-    def _action_model(kind: str, data: Any) -> Any:
-        """The official ``hubspot.automation.actions`` model ``kind`` built from HubSpot's JSON.
-
-        An option given as ``{label, value}`` gets the fields HubSpot's answers always carry (``displayOrder``
-        by position, not hidden, not read-only)."""
-        from hubspot.automation.actions import models
-
-        if data is None:
-            return None
-        if kind.startswith("list["):
-            inner = kind[5:-1]
-            if not isinstance(data, list | tuple):
-                raise ValueError(f"expected a list of {inner}, got {type(data).__name__}")
-            if inner == "Option":
-                data = [{"displayOrder": index, **option} for index, option in enumerate(data)]
-            return [HubSpotClient._action_model(inner, item) for item in data]
-        if kind.startswith("dict["):
-            inner = kind[5:-1].split(",", 1)[1].strip()
-            if not isinstance(data, Mapping):
-                raise ValueError(f"expected an object of {inner}, got {type(data).__name__}")
-            return {str(k): HubSpotClient._action_model(inner, v) for k, v in data.items()}
-        if kind in ("str", "int", "float", "bool", "object", "date", "datetime"):
-            return data
-        cls = getattr(models, kind)
-        if not isinstance(data, Mapping):
-            raise ValueError(f"{kind}: expected an object, got {type(data).__name__}")
-        if kind == "Option":
-            data = {
-                "label": data.get("value"),
-                "displayOrder": 0,
-                "hidden": False,
-                "description": "",
-                "doubleData": 0.0,
-                "readOnly": False,
-                **data,
-            }
-        by_json = {json_name: attr for attr, json_name in cls.attribute_map.items()}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            attr = by_json.get(key)
-            if attr is None:
-                raise ValueError(f"{kind}: unknown field {key!r} (known: {', '.join(sorted(by_json))})")
-            kwargs[attr] = HubSpotClient._action_model(cls.openapi_types[attr], value)
-        return cls(**kwargs)
-
-
-def _property_create(definition: Mapping[str, Any]) -> Any:
-    """The official client's ``PropertyCreate`` from HubSpot's JSON (camelCase) or its snake_case names."""
-    from hubspot.crm.properties import OptionInput, PropertyCreate
-
-    by_json = {json_name: attr for attr, json_name in PropertyCreate.attribute_map.items()}
-    kwargs: dict[str, Any] = {}
-    for key, value in definition.items():
-        attr = by_json.get(key, key)
-        if attr not in PropertyCreate.attribute_map:
-            raise ValueError(
-                f"unknown property field {key!r} in the definition of {definition.get('name')!r}"
-            )
-        kwargs[attr] = value
-    if kwargs.get("options"):
-        kwargs["options"] = [
-            OptionInput(
-                label=str(o.get("label", o.get("value"))),
-                value=str(o["value"]),
-                display_order=int(o.get("displayOrder", o.get("display_order", index))),
-                hidden=bool(o.get("hidden", False)),
-                description=str(o.get("description", "")),
-            )
-            for index, o in enumerate(kwargs["options"])
-        ]
-    return PropertyCreate(**kwargs)
-
-
-__all__ = [
-    "COMPANY_PROPERTIES",
-    "CONTACT_PROPERTIES",
-    "DEAL_PROPERTIES",
-    "LINE_ITEM_PROPERTIES",
-    "BatchUpdateResult",
-    "CallCounter",
-    "ClockRetry",
-    "HubSpotAuthError",
-    "HubSpotClient",
-    "HubSpotNotFound",
-    "HubSpotRequestError",
-    "HubSpotRetryable",
-    "build_retry",
-    "owned_properties",
-    "translate_error",
-]
