@@ -28,7 +28,8 @@ from typer.testing import CliRunner
 from functions.app import Services, create_app
 from functions.cli import app as cli_app
 from functions.worker import handle_message
-from sandbox import install
+from local.sandboxes import install
+from local.world import World
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, WSGIAdapter, serve
@@ -44,7 +45,6 @@ from sdk.signatures import sign_custom
 from sdk.store.sqlite import SQLiteStore
 from tests.badinput.corpus import CASES, MIN_CASES, PORTAL, Case, Cli, DealSpec, Entry, Http, Job
 from tests.factories import RecordingQueue
-from tests.world import World
 
 FREEE_BASE = "http://freee.sandbox"
 FREEE_CLIENT_ID = "badinput-client-id"
