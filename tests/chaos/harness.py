@@ -265,7 +265,11 @@ class Stand:
         the store for tokens and the shared rate log, its time-out waited on the scaled clock), over the shared
         store."""
         own = self.store_kind.open()
-        ctx = self.loop.context(store=self.store, freee_store=own, session=ScaledTimeouts(self.profile.speed))  # type: ignore[arg-type]
+        ctx = self.loop.context(
+            store=self.store,  # type: ignore[arg-type]
+            freee_store=own,
+            session=ScaledTimeouts(self.profile.speed),
+        )
         freee = self.limits.track(ctx.freee)  # type: ignore[arg-type]
         if not mortal:
             return ctx
