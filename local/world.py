@@ -109,14 +109,31 @@ def _freee_client(
     box: FreeeSandbox, store: Store, clock: Clock, calls: list[str], session: requests.Session | None = None
 ) -> FreeeClient:
     session = session or requests.Session()
-    session.mount(FREEE_BASE, WSGIAdapter(box.app))
     session.hooks["response"].append(
         lambda r, *a, **k: calls.append(f"{r.request.method} {r.request.path_url.split('?')[0]}")
     )
+    return mounted_freee_client(box, store, clock, session=session)
+
+
+def mounted_freee_client(
+    box: FreeeSandbox,
+    store: Store,
+    clock: Clock,
+    *,
+    session: requests.Session | None = None,
+    client_id: str = CREDENTIALS["FREEE_CLIENT_ID"],
+    client_secret: str = CREDENTIALS["FREEE_CLIENT_SECRET"],
+    per_minute: int = 1000,
+    max_attempts: int = 4,
+) -> FreeeClient:
+    """A freee client for ``box`` mounted in-process at :data:`FREEE_BASE` (over ``session``), its tokens and its
+    rate log (``per_minute`` calls) in ``store``."""
+    session = session or requests.Session()
+    session.mount(FREEE_BASE, WSGIAdapter(box.app))
     oauth = OAuthClient(
         auth_base=FREEE_BASE,
-        client_id=CREDENTIALS["FREEE_CLIENT_ID"],
-        client_secret=CREDENTIALS["FREEE_CLIENT_SECRET"],
+        client_id=client_id,
+        client_secret=client_secret,
         redirect_uri="urn:ietf:wg:oauth:2.0:oob",
         session=session,
         clock=clock,
@@ -125,10 +142,10 @@ def _freee_client(
         api_base=FREEE_BASE,
         company_id=1,
         tokens=TokenManager(store.tokens, oauth, clock),
-        limiter=RateLimiter(store.rate_limits, clock, ((1000, 60.0),)),
+        limiter=RateLimiter(store.rate_limits, clock, ((per_minute, 60.0),)),
         clock=clock,
         session=session,
-        retry=RetryPolicy(max_attempts=4),
+        retry=RetryPolicy(max_attempts=max_attempts),
     )
 
 
