@@ -1,7 +1,7 @@
-"""The loopback stand shared by ``won_to_invoice.py`` and ``burst.py``: both sandboxes served on loopback, the
-local server (``functions.app.create_app``) receiving the HubSpot sandbox's signed webhooks, SQLite store and
-queue files, and workers (``functions.worker.run_worker``), each with its own Context (own clients, own store
-handle on the one SQLite file, like separate processes), counted:
+"""The loopback stand shared by ``won_to_invoice.py`` and ``burst.py``: the loop on loopback (:class:`local.loop.Loop`:
+both sandboxes, the local server receiving the HubSpot sandbox's signed webhooks, SQLite store and queue files,
+and workers), each worker with its own Context (own clients, own store handle on the one SQLite file, like
+separate processes), counted:
 
 * HubSpot calls through each client's :class:`sdk.hubspot.CallCounter`;
 * freee requests through a response hook on each worker's ``requests`` session (method, path, status, time);
@@ -23,20 +23,14 @@ from typing import Any
 
 import requests
 
-from functions.app import Services, create_app
-from functions.worker import WorkerResult, run_worker
-from sandbox import install, sandbox_settings
-from sandbox.freee import create_freee_sandbox
-from sandbox.hubspot import create_hubspot_sandbox
-from sandbox.transport import ServedApp, serve
+from functions.worker import WorkerResult
+from local.loop import Loop
+from sandbox import PORTAL_ID
 from sdk.clock import Clock
-from sdk.freee.client import FreeeClient
-from sdk.hubspot import CallCounter, HubSpotClient
-from sdk.queue import Message, Queue, open_queue
+from sdk.hubspot import CallCounter
+from sdk.queue import Message, Queue
 from sdk.store import open_store
 from sdk.usecases.context import Context
-
-PORTAL = 24681357
 
 
 @dataclass
@@ -113,7 +107,7 @@ class _TimedQueue:
 
 
 class Stand:
-    """Sandboxes, local server and workers on loopback. ``close()`` stops everything it started."""
+    """The loop on loopback, its server and workers measured. ``close()`` stops everything it started."""
 
     def __init__(
         self,
@@ -124,28 +118,18 @@ class Stand:
         freee_per_hour: int = 1500,
         hubspot_per_10s: int = 100,
     ) -> None:
-        self.clock = clock
-        self.timeline = Timeline()
-        self.freee_box = create_freee_sandbox(
-            clock=clock, rate_limit_per_minute=freee_per_minute, rate_limit_per_hour=freee_per_hour
-        )
-        self.hubspot_box = create_hubspot_sandbox(
-            clock=clock,
-            portal_id=PORTAL,
-            rate_limit_per_10s=hubspot_per_10s,
-        )
-        self.served: list[ServedApp] = [serve(self.freee_box.app), serve(self.hubspot_box.app)]
-        database = workdir / "bench.sqlite"
-        self.settings = sandbox_settings(
-            self.served[0].url,
-            self.served[1].url,
+        self.loop = Loop(
+            clock,
+            workdir,
+            freee={"rate_limit_per_minute": freee_per_minute, "rate_limit_per_hour": freee_per_hour},
+            hubspot={"rate_limit_per_10s": hubspot_per_10s},
             freee_rate_limit_per_minute=freee_per_minute,
             freee_rate_limit_per_hour=freee_per_hour,
-            storage_url=f"sqlite:///{database}",
-            queue_url=f"sqlite:///{workdir / 'queue.sqlite'}",
         )
+        self.clock, self.settings = clock, self.loop.settings
+        self.freee_box, self.hubspot_box = self.loop.freee_box, self.loop.hubspot_box
+        self.timeline = Timeline()
         self.store = open_store(self.settings.storage_url)
-        self.stop = threading.Event()
         self.workers: list[Worker] = []
         self.results: list[WorkerResult] = []
         self._results_lock = threading.Lock()
@@ -155,26 +139,13 @@ class Stand:
     # ------------------------------------------------------------------------------------------- wiring
 
     def start_server(self) -> None:
-        admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
-        install(self.freee_box, admin, self.settings, self.store.tokens, self.clock)
-        hubspot = HubSpotClient.from_settings(self.settings, metrics=self.server_counter, clock=self.clock)
-        hubspot.won_stages()  # pipelines cached before the first webhook, as in a warm server
-        server_ctx = Context(
-            self.settings,
-            open_store(self.settings.storage_url),
-            hubspot,
-            None,
-            self.clock,  # type: ignore[arg-type]
-        )
-        app = create_app(Services(server_ctx, self.queue()))
-        server = serve(_WebhookTimer(app, self.timeline))
-        self.served.append(server)
-        self.hubspot_box.set_webhook_target(f"{server.url}/webhooks/hubspot")
+        self.loop.install(self.store.tokens)
+        server = self.loop.context(metrics=self.server_counter)
+        server.hubspot.won_stages()  # pipelines cached before the first webhook, as in a warm server
+        self.loop.start_server(server, middleware=lambda app: _WebhookTimer(app, self.timeline))
 
     def queue(self) -> Queue:
-        return open_queue(
-            self.settings.queue_url, max_receives=self.settings.queue_max_receives, clock=self.clock
-        )
+        return self.loop.queue()
 
     def worker_context(self) -> Worker:
         """A worker's own wiring: its HubSpot client (counted), its freee client (its session hooked), its
@@ -189,43 +160,32 @@ class Stand:
                 )
             )
         )
-        store = open_store(self.settings.storage_url)
-        freee = FreeeClient.from_settings(
-            self.settings,
-            token_store=store.tokens,
-            rate_store=store.rate_limits,
-            clock=self.clock,
-            session=session,
-        )
+        ctx = self.loop.context(metrics=counter, session=session)
         waits: list[float] = []
-        acquire = freee.limiter.acquire
+        acquire = ctx.freee.limiter.acquire
 
         def timed_acquire(**kwargs: Any) -> float:
             waited = acquire(**kwargs)
             waits.append(waited)
             return waited
 
-        freee.limiter.acquire = timed_acquire  # type: ignore[method-assign]
-        hubspot = HubSpotClient.from_settings(self.settings, metrics=counter, clock=self.clock)
-        hubspot.won_stages()  # a warm worker: pipelines already cached (read once per five minutes)
+        ctx.freee.limiter.acquire = timed_acquire  # type: ignore[method-assign]
+        ctx.hubspot.won_stages()  # a warm worker: pipelines already cached (read once per five minutes)
         counter.reset()
-        return Worker(Context(self.settings, store, hubspot, freee, self.clock), counter, calls, waits)
+        return Worker(ctx, counter, calls, waits)
 
     def start_workers(self, n: int, *, poll_interval: float) -> None:
-        for index in range(n):
-            worker = self.worker_context()
-            queue = _TimedQueue(self.queue(), self.timeline)
-            worker.thread = threading.Thread(
-                target=run_worker,
-                args=(worker.ctx, queue),
-                kwargs={"stop": self.stop, "poll_interval": poll_interval, "on_result": self._result},
-                name=f"bench-worker-{index}",
-                daemon=True,
+        workers = [self.worker_context() for _ in range(n)]
+        for worker in workers:
+            [worker.thread] = self.loop.spawn_workers(
+                1,
+                lambda w=worker: w.ctx,
+                queue=lambda: _TimedQueue(self.queue(), self.timeline),
+                poll_interval=poll_interval,
+                on_result=self._result,
+                name="bench-worker",
             )
-            self.workers.append(worker)
-        for worker in self.workers:
-            assert worker.thread is not None
-            worker.thread.start()
+        self.workers += workers
 
     def _result(self, result: WorkerResult) -> None:
         now = time.perf_counter()
@@ -237,13 +197,7 @@ class Stand:
             self.on_result(result)
 
     def close(self) -> None:
-        self.stop.set()
-        for worker in self.workers:
-            if worker.thread is not None:
-                worker.thread.join(timeout=30)
-        for served in reversed(self.served):
-            served.stop()
-        self.hubspot_box.close()
+        self.loop.close(timeout=30)
 
     # -------------------------------------------------------------------------------------------- seeding
 
@@ -259,7 +213,7 @@ class Stand:
         if linked:
             partner = self.freee_box.add_partner(name, code=f"HS-{company}")
             self.hubspot_box.update("companies", company, freee_partner_id=str(partner["id"]))
-            self.store.link_partner(PORTAL, company, int(partner["id"]))
+            self.store.link_partner(PORTAL_ID, company, int(partner["id"]))
         return company
 
     def deal(self, n: int, company: str, contact: str, close_date: str) -> str:

@@ -98,10 +98,7 @@ def main() -> None:
                 depth := queue.depth()
             ).visible + depth.in_flight + depth.delayed and time.monotonic() < deadline:
                 time.sleep(0.05)
-            stand.stop.set()
-            for worker in stand.workers:
-                assert worker.thread is not None
-                worker.thread.join(timeout=60)
+            stand.loop.stop_workers(timeout=60)
             depth = queue.depth()
             invoices = stand.freee_box.invoices()
             names = stand.settings.properties

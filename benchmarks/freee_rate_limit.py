@@ -20,13 +20,10 @@ from pathlib import Path
 
 import requests
 
-from sandbox.freee import create_freee_sandbox
-from sandbox.transport import serve
+from local.loop import Loop
 from sdk.clock import ScaledClock
-from sdk.freee.client import FreeeClient
-from sdk.freee.oauth import OAuthClient, TokenManager
-from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, SQLiteRateLimitStore, shortest_span
-from sdk.freee.tokens import SQLiteTokenStore, TokenSet
+from sdk.freee.ratelimit import shortest_span
+from sdk.freee.tokens import TokenSet
 
 
 def main() -> None:
@@ -39,32 +36,20 @@ def main() -> None:
     )  # before the first log line: one per call would bury the figures
 
     clock = ScaledClock(args.speed)
-    sandbox = create_freee_sandbox(clock=clock, rate_limit_per_minute=30, rate_limit_per_hour=1500)
     statuses: list[int] = []
-    with serve(sandbox.app) as served, tempfile.TemporaryDirectory() as tmp:
+    limits = {
+        "rate_limit_per_minute": 30,
+        "rate_limit_per_hour": 1500,
+    }  # freee's own (the settings' defaults)
+    with tempfile.TemporaryDirectory() as tmp, Loop(clock, Path(tmp), freee=limits) as loop:
         session = requests.Session()
         session.hooks["response"].append(lambda r, *a, **k: statuses.append(r.status_code))
-        issued = sandbox.issue_tokens()
-        store = SQLiteTokenStore(Path(tmp) / "state.sqlite")
-        store.save_token(
+        context = loop.context(session=session)
+        issued = loop.freee_box.issue_tokens()
+        context.store.tokens.save_token(
             TokenSet(issued["access_token"], issued["refresh_token"], clock.now() + timedelta(hours=6)), None
         )
-        oauth = OAuthClient(
-            auth_base=served.url,
-            client_id="sandbox-client-id",
-            client_secret="sandbox-client-secret",
-            redirect_uri="urn:ietf:wg:oauth:2.0:oob",
-            session=session,
-            clock=clock,
-        )
-        client = FreeeClient(
-            api_base=served.url,
-            company_id=1,
-            tokens=TokenManager(store, oauth, clock),
-            limiter=RateLimiter(SQLiteRateLimitStore(Path(tmp) / "state.sqlite"), clock, FREEE_WINDOWS),
-            clock=clock,
-            session=session,
-        )
+        client = context.freee
         failures = 0
         real_start, start = time.perf_counter(), clock.monotonic()
         for _ in range(args.calls):

@@ -17,7 +17,6 @@ import os
 import platform
 import random
 import resource
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import requests
 
+from local.world import FREEE_BASE, build_world
+from sandbox import PORTAL_ID
 from sandbox.transport import WSGIAdapter
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, shortest_span
@@ -35,7 +36,6 @@ from sdk.store import InvoiceRecord
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.sync_payments import sync_payments
 
-PORTAL = 24681357
 UNLIMITED = ((10**9, 60.0), (10**9, 3600.0))
 
 
@@ -47,9 +47,6 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=4.0, help="sandbox seconds per real second")
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the sandboxed world lives in tests/
-    from tests.world import build_world
-
     rng = random.Random(7)
     clock = ScaledClock(args.speed, start=datetime(2026, 11, 25, 0, 0, tzinfo=UTC))
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,8 +105,6 @@ def main() -> None:
 
 def seed(world, args, rng) -> list[tuple[int, int, date]]:
     """Companies, partners, deals, invoices in freee and their ledger rows, without going through the limits."""
-    from tests.world import FREEE_BASE
-
     box = world.freee_box
     box.state.limiter.windows = UNLIMITED
     session = requests.Session()
@@ -119,7 +114,7 @@ def seed(world, args, rng) -> list[tuple[int, int, date]]:
     for n in range(args.companies):
         company = world.hubspot_box.create_company(name=f"株式会社ベンチ{n:04d}")
         partner = box.add_partner(f"株式会社ベンチ{n:04d}", code=f"HS-{company}")
-        world.store.link_partner(PORTAL, company, partner["id"])
+        world.store.link_partner(PORTAL_ID, company, partner["id"])
         companies.append((company, partner["id"]))
     seeded = []
     now = world.clock.now()
@@ -138,7 +133,7 @@ def seed(world, args, rng) -> list[tuple[int, int, date]]:
             "withholding_tax_entry_method": "out",
             "partner_title": "御中",
             "partner_id": partner_id,
-            "memo": f"[hubspot-freee portal={PORTAL} deal={deal}]",
+            "memo": f"[hubspot-freee portal={PORTAL_ID} deal={deal}]",
             "lines": [
                 {
                     "type": "item",
@@ -153,9 +148,9 @@ def seed(world, args, rng) -> list[tuple[int, int, date]]:
         answer.raise_for_status()
         invoice = answer.json()["invoice"]
         token = uuid.uuid4().hex
-        world.store.claim(PORTAL, deal, token, now, now + timedelta(minutes=5))
+        world.store.claim(PORTAL_ID, deal, token, now, now + timedelta(minutes=5))
         world.store.note_intent(
-            PORTAL, deal, token, company_id=company, partner_id=partner_id, billing_date=billing
+            PORTAL_ID, deal, token, company_id=company, partner_id=partner_id, billing_date=billing
         )
         record = InvoiceRecord(
             invoice["id"],
@@ -168,8 +163,8 @@ def seed(world, args, rng) -> list[tuple[int, int, date]]:
             billing,
             billing + timedelta(days=30),
         )
-        world.store.record_invoice(PORTAL, deal, token, record, now)
-        world.store.record_written(PORTAL, deal, {"freee_payment_status": "unpaid"}, now, token=token)
+        world.store.record_invoice(PORTAL_ID, deal, token, record, now)
+        world.store.record_written(PORTAL_ID, deal, {"freee_payment_status": "unpaid"}, now, token=token)
         seeded.append((invoice["id"], int(invoice["total_amount"]), billing))
     return seeded
 

@@ -20,15 +20,9 @@ from pathlib import Path
 
 import requests
 
-from functions.app import Services, create_app
-from sandbox.hubspot import create_hubspot_sandbox
-from sandbox.transport import serve
+from local.loop import Loop
+from sandbox import PORTAL_ID
 from sdk.clock import SystemClock
-from sdk.hubspot import HubSpotClient
-from sdk.queue import open_queue
-from sdk.settings import load_settings
-from sdk.store.sqlite import SQLiteStore
-from sdk.usecases.context import Context
 
 SECRET = "bench-secret"
 
@@ -53,7 +47,7 @@ def batch(start: int, events: int) -> bytes:
             {
                 "eventId": start + i,
                 "subscriptionId": 1,
-                "portalId": 24681357,
+                "portalId": PORTAL_ID,  # the installation's own portal
                 "appId": 1,
                 "occurredAt": 1795600000000,
                 "subscriptionType": "deal.propertyChange",
@@ -84,22 +78,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100)
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    clock = SystemClock()
-    hubspot_box = create_hubspot_sandbox(clock=clock, access_token="bench-token")
-    with serve(hubspot_box.app) as hubspot_served, tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            hubspot_api_base=hubspot_served.url,
-            hubspot_access_token="bench-token",
-            hubspot_client_secret=SECRET,
-            hubspot_portal_id=24681357,  # the portal of the events below: the installation's own
-        )
-        store = SQLiteStore(Path(tmp) / "store.sqlite")
-        queue = open_queue(f"sqlite:///{Path(tmp) / 'queue.sqlite'}")
-        hubspot = HubSpotClient.from_settings(settings, clock=clock)
-        hubspot.won_stages()  # the pipelines are cached before the first acknowledgement, as in a warm worker
-        context = Context(settings, store, hubspot, None, clock)  # type: ignore[arg-type] - no freee on this path
-        app = create_app(Services(context, queue))
-        client = app.test_client()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Loop(SystemClock(), Path(tmp), hubspot_client_secret=SECRET) as loop,
+    ):
+        context = loop.context()
+        context.hubspot.won_stages()  # the pipelines are cached before the first acknowledgement, as in a warm worker
+        queue = loop.queue()
+        loop.start_server(context, queue)
+        assert loop.app is not None
+        client = loop.app.test_client()
         in_process: list[float] = []
         for n in range(args.batches):
             body = batch(1_000_000 + n * args.events, args.events)
@@ -109,19 +97,17 @@ def main() -> None:
             in_process.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 204, response.data
         loopback: list[float] = []
-        with serve(app) as served:
-            session = requests.Session()
-            for n in range(args.batches):
-                body = batch(5_000_000 + n * args.events, args.events)
-                headers = signed(f"{served.url}/webhooks/hubspot", body)
-                started = time.perf_counter()
-                response = session.post(
-                    f"{served.url}/webhooks/hubspot", data=body, headers=headers, timeout=10
-                )
-                loopback.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 204, response.text
+        session = requests.Session()
+        for n in range(args.batches):
+            body = batch(5_000_000 + n * args.events, args.events)
+            headers = signed(f"{loop.server_url}/webhooks/hubspot", body)
+            started = time.perf_counter()
+            response = session.post(
+                f"{loop.server_url}/webhooks/hubspot", data=body, headers=headers, timeout=10
+            )
+            loopback.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 204, response.text
         queued = queue.depth().visible
-    hubspot_box.close()
     result = {
         "benchmark": f"webhook acknowledgement, signed batch of {args.events} won-stage events, SQLite store and queue",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -30,8 +30,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _loopback import PORTAL, Stand, load, machine, path_pattern, percentile
+from _loopback import Stand, load, machine, path_pattern, percentile
 
+from sandbox import PORTAL_ID
 from sdk.clock import SystemClock
 from sdk.mapping import parse_marker
 from sdk.terms import tokyo_today
@@ -151,7 +152,7 @@ def main() -> None:
             }
             for r in rows
         ],
-        "portal": PORTAL,
+        "portal": PORTAL_ID,
     }
     print(json.dumps({k: v for k, v in result.items() if k != "per_deal"}, indent=2, ensure_ascii=False))
     Path(__file__).with_name("won_to_invoice.json").write_text(

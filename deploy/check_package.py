@@ -33,7 +33,17 @@ UNZIPPED_BUDGET_MB = 60.0
 TEMPLATE = "cloudformation-template-update-stack.json"
 
 #: top-level folders of the repository that never go to Lambda
-FORBIDDEN_TOP = ("tests", "sandbox", "benchmarks", "examples", "workflows", "deploy", ".serverless", "specs")
+FORBIDDEN_TOP = (
+    "tests",
+    "sandbox",
+    "local",
+    "benchmarks",
+    "examples",
+    "workflows",
+    "deploy",
+    ".serverless",
+    "specs",
+)
 #: libraries the runtime provides (boto3 …) or the functions must not import (flask …)
 FORBIDDEN_LIBRARIES = ("boto3", "botocore", "s3transfer", "flask", "werkzeug", "typer", "rich")
 #: anywhere in a path

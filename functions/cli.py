@@ -253,7 +253,7 @@ def sandbox(
     import signal
     import threading
 
-    from sandbox import sandbox_env
+    from local.sandboxes import sandbox_env
     from sandbox.freee import create_freee_sandbox
     from sandbox.hubspot import create_hubspot_sandbox
     from sandbox.transport import serve
@@ -950,7 +950,7 @@ def demo() -> None:
     os.environ.setdefault(
         "LOG_LEVEL", "WARNING"
     )  # the steps and tables are the output; logs only for trouble
-    from sandbox.demo import DemoFailed, run_demo
+    from local.demo import DemoFailed, run_demo
 
     try:
         run = run_demo(console)

@@ -2,20 +2,11 @@
 
 Used three ways: mounted into ``requests`` inside tests (:mod:`sandbox.transport`), served on loopback
 (:func:`sandbox.transport.serve`) for the official HubSpot client, the demo and end-to-end tests, and reset or
-seeded through each sandbox's ``/_sandbox`` admin API.
+seeded through each sandbox's ``/_sandbox`` admin API. The settings that point this package at them, and the
+wiring of the whole loop around them, are in :mod:`local`.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sandbox.freee import FreeeSandbox
-    from sdk.clock import Clock
-    from sdk.freee.tokens import TokenStore
-    from sdk.settings import Settings
-    from sdk.usecases.setup_hubspot import PropertyReader, PropertySetup
-
 
 PORTAL_ID = 24681357
 #: the sandboxes' well-known credentials (defaults of ``create_freee_sandbox`` / ``create_hubspot_sandbox``):
@@ -26,36 +17,3 @@ CREDENTIALS = {
     "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
     "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
 }
-
-
-def sandbox_env(freee_url: str, hubspot_url: str) -> dict[str, str]:
-    """The settings (as environment variables) that point this package at sandboxes served at these URLs."""
-    return {
-        "FREEE_API_BASE": freee_url,
-        "FREEE_AUTH_BASE": freee_url,
-        "FREEE_COMPANY_ID": "1",
-        "HUBSPOT_API_BASE": hubspot_url,
-        "HUBSPOT_PORTAL_ID": str(PORTAL_ID),
-    } | CREDENTIALS
-
-
-def sandbox_settings(freee_url: str, hubspot_url: str, **overrides: Any) -> Settings:
-    """:class:`~sdk.settings.Settings` for sandboxes served at these URLs; ``overrides`` as ``load_settings``."""
-    from sdk.settings import load_settings
-
-    given = {name.lower(): value for name, value in sandbox_env(freee_url, hubspot_url).items()}
-    return load_settings(**(given | overrides))
-
-
-def install(
-    freee: FreeeSandbox, hubspot: PropertyReader, settings: Settings, tokens: TokenStore, clock: Clock
-) -> PropertySetup:
-    """What the operator's ``setup hubspot`` and ``setup freee`` leave behind, done against the sandboxes: every
-    property created in HubSpot (through ``hubspot``), and a freshly granted freee token pair in ``tokens``."""
-    from sdk.freee.tokens import TokenSet
-    from sdk.usecases.setup_hubspot import setup_hubspot_properties
-
-    report = setup_hubspot_properties(hubspot, settings, dry_run=False)
-    granted = TokenSet.from_grant(freee.issue_tokens(), clock.now(), company_id=settings.freee_company_id)
-    tokens.save_token(granted, None)
-    return report

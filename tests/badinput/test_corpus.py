@@ -21,21 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from hubspot.utils.signature import Signature
 from typer.testing import CliRunner
 
 from functions.app import Services, create_app
 from functions.cli import app as cli_app
 from functions.worker import handle_message
-from sandbox import install
+from local.sandboxes import install
+from local.world import FREEE_BASE, World, mounted_freee_client
 from sandbox.freee import create_freee_sandbox
 from sandbox.hubspot import create_hubspot_sandbox
-from sandbox.transport import ServedApp, WSGIAdapter, serve
+from sandbox.transport import ServedApp, serve
 from sdk.clock import SystemClock
-from sdk.freee.client import FreeeClient, RetryPolicy
-from sdk.freee.oauth import OAuthClient, TokenManager
-from sdk.freee.ratelimit import RateLimiter
 from sdk.hubspot import CallCounter, HubSpotClient
 from sdk.log import get_logger
 from sdk.queue import Message
@@ -44,9 +41,7 @@ from sdk.signatures import sign_custom
 from sdk.store.sqlite import SQLiteStore
 from tests.badinput.corpus import CASES, MIN_CASES, PORTAL, Case, Cli, DealSpec, Entry, Http, Job
 from tests.factories import RecordingQueue
-from tests.world import World
 
-FREEE_BASE = "http://freee.sandbox"
 FREEE_CLIENT_ID = "badinput-client-id"
 MAX_WRITTEN_ERROR = 5_000  # what a deal's freee_sync_error may hold (HubSpot's own limit is 65,536)
 DEAL_WRITES_WHEN_REFUSED = {"freee_sync_status", "freee_sync_error"}
@@ -125,24 +120,14 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     stored = store.tokens.load_token()
     assert stored is not None
     canaries.freee_tokens = [stored.tokens.access_token, stored.tokens.refresh_token]
-    session = requests.Session()
-    session.mount(FREEE_BASE, WSGIAdapter(freee_box.app))
-    oauth = OAuthClient(
-        auth_base=FREEE_BASE,
+    freee = mounted_freee_client(
+        freee_box,
+        store,
+        clock,
         client_id=FREEE_CLIENT_ID,
         client_secret=canaries.freee_client_secret,
-        redirect_uri="urn:ietf:wg:oauth:2.0:oob",
-        session=session,
-        clock=clock,
-    )
-    freee = FreeeClient(
-        api_base=FREEE_BASE,
-        company_id=1,
-        tokens=TokenManager(store.tokens, oauth, clock),
-        limiter=RateLimiter(store.rate_limits, clock, ((100_000, 60.0),)),
-        clock=clock,
-        session=session,
-        retry=RetryPolicy(max_attempts=2),
+        per_minute=100_000,
+        max_attempts=2,
     )
     world = World(clock, store, hubspot_box, freee_box, served, settings, hubspot, freee, counter)
     yield Env(world, canaries, freee_served, store_path, root / "queue.sqlite")

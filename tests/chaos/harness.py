@@ -34,23 +34,16 @@ from typing import Any
 
 import requests
 
-from functions.app import Services, create_app
-from functions.worker import run_worker
-from sandbox import install, sandbox_settings
+from local.loop import Loop
+from sandbox import PORTAL_ID
 from sandbox.faults import FaultInjector, FaultKind, FaultRule
-from sandbox.freee import create_freee_sandbox
-from sandbox.hubspot import create_hubspot_sandbox
-from sandbox.transport import ServedApp, serve
 from sdk.clock import ScaledClock
 from sdk.errors import AuthError
-from sdk.freee.client import FreeeClient
 from sdk.freee.errors import FreeeAuthError, FreeeDisconnected
 from sdk.freee.tokens import TokenSet
-from sdk.hubspot import HubSpotClient
 from sdk.mapping import partner_code, partner_shortcut
-from sdk.queue import Queue, queue_from_settings
+from sdk.queue import Queue
 from sdk.queue.sqlite import SQLiteQueue
-from sdk.settings import Settings
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
 from sdk.usecases.sync_payments import sync_payments
@@ -67,10 +60,8 @@ from tests.chaos.standins import (
 )
 from tests.signing import custom_headers, v2_headers, v3_headers
 
-PORTAL = 24681357
+PORTAL = PORTAL_ID
 STORM_START = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
-HUBSPOT_TOKEN = "chaos-hubspot-token"
-HUBSPOT_SECRET = "chaos-hubspot-client-secret"
 CUSTOM_CODE_SECRET = "chaos-custom-code-secret"
 FOREIGN_PORTAL = PORTAL + 1  # another portal that installed the same app: its requests are signed alike
 
@@ -202,7 +193,8 @@ AUTH_ERRORS = frozenset(k.__name__ for k in (AuthError, FreeeAuthError, FreeeDis
 
 
 class Stand:
-    """Everything the scenario runs: sandboxes on loopback, the local server, the workers, the store."""
+    """Everything the scenario runs: the loop on loopback (:class:`local.loop.Loop`: sandboxes, the local server,
+    the workers), the store, and the faults, kills and races of the storm."""
 
     def __init__(
         self, profile: Profile, workdir: Path, report: Report, store: StoreKind | None = None
@@ -213,37 +205,34 @@ class Stand:
         self.clock = ScaledClock(profile.speed, start=STORM_START)
         self.freee_faults = FaultInjector(seed=profile.seed)
         self.hubspot_faults = FaultInjector(seed=profile.seed + 1)
-        self.freee_box = create_freee_sandbox(
-            clock=self.clock,
-            faults=self.freee_faults,
-            invoice_order=profile.invoice_order,
-            invoice_order_seed=profile.seed,
-        )
-        self.hubspot_box = create_hubspot_sandbox(
-            clock=self.clock,
-            faults=self.hubspot_faults,
-            portal_id=PORTAL,
-            rate_limit_per_10s=100_000,
-            duplicate_delivery_probability=profile.duplicate_rate,
-            seed=profile.seed,
-        )
-        self.served: list[ServedApp] = [
-            serve(self.freee_box.app, timeout_hold_seconds=0.6),
-            serve(self.hubspot_box.app, timeout_hold_seconds=0.6),
-        ]
-        self.settings: Settings = sandbox_settings(
-            self.served[0].url,
-            self.served[1].url,
+        self.loop = Loop(
+            self.clock,
+            workdir,
+            freee={
+                "faults": self.freee_faults,
+                "invoice_order": profile.invoice_order,
+                "invoice_order_seed": profile.seed,
+            },
+            hubspot={
+                "faults": self.hubspot_faults,
+                "rate_limit_per_10s": 100_000,
+                "duplicate_delivery_probability": profile.duplicate_rate,
+                "seed": profile.seed,
+            },
+            timeout_hold_seconds=0.6,
             # in clock seconds, like the lease it is weighed against; waited as 0.5 real s (ScaledTimeouts),
             # below the 0.6 s a time-out-after-commit holds the answer
             freee_timeout_seconds=0.5 * profile.speed,
             storage_url=store.url,
-            queue_url=f"sqlite:///{workdir / 'queue.sqlite'}",
             custom_code_secret=CUSTOM_CODE_SECRET,
+        )
+        self.settings, self.freee_box, self.hubspot_box = (
+            self.loop.settings,
+            self.loop.freee_box,
+            self.loop.hubspot_box,
         )
         self.store_kind = store
         self.store = Restartable(store)
-        self.server_url = ""
         self.kills = KillSwitch(
             random.Random(profile.seed + 2), profile.kills, profile.kill_probability, report
         )
@@ -268,9 +257,6 @@ class Stand:
         self.deal_company: dict[str, str] = {}
         self.crowd_companies: set[str] = set()
         self.preseeded: set[int] = set()
-        self.stop_workers = threading.Event()
-        self.workers: list[threading.Thread] = []
-        self.lock = threading.Lock()
 
     # -------------------------------------------------------------------------------------------- wiring
 
@@ -279,52 +265,35 @@ class Stand:
         the store for tokens and the shared rate log, its time-out waited on the scaled clock), over the shared
         store."""
         own = self.store_kind.open()
-        freee = self.limits.track(
-            FreeeClient.from_settings(
-                self.settings,
-                token_store=own.tokens,
-                rate_store=own.rate_limits,
-                clock=self.clock,
-                session=ScaledTimeouts(self.profile.speed),
-            )
+        ctx = self.loop.context(
+            store=self.store,  # type: ignore[arg-type]
+            freee_store=own,
+            session=ScaledTimeouts(self.profile.speed),
         )
-        hubspot = HubSpotClient.from_settings(self.settings, clock=self.clock)
+        freee = self.limits.track(ctx.freee)  # type: ignore[arg-type]
         if not mortal:
-            return Context(self.settings, self.store, hubspot, freee, self.clock)  # type: ignore[arg-type]
+            return ctx
         return Context(
             self.settings,
             Mortal(self.store, self.kills, "store", self.clock),  # type: ignore[arg-type]
-            Mortal(hubspot, self.kills, "hubspot", self.clock),  # type: ignore[arg-type]
+            Mortal(ctx.hubspot, self.kills, "hubspot", self.clock),  # type: ignore[arg-type]
             Mortal(freee, self.kills, "freee", self.clock),  # type: ignore[arg-type]
             self.clock,
         )
 
     def queue(self) -> Queue:
-        return queue_from_settings(self.settings, clock=self.clock)
+        return self.loop.queue()
 
     def start(self) -> None:
-        admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
-        install(self.freee_box, admin, self.settings, self.store.tokens, self.clock)
-        server = serve(create_app(Services(self.context(mortal=False), self.queue())))
-        self.served.append(server)
-        self.server_url = server.url
-        self.hubspot_box.set_webhook_target(f"{server.url}/webhooks/hubspot")
-        for n in range(self.profile.workers):
-            self.spawn(n)
-
-    def spawn(self, n: int) -> None:
-        def life() -> None:
-            while not self.stop_workers.is_set():  # a supervisor: a dead worker is replaced by a new one
-                try:
-                    run_worker(
-                        self.context(mortal=True), self.queue(), stop=self.stop_workers, poll_interval=0.05
-                    )
-                except Killed:
-                    continue
-
-        thread = threading.Thread(target=life, name=f"chaos-worker-{n}", daemon=True)
-        thread.start()
-        self.workers.append(thread)
+        self.loop.install(self.store.tokens)
+        self.loop.start_server(self.context(mortal=False), self.queue())
+        self.loop.spawn_workers(  # a supervisor: a dead worker is replaced by a new one
+            self.profile.workers,
+            lambda: self.context(mortal=True),
+            poll_interval=0.05,
+            restart_on=(Killed,),
+            name="chaos-worker",
+        )
 
     def faults(self, on: bool) -> None:
         for service, injector in (("freee", self.freee_faults), ("hubspot", self.hubspot_faults)):
@@ -382,12 +351,7 @@ class Stand:
             )
 
     def close(self) -> None:
-        self.stop_workers.set()
-        for thread in self.workers:
-            thread.join(timeout=10)
-        for served in reversed(self.served):
-            served.stop()
-        self.hubspot_box.close()
+        self.loop.close()
 
     # ------------------------------------------------------------------------------------------ the story
 
@@ -499,7 +463,7 @@ class Stand:
         secret = self.settings.hubspot_client_secret
         assert secret is not None
         key = secret.get_secret_value()
-        base = self.server_url
+        base = self.loop.server_url
         refused = 0
         sent = 0
         with requests.Session() as session:
@@ -567,7 +531,7 @@ class Stand:
         """The operator notices (``/healthz`` is 503) and runs ``setup freee``: a fresh grant replaces the pair."""
         with requests.Session() as session:
             while time.monotonic() < deadline:
-                answer = session.get(f"{self.server_url}/healthz", timeout=10)
+                answer = session.get(f"{self.loop.server_url}/healthz", timeout=10)
                 if answer.status_code == 503 and "freee_disconnected" in answer.text:
                     break
                 time.sleep(0.1)
@@ -586,7 +550,7 @@ class Stand:
             )
             self.store.tokens.save_token(granted, row.version if row else None)
             self.report.note("reconnected")
-            if session.get(f"{self.server_url}/healthz", timeout=10).status_code != 200:
+            if session.get(f"{self.loop.server_url}/healthz", timeout=10).status_code != 200:
                 self.report.problems.append("/healthz is not green after reconnecting")
 
     def count_dead_letters(self, when: str) -> None:
@@ -692,9 +656,7 @@ def run(profile: Profile, workdir: Path, *, dynamodb: Any = None) -> Report:
         stand.faults(on=False)
         report.note("redriven", queue.redrive())
         stand.wait_drained(queue, deadline)
-        stand.stop_workers.set()
-        for thread in stand.workers:
-            thread.join(timeout=30)
+        stand.loop.stop_workers(timeout=30)
         stand.pay_randomly()
         stand.faults(on=True)
         stand.sync_until_done()

@@ -29,7 +29,7 @@ from sdk.store.dynamodb import TTL_ATTRIBUTE
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "test"
 #: what a Lambda artifact has no copy of: an import of one of these fails on AWS
-NOT_IN_LAMBDA = ("flask", "werkzeug", "typer", "rich", "sandbox", "tests", "benchmarks")
+NOT_IN_LAMBDA = ("flask", "werkzeug", "typer", "rich", "sandbox", "local", "tests", "benchmarks")
 #: X-Ray's write actions support no resource-level permissions: AWS requires Resource "*" for them
 STAR_RESOURCE_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 

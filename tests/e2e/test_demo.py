@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import sandbox.demo as demo
+import local.demo as demo
 from functions.cli import app
 
 

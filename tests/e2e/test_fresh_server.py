@@ -13,11 +13,12 @@ import threading
 import time
 from pathlib import Path
 
+from local.world import build_world, cli_env
 from sandbox.transport import serve
 from sdk.clock import SystemClock
 from sdk.store.sqlite import SQLiteStore
 from tests.signing import SECRET
-from tests.world import build_world, cli_env, start_serve
+from tests.world import start_serve
 
 
 def _burst(base: str, count: int) -> list[int]:

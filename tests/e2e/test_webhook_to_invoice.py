@@ -7,13 +7,13 @@ import requests
 
 from functions.app import Services, create_app
 from functions.worker import drain
+from local.world import build_world
 from sandbox.transport import serve
 from sdk.clock import SystemClock
 from sdk.mapping import parse_marker
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
 from tests.signing import SECRET
-from tests.world import build_world
 
 PORTAL = 24681357
 

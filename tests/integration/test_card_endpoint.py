@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from functions.app import Services, create_app
+from local.world import World, build_world
 from sdk.clock import SystemClock
 from sdk.store import InvoiceRecord, Store
 from tests.signing import SECRET, v2_headers, v3_headers
-from tests.world import World, build_world
 
 PORTAL = 24681357
 COMPANY = "5005"

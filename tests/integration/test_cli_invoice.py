@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from functions.cli import app
+from local.world import World, build_world, cli_env
 from sandbox.transport import serve
 from sdk.clock import SystemClock
 from sdk.store import OrphanInvoice
 from sdk.store.sqlite import SQLiteStore
-from tests.world import World, build_world, cli_env
 
 runner = CliRunner()
 PORTAL = "24681357"

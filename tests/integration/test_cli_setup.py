@@ -19,6 +19,7 @@ import requests
 from typer.testing import CliRunner
 
 from functions.cli import app
+from local.world import HUBSPOT_TOKEN, World, build_world, cli_env
 from sandbox.faults import FaultKind, FaultRule
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
@@ -26,7 +27,6 @@ from sdk.clock import SystemClock
 from sdk.freee.tokens import TokenSet
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
-from tests.world import HUBSPOT_TOKEN, World, build_world, cli_env
 
 runner = CliRunner()
 CLIENT_SECRET = "sandbox-client-secret"

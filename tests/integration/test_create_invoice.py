@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.world import World, build_world
 from sdk.clock import SystemClock
 from sdk.errors import DealBusy, Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.store import LedgerState, Store
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal, plan_invoice_for_deal
-from tests.world import World, build_world
 
 PORTAL = 24681357
 VALID_REGISTRATION = "T7000012050002"

@@ -17,6 +17,7 @@ import functions.worker as worker
 from functions.app import Services, create_app
 from functions.health import HealthDeps, healthz
 from functions.worker import Disposition, drain
+from local.world import World, build_world
 from sandbox.faults import FaultKind
 from sdk.clock import FakeClock
 from sdk.freee.tokens import TokenSet
@@ -27,7 +28,6 @@ from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import FREEE_DISCONNECTED_MESSAGE
 from sdk.usecases.health import HealthProblem
 from tests.integration.test_worker import sqs_record
-from tests.world import World, build_world
 
 PORTAL = 24681357
 MAX_RECEIVES = 3
@@ -229,9 +229,9 @@ def test_cli_worker_once_shows_the_held_deal_and_what_to_run(tmp_path: Path):
     from typer.testing import CliRunner
 
     from functions.cli import app
+    from local.world import cli_env
     from sandbox.transport import serve
     from sdk.clock import SystemClock
-    from tests.world import cli_env
 
     store_path, queue_path = tmp_path / "store.sqlite", tmp_path / "queue.sqlite"
     world = build_world(SQLiteStore(store_path), clock=SystemClock(), hubspot_portal_id=PORTAL)

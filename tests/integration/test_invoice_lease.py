@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from local.world import World, build_world
 from sdk.clock import FakeClock
 from sdk.errors import DealBusy, LeaseLost
 from sdk.freee.errors import FreeeOutcomeUnknown
@@ -23,7 +24,6 @@ from sdk.usecases.create_invoice import (
 )
 from sdk.usecases.doctor import Status, check_orphans
 from sdk.usecases.orphans import open_orphans, settle_orphans
-from tests.world import World, build_world
 
 PORTAL = 24681357
 

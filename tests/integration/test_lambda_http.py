@@ -9,12 +9,12 @@ import json
 import pytest
 
 import webhooks.hubspot as webhook_module
+from local.world import build_world
 from sdk.clock import SystemClock
 from sdk.http import from_api_gateway
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
 from tests.signing import SECRET, v3_headers
-from tests.world import build_world
 from webhooks.hubspot import WebhookDeps
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from local.world import World, build_world
 from sdk.errors import DealBusy, Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown, FreeeServerError
 from sdk.queue import InvoiceJob
@@ -21,7 +22,6 @@ from sdk.store import LedgerState, Store
 from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
 from sdk.usecases.give_up import give_up, show_retrying
 from sdk.usecases.sync_payments import sync_payments
-from tests.world import World, build_world
 
 PORTAL = 24681357
 

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from functions.cli import app
+from local.world import World, build_world, cli_env
 from sandbox.transport import serve
 from sdk.clock import FakeClock, SystemClock
 from sdk.freee.errors import FreeeUnavailable
@@ -20,7 +21,6 @@ from sdk.store import LedgerState, Store
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
 from sdk.usecases.sync_payments import LEASE_NAME, sync_payments
-from tests.world import World, build_world, cli_env
 
 PORTAL = 24681357
 TOTAL = 110_000  # one line of 100,000 yen + 10 % tax

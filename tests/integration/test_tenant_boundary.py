@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from functions.app import Services, create_app
 from functions.cli import app as cli_app
 from functions.worker import Disposition, drain, handle_message
+from local.world import World, build_world, cli_env
 from sandbox import PORTAL_ID
 from sandbox.transport import serve
 from sdk.clock import SystemClock
@@ -30,7 +31,6 @@ from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import create_invoice_for_deal
 from tests.factories import RecordingQueue
 from tests.signing import SECRET, custom_headers, v2_headers, v3_headers
-from tests.world import World, build_world, cli_env
 
 PORTAL = PORTAL_ID
 OTHER = 13572468  # another portal that installed the same app

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from functions.app import Services, create_app
+from local.world import World, build_world
 from sdk.clock import SystemClock
 from sdk.store import Store
 from tests.factories import RecordingQueue
 from tests.signing import SECRET, now_ms, v2_headers, v3_headers
-from tests.world import World, build_world
 
 URI = "http://localhost/webhooks/hubspot"
 PORTAL = 24681357

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import functions.worker as worker
 from functions.cli import app
 from functions.worker import Disposition, drain, handle_message, lambda_handler, run_worker
+from local.world import World, build_world
 from sandbox.faults import FaultKind, FaultRule
 from sandbox.transport import serve
 from sdk.clock import FakeClock, SystemClock
@@ -25,7 +26,6 @@ from sdk.queue import InvoiceJob, Message, QueueDepth
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store import LedgerState
 from sdk.store.sqlite import SQLiteStore
-from tests.world import World, build_world
 
 PORTAL = 24681357
 MAX_RECEIVES = 3

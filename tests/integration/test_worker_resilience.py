@@ -14,12 +14,12 @@ import pytest
 
 import functions.worker as worker
 from functions.worker import Disposition, WorkerThread, drain, handle_message
+from local.world import World, build_world
 from sdk.errors import Retryable
 from sdk.queue import Message
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
 from tests.integration.test_worker import MAX_RECEIVES, PORTAL, advance, job, won_deal
-from tests.world import World, build_world
 
 
 @pytest.fixture

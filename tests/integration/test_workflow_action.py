@@ -13,6 +13,7 @@ import pytest
 
 from functions.app import Services, create_app
 from functions.worker import drain
+from local.world import World, build_world
 from sdk.clock import SystemClock
 from sdk.queue import InvoiceJob
 from sdk.queue.sqlite import SQLiteQueue
@@ -20,7 +21,6 @@ from sdk.store import Store
 from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
 from sdk.usecases.give_up import give_up
 from tests.signing import SECRET, v2_headers, v3_headers
-from tests.world import World, build_world
 
 URI = "http://localhost/actions/create-invoice"
 PORTAL = 24681357

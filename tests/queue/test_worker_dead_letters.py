@@ -16,13 +16,13 @@ import pytest
 
 import functions.worker as worker
 from functions.worker import Disposition, drain
+from local.world import World, build_world
 from sandbox.faults import FaultKind, FaultRule
 from sdk.clock import FakeClock
 from sdk.queue import InvoiceJob, Queue, QueueDepth
 from sdk.queue.sqs import SQSQueue, create_queues
 from sdk.store.sqlite import SQLiteStore
 from tests.queue.conftest import MAX_RECEIVES, QUEUE
-from tests.world import World, build_world
 
 PORTAL = 24681357
 MALFORMED = [

@@ -438,9 +438,9 @@ def test_runner_runs_each_call_in_a_fresh_namespace(tmp_path: Path) -> None:
 def project(loopback: tuple[Switch, ServedApp], tmp_path: Path) -> Iterator[Any]:
     """The real app (``functions.app.create_app``) over the world's sandboxes, served on the loopback port."""
     from functions.app import Services, create_app
+    from local.world import build_world
     from sdk.clock import SystemClock
     from sdk.store.sqlite import SQLiteStore
-    from tests.world import build_world
 
     world = build_world(
         SQLiteStore(tmp_path / "store.sqlite"), clock=SystemClock(), custom_code_secret=SECRET

@@ -11,7 +11,6 @@ companies. Everything it starts is stopped at the end, whatever happened.
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +22,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sandbox import PORTAL_ID, install, sandbox_settings
-from sandbox.freee import FreeeSandbox, create_freee_sandbox
-from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
-from sandbox.transport import ServedApp, serve
+from local.loop import Loop
+from sandbox import PORTAL_ID
+from sandbox.freee import FreeeSandbox
+from sandbox.hubspot import HubSpotSandbox
 from sdk.clock import SystemClock
 from sdk.terms import tokyo_today
 
@@ -153,77 +152,36 @@ def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
 
 
 class _World:
-    """The sandboxes, the local server and the worker, on loopback, over one SQLite file."""
+    """The loop on loopback (:class:`~local.loop.Loop`): the sandboxes, the local server and one worker, over one
+    SQLite file, sharing one context and one queue."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.clock = SystemClock()
-        self.freee_box: FreeeSandbox = create_freee_sandbox(clock=self.clock)
-        self.hubspot_box: HubSpotSandbox = create_hubspot_sandbox(
-            clock=self.clock,
-            portal_id=PORTAL,
-            duplicate_delivery_probability=0.5,  # HubSpot delivers at least once: show it makes no difference
-            seed=7,
-        )
-        self.served: list[ServedApp] = []
-        self.stop = threading.Event()
-        self.threads: list[threading.Thread] = []
-        freee = self._serve(self.freee_box.app)
-        hubspot = self._serve(self.hubspot_box.app)
-        database = f"sqlite:///{workdir / 'demo.sqlite'}"
-        self.settings = sandbox_settings(freee.url, hubspot.url, storage_url=database, queue_url=database)
+    def __init__(self, loop: Loop) -> None:
+        self.loop = loop
+        self.clock, self.settings = loop.clock, loop.settings
+        self.freee_box: FreeeSandbox = loop.freee_box
+        self.hubspot_box: HubSpotSandbox = loop.hubspot_box
+        self.ctx = loop.context()
+        self.queue = loop.queue()
 
     @classmethod
     @contextmanager
     def start(cls, workdir: Path) -> Iterator[_World]:
-        world = cls(workdir)
-        try:
-            world._start_server()
+        database = f"sqlite:///{workdir / 'demo.sqlite'}"
+        # HubSpot delivers at least once: show it makes no difference
+        hubspot = {"duplicate_delivery_probability": 0.5, "seed": 7}
+        with Loop(SystemClock(), workdir, hubspot=hubspot, storage_url=database, queue_url=database) as loop:
+            world = cls(loop)
+            loop.start_server(world.ctx, world.queue)
+            loop.spawn_workers(
+                1, lambda: world.ctx, queue=lambda: world.queue, poll_interval=0.2, name="demo-worker"
+            )
             yield world
-        finally:
-            world.close()
-
-    def _serve(self, app: Any) -> ServedApp:
-        served = serve(app)
-        self.served.append(served)
-        return served
-
-    def _start_server(self) -> None:
-        from functions.app import Services, create_app
-        from functions.worker import run_worker
-        from sdk.queue import queue_from_settings
-        from sdk.usecases.context import Context
-
-        self.ctx = Context.from_settings(self.settings, clock=self.clock)
-        self.queue = queue_from_settings(self.settings)
-        server = self._serve(create_app(Services(self.ctx, self.queue)))
-        self.server_url = server.url
-        worker = threading.Thread(
-            target=run_worker,
-            args=(self.ctx, self.queue),
-            kwargs={"stop": self.stop, "poll_interval": 0.2},
-            name="demo-worker",
-            daemon=True,
-        )
-        worker.start()
-        self.threads.append(worker)
-        self.hubspot_box.set_webhook_target(f"{server.url}/webhooks/hubspot")
-
-    def close(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
-        for served in reversed(self.served):
-            served.stop()
-        self.hubspot_box.close()
 
     # ------------------------------------------------------------------------------------------ the steps
 
     def install(self) -> None:
         """``setup hubspot`` and ``setup freee``, against the sandboxes."""
-        from sdk.hubspot import HubSpotClient
-
-        admin = HubSpotClient.from_settings(self.settings, clock=self.clock)
-        if not install(self.freee_box, admin, self.settings, self.ctx.store.tokens, self.clock).created_count:
+        if not self.loop.install(self.ctx.store.tokens).created_count:
             raise DemoFailed(
                 "no property was created in a fresh HubSpot sandbox / プロパティが作成されません"
             )
