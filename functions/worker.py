@@ -38,6 +38,7 @@ from sdk.errors import ForeignPortal, Retryable, SettingsError
 from sdk.freee.errors import FreeeDisconnected
 from sdk.log import get_logger
 from sdk.queue import InvoiceJob, Message, Queue, decode_body
+from sdk.runtime import LambdaRuntime
 from sdk.tenant import check_portal
 from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import DealBusy, InvoiceOutcome, create_invoice_for_deal
@@ -399,28 +400,16 @@ class WorkerThread:
 
 # ------------------------------------------------------------------------------------------------- Lambda
 
-_CONTEXT: Context | None = None
+RUNTIME = LambdaRuntime()
 _PROCESSOR: BatchProcessor | None = None
-_SQS_CLIENT: Any = None
 
 
 class MessageNotDone(Exception):
     """Reported to SQS as a batch item failure: the message is delivered again (or dead-lettered by SQS)."""
 
 
-def lambda_context() -> Context:
-    """One Context per Lambda container, built on first use from the settings (environment)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        from sdk.settings import load_settings
-        from sdk.usecases.context import Context
-
-        _CONTEXT = Context.from_settings(load_settings())
-    return _CONTEXT
-
-
 def record_handler(record: SQSRecord) -> None:
-    ctx = lambda_context()
+    ctx = RUNTIME.context
     message = Message(
         id=record.message_id,
         body=decode_body(record.body or ""),
@@ -441,14 +430,9 @@ def record_handler(record: SQSRecord) -> None:
 
 def _sqs_queue(record: SQSRecord) -> Any:
     """The queue a record came from, on one SQS client per container."""
-    global _SQS_CLIENT
     from sdk.queue.sqs import SQSQueue, queue_name_from_arn
 
-    if _SQS_CLIENT is None:
-        import boto3
-
-        _SQS_CLIENT = boto3.client("sqs")
-    return SQSQueue(queue_name_from_arn(record.event_source_arn), client=_SQS_CLIENT)
+    return SQSQueue(queue_name_from_arn(record.event_source_arn), client=RUNTIME.sqs_client)
 
 
 def _hold(record: SQSRecord, message: Message, delay: float) -> bool:
@@ -505,7 +489,6 @@ __all__ = [
     "WorkerThread",
     "drain",
     "handle_message",
-    "lambda_context",
     "lambda_handler",
     "record_handler",
     "retry_delay",
