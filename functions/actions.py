@@ -81,9 +81,8 @@ def _run_or_queue(
 
 
 def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpResponse:
-    settings = deps.context.settings
-    refused = admit(request, WORKFLOW_ACTION, settings, deps.context.clock)
-    if refused is not None:
+    settings, clock = deps.context.settings, deps.context.clock
+    if (refused := admit(request, WORKFLOW_ACTION, settings, clock)) is not None:
         return refused
     try:
         action = WorkflowActionRequest.model_validate_json(request.body)
@@ -109,9 +108,8 @@ def handle_workflow_action(request: HttpRequest, deps: ActionDeps) -> HttpRespon
 
 
 def _custom_body(request: HttpRequest, deps: ActionDeps) -> CustomCodeRequest | HttpResponse:
-    settings = deps.context.settings
-    refused = admit(request, CUSTOM_CODE, settings, deps.context.clock)
-    if refused is not None:
+    settings, clock = deps.context.settings, deps.context.clock
+    if (refused := admit(request, CUSTOM_CODE, settings, clock)) is not None:
         return refused
     try:
         data = json.loads(request.body)

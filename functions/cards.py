@@ -46,8 +46,7 @@ def _invalid(code: str, name: str, invalid: ValidationError, what: str) -> HttpR
 def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
     ctx = deps.context
     settings = ctx.settings
-    refused = admit(request, CARD, settings, ctx.clock)
-    if refused is not None:
+    if (refused := admit(request, CARD, settings, ctx.clock)) is not None:
         return refused
     values = {name: request.query_values(name) for name in PARAMETERS}
     repeated = [name for name, given in values.items() if len(given) > 1]

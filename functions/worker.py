@@ -47,7 +47,6 @@ from sdk.usecases.health import HealthProblem
 from sdk.usecases.waiters import complete_queued_action
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from sdk.usecases.context import Context
@@ -401,7 +400,6 @@ class WorkerThread:
 # ------------------------------------------------------------------------------------------------- Lambda
 
 RUNTIME = LambdaRuntime()
-_PROCESSOR: BatchProcessor | None = None
 
 
 class MessageNotDone(Exception):
@@ -470,15 +468,10 @@ def _delay_redelivery(record: SQSRecord, message: Message, delay: float) -> None
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """SQS → Lambda: each record handled on its own; only the records not done are reported as failures
     (``batchItemFailures``), so one bad message never fails the batch. Needs ``ReportBatchItemFailures``."""
-    global _PROCESSOR
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    if _PROCESSOR is None:
-        # a batch where every record failed is reported like any other, not raised: the same redelivery, without
-        # an invocation error per busy deal
-        _PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=_PROCESSOR, context=context
+        event=event, record_handler=record_handler, processor=RUNTIME.sqs_batch_processor, context=context
     )
 
 

@@ -16,6 +16,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+
     from sdk.clock import Clock
     from sdk.queue import Queue
     from sdk.settings import Settings
@@ -92,6 +94,14 @@ class LambdaRuntime:
         import boto3
 
         return boto3.client("sqs")
+
+    @cached_property
+    def sqs_batch_processor(self) -> BatchProcessor:
+        """Powertools' partial-batch processor for SQS records. A batch where every record failed is reported like
+        any other, not raised: the same redelivery, without an invocation error per busy deal."""
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+        return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 __all__ = ["LambdaRuntime"]

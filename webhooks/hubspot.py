@@ -46,8 +46,7 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
     log = get_logger()
     if request.method != "POST":
         return error(405, "method_not_allowed", "use POST")
-    refused = admit(request, WEBHOOK, deps.settings, deps.clock)
-    if refused is not None:
+    if (refused := admit(request, WEBHOOK, deps.settings, deps.clock)) is not None:
         return refused
     try:
         events = parse_webhook_batch(request.body)
