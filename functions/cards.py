@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from sdk.errors import SignatureRejected
+from sdk.admission import CARD, admit
 from sdk.http import HttpRequest, HttpResponse, error
 from sdk.models.ids import HubSpotId, HubSpotIdText
-from sdk.signatures import verify_hubspot_request
-from sdk.tenant import http_refusal, own_portal
+from sdk.runtime import LambdaRuntime
+from sdk.tenant import own_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.balance import balance_card, parse_object_type
 
@@ -46,16 +46,8 @@ def _invalid(code: str, name: str, invalid: ValidationError, what: str) -> HttpR
 def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
     ctx = deps.context
     settings = ctx.settings
-    secret = settings.hubspot_client_secret
-    if secret is None or not secret.get_secret_value():
-        return error(503, "not_configured", "the app's client secret is not configured on this server")
-    unconfigured = http_refusal(settings, None, entry="card")
-    if unconfigured is not None:
-        return unconfigured
-    try:
-        verify_hubspot_request(request, secret=secret.get_secret_value(), now=ctx.now(), allow_v2=False)
-    except SignatureRejected as rejected:
-        return error(401, "invalid_signature", str(rejected))
+    if (refused := admit(request, CARD, settings, ctx.clock)) is not None:
+        return refused
     values = {name: request.query_values(name) for name in PARAMETERS}
     repeated = [name for name, given in values.items() if len(given) > 1]
     if repeated:
@@ -78,7 +70,7 @@ def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
             given = _PORTAL_ID.validate_python(values["portalId"][0])
         except ValidationError as invalid:
             return _invalid("invalid_portal_id", "portalId", invalid, "a HubSpot account id (digits)")
-        refused = http_refusal(settings, given, entry="card")
+        refused = CARD.refusal(settings, given)
         if refused is not None:
             return refused
     card = balance_card(
@@ -92,20 +84,15 @@ def handle_balance_card(request: HttpRequest, deps: CardDeps) -> HttpResponse:
     return HttpResponse(200, card)
 
 
-_deps: CardDeps | None = None
+RUNTIME = LambdaRuntime()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API → the balance card handler. The context (store, clients) is built once."""
     from sdk.http import from_api_gateway, to_api_gateway
 
-    global _deps
-    if _deps is None:
-        from sdk.settings import load_settings
-        from sdk.usecases.context import Context
-
-        _deps = CardDeps(Context.from_settings(load_settings()))
-    incoming = from_api_gateway(event, _deps.context.settings.public_base_url)
+    deps = CardDeps(RUNTIME.context)
+    incoming = from_api_gateway(event, deps.context.settings.public_base_url)
     if incoming.path != "/cards/balance":
         return to_api_gateway(error(404, "not_found", f"no route {incoming.path}"))
-    return to_api_gateway(handle_balance_card(incoming, _deps))
+    return to_api_gateway(handle_balance_card(incoming, deps))

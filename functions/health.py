@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sdk.http import HttpResponse, to_api_gateway
+from sdk.runtime import LambdaRuntime
 from sdk.usecases.health import (
     HealthCheck,
     HealthNotes,
@@ -44,25 +45,14 @@ def _answer(report: HealthReport) -> HttpResponse:
     return HttpResponse(200 if report.ok else 503, report.as_dict())
 
 
-_DEPS: HealthDeps | None = None
-
-
-def lambda_deps() -> HealthDeps:
-    """Built once per container: the settings (environment only) and the store they name."""
-    global _DEPS
-    if _DEPS is None:
-        from sdk.settings import load_settings
-        from sdk.store import open_store
-
-        _DEPS = HealthDeps(open_store(load_settings().storage_url))
-    return _DEPS
+RUNTIME = LambdaRuntime()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API → ``healthz``. Reads no secret; settings or a store that cannot be opened are a 503
     saying so."""
     try:
-        deps = lambda_deps()
+        deps = HealthDeps(RUNTIME.store)  # the settings (environment only) and the store they name
     except Exception as exc:
         problem = HealthProblem(
             "store_unavailable",

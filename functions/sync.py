@@ -7,25 +7,12 @@ overdue follow the calendar, so the first run of a new day moves them even when 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sdk.log import get_logger
+from sdk.runtime import LambdaRuntime
 
-if TYPE_CHECKING:
-    from sdk.usecases.context import Context
-
-_CONTEXT: Context | None = None
-
-
-def lambda_context() -> Context:
-    """One Context per Lambda container, built on first use from the settings (environment)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        from sdk.settings import load_settings
-        from sdk.usecases.context import Context
-
-        _CONTEXT = Context.from_settings(load_settings())
-    return _CONTEXT
+RUNTIME = LambdaRuntime()
 
 
 def lambda_handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
@@ -35,7 +22,7 @@ def lambda_handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]
 
     event = event or {}
     since = date.fromisoformat(event["since"]) if event.get("since") else None
-    summary = sync_payments(lambda_context(), since=since, dry_run=bool(event.get("dry_run", False)))
+    summary = sync_payments(RUNTIME.context, since=since, dry_run=bool(event.get("dry_run", False)))
     result = summary.as_dict()
     result.pop("deal_changes", None)
     result.pop("company_changes", None)

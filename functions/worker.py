@@ -38,6 +38,7 @@ from sdk.errors import DealBusy, ForeignPortal, HubspotFreeeError, Retryable, Se
 from sdk.freee.errors import FreeeDisconnected
 from sdk.log import get_logger
 from sdk.queue import InvoiceJob, Message, Queue, decode_body
+from sdk.runtime import LambdaRuntime
 from sdk.tenant import check_portal
 from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import InvoiceOutcome, create_invoice_for_deal
@@ -46,7 +47,6 @@ from sdk.usecases.health import HealthProblem
 from sdk.usecases.waiters import complete_queued_action
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from sdk.usecases.context import Context
@@ -399,28 +399,15 @@ class WorkerThread:
 
 # ------------------------------------------------------------------------------------------------- Lambda
 
-_CONTEXT: Context | None = None
-_PROCESSOR: BatchProcessor | None = None
-_SQS_CLIENT: Any = None
+RUNTIME = LambdaRuntime()
 
 
 class MessageNotDone(HubspotFreeeError):
     """Reported to SQS as a batch item failure: the message is delivered again (or dead-lettered by SQS)."""
 
 
-def lambda_context() -> Context:
-    """One Context per Lambda container, built on first use from the settings (environment)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        from sdk.settings import load_settings
-        from sdk.usecases.context import Context
-
-        _CONTEXT = Context.from_settings(load_settings())
-    return _CONTEXT
-
-
 def record_handler(record: SQSRecord) -> None:
-    ctx = lambda_context()
+    ctx = RUNTIME.context
     message = Message(
         id=record.message_id,
         body=decode_body(record.body or ""),
@@ -441,14 +428,9 @@ def record_handler(record: SQSRecord) -> None:
 
 def _sqs_queue(record: SQSRecord) -> Any:
     """The queue a record came from, on one SQS client per container."""
-    global _SQS_CLIENT
     from sdk.queue.sqs import SQSQueue, queue_name_from_arn
 
-    if _SQS_CLIENT is None:
-        import boto3
-
-        _SQS_CLIENT = boto3.client("sqs")
-    return SQSQueue(queue_name_from_arn(record.event_source_arn), client=_SQS_CLIENT)
+    return SQSQueue(queue_name_from_arn(record.event_source_arn), client=RUNTIME.sqs_client)
 
 
 def _hold(record: SQSRecord, message: Message, delay: float) -> bool:
@@ -486,15 +468,10 @@ def _delay_redelivery(record: SQSRecord, message: Message, delay: float) -> None
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:
     """SQS → Lambda: each record handled on its own; only the records not done are reported as failures
     (``batchItemFailures``), so one bad message never fails the batch. Needs ``ReportBatchItemFailures``."""
-    global _PROCESSOR
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    from aws_lambda_powertools.utilities.batch import process_partial_response
 
-    if _PROCESSOR is None:
-        # a batch where every record failed is reported like any other, not raised: the same redelivery, without
-        # an invocation error per busy deal
-        _PROCESSOR = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=_PROCESSOR, context=context
+        event=event, record_handler=record_handler, processor=RUNTIME.sqs_batch_processor, context=context
     )
 
 
@@ -505,7 +482,6 @@ __all__ = [
     "WorkerThread",
     "drain",
     "handle_message",
-    "lambda_context",
     "lambda_handler",
     "record_handler",
     "retry_delay",

@@ -96,6 +96,17 @@ def verify_custom(
         raise SignatureRejected("signature does not match")
 
 
+def verify_custom_request(request: HttpRequest, *, secret: str, now: datetime) -> None:
+    """A request from one of our custom-code snippets (:func:`verify_custom` over its headers and body)."""
+    verify_custom(
+        secret=secret,
+        body=request.body,
+        signature=request.headers.get(CUSTOM_SIGNATURE_HEADER),
+        timestamp=request.headers.get(CUSTOM_TIMESTAMP_HEADER),
+        now=now,
+    )
+
+
 def verify_hubspot_request(request: HttpRequest, *, secret: str, now: datetime, allow_v2: bool) -> None:
     """A request from HubSpot: v3 when its header is present (and always for webhooks); v2 only where HubSpot still
     signs with it (workflow actions, ``allow_v2``). v1 is never accepted."""

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sdk.errors import SignatureRejected
-from sdk.http import MAX_BODY_BYTES, HttpRequest, HttpResponse, error, validation_details
+from sdk.admission import WEBHOOK, admit
+from sdk.http import HttpRequest, HttpResponse, error, validation_details
 from sdk.log import get_logger
 from sdk.models.hubspot import parse_webhook_batch
-from sdk.signatures import verify_hubspot_request
-from sdk.tenant import http_refusal, own_portal
+from sdk.runtime import LambdaRuntime
+from sdk.tenant import own_portal
 from sdk.usecases.accept_webhook import MessageSink, accept_webhook_batch
 
 if TYPE_CHECKING:
@@ -46,22 +46,8 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
     log = get_logger()
     if request.method != "POST":
         return error(405, "method_not_allowed", "use POST")
-    if len(request.body) > MAX_BODY_BYTES:
-        return error(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
-    secret = deps.settings.hubspot_client_secret
-    if secret is None or not secret.get_secret_value():
-        log.error({"event": "webhook_not_configured", "missing": "HUBSPOT_CLIENT_SECRET"})
-        return error(503, "not_configured", "the app's client secret is not configured on this server")
-    unconfigured = http_refusal(deps.settings, None, entry="webhook")
-    if unconfigured is not None:
-        return unconfigured
-    try:
-        verify_hubspot_request(
-            request, secret=secret.get_secret_value(), now=deps.clock.now(), allow_v2=False
-        )
-    except SignatureRejected as rejected:
-        log.warning({"event": "webhook_rejected", "reason": str(rejected), "uri": request.uri})
-        return error(401, "invalid_signature", str(rejected))
+    if (refused := admit(request, WEBHOOK, deps.settings, deps.clock)) is not None:
+        return refused
     try:
         events = parse_webhook_batch(request.body)
     except ValidationError as invalid:
@@ -75,7 +61,7 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
     portals = {e.portal_id for e in events}
     foreign = sorted(portals - {portal})
     if portal not in portals:  # nothing of ours: refuse the delivery (a mixed one goes on with ours only)
-        refused = http_refusal(deps.settings, foreign[0], entry="webhook")
+        refused = WEBHOOK.refusal(deps.settings, foreign[0])
         if refused is not None:
             return refused
     try:
@@ -104,29 +90,13 @@ def handle(request: HttpRequest, deps: WebhookDeps) -> HttpResponse:
     return HttpResponse(204)
 
 
-_deps: WebhookDeps | None = None
+RUNTIME = LambdaRuntime()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """API Gateway HTTP API → :func:`handle`. Dependencies are built once per container."""
+    """API Gateway HTTP API → :func:`handle`. Dependencies are built once per container (no freee client)."""
     from sdk.http import from_api_gateway, to_api_gateway
 
-    global _deps
-    if _deps is None:
-        _deps = _build_deps()
-    return to_api_gateway(handle(from_api_gateway(event, _deps.settings.public_base_url), _deps))
-
-
-def _build_deps() -> WebhookDeps:
-    from sdk.clock import SystemClock
-    from sdk.hubspot import HubSpotClient
-    from sdk.queue import open_queue
-    from sdk.settings import load_settings
-    from sdk.store import open_store
-
-    settings = load_settings()
-    clock = SystemClock()
-    hubspot = HubSpotClient.from_settings(settings, clock=clock)
-    return WebhookDeps(
-        settings, open_store(settings.storage_url), open_queue(settings.queue_url), clock, hubspot.won_stages
-    )
+    rt = RUNTIME
+    deps = WebhookDeps(rt.settings, rt.store, rt.queue, rt.clock, rt.hubspot.won_stages)
+    return to_api_gateway(handle(from_api_gateway(event, rt.settings.public_base_url), deps))

@@ -127,6 +127,8 @@ class InvoiceJob(BaseModel):
     waiter: bool = False
     """The workflow action left a waiter for ``callback_id`` (:mod:`sdk.usecases.waiters`): whoever reaches the
     deal's outcome completes it, so this job completes it only if it can still take it."""
+    event_ids: tuple[HubSpotId, ...] = ()
+    """The webhook events that asked for this job (``trigger`` ``webhook``), for tracing a delivery to its work."""
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

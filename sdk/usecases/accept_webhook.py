@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sdk.pipelines import is_won_stage
+from sdk.queue import InvoiceJob
 from sdk.store import LedgerState
 
 if TYPE_CHECKING:
@@ -76,13 +77,12 @@ def accept_webhook_batch(
     if per_deal:
         queue.send_many(
             [
-                {
-                    "type": "create_invoice",
-                    "portal_id": portal_id,
-                    "deal_id": deal_id,
-                    "trigger": "webhook",
-                    "event_ids": [e.event_id for e in deal_events],
-                }
+                InvoiceJob(
+                    portal_id=portal_id,
+                    deal_id=deal_id,
+                    trigger="webhook",
+                    event_ids=tuple(e.event_id for e in deal_events),
+                ).body()
                 for (portal_id, deal_id), deal_events in per_deal.items()
             ]
         )

@@ -3,7 +3,9 @@
 One function for every path that finishes the action: the action endpoint answering at once, and the invoice
 worker completing a blocked action's callback (``POST /automation/v4/actions/callbacks/{callbackId}/complete``).
 Later workflow steps branch on ``result``; ``hs_execution_state`` tells HubSpot whether the action succeeded
-(``SUCCESS``) or failed and the workflow should go on (``FAIL_CONTINUE``).
+(``SUCCESS``) or failed and the workflow should go on (``FAIL_CONTINUE``), or that it waits for the callback
+(``BLOCK``, :func:`pending_output_fields`). The custom-code "create invoice" snippet gets the same fields without
+``hs_execution_state`` (:func:`custom_code_output_fields`): it branches on ``result``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from sdk.usecases.create_invoice import InvoiceOutcome, Result
 
 SUCCESS: Final = "SUCCESS"
 FAIL_CONTINUE: Final = "FAIL_CONTINUE"
+BLOCK: Final = "BLOCK"
+EXECUTION_STATE: Final = "hs_execution_state"
 OUTPUT_FIELDS: Final = (
     "freee_invoice_id",
     "freee_invoice_number",
     "freee_invoice_url",
     "result",
     "error_message",
-    "hs_execution_state",
+    EXECUTION_STATE,
 )
 
 
@@ -76,8 +80,32 @@ def action_output_fields(outcome: InvoiceOutcome | None, error: str | None) -> d
         "freee_invoice_url": invoice.invoice_url if invoice else "",
         "result": result.value,
         "error_message": message,
-        "hs_execution_state": SUCCESS if succeeded else FAIL_CONTINUE,
+        EXECUTION_STATE: SUCCESS if succeeded else FAIL_CONTINUE,
     }
 
 
-__all__ = ["FAIL_CONTINUE", "OUTPUT_FIELDS", "SUCCESS", "ActionResult", "action_output_fields"]
+def pending_output_fields() -> dict[str, str]:
+    """The deal is queued: ``result`` ``pending``, and HubSpot is told ``BLOCK`` (the worker, or whoever reaches
+    the deal's outcome first, completes the callback)."""
+    fields = action_output_fields(None, None)
+    fields["result"] = ActionResult.PENDING.value
+    fields[EXECUTION_STATE] = BLOCK
+    return fields
+
+
+def custom_code_output_fields(fields: dict[str, str]) -> dict[str, str]:
+    """The action's fields as the custom-code snippet gets them: no ``hs_execution_state`` (it branches on
+    ``result`` instead)."""
+    return {name: value for name, value in fields.items() if name != EXECUTION_STATE}
+
+
+__all__ = [
+    "BLOCK",
+    "FAIL_CONTINUE",
+    "OUTPUT_FIELDS",
+    "SUCCESS",
+    "ActionResult",
+    "action_output_fields",
+    "custom_code_output_fields",
+    "pending_output_fields",
+]

@@ -11,6 +11,7 @@ import pytest
 from functions.app import Services, create_app
 from local.world import World, build_world
 from sdk.clock import SystemClock
+from sdk.runtime import LambdaRuntime
 from sdk.store import InvoiceRecord, Store
 from tests.signing import SECRET, v2_headers, v3_headers
 
@@ -183,7 +184,7 @@ def test_post_is_not_allowed(client):
 def test_lambda_handler_serves_the_same_card(monkeypatch, world):
     import functions.cards as cards
 
-    monkeypatch.setattr(cards, "_deps", cards.CardDeps(world.context()))
+    monkeypatch.setattr(cards, "RUNTIME", LambdaRuntime(context=world.context()))
     query = f"objectType=deal&objectId=998&portalId={PORTAL}"
     headers = v3_headers(f"https://api.example.jp/cards/balance?{query}", b"", method="GET")
     event = {

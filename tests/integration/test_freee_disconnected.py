@@ -23,6 +23,7 @@ from sdk.clock import FakeClock
 from sdk.freee.tokens import TokenSet
 from sdk.queue import InvoiceJob, QueueDepth
 from sdk.queue.sqlite import SQLiteQueue
+from sdk.runtime import LambdaRuntime
 from sdk.store import LedgerState
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import FREEE_DISCONNECTED_MESSAGE
@@ -184,7 +185,7 @@ def test_healthz_lambda_answers_503_with_the_reason_while_disconnected(
 ):
     import functions.health
 
-    monkeypatch.setattr(functions.health, "_DEPS", HealthDeps(world.store))
+    monkeypatch.setattr(functions.health, "RUNTIME", LambdaRuntime(store=world.store))
     assert functions.health.lambda_handler({}, None)["statusCode"] == 200
     disconnect(world)
     answer = functions.health.lambda_handler({}, None)
@@ -204,8 +205,7 @@ def test_lambda_holds_the_record_in_sqs_and_reports_it_done_even_on_its_last_rec
 
     client = boto3.client("sqs")
     url, _ = create_queues(client, "hubspot-freee-invoices", MAX_RECEIVES)
-    monkeypatch.setattr(worker, "_CONTEXT", world.context())
-    monkeypatch.setattr(worker, "_SQS_CLIENT", client)
+    monkeypatch.setattr(worker, "RUNTIME", LambdaRuntime(context=world.context(), sqs_client=client))
     deal = won_deal(world)
     disconnect(world)
     client.send_message(QueueUrl=url, MessageBody=json.dumps(job(deal)))

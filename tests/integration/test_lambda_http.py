@@ -13,9 +13,9 @@ from local.world import build_world
 from sdk.clock import SystemClock
 from sdk.http import from_api_gateway
 from sdk.queue.sqlite import SQLiteQueue
+from sdk.runtime import LambdaRuntime
 from sdk.store.sqlite import SQLiteStore
 from tests.signing import SECRET, v3_headers
-from webhooks.hubspot import WebhookDeps
 
 
 def api_event(
@@ -51,11 +51,7 @@ def deployed(tmp_path, monkeypatch):
     )
     queue = SQLiteQueue(tmp_path / "queue.sqlite")
     ctx = world.context()
-    monkeypatch.setattr(
-        webhook_module,
-        "_deps",
-        WebhookDeps(ctx.settings, ctx.store, queue, ctx.clock, ctx.hubspot.won_stages),
-    )
+    monkeypatch.setattr(webhook_module, "RUNTIME", LambdaRuntime(context=ctx, queue=queue))
     yield queue
     world.close()
 

@@ -17,6 +17,7 @@ from local.world import World, build_world, cli_env
 from sandbox.transport import serve
 from sdk.clock import FakeClock, SystemClock
 from sdk.freee.errors import FreeeUnavailable
+from sdk.runtime import LambdaRuntime
 from sdk.store import LedgerState, Store
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
@@ -523,7 +524,7 @@ def test_scheduled_handler_returns_the_summary(world: World, monkeypatch: pytest
     import functions.sync
 
     a_book_of_invoices(world)
-    monkeypatch.setattr(functions.sync, "_CONTEXT", world.context())
+    monkeypatch.setattr(functions.sync, "RUNTIME", LambdaRuntime(context=world.context()))
     first = functions.sync.lambda_handler({}, None)
     again = functions.sync.lambda_handler({"since": "2026-11-20"}, None)
     assert (first["ok"], first["changed_deals"], first["changed_companies"]) == (True, 8, 3)

@@ -24,6 +24,7 @@ from sandbox.transport import serve
 from sdk.clock import FakeClock, SystemClock
 from sdk.queue import InvoiceJob, Message, QueueDepth
 from sdk.queue.sqlite import SQLiteQueue
+from sdk.runtime import LambdaRuntime
 from sdk.store import LedgerState
 from sdk.store.sqlite import SQLiteStore
 
@@ -421,7 +422,7 @@ def sqs_record(message_id: str, body: str, *, receive_count: int = 1, receipt: s
 
 @pytest.fixture
 def lambda_world(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
-    monkeypatch.setattr(worker, "_CONTEXT", world.context())
+    monkeypatch.setattr(worker, "RUNTIME", LambdaRuntime(context=world.context()))
     return world
 
 
@@ -464,7 +465,7 @@ def test_lambda_hides_a_busy_deals_record_until_the_lease_ends(
     world = lambda_world
     client = boto3.client("sqs")
     url, _ = create_queues(client, "hubspot-freee-invoices", 5)
-    monkeypatch.setattr(worker, "_SQS_CLIENT", client)
+    monkeypatch.setattr(worker.RUNTIME, "sqs_client", client)
     deal = won_deal(world)
     now = world.clock.now()
     world.store.claim(PORTAL, deal, "another-worker", now, now + timedelta(seconds=LEASE))

@@ -18,6 +18,7 @@ from local.world import World, build_world
 from sdk.errors import Retryable
 from sdk.queue import Message
 from sdk.queue.sqlite import SQLiteQueue
+from sdk.runtime import LambdaRuntime
 from sdk.store.sqlite import SQLiteStore
 from tests.integration.test_worker import MAX_RECEIVES, PORTAL, advance, job, won_deal
 
@@ -220,8 +221,7 @@ def test_lambda_moves_a_message_no_attempt_can_help_to_the_dlq_at_once(
 
     client = boto3.client("sqs")
     url, _ = create_queues(client, "hubspot-freee-invoices", 5)
-    monkeypatch.setattr(worker, "_SQS_CLIENT", client)
-    monkeypatch.setattr(worker, "_CONTEXT", world.context())
+    monkeypatch.setattr(worker, "RUNTIME", LambdaRuntime(context=world.context(), sqs_client=client))
     client.send_message(QueueUrl=url, MessageBody=json.dumps(body))
     [sent] = client.receive_message(QueueUrl=url, VisibilityTimeout=30)["Messages"]
     event = {"Records": [sqs_record(sent["MessageId"], sent["Body"], receipt=sent["ReceiptHandle"])]}

@@ -344,6 +344,7 @@ def test_invoice_job_body_round_trips_and_rejects_what_no_worker_can_do():
         "trigger": "webhook",
         "callback_id": None,
         "waiter": False,
+        "event_ids": [],
     }
     assert InvoiceJob.model_validate(body).deal_id == "9001"
     queued_before_waiters = {k: v for k, v in body.items() if k != "waiter"} | {"callback_id": "cb-1"}

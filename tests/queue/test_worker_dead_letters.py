@@ -21,6 +21,7 @@ from sandbox.faults import FaultKind, FaultRule
 from sdk.clock import FakeClock
 from sdk.queue import InvoiceJob, Queue, QueueDepth
 from sdk.queue.sqs import SQSQueue, create_queues
+from sdk.runtime import LambdaRuntime
 from sdk.store.sqlite import SQLiteStore
 from tests.queue.conftest import MAX_RECEIVES, QUEUE
 
@@ -138,8 +139,9 @@ def sqs_queue(sqs_client: Any) -> SQSQueue:
 
 @pytest.fixture
 def lambda_world(world: World, sqs_queue: SQSQueue, monkeypatch: pytest.MonkeyPatch) -> World:
-    monkeypatch.setattr(worker, "_CONTEXT", world.context())
-    monkeypatch.setattr(worker, "_SQS_CLIENT", sqs_queue.client)
+    monkeypatch.setattr(
+        worker, "RUNTIME", LambdaRuntime(context=world.context(), sqs_client=sqs_queue.client)
+    )
     return world
 
 

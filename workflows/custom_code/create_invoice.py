@@ -29,8 +29,12 @@ ENDPOINT_PATH = "/custom-code/create-invoice"
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
 OUTPUT_FIELDS = ("freee_invoice_id", "freee_invoice_number", "freee_invoice_url", "result", "error_message")
+TIMEOUT_MESSAGE = (
+    "hubspot-freee did not answer in time; the invoice may still be created: run the action again later / 応答がありませんでした。後で再実行してください"
+)
 
 
+# >>> begin shared block: byte-identical in every snippet here (tests/workflows/test_snippet_blocks.py) >>>
 def main(event):
     started = time.time()
     outputs = call_endpoint(event)
@@ -79,9 +83,7 @@ def call_endpoint(event):
             base_url + ENDPOINT_PATH, data=body, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
         )
     except requests.Timeout:
-        return _failed(
-            "hubspot-freee did not answer in time; the invoice may still be created: run the action again later / 応答がありませんでした。後で再実行してください"
-        )
+        return _failed(TIMEOUT_MESSAGE)
     except requests.RequestException as exc:
         return _failed(
             "hubspot-freee could not be reached (%s) / サーバーに接続できませんでした" % type(exc).__name__
@@ -155,3 +157,6 @@ def _deal_id(event):
         or _input(event, "dealId")
     )
     return "" if raw is None else str(raw).strip()
+
+
+# <<< end shared block <<<

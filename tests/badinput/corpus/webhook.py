@@ -1,0 +1,120 @@
+"""Hostile inputs at ``POST /webhooks/hubspot``: signatures, then bodies."""
+
+from __future__ import annotations
+
+from tests.badinput.corpus.model import OTHER_PORTAL, Case, DealSpec, Http, W, as_json, event
+
+CASES: tuple[Case, ...] = (
+    # ------------------------------------------------------------------------------------- webhook (signatures)
+    Case(
+        "webhook-unsigned",
+        W,
+        Http([event()], sign="none"),
+        401,
+        error="invalid_signature",
+        message="missing X-HubSpot-Signature-v3",
+    ),
+    Case(
+        "webhook-forged-signature",
+        W,
+        Http([event()], headers={"X-HubSpot-Signature-v3": "A" * 44}),
+        401,
+        error="invalid_signature",
+        message="does not match",
+    ),
+    Case(
+        "webhook-v2-only",
+        W,
+        Http([event()], sign="v2"),
+        401,
+        error="invalid_signature",
+        message="missing X-HubSpot-Signature-v3",
+    ),
+    Case(
+        "webhook-stale-timestamp",
+        W,
+        Http([event()], skew_seconds=-301),
+        401,
+        error="invalid_signature",
+        message="more than 5 minutes old",
+    ),
+    Case(
+        "webhook-future-timestamp",
+        W,
+        Http([event()], skew_seconds=3600),
+        401,
+        error="invalid_signature",
+        message="in the future",
+    ),
+    Case(
+        "webhook-timestamp-not-a-number",
+        W,
+        Http([event()], headers={"X-HubSpot-Request-Timestamp": "1e309"}),
+        401,
+        error="invalid_signature",
+        message="not epoch milliseconds",
+    ),
+    Case(
+        "webhook-body-swapped-after-signing",
+        W,
+        Http([event(objectId=666)], sign_body=as_json([event()])),
+        401,
+        error="invalid_signature",
+        message="does not match",
+    ),
+    # ------------------------------------------------------------------------------------- webhook (bodies)
+    Case(
+        "webhook-body-over-1mb",
+        W,
+        Http(b"[" + b" " * 1_000_001 + b"]", sign="none"),
+        413,
+        error="body_too_large",
+    ),
+    Case(
+        "webhook-binary-body",
+        W,
+        Http(b"\xff\xfe\x00\x01\x89PNG", sign="none"),
+        401,
+        error="invalid_signature",
+        message="not UTF-8",
+    ),
+    Case("webhook-not-json", W, Http(b"eventId=1&portalId=2"), 400, error="invalid_batch"),
+    Case("webhook-empty-batch", W, Http([]), 400, error="invalid_batch"),
+    Case("webhook-object-not-array", W, Http(event()), 400, error="invalid_batch"),
+    Case(
+        "webhook-deeply-nested",
+        W,
+        Http(b"[" * 100_000 + b"]" * 100_000),
+        400,
+        error="invalid_batch",
+        message="not a HubSpot webhook batch",
+    ),
+    Case("webhook-object-id-over-int64", W, Http([event(objectId=2**70)]), 400, error="invalid_batch"),
+    Case("webhook-object-id-as-string", W, Http([event(objectId="101 OR 1=1")]), 400, error="invalid_batch"),
+    Case("webhook-1001-events", W, Http([event(eventId=n) for n in range(1001)]), 400, error="invalid_batch"),
+    Case("webhook-nan-event-id", W, Http(b'[{"eventId": NaN}]'), 400, error="invalid_batch"),
+    Case(
+        "webhook-foreign-portal",
+        W,
+        Http([event(portalId=OTHER_PORTAL, objectId="{deal_int}")], deal=DealSpec()),
+        403,
+        error="foreign_portal",
+        message=str(OTHER_PORTAL),
+    ),
+    Case(
+        "webhook-portal-id-as-bool",
+        W,
+        Http([event(portalId=True)]),
+        400,
+        error="invalid_batch",
+        message="0/portalId",
+    ),
+    Case(
+        "webhook-object-id-as-bool",
+        W,
+        Http([event(objectId=True)]),
+        400,
+        error="invalid_batch",
+        message="0/objectId",
+    ),
+)

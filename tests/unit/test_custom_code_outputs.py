@@ -1,0 +1,94 @@
+"""What the custom-code endpoints answer: the payment-status snippet's fields from the ledger, and the create-invoice
+snippet's (the workflow action's without ``hs_execution_state``), including a queued deal's ``pending``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from sdk.settings import PropertyNames
+from sdk.store import InvoiceRecord, LedgerRow, LedgerState
+from sdk.usecases.action_outputs import (
+    OUTPUT_FIELDS,
+    action_output_fields,
+    custom_code_output_fields,
+    pending_output_fields,
+)
+from sdk.usecases.payment_status_outputs import payment_status_output_fields
+
+NAMES = PropertyNames()
+INVOICE = InvoiceRecord(
+    501,
+    "INV-501",
+    "https://example/501",
+    77,
+    100_000,
+    10_000,
+    110_000,
+    date(2026, 11, 20),
+    date(2026, 12, 31),
+)
+
+
+def row(**changes: Any) -> LedgerRow:
+    return replace(LedgerRow(24681357, "101", LedgerState.CREATED, 3, invoice=INVOICE), **changes)
+
+
+def test_a_deal_never_seen_or_never_invoiced_answers_not_invoiced_with_empty_fields() -> None:
+    empty = {
+        "result": "not_invoiced",
+        "freee_invoice_number": "",
+        "freee_payment_status": "",
+        "freee_amount_outstanding": "",
+        "freee_due_date": "",
+    }
+    assert payment_status_output_fields(None, NAMES) == empty
+    assert payment_status_output_fields(row(state=LedgerState.INVALID, invoice=None), NAMES) == empty
+
+
+def test_before_the_first_sync_the_invoice_is_unpaid_for_its_whole_total() -> None:
+    assert payment_status_output_fields(row(), NAMES) == {
+        "result": "created",
+        "freee_invoice_number": "INV-501",
+        "freee_payment_status": "unpaid",
+        "freee_amount_outstanding": "110000",
+        "freee_due_date": "2026-12-31",
+    }
+
+
+def test_after_a_sync_the_fields_are_what_it_wrote_on_the_deal_under_the_configured_names() -> None:
+    names = PropertyNames(deal_payment_status="x_status", deal_amount_outstanding="x_left")
+    synced = row(
+        written={"x_status": "partially_paid", "x_left": "60000"}, invoice=replace(INVOICE, due_date=None)
+    )
+
+    fields = payment_status_output_fields(synced, names)
+
+    assert (fields["freee_payment_status"], fields["freee_amount_outstanding"]) == ("partially_paid", "60000")
+    assert fields["freee_due_date"] == ""
+    assert (
+        payment_status_output_fields(synced, NAMES)["freee_payment_status"] == "unpaid"
+    )  # other names: unseen
+
+
+def test_a_cancelled_invoice_says_so_in_result() -> None:
+    assert payment_status_output_fields(row(state=LedgerState.CANCELLED), NAMES)["result"] == "cancelled"
+
+
+def test_a_queued_deal_blocks_the_workflow_action_with_result_pending() -> None:
+    fields = pending_output_fields()
+
+    assert tuple(fields) == OUTPUT_FIELDS
+    assert (fields["result"], fields["hs_execution_state"]) == ("pending", "BLOCK")
+    assert fields["freee_invoice_id"] == fields["freee_invoice_number"] == ""
+
+
+def test_the_custom_code_snippet_gets_the_actions_fields_without_the_execution_state() -> None:
+    failed = action_output_fields(None, "freee is down")
+
+    fields = custom_code_output_fields(failed)
+
+    assert fields == {k: v for k, v in failed.items() if k != "hs_execution_state"}
+    assert (fields["result"], fields["error_message"]) == ("failed", "freee is down")
+    assert custom_code_output_fields(pending_output_fields())["result"] == "pending"
