@@ -30,6 +30,9 @@ from cli.common import (
 from sdk.errors import ForeignPortal
 from sdk.money import format_yen
 
+DealOption = Annotated[str, typer.Option("--deal", help="HubSpot deal id")]
+PortalOption = Annotated[int | None, typer.Option(help="HubSpot portal id (default: HUBSPOT_PORTAL_ID)")]
+
 invoice_app = typer.Typer(help="Invoices for won deals / 受注取引の請求書", no_args_is_help=True)
 
 
@@ -41,8 +44,8 @@ def _deal_id(deal: str) -> str:
 
 @invoice_app.command("create")
 def invoice_create(
-    deal: Annotated[str, typer.Option("--deal", help="HubSpot deal id")],
-    portal: Annotated[int | None, typer.Option(help="HubSpot portal id (default: HUBSPOT_PORTAL_ID)")] = None,
+    deal: DealOption,
+    portal: PortalOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the freee request and deal write; send nothing")
     ] = False,
@@ -124,8 +127,8 @@ def _print_outcome(outcome: Any) -> None:
 
 @invoice_app.command("show")
 def invoice_show(
-    deal: Annotated[str, typer.Option("--deal", help="HubSpot deal id")],
-    portal: Annotated[int | None, typer.Option(help="HubSpot portal id (default: HUBSPOT_PORTAL_ID)")] = None,
+    deal: DealOption,
+    portal: PortalOption = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:

@@ -25,8 +25,8 @@ import requests
 from hubspot.utils.signature import Signature
 from typer.testing import CliRunner
 
-from functions.app import Services, create_app
 from cli.app import app as cli_app
+from functions.app import Services, create_app
 from functions.worker import handle_message
 from sandbox import install
 from sandbox.freee import create_freee_sandbox

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from functions.app import Services, create_app
 from cli.app import app as cli_app
+from functions.app import Services, create_app
 from functions.worker import Disposition, drain, handle_message
 from sandbox import PORTAL_ID
 from sandbox.transport import serve
