@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from waitress import create_server, wasyncore
+from waitress.server import BaseWSGIServer
 
 from cli.common import stopped_by_signals
 from sdk.log import get_logger
@@ -44,16 +45,15 @@ class AccessLog:
             return start_response(status_line, headers, exc_info)
 
         def done(sent: int) -> None:
-            get_logger().info(
-                {
-                    "event": "http_request",
-                    "method": environ.get("REQUEST_METHOD", ""),
-                    "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                    "status": status[0] if status else 500,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "bytes": sent,
-                }
-            )
+            line = {
+                "event": "http_request",
+                "method": environ.get("REQUEST_METHOD", ""),
+                "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                "status": status[0] if status else 500,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "bytes": sent,
+            }
+            get_logger().info(line)
 
         try:
             body = self.app(environ, recording)
@@ -89,10 +89,15 @@ class HttpServer:
     Raises ``OSError`` when it cannot listen there."""
 
     def __init__(self, app: WsgiApp, host: str, port: int, *, threads: int = THREADS) -> None:
-        self._server: Any = create_server(
-            AccessLog(app), host=host, port=port, threads=threads, ident="hubspot-freee"
+        #: every socket of the server: the listening ones (two when ``host`` names IPv4 and IPv6), the
+        #: connections and the trigger that wakes the loop
+        self._sockets: dict[int, Any] = {}
+        create_server(
+            AccessLog(app), map=self._sockets, host=host, port=port, threads=threads, ident="hubspot-freee"
         )
-        self.port: int = self._server.effective_port
+        self._listening: list[Any] = [s for s in self._sockets.values() if isinstance(s, BaseWSGIServer)]
+        self._tasks = self._listening[0].task_dispatcher  # shared by them
+        self.port: int = self._listening[0].effective_port
         self._stopping = threading.Event()
         self._deadline = 0.0
         self._drained = False
@@ -106,32 +111,30 @@ class HttpServer:
         True when every request in flight finished in time."""
         self._deadline = time.monotonic() + grace
         self._stopping.set()
-        self._server.pull_trigger()  # wake the loop now rather than at the end of its turn
+        self._listening[0].pull_trigger()  # wake the loop now rather than at the end of its turn
         self._thread.join(grace + 5)
         return self._drained
 
     def _run(self) -> None:
-        server = self._server
-        sockets = server._map  # the listening socket, the connections and the wake-up trigger
         while True:
-            wasyncore.loop(timeout=_TURN_SECONDS, use_poll=True, map=sockets, count=1)
+            wasyncore.loop(timeout=_TURN_SECONDS, use_poll=True, map=self._sockets, count=1)
             if not self._stopping.is_set():
                 continue
-            if server.accepting:
-                wasyncore.dispatcher.close(server)  # the listening socket only: connections go on
+            for listening in self._listening:
+                if listening.accepting:
+                    wasyncore.dispatcher.close(listening)  # the listening socket only: connections go on
             self._drained = self._idle()
             if self._drained or time.monotonic() >= self._deadline:
                 break
-        server.task_dispatcher.shutdown(timeout=1)
-        wasyncore.close_all(sockets)
+        self._tasks.shutdown(timeout=1)
+        wasyncore.close_all(self._sockets)
 
     def _idle(self) -> bool:
         """No request queued or running, and every answer sent."""
-        tasks = self._server.task_dispatcher
-        channels = list(self._server.active_channels.values())
+        channels = [c for listening in self._listening for c in list(listening.active_channels.values())]
         return (
-            not tasks.queue
-            and tasks.active_count == 0
+            not self._tasks.queue
+            and self._tasks.active_count == 0
             and all(not c.requests and not c.total_outbufs_len for c in channels)
         )
 
