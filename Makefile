@@ -23,7 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sdk functions sandbox webhooks workflows local
+	$(BIN)/mypy sdk functions sandbox webhooks workflows local cli
 
 ## test: lint, the app card's tests, the AWS package check, then every test with coverage of sdk/ (fails under 90 %)
 test: lint test-card package-check

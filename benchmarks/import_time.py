@@ -34,7 +34,7 @@ MODULES = [
     "functions.actions",
     "functions.worker",
     "functions.app",
-    "functions.cli",
+    "cli.app",
 ]
 TARGET_MS = {"sdk": 150.0}
 HANDLER_TARGET_MS = 300.0

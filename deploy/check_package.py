@@ -4,9 +4,12 @@ For each zip in the package folder (``.serverless`` by default) it prints the zi
 (exit status 1, every problem listed) when:
 
 * a zip exceeds the size budget (zipped or unzipped);
-* it carries what Lambda must not get: the repository's tests, sandboxes, benchmarks, examples, workflows,
-  ``node_modules`` or a virtualenv, or a library the runtime has (boto3, botocore, s3transfer) or the functions
-  must not need (flask, werkzeug, typer, rich);
+* it carries what Lambda must not get: the repository's tests, sandboxes, benchmarks, examples, workflows, the
+  CLI (``cli/``), ``node_modules`` or a virtualenv, or a library the runtime has (boto3, botocore, s3transfer)
+  or the functions must not need (flask, werkzeug, waitress, typer, rich);
+* a library in it shadows one the runtime's boto3, botocore or s3transfer require (the zip comes first on
+  ``sys.path``) with a version they do not accept (their ``Requires-Dist``, read from the ones installed where
+  this check runs, against each ``*.dist-info/METADATA`` of the zip): python-dateutil 4 under botocore, say;
 * a binary or a wheel is not for Lambda's CPython 3.12 on x86_64 Linux (``*.cpython-3XX-*.so`` names, the
   ``Tag:`` lines of each ``*.dist-info/WHEEL``), or ``pydantic_core``'s binary is missing;
 * a function of the CloudFormation template names a handler whose module is not in its zip;
@@ -18,12 +21,18 @@ For each zip in the package folder (``.serverless`` by default) it prints the zi
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import re
 import sys
 import zipfile
 from dataclasses import dataclass, field
+from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 MB = 1024 * 1024
 #: zipped budget per artifact; the build measured about 10.3 MB, 4.5 of them bytecode (Lambda's limit: 50 MB)
@@ -43,9 +52,14 @@ FORBIDDEN_TOP = (
     "deploy",
     ".serverless",
     "specs",
+    "cli",
 )
 #: libraries the runtime provides (boto3 …) or the functions must not import (flask …)
-FORBIDDEN_LIBRARIES = ("boto3", "botocore", "s3transfer", "flask", "werkzeug", "typer", "rich")
+FORBIDDEN_LIBRARIES = ("boto3", "botocore", "s3transfer", "flask", "werkzeug", "waitress", "typer", "rich")
+#: the runtime's own libraries: a library the zip ships shadows theirs, so it must be a version they accept
+RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer")
+#: the markers of Lambda's Python when a runtime requirement applies only to some (``python_version < "3.10"``)
+LAMBDA_MARKERS = {"python_version": "3.12", "python_full_version": "3.12.0", "platform_system": "Linux"}
 #: anywhere in a path
 FORBIDDEN_ANYWHERE = ("node_modules", ".venv")
 #: the first 8 bytes of the .pyc deploy/compile_bytecode.py writes: CPython 3.12's magic number, then the flags
@@ -69,7 +83,33 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
 
-def check_zip(path: Path, handlers: list[str], zipped_budget: float, unzipped_budget: float) -> Report:
+def runtime_requirements(libraries: tuple[str, ...] = RUNTIME_LIBRARIES) -> list[tuple[str, Requirement]]:
+    """What the runtime's libraries require of others on Lambda, read from the ones installed here."""
+    return [
+        (library, requirement)
+        for library in libraries
+        for requirement in lambda_requirements(importlib.metadata.requires(library) or [])
+    ]
+
+
+def lambda_requirements(requires_dist: list[str]) -> list[Requirement]:
+    """The ``Requires-Dist`` lines that hold on Lambda's Python (markers), extras left out."""
+    found: list[Requirement] = []
+    for line in requires_dist:
+        requirement = Requirement(line)
+        marker = requirement.marker
+        if marker is None or marker.evaluate(LAMBDA_MARKERS | {"extra": ""}):
+            found.append(requirement)
+    return found
+
+
+def check_zip(
+    path: Path,
+    handlers: list[str],
+    zipped_budget: float,
+    unzipped_budget: float,
+    runtime: list[tuple[str, Requirement]] | None = None,
+) -> Report:
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
         names = {info.filename for info in infos}
@@ -98,6 +138,9 @@ def check_zip(path: Path, handlers: list[str], zipped_budget: float, unzipped_bu
                 f"no pydantic_core binary for CPython 3.12 x86_64 Linux (found: {found or 'none'})"
             )
         problems.extend(_bytecode_problems(archive, names))
+        problems.extend(
+            _shadowing_problems(archive, names, runtime_requirements() if runtime is None else runtime)
+        )
         for handler in handlers:
             module = handler.rsplit(".", 1)[0].replace(".", "/")
             if f"{module}.py" not in names and f"{module}/__init__.py" not in names:
@@ -127,6 +170,32 @@ def _bytecode_problems(archive: zipfile.ZipFile, names: set[str]) -> list[str]:
             f"modules without bytecode, compiled at every cold start: {len(missing)} ({shown}); "
             "deploy/compile_bytecode.py did not run (deploy/bytecode-plugin.js in serverless.yml's plugins)"
         )
+    return problems
+
+
+def _shadowing_problems(
+    archive: zipfile.ZipFile, names: set[str], runtime: list[tuple[str, Requirement]]
+) -> list[str]:
+    shipped: dict[str, str] = {}
+    for name in names:
+        if re.fullmatch(r"[^/]+\.dist-info/METADATA", name):
+            headers = HeaderParser().parsestr(archive.read(name).decode("utf-8", "replace"))
+            if headers["Name"] and headers["Version"]:
+                shipped[canonicalize_name(headers["Name"])] = headers["Version"]
+    problems: list[str] = []
+    for library, requirement in runtime:
+        version = shipped.get(canonicalize_name(requirement.name))
+        if version is None:
+            continue
+        try:
+            accepted = requirement.specifier.contains(Version(version), prereleases=True)
+        except InvalidVersion:
+            accepted = False
+        if not accepted:
+            problems.append(
+                f"{requirement.name} {version} shadows the Lambda runtime's: its {library} requires "
+                f"{requirement.name}{requirement.specifier}; ship a version it accepts or leave it out"
+            )
     return problems
 
 
@@ -176,9 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if not zips:
         problems.append(f"no zip in {args.folder}")
+    runtime = runtime_requirements()
     print(f"{'artifact':30} {'zipped':>10} {'unzipped':>10} {'files':>7}  handlers")
     for path in zips:
-        report = check_zip(path, handlers.get(path.name, []), args.zipped_budget_mb, args.unzipped_budget_mb)
+        report = check_zip(
+            path, handlers.get(path.name, []), args.zipped_budget_mb, args.unzipped_budget_mb, runtime
+        )
         print(
             f"{report.name:30} {report.zipped / MB:8.2f}MB {report.unzipped / MB:8.2f}MB {report.files:7}  "
             + ", ".join(handlers.get(path.name, []))

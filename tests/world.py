@@ -25,7 +25,7 @@ def start_serve(env: dict[str, str], timeout: float = 30.0) -> tuple[Any, str]:
     import time
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "functions.cli", "serve", "--port", "0"],
+        [sys.executable, "-m", "cli", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -24,8 +24,8 @@ import pytest
 from hubspot.utils.signature import Signature
 from typer.testing import CliRunner
 
+from cli.app import app as cli_app
 from functions.app import Services, create_app
-from functions.cli import app as cli_app
 from functions.worker import handle_message
 from local.sandboxes import install
 from local.world import FREEE_BASE, World, mounted_freee_client

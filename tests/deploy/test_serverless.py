@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from deploy import check_package
 from functions.app import ROUTES
@@ -29,7 +30,18 @@ from sdk.store.dynamodb import TTL_ATTRIBUTE
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "test"
 #: what a Lambda artifact has no copy of: an import of one of these fails on AWS
-NOT_IN_LAMBDA = ("flask", "werkzeug", "typer", "rich", "sandbox", "local", "tests", "benchmarks")
+NOT_IN_LAMBDA = (
+    "flask",
+    "werkzeug",
+    "waitress",
+    "typer",
+    "rich",
+    "cli",
+    "sandbox",
+    "local",
+    "tests",
+    "benchmarks",
+)
 #: X-Ray's write actions support no resource-level permissions: AWS requires Resource "*" for them
 STAR_RESOURCE_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
@@ -404,7 +416,7 @@ def test_lambda_requirements_are_the_runtime_dependencies_with_the_same_ranges()
     dependencies = set(project["dependencies"])
     assert wanted <= dependencies
     left_out = {re.split(r"[<>=!~\[]", d, maxsplit=1)[0] for d in dependencies - wanted}
-    assert left_out == {"typer", "rich", "flask", "boto3"}
+    assert left_out == {"typer", "rich", "flask", "waitress", "boto3"}
     python = config()["custom"]["pythonRequirements"]
     assert python["fileName"] == "deploy/requirements-lambda.txt"
     assert {"boto3", "botocore"} <= set(python["noDeploy"])
@@ -450,7 +462,8 @@ def test_patterns_keep_the_repository_out_of_the_artifact():
     patterns = config()["package"]["patterns"]
     assert patterns[0] == "!**"  # allow-list: only what follows is packaged
     assert {"sdk/**", "functions/**", "webhooks/**"} <= set(patterns)
-    assert {"!functions/app.py", "!functions/cli.py"} <= set(patterns)
+    assert "!functions/app.py" in patterns  # the local Flask server
+    assert not [p for p in patterns if p.startswith(("cli", "!cli"))]  # the CLI package is not even named
 
 
 # ------------------------------------------------------------------------------------------ the zip check
@@ -497,6 +510,14 @@ def test_the_zip_check_passes_a_lambda_ready_artifact(tmp_path, capsys):
         ({"sandbox/freee.py": ""}, "must not be in the artifact: sandbox/"),
         ({"boto3/__init__.py": ""}, "must not be in the artifact: boto3/"),
         ({"flask/__init__.py": ""}, "must not be in the artifact: flask/"),
+        ({"cli/__init__.py": ""}, "must not be in the artifact: cli/"),
+        ({"typer/__init__.py": ""}, "must not be in the artifact: typer/"),
+        ({"rich/__init__.py": ""}, "must not be in the artifact: rich/"),
+        ({"waitress/__init__.py": ""}, "must not be in the artifact: waitress/"),
+        (
+            {"python_dateutil-4.0.0.dist-info/METADATA": "Name: python-dateutil\nVersion: 4.0.0\n"},
+            "python-dateutil 4.0.0 shadows the Lambda runtime's: its botocore requires python-dateutil<3",
+        ),
         ({"x/node_modules/y.js": ""}, "must not be in the artifact: x/node_modules/y.js"),
         ({"charset_normalizer/md.cpython-311-x86_64-linux-gnu.so": ""}, "built for cpython-311"),
         (
@@ -528,6 +549,34 @@ def test_the_zip_check_fails_on(tmp_path, capsys, files, problem):
     _artifact(tmp_path, {k: v for k, v in content.items() if v is not None})
     assert check_package.main([str(tmp_path)]) == 1
     assert problem in capsys.readouterr().err
+
+
+def test_the_zip_check_passes_a_shipped_library_the_runtime_accepts(tmp_path):
+    files = {
+        **GOOD,
+        "python_dateutil-2.9.0.post0.dist-info/METADATA": "Name: python-dateutil\nVersion: 2.9.0.post0\n",
+    }
+    _artifact(tmp_path, files)
+    assert check_package.main([str(tmp_path)]) == 0
+
+
+def test_the_runtime_ranges_are_those_for_lambdas_python_without_extras():
+    lines = ['urllib3<1.27; python_version < "3.10"', "urllib3!=2.2.0,<3", "awscrt==0.1; extra == 'crt'"]
+    assert [str(r) for r in check_package.lambda_requirements(lines)] == ["urllib3!=2.2.0,<3"]
+    installed = {(library, r.name) for library, r in check_package.runtime_requirements()}
+    assert ("botocore", "python-dateutil") in installed
+
+
+def test_the_zip_check_holds_each_shipped_library_to_the_runtime_range(tmp_path):
+    urllib3 = {"urllib3-2.8.0.dist-info/METADATA": "Metadata-Version: 2.4\nName: urllib3\nVersion: 2.8.0\n"}
+    _artifact(tmp_path, {**GOOD, **urllib3})
+    accepts = [("botocore", Requirement("urllib3!=2.2.0,<3"))]
+    refuses = [("botocore", Requirement("urllib3<1.27"))]
+    assert check_package.check_zip(tmp_path / "app.zip", [], 15, 60, runtime=accepts).problems == []
+    assert check_package.check_zip(tmp_path / "app.zip", [], 15, 60, runtime=refuses).problems == [
+        "urllib3 2.8.0 shadows the Lambda runtime's: its botocore requires urllib3<1.27; "
+        "ship a version it accepts or leave it out"
+    ]
 
 
 def test_the_zip_check_fails_without_a_cp312_pydantic_core_or_over_budget(tmp_path, capsys):

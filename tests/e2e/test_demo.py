@@ -10,7 +10,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import local.demo as demo
-from functions.cli import app
+from cli.app import app
 
 
 def test_the_demo_runs_the_whole_loop_and_every_value_matches_its_plan():

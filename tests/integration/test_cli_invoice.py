@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from functions.cli import app
+from cli.app import app
 from local.world import World, build_world, cli_env
 from sandbox.transport import serve
 from sdk.clock import SystemClock

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from functions.cli import app
+from cli.app import app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "deals.json"
 runner = CliRunner()

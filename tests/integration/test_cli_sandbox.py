@@ -14,7 +14,7 @@ import requests
 def test_sandbox_command_serves_both_and_stops_on_sigterm():
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"} | {"COLUMNS": "200"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "functions.cli", "sandbox", "--speed", "60"],
+        [sys.executable, "-m", "cli", "sandbox", "--speed", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

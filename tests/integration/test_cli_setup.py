@@ -18,7 +18,7 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from functions.cli import app
+from cli.app import app
 from local.world import HUBSPOT_TOKEN, World, build_world, cli_env
 from sandbox.faults import FaultKind, FaultRule
 from sandbox.hubspot import create_hubspot_sandbox

@@ -228,7 +228,7 @@ def test_lambda_holds_the_record_in_sqs_and_reports_it_done_even_on_its_last_rec
 def test_cli_worker_once_shows_the_held_deal_and_what_to_run(tmp_path: Path):
     from typer.testing import CliRunner
 
-    from functions.cli import app
+    from cli.app import app
     from local.world import cli_env
     from sandbox.transport import serve
     from sdk.clock import SystemClock

@@ -22,7 +22,7 @@ from hubspot.automation.actions import (
 )
 from typer.testing import CliRunner
 
-from functions.cli import app
+from cli.app import app
 from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import FakeClock

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from functions.cli import app
+from cli.app import app
 from local.world import World, build_world, cli_env
 from sandbox.transport import serve
 from sdk.clock import FakeClock, SystemClock

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app as cli_app
 from functions.app import Services, create_app
-from functions.cli import app as cli_app
 from functions.worker import Disposition, drain, handle_message
 from local.world import World, build_world, cli_env
 from sandbox import PORTAL_ID

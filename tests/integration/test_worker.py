@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 import functions.worker as worker
-from functions.cli import app
+from cli.app import app
 from functions.worker import Disposition, drain, handle_message, lambda_handler, run_worker
 from local.world import World, build_world
 from sandbox.faults import FaultKind, FaultRule

@@ -1,8 +1,7 @@
-"""``hubspot-freee setup hubspot | setup freee`` and ``hubspot-freee doctor``: installing and checking.
+"""``hubspot-freee setup hubspot | setup freee``: installing the HubSpot properties and the freee connection.
 
-Thin: parse, call the SDK use case (``sdk/usecases/setup_hubspot.py``, ``setup_freee.py``, ``doctor/``), print.
-Registered on the main app by :mod:`functions.cli`; this module imports nothing from it (no import cycle).
-Exit codes as everywhere: 0 done, 1 could not be done (refused, timed out, a doctor problem), 2 bad settings.
+Thin: parse, call the SDK use case (``sdk/usecases/setup_hubspot.py``, ``setup_freee.py``), print.
+Exit codes as everywhere: 0 done, 1 could not be done (refused, timed out), 2 bad settings.
 """
 
 from __future__ import annotations
@@ -10,24 +9,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from functions.cli_common import EXIT_INCOMPLETE, console, err, fail, settings_from
+from cli.common import EXIT_INCOMPLETE, ConfigOption, JsonOption, console, err, fail, settings_from
 from sdk.errors import SettingsError
-from sdk.settings import load_settings
 
 setup_app = typer.Typer(
     help="Install: HubSpot properties, the freee connection / 初期設定（HubSpotプロパティ・freee接続）",
     no_args_is_help=True,
 )
-
-ConfigOption = Annotated[Path | None, typer.Option(help="Settings file (default: ./hubspot-freee.toml)")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 
 # --- setup hubspot ---------------------------------------------------------------------------------------------
@@ -213,58 +207,3 @@ def setup_freee(
             f"[yellow]note:[/] the environment has FREEE_COMPANY_ID={env}, which wins over the file; "
             "unset or change it / 環境変数が優先されます"
         )
-
-
-# --- doctor ----------------------------------------------------------------------------------------------------
-
-_STYLE = {
-    "ok": "[green]OK[/]",
-    "problem": "[bold red]problem / 問題[/]",
-    "skipped": "[yellow]skipped / 未実施[/]",
-}
-
-
-def doctor(as_json: JsonOption = False, config: ConfigOption = None) -> None:
-    """Check the installation: settings, both connections, the HubSpot token's portal (= HUBSPOT_PORTAL_ID), won
-    stages, properties, freee token, partner codes, queue and dead letters. Exit 1 when any problem is found.
-
-    設定・接続・受注ステージ・プロパティ・トークン・キューを確認します。問題があれば終了コード1。"""
-    from sdk.usecases.doctor import run_doctor
-
-    with err.status("checking / 確認中…") if not as_json else _Quiet():
-        results = run_doctor(lambda: load_settings(config))
-    bad = [r for r in results if not r.ok]
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {"ok": not bad, "checks": [r.as_dict() for r in results]}, ensure_ascii=False, indent=2
-            )
-        )
-    else:
-        table = Table(title="hubspot-freee doctor", show_header=True, header_style="bold", show_lines=True)
-        table.add_column("check / 項目", no_wrap=True)
-        table.add_column("result / 結果", no_wrap=True)
-        table.add_column("detail / 詳細", overflow="fold")
-        table.add_column("how to fix / 対処", overflow="fold")
-        for r in results:
-            table.add_row(r.name, _STYLE[r.status.value], Text(r.detail), Text(r.fix))
-        console.print(table, highlight=False)
-        if bad:
-            console.print(f"[bold red]{len(bad)} problem(s) / 問題 {len(bad)} 件[/]")
-        else:
-            console.print("[green]everything is ready / すべて正常です[/]")
-    raise typer.Exit(EXIT_INCOMPLETE if bad else 0)
-
-
-class _Quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``setup`` and ``doctor`` to the main command line."""
-    app.add_typer(setup_app, name="setup")
-    app.command("doctor")(doctor)

@@ -1,0 +1,5 @@
+"""``python -m cli``: the ``hubspot-freee`` command line."""
+
+from cli.app import main
+
+main()

@@ -1,0 +1,84 @@
+"""``hubspot-freee actions register``: the app's custom workflow actions, created or updated in HubSpot.
+
+Thin: the definitions in ``workflows/actions/``, ``sdk/usecases/register_actions.py``, a table or ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import ConfigOption, JsonOption, console, fail, run_guarded, settings_from
+from sdk.errors import SettingsError
+
+actions_app = typer.Typer(
+    help="Custom workflow actions / カスタムワークフローアクション", no_args_is_help=True
+)
+
+_ACTIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "actions"
+
+
+@actions_app.command("register")
+def actions_register(
+    app_id: Annotated[
+        int | None, typer.Option("--app-id", help="HubSpot app id (default: HUBSPOT_APP_ID)")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="Public URL of this deployment (default: PUBLIC_BASE_URL)"),
+    ] = None,
+    definitions: Annotated[
+        Path, typer.Option("--definitions", help="Folder of action definitions (*.json)")
+    ] = _ACTIONS_DIR,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Create or update the app's custom workflow actions; an unchanged definition is left as it is.
+
+    Authenticates with the developer account's API key (HUBSPOT_DEVELOPER_API_KEY)."""
+    from sdk.errors import DefinitionFileError
+    from sdk.hubspot import HubSpotClient
+    from sdk.usecases.register_actions import Registration, register_actions
+
+    settings = settings_from(config)
+    chosen_app = app_id if app_id is not None else settings.hubspot_app_id
+    base = base_url or getattr(settings, "public_base_url", None)
+    missing = list(settings.missing_error("hubspot_developer_api_key").problems)
+    if chosen_app is None:
+        missing += [f"{p} (or pass --app-id)" for p in settings.missing_error("hubspot_app_id").problems]
+    if not base:
+        missing.append("public_base_url: missing; pass --base-url https://... or set PUBLIC_BASE_URL")
+    if missing or chosen_app is None or not base:
+        raise fail(str(SettingsError(missing)))
+    try:
+        client = HubSpotClient.for_developer_account(settings)
+        done = run_guarded(lambda: register_actions(client, chosen_app, base, definitions))
+    except (DefinitionFileError, SettingsError) as exc:
+        raise fail(str(exc)) from None
+    except ValueError as exc:  # the official client's models refused a definition before sending it
+        raise fail(f"a definition is not valid for HubSpot: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in done], ensure_ascii=False, indent=2))
+        return
+    colours = {Registration.CREATED: "green", Registration.UPDATED: "yellow", Registration.UNCHANGED: "dim"}
+    table = Table(title=f"workflow actions · app {chosen_app}", show_header=True, header_style="bold")
+    for column in ("file", "status", "definition", "revision", "action", "url", "changed"):
+        table.add_column(column)
+    for r in done:
+        table.add_row(
+            r.name,
+            f"[{colours[r.status]}]{r.status.value}[/]",
+            r.definition_id,
+            r.revision_id,
+            r.action_name + ("" if r.published else " [dim](unpublished)[/]"),
+            r.action_url,
+            ", ".join(r.changed),
+        )
+    console.print(table)
+
+
+# --- the invoice worker and its dead-letter queue --------------------------------------------------------------

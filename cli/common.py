@@ -1,0 +1,116 @@
+"""What every ``hubspot-freee`` command shares: the consoles, the exit codes, the failure message, the settings,
+the options every command has, and the guards that turn an expected failure into a message and an exit code.
+
+Exit codes: 0 when everything asked for happened, 1 when some of it could not be done, 2 for bad input or
+configuration (a missing file, a file that is not what it should be, a bad setting).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from sdk.errors import SettingsError
+from sdk.settings import Settings, load_settings
+
+console = Console()
+err = Console(stderr=True)
+
+EXIT_INCOMPLETE = 1
+EXIT_BAD_INPUT = 2
+
+ConfigOption = Annotated[Path | None, typer.Option(help="Settings file (default: ./hubspot-freee.toml)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """Print ``error: message`` on stderr (as text: brackets in it are not markup) and return the exit."""
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_from(config: Path | None) -> Settings:
+    """The settings (``config`` or the default file); a bad or missing one is exit 2 naming it."""
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def context(config: Path | None) -> Any:
+    """The use cases' ``Context`` for commands that talk to HubSpot and freee; what is missing is exit 2."""
+    from sdk.usecases.context import Context
+
+    settings = settings_from(config)
+    try:
+        settings.require("hubspot_access_token", "freee_client_id", "freee_client_secret", "freee_company_id")
+        return Context.from_settings(settings)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    except ValueError as exc:  # e.g. an unusable storage URL
+        raise fail(str(exc)) from None
+
+
+def own_portal(settings: Settings, portal: int | None) -> int:
+    """This installation's portal (``HUBSPOT_PORTAL_ID``, required); ``--portal`` may only repeat it."""
+    from sdk.tenant import NOT_CONFIGURED_EN, NOT_CONFIGURED_JA
+    from sdk.tenant import own_portal as configured_portal
+
+    try:
+        own = configured_portal(settings)
+    except SettingsError:
+        raise fail(f"{NOT_CONFIGURED_EN} / {NOT_CONFIGURED_JA}") from None
+    if portal is not None and portal != own:
+        raise fail(
+            f"--portal {portal} is not this installation's portal (HUBSPOT_PORTAL_ID={own}): nothing was read "
+            f"or written; leave --portal out / --portal {portal} はこのインストールのポータル（{own}）ではありません"
+        )
+    return own
+
+
+def run_guarded(action: Any) -> Any:
+    """Run a use case; every expected failure becomes a message and an exit code, never a traceback."""
+    from sdk.errors import AuthError, Retryable
+    from sdk.hubspot import HubSpotNotFound, HubSpotRequestError
+
+    try:
+        return action()
+    except HubSpotNotFound as exc:
+        raise fail(f"not found in HubSpot / HubSpotに見つかりません: {exc}") from None
+    except AuthError as exc:
+        raise fail(f"not authorised / 認証エラー: {exc}") from None
+    except Retryable as exc:
+        err.print(f"[yellow]temporary failure, try again later / 一時的なエラー:[/] {exc}")
+        raise typer.Exit(EXIT_INCOMPLETE) from None
+    except HubSpotRequestError as exc:
+        raise fail(f"HubSpot refused the request: {exc}") from None
+
+
+def open_queue(settings: Settings, clock: Any = None) -> Any:
+    """The invoice queue of ``QUEUE_URL``; an unusable URL is exit 2."""
+    from sdk.queue import queue_from_settings
+
+    try:
+        return queue_from_settings(settings, clock=clock)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def stopped_by_signals(stop: threading.Event) -> Iterator[threading.Event]:
+    """While the block runs, Ctrl-C (SIGINT) and SIGTERM set ``stop`` instead of ending the process, so what runs
+    can finish its work and exit 0; the handlers from before come back after it."""
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,186 @@
+"""``hubspot-freee worker`` and ``dlq list | redrive``: the invoice queue, its worker and its dead letters.
+
+The worker loop itself is ``functions/worker.py`` (the same code the Lambda handler runs); this module starts it,
+prints one line (or one JSON line) per message, and lists or replays what it gave up on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cli.common import (
+    EXIT_INCOMPLETE,
+    ConfigOption,
+    JsonOption,
+    console,
+    context,
+    err,
+    fail,
+    open_queue,
+    own_portal,
+    settings_from,
+    stopped_by_signals,
+)
+
+
+def _on_queue(queue: Any, action: Any) -> Any:
+    """Run a queue operation; a queue that cannot be reached is a message and exit code 2, not a traceback."""
+    try:
+        return action()
+    except Exception as exc:
+        raise fail(f"the queue {queue!r} cannot be used / キューを利用できません: {exc}") from None
+
+
+def _worker_json(result: Any) -> dict[str, Any]:
+    outcome = result.outcome
+    invoice = outcome.invoice if outcome is not None else None
+    return {
+        "message_id": result.message_id,
+        "deal_id": result.deal_id,
+        "portal_id": result.job.portal_id if result.job else None,
+        "trigger": result.job.trigger if result.job else None,
+        "attempt": result.attempts,
+        "result": result.result,
+        "disposition": result.disposition.value,
+        "invoice_number": invoice.invoice_number if invoice else None,
+        "retry_in": result.delay if result.disposition.value in ("retry", "hold") else None,
+        "error": result.error or (outcome.error_message if outcome is not None else None) or None,
+    }
+
+
+_WORKER_STYLES = {"done": "green", "retry": "yellow", "dead": "red", "hold": "magenta"}
+
+
+def _worker_line(result: Any) -> str:
+    data = _worker_json(result)
+    style = _WORKER_STYLES[data["disposition"]]
+    what = f"deal {data['deal_id']}" if data["deal_id"] else f"message {data['message_id']}"
+    line = f"[{style}]{data['result']}[/] {what} (attempt {data['attempt']})"
+    if data["invoice_number"]:
+        line += f" freee {data['invoice_number']}"
+    if data["retry_in"] is not None:
+        line += f" · retry in {data['retry_in']:.0f}s"
+    if data["disposition"] == "dead":
+        line += " · [red]dead-lettered[/]"
+    if data["disposition"] == "hold":
+        line += " · [magenta]held: freee is disconnected, run `hubspot-freee setup freee`[/]"
+    if data["error"] and data["disposition"] != "done":
+        line += f"\n    [dim]{data['error']}[/]"
+    return line
+
+
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Handle what is queued now, then exit (exit 1 if any is not done)")
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls of an empty queue")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per message")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run the invoice worker: take deals off the queue (QUEUE_URL) and invoice them, until Ctrl-C or SIGTERM.
+
+    It holds one message at a time (none waits out its visibility timeout behind a slow one); run more workers
+    for more at once. キューの取引を1件ずつ請求書にします。Ctrl-C で停止します。"""
+    import threading
+
+    from functions.worker import Disposition, drain, run_worker
+
+    ctx = context(config)
+    own_portal(ctx.settings, None)  # without it every job would be refused
+    queue = open_queue(ctx.settings, ctx.clock)
+
+    def report(result: Any) -> None:
+        if as_json:
+            typer.echo(json.dumps(_worker_json(result), ensure_ascii=False))
+        else:
+            console.print(_worker_line(result), highlight=False)
+
+    if once:
+        results = _on_queue(queue, lambda: drain(ctx, queue, on_result=report))
+        done = sum(1 for r in results if r.disposition is Disposition.DONE)
+        if not as_json:
+            console.print(
+                f"handled {len(results)} message(s): [green]{done} done[/], "
+                f"[yellow]{sum(1 for r in results if r.disposition is Disposition.RETRY)} to retry[/], "
+                f"[red]{sum(1 for r in results if r.disposition is Disposition.DEAD)} dead-lettered[/], "
+                f"[magenta]{sum(1 for r in results if r.disposition is Disposition.HOLD)} held[/]"
+                f" / 処理 {len(results)} 件"
+            )
+        raise typer.Exit(0 if done == len(results) else EXIT_INCOMPLETE)
+
+    with stopped_by_signals(threading.Event()) as stop:
+        if not as_json:
+            console.print(f"worker on {queue!r}; Ctrl-C to stop / 停止は Ctrl-C", style="dim")
+        handled = run_worker(ctx, queue, stop=stop, poll_interval=poll_interval, on_result=report)
+    if not as_json:
+        console.print(f"stopped after {handled} message(s) / 停止しました", style="dim")
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: messages the worker gave up on / デッドレターキュー", no_args_is_help=True
+)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many")] = 100,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """The messages in the dead-letter queue, oldest first; nothing is taken off it."""
+    queue = open_queue(settings_from(config))
+    dead = _on_queue(queue, lambda: queue.dead_letters(limit))
+    if as_json:
+        rows = [{"message_id": m.id, "attempts": m.attempts, "body": m.body} for m in dead]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"dead letters · {len(dead)}", show_header=True, header_style="bold")
+    deals = ["" if m.body.get("deal_id") is None else str(m.body["deal_id"]) for m in dead]
+    table.add_column("message id", no_wrap=True, min_width=max((len(m.id) for m in dead), default=10))
+    table.add_column("deal", no_wrap=True, min_width=max((len(d) for d in deals), default=4))
+    table.add_column("attempts", justify="right", no_wrap=True, min_width=8)
+    table.add_column("body", overflow="fold")
+    for m, deal in zip(dead, deals, strict=True):
+        body = json.dumps(m.body, ensure_ascii=False, separators=(",", ":"))
+        table.add_row(m.id, deal, str(m.attempts), body if len(body) <= 120 else body[:119] + "…")
+    console.print(table)
+    if dead:
+        console.print(
+            "replay after fixing the cause / 原因を解消後に再実行: hubspot-freee dlq redrive --all (or --id ID)",
+            style="dim",
+        )
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ids: Annotated[
+        list[str] | None, typer.Option("--id", help="A dead letter's message id (repeatable)")
+    ] = None,
+    redrive_all: Annotated[bool, typer.Option("--all", help="Every dead letter")] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Put dead letters back on the queue with their attempts reset (after the cause is fixed)."""
+    if bool(ids) == redrive_all:
+        raise fail(
+            "say which: --id ID (repeatable) or --all, not both / --id か --all のどちらかを指定してください"
+        )
+    queue = open_queue(settings_from(config))
+    wanted = None if redrive_all else list(dict.fromkeys(ids or []))
+    moved = _on_queue(queue, lambda: queue.redrive(wanted))
+    missing = 0 if wanted is None else len(wanted) - moved
+    if as_json:
+        typer.echo(json.dumps({"redriven": moved, "not_found": missing}))
+    else:
+        console.print(f"[green]{moved}[/] message(s) back on the queue / キューに戻しました")
+        if missing:
+            err.print(
+                f"[yellow]{missing} id(s) not in the dead-letter queue / 見つからないID {missing} 件[/]"
+            )
+    raise typer.Exit(EXIT_INCOMPLETE if missing else 0)
