@@ -25,8 +25,9 @@ from sandbox.transport import serve
 from sdk.clock import ScaledClock
 from sdk.freee.client import FreeeClient
 from sdk.freee.oauth import OAuthClient, TokenManager
-from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, SQLiteRateLimitStore, shortest_span
-from sdk.freee.tokens import SQLiteTokenStore, TokenSet
+from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, shortest_span
+from sdk.freee.tokens import TokenSet
+from sdk.store.sqlite import SQLiteRateLimitStore, SQLiteTokenStore
 
 
 def main() -> None:

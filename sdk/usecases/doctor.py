@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sdk.models.hubspot import AccountDetails, Pipeline
     from sdk.queue import Queue
     from sdk.settings import Settings, WonStageRules
-    from sdk.store import Store
+    from sdk.usecases.orphans import OrphanStore
 
 #: what the worker and these checks need from the HubSpot private app
 HUBSPOT_SCOPES: Final = (
@@ -475,7 +475,7 @@ def check_queue(queue: Queue) -> CheckResult:
     return ok(name, f"{counts} / 正常")
 
 
-def check_orphans(store: Store) -> CheckResult:
+def check_orphans(store: OrphanStore) -> CheckResult:
     """No invoice created by an attempt that had lost its claim (:mod:`sdk.usecases.orphans`) is left open."""
     from sdk.usecases.orphans import describe, open_orphans
 
