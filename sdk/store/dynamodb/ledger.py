@@ -136,9 +136,8 @@ class DynamoLedger(TableAdapter):
         token: str,
         update: dict[str, Any],
         *,
-        all_new: bool = True,
         state: LedgerState | None = None,
-    ) -> LedgerRow | None:
+    ) -> LedgerRow:
         """Apply ``update`` only while ``token`` holds the claim (and the row is in ``state``, when given);
         :class:`ClaimLost` otherwise."""
         if state is None:
@@ -147,13 +146,11 @@ class DynamoLedger(TableAdapter):
             with_condition(update, "#ct = :token AND #st = :from", {":token": token, ":from": state.value})
         try:
             answer = self._table.update_item(
-                Key=self._deal_key(portal_id, deal_id),
-                ReturnValues="ALL_NEW" if all_new else "NONE",
-                **update,
+                Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
             )
         except self._failed:
             raise ClaimLost(f"deal {deal_id}: the claim passed to another worker") from None
-        return _ledger_row(answer["Attributes"]) if all_new else None
+        return _ledger_row(answer["Attributes"])
 
     def note_intent(
         self,
@@ -171,7 +168,7 @@ class DynamoLedger(TableAdapter):
         update["UpdateExpression"] += " ADD #in :in"  # a string set: every place any attempt used is kept
         update["ExpressionAttributeNames"]["#in"] = "intents"
         update["ExpressionAttributeValues"][":in"] = {f"{partner_id}#{billing_date.isoformat()}"}
-        self._holding_update(portal_id, deal_id, token, update, all_new=False, state=HELD)
+        self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
     def renew_claim(
         self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime
@@ -179,9 +176,7 @@ class DynamoLedger(TableAdapter):
         update = update_expression(
             {"claim_until": until.isoformat(), "claim_until_ts": ts(until), "updated_at": now.isoformat()}
         )
-        row = self._holding_update(portal_id, deal_id, token, update, state=HELD)
-        assert row is not None  # noqa: S101 - ALL_NEW asked for
-        return row
+        return self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
@@ -196,9 +191,7 @@ class DynamoLedger(TableAdapter):
             },
             remove=("last_error",),
         )
-        row = self._holding_update(portal_id, deal_id, token, update, state=HELD)
-        assert row is not None  # noqa: S101 - ALL_NEW asked for
-        return row
+        return self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
     def record_failure(
         self, portal_id: int, deal_id: str, token: str, failure: Failure, now: datetime
@@ -214,9 +207,7 @@ class DynamoLedger(TableAdapter):
             until = failure.settle_until
             settling = {"claim_until": until.isoformat(), "claim_until_ts": ts(until)}
             update = update_expression(fields | settling, written=failure.written)
-        row = self._holding_update(portal_id, deal_id, token, update, state=HELD)
-        assert row is not None  # noqa: S101 - ALL_NEW asked for
-        return row
+        return self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
     def record_written(
         self,
@@ -233,9 +224,7 @@ class DynamoLedger(TableAdapter):
             fields["invoice"] = to_plain(invoice)
         if token is not None:
             update = update_expression(fields, remove=_CLAIM_FIELDS, written=values)
-            row = self._holding_update(portal_id, deal_id, token, update)
-            assert row is not None  # noqa: S101 - ALL_NEW asked for
-            return row
+            return self._holding_update(portal_id, deal_id, token, update)
         update = with_condition(update_expression(fields, written=values), "attribute_exists(#ck)", {})
         try:
             answer = self._table.update_item(
@@ -321,14 +310,10 @@ class DynamoLedger(TableAdapter):
         return sorted(found, key=lambda o: (o.portal_id, o.deal_id, o.invoice_id))
 
     def resolve_orphan(self, portal_id: int, deal_id: str, invoice_id: int, now: datetime) -> bool:
-        try:
-            self._table.update_item(
-                Key={"pk": f"DEAL#{portal_id}#{deal_id}", "sk": f"{ORPHAN_PREFIX}{invoice_id:020d}"},
-                UpdateExpression="SET #r = :now",
-                ConditionExpression="attribute_exists(#ck) AND attribute_not_exists(#r)",
-                ExpressionAttributeNames={"#ck": "pk", "#r": "resolved_at"},
-                ExpressionAttributeValues={":now": now.isoformat()},
-            )
-        except self._failed:
-            return False
-        return True
+        return self._update_if(
+            {"pk": f"DEAL#{portal_id}#{deal_id}", "sk": f"{ORPHAN_PREFIX}{invoice_id:020d}"},
+            UpdateExpression="SET #r = :now",
+            ConditionExpression="attribute_exists(#ck) AND attribute_not_exists(#r)",
+            ExpressionAttributeNames={"#ck": "pk", "#r": "resolved_at"},
+            ExpressionAttributeValues={":now": now.isoformat()},
+        )

@@ -227,3 +227,11 @@ class TableAdapter:
     def _get(self, key: Item) -> Item | None:
         item: Item | None = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         return item
+
+    def _update_if(self, key: Item, **request: Any) -> bool:
+        """Update the item at ``key`` as ``request`` says if its condition holds; False when it does not."""
+        try:
+            self._table.update_item(Key=key, **request)
+        except self._failed:
+            return False
+        return True

@@ -34,23 +34,20 @@ class DynamoTokenStore(TableAdapter):
         )
 
     def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
-        try:
-            self._table.update_item(
-                Key=TOKEN_KEY,
-                UpdateExpression="SET #ch = :holder, #cu = :until, #cts = :until_ts",
-                ConditionExpression="#v = :version AND (attribute_not_exists(#cts) OR #cts <= :now)",
-                ExpressionAttributeNames=_CLAIM_NAMES,
-                ExpressionAttributeValues={
-                    ":holder": holder,
-                    ":until": until.isoformat(),
-                    ":until_ts": ts(until),
-                    ":version": version,
-                    ":now": ts(now),
-                },
-            )
-        except self._failed:
-            return False  # also when there is no row: `version = :version` fails on a missing attribute
-        return True
+        # also False when there is no row: `version = :version` fails on a missing attribute
+        return self._update_if(
+            TOKEN_KEY,
+            UpdateExpression="SET #ch = :holder, #cu = :until, #cts = :until_ts",
+            ConditionExpression="#v = :version AND (attribute_not_exists(#cts) OR #cts <= :now)",
+            ExpressionAttributeNames=_CLAIM_NAMES,
+            ExpressionAttributeValues={
+                ":holder": holder,
+                ":until": until.isoformat(),
+                ":until_ts": ts(until),
+                ":version": version,
+                ":now": ts(now),
+            },
+        )
 
     def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
         version = (expected_version or 0) + 1
@@ -64,28 +61,22 @@ class DynamoTokenStore(TableAdapter):
         return StoredToken(tokens, version)
 
     def release_refresh(self, version: int, holder: str) -> None:
-        try:
-            self._table.update_item(
-                Key=TOKEN_KEY,
-                UpdateExpression="REMOVE #ch, #cu, #cts",
-                ConditionExpression="#v = :version AND #ch = :holder",
-                ExpressionAttributeNames=_CLAIM_NAMES,
-                ExpressionAttributeValues={":version": version, ":holder": holder},
-            )
-        except self._failed:
-            return  # the row moved on, or another worker holds the claim now
+        self._update_if(  # nothing when the row moved on, or another worker holds the claim now
+            TOKEN_KEY,
+            UpdateExpression="REMOVE #ch, #cu, #cts",
+            ConditionExpression="#v = :version AND #ch = :holder",
+            ExpressionAttributeNames=_CLAIM_NAMES,
+            ExpressionAttributeValues={":version": version, ":holder": holder},
+        )
 
     def mark_disconnected(self, version: int, reason: str, at: datetime) -> bool:
-        names = _CLAIM_NAMES | {"#dr": "disconnected_reason", "#da": "disconnected_at"}
-        try:
-            self._table.update_item(
-                Key=TOKEN_KEY,
-                UpdateExpression="SET #dr = :reason, #da = :at REMOVE #ch, #cu, #cts",
-                ConditionExpression="#v = :version AND attribute_not_exists(#da)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":version": version, ":reason": reason, ":at": at.isoformat()},
-            )
-        except self._failed:
-            row = self.load_token()  # already marked (keeps its first reason), or moved on / absent
-            return row is not None and row.version == version and row.disconnected
-        return True
+        if self._update_if(
+            TOKEN_KEY,
+            UpdateExpression="SET #dr = :reason, #da = :at REMOVE #ch, #cu, #cts",
+            ConditionExpression="#v = :version AND attribute_not_exists(#da)",
+            ExpressionAttributeNames=_CLAIM_NAMES | {"#dr": "disconnected_reason", "#da": "disconnected_at"},
+            ExpressionAttributeValues={":version": version, ":reason": reason, ":at": at.isoformat()},
+        ):
+            return True
+        row = self.load_token()  # already marked (keeps its first reason), or moved on / absent
+        return row is not None and row.version == version and row.disconnected

@@ -96,6 +96,12 @@ class SQLiteLedger:
             ).fetchone()
         )
 
+    def _reread(self, db: sqlite3.Connection, portal_id: int, deal_id: str) -> LedgerRow:
+        """The row as a write of this transaction left it."""
+        row = self._select(db, portal_id, deal_id)
+        assert row is not None  # noqa: S101 - written in this transaction
+        return row
+
     def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None:
         with self._tx() as db:
             return self._select(db, portal_id, deal_id)
@@ -109,9 +115,7 @@ class SQLiteLedger:
                     " updated_at) VALUES (?, ?, ?, 1, 1, ?, ?, ?)",
                     (portal_id, deal_id, HELD, token, until.isoformat(), now.isoformat()),
                 )
-                created = self._select(db, portal_id, deal_id)
-                assert created is not None  # noqa: S101 - just inserted in this transaction
-                return Claim(True, created, resumed=False)
+                return Claim(True, self._reread(db, portal_id, deal_id), resumed=False)
             if row.state not in CLAIMABLE or row.claimed(now):
                 return Claim(False, row)
             db.execute(
@@ -119,9 +123,7 @@ class SQLiteLedger:
                 " claim_until = ?, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
                 (HELD, token, until.isoformat(), now.isoformat(), portal_id, deal_id),
             )
-            claimed = self._select(db, portal_id, deal_id)
-            assert claimed is not None  # noqa: S101 - updated in this transaction
-            return Claim(True, claimed, resumed=True)
+            return Claim(True, self._reread(db, portal_id, deal_id), resumed=True)
 
     def _holding(
         self,
@@ -175,9 +177,7 @@ class SQLiteLedger:
                 " WHERE portal_id = ? AND deal_id = ?",
                 (until.isoformat(), now.isoformat(), portal_id, deal_id),
             )
-            row = self._select(db, portal_id, deal_id)
-            assert row is not None  # noqa: S101 - updated in this transaction
-            return row
+            return self._reread(db, portal_id, deal_id)
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
@@ -197,9 +197,7 @@ class SQLiteLedger:
                     deal_id,
                 ),
             )
-            row = self._select(db, portal_id, deal_id)
-            assert row is not None  # noqa: S101
-            return row
+            return self._reread(db, portal_id, deal_id)
 
     def record_failure(
         self, portal_id: int, deal_id: str, token: str, failure: Failure, now: datetime
@@ -221,9 +219,7 @@ class SQLiteLedger:
                     deal_id,
                 ),
             )
-            failed = self._select(db, portal_id, deal_id)
-            assert failed is not None  # noqa: S101
-            return failed
+            return self._reread(db, portal_id, deal_id)
 
     def record_written(
         self,
@@ -254,9 +250,7 @@ class SQLiteLedger:
                 f"UPDATE ledger SET {', '.join(sets)} WHERE portal_id = ? AND deal_id = ?",  # noqa: S608
                 (*args, portal_id, deal_id),
             )
-            updated = self._select(db, portal_id, deal_id)
-            assert updated is not None  # noqa: S101
-            return updated
+            return self._reread(db, portal_id, deal_id)
 
     def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
         with self._tx(immediate=True) as db:
@@ -267,9 +261,7 @@ class SQLiteLedger:
                 "UPDATE ledger SET state = ?, version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
                 (LedgerState.CANCELLED, now.isoformat(), portal_id, deal_id),
             )
-            cancelled = self._select(db, portal_id, deal_id)
-            assert cancelled is not None  # noqa: S101
-            return cancelled
+            return self._reread(db, portal_id, deal_id)
 
     def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
         with self._tx() as db:
