@@ -13,7 +13,8 @@ from the ``storage_url`` setting.
 A workflow action that answered BLOCK on a busy deal leaves a *waiter* (its callback id) under the deal: whoever
 reaches the deal's outcome takes the waiters and completes them (:mod:`sdk.usecases.waiters`).
 
-The payment sync adds a named lease (one sync at a time) and, per company, the rollup values last written to HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
+The payment sync adds a named lease (one sync at a time) and, per company, the rollup values last written to
+HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
 
 Exactly one invoice per deal rests on :meth:`Ledger.claim`: a conditional write that lets one worker at a time
 create a deal's invoice, with a lease so a crashed worker's claim expires (DESIGN §3). Every ledger transition is
@@ -54,7 +55,7 @@ CLAIMABLE: tuple[LedgerState, ...] = (LedgerState.CREATING, LedgerState.FAILED, 
 HELD = LedgerState.CREATING
 #: the state :meth:`Ledger.mark_cancelled` leaves (for :data:`LedgerState.CANCELLED`)
 CANCELLABLE = LedgerState.CREATED
-#: the states :meth:`Ledger.record_failure` may leave a row in
+#: the states :meth:`Ledger.record_failure` may move a row to (from :data:`HELD`)
 FAILURES = frozenset({LedgerState.INVALID, LedgerState.FAILED})
 
 

@@ -102,6 +102,15 @@ class SQLiteLedger:
         assert row is not None  # noqa: S101 - written in this transaction
         return row
 
+    def _update(self, db: sqlite3.Connection, portal_id: int, deal_id: str, **columns: Any) -> LedgerRow:
+        """Set ``columns`` (our own names) on the deal's row, move its version; the row as it now stands."""
+        sets = "".join(f"{name} = ?, " for name in columns)
+        db.execute(
+            f"UPDATE ledger SET {sets}version = version + 1 WHERE portal_id = ? AND deal_id = ?",  # noqa: S608
+            (*columns.values(), portal_id, deal_id),
+        )
+        return self._reread(db, portal_id, deal_id)
+
     def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None:
         with self._tx() as db:
             return self._select(db, portal_id, deal_id)
@@ -154,17 +163,14 @@ class SQLiteLedger:
         with self._tx(immediate=True) as db:
             row = self._holding(db, portal_id, deal_id, token, HELD)
             intents = sorted({*row.intents, (partner_id, billing_date)})
-            db.execute(
-                "UPDATE ledger SET company_id = ?, partner_id = ?, billing_date = ?, intents = ?,"
-                " version = version + 1 WHERE portal_id = ? AND deal_id = ?",
-                (
-                    company_id,
-                    partner_id,
-                    billing_date.isoformat(),
-                    json.dumps([[p, d.isoformat()] for p, d in intents]),
-                    portal_id,
-                    deal_id,
-                ),
+            self._update(
+                db,
+                portal_id,
+                deal_id,
+                company_id=company_id,
+                partner_id=partner_id,
+                billing_date=billing_date.isoformat(),
+                intents=json.dumps([[p, d.isoformat()] for p, d in intents]),
             )
 
     def renew_claim(
@@ -172,32 +178,26 @@ class SQLiteLedger:
     ) -> LedgerRow:
         with self._tx(immediate=True) as db:
             self._holding(db, portal_id, deal_id, token, HELD)
-            db.execute(
-                "UPDATE ledger SET claim_until = ?, version = version + 1, updated_at = ?"
-                " WHERE portal_id = ? AND deal_id = ?",
-                (until.isoformat(), now.isoformat(), portal_id, deal_id),
+            return self._update(
+                db, portal_id, deal_id, claim_until=until.isoformat(), updated_at=now.isoformat()
             )
-            return self._reread(db, portal_id, deal_id)
 
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
     ) -> LedgerRow:
         with self._tx(immediate=True) as db:
             self._holding(db, portal_id, deal_id, token, HELD)
-            db.execute(
-                "UPDATE ledger SET state = ?, invoice = ?, partner_id = ?, billing_date = ?, last_error = NULL,"
-                " version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
-                (
-                    LedgerState.CREATED,
-                    _invoice_json(invoice),
-                    invoice.partner_id,
-                    invoice.billing_date.isoformat(),
-                    now.isoformat(),
-                    portal_id,
-                    deal_id,
-                ),
+            return self._update(
+                db,
+                portal_id,
+                deal_id,
+                state=LedgerState.CREATED,
+                invoice=_invoice_json(invoice),
+                partner_id=invoice.partner_id,
+                billing_date=invoice.billing_date.isoformat(),
+                last_error=None,
+                updated_at=now.isoformat(),
             )
-            return self._reread(db, portal_id, deal_id)
 
     def record_failure(
         self, portal_id: int, deal_id: str, token: str, failure: Failure, now: datetime
@@ -205,21 +205,17 @@ class SQLiteLedger:
         with self._tx(immediate=True) as db:
             row = self._holding(db, portal_id, deal_id, token, HELD)
             until = failure.settle_until.isoformat() if failure.settle_until is not None else None
-            db.execute(
-                "UPDATE ledger SET state = ?, last_error = ?, written = ?, claim_token = ?, claim_until = ?,"
-                " version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
-                (
-                    failure.state,
-                    failure.error,
-                    _merged(row.written, failure.written),
-                    token if until is not None else None,
-                    until,
-                    now.isoformat(),
-                    portal_id,
-                    deal_id,
-                ),
+            return self._update(
+                db,
+                portal_id,
+                deal_id,
+                state=failure.state,
+                last_error=failure.error,
+                written=_merged(row.written, failure.written),
+                claim_token=token if until is not None else None,
+                claim_until=until,
+                updated_at=now.isoformat(),
             )
-            return self._reread(db, portal_id, deal_id)
 
     def record_written(
         self,
@@ -239,29 +235,21 @@ class SQLiteLedger:
             )
             if row is None:
                 raise KeyError(f"no ledger row for deal {deal_id}")
-            sets = ["written = ?", "version = version + 1", "updated_at = ?"]
-            args: list[Any] = [_merged(row.written, values), now.isoformat()]
+            columns: dict[str, Any] = {"written": _merged(row.written, values), "updated_at": now.isoformat()}
             if token is not None:
-                sets += ["claim_token = NULL", "claim_until = NULL"]
+                columns |= {"claim_token": None, "claim_until": None}
             if invoice is not None:
-                sets.append("invoice = ?")
-                args.append(_invoice_json(invoice))
-            db.execute(
-                f"UPDATE ledger SET {', '.join(sets)} WHERE portal_id = ? AND deal_id = ?",  # noqa: S608
-                (*args, portal_id, deal_id),
-            )
-            return self._reread(db, portal_id, deal_id)
+                columns["invoice"] = _invoice_json(invoice)
+            return self._update(db, portal_id, deal_id, **columns)
 
     def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
         with self._tx(immediate=True) as db:
             row = self._select(db, portal_id, deal_id)
             if row is None or row.state is not CANCELLABLE:
                 raise ValueError(f"deal {deal_id} has no invoice to cancel")
-            db.execute(
-                "UPDATE ledger SET state = ?, version = version + 1, updated_at = ? WHERE portal_id = ? AND deal_id = ?",
-                (LedgerState.CANCELLED, now.isoformat(), portal_id, deal_id),
+            return self._update(
+                db, portal_id, deal_id, state=LedgerState.CANCELLED, updated_at=now.isoformat()
             )
-            return self._reread(db, portal_id, deal_id)
 
     def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
         with self._tx() as db:
