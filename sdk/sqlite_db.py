@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +33,18 @@ class SQLiteDB:
     def script(self, sql: str) -> None:
         """Run DDL (``CREATE TABLE IF NOT EXISTS ...``); it commits on its own."""
         self.connection().executescript(sql)
+
+    def add_missing_columns(self, table: str, columns: Mapping[str, str]) -> None:
+        """Give a file made before some of ``table``'s columns existed those columns (name → type and default).
+        Another process may be adding them at the same moment: a duplicate column is fine."""
+        present = {r[1] for r in self.connection().execute(f"PRAGMA table_info({table})")}
+        for column, kind in columns.items():
+            if column not in present:
+                try:
+                    self.script(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @contextmanager
     def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:

@@ -10,7 +10,8 @@ The guarantee, whichever the store: no ``length``-long stretch of time, wherever
 does) or in fixed ones (a calendar minute or hour): a fixed-window counter on our side would let ``2 × limit``
 calls through across a boundary (``limit`` at the end of one window, ``limit`` at the start of the next).
 
-The memory and SQLite stores keep every call time inside the longest window (exact). The DynamoDB store keeps a
+The memory store here and the SQLite one (:class:`sdk.store.sqlite.SQLiteRateLimitStore`) keep every call time
+inside the longest window (exact). The DynamoDB one (:class:`sdk.store.dynamodb.DynamoRateLimitStore`) keeps a
 :class:`CompactCallLog` (one small item, whatever the limits): the latest :data:`EXACT_CALLS` call times exactly
 and older ones counted per bucket of 1/:data:`LOG_BUCKETS` of the longest window, as made no earlier than they were.
 A window allowing at most :data:`EXACT_CALLS` calls (freee's minute: 30) is decided exactly as by the log; a
@@ -26,12 +27,10 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from sdk.clock import Clock
 from sdk.freee.errors import RateLimitWait
-from sdk.sqlite_db import SQLiteDB
 
 Window = tuple[int, float]  # (calls allowed, window length in seconds)
 FREEE_WINDOWS: tuple[Window, ...] = ((30, 60.0), (1500, 3600.0))
@@ -172,25 +171,6 @@ class MemoryRateLimitStore:
             wait = wait_seconds(log, windows, now)
             if wait <= 0:
                 log.append(now)
-            return wait
-
-
-class SQLiteRateLimitStore:
-    def __init__(self, db: SQLiteDB | str | Path) -> None:
-        self.db = db if isinstance(db, SQLiteDB) else SQLiteDB(db)
-        self.db.script(
-            "CREATE TABLE IF NOT EXISTS rate_calls (key TEXT NOT NULL, at REAL NOT NULL);"
-            "CREATE INDEX IF NOT EXISTS rate_calls_key_at ON rate_calls (key, at);"
-        )
-
-    def try_acquire(self, key: str, windows: Sequence[Window], now: float) -> float:
-        longest = max(length for _, length in windows)
-        with self.db.transaction(immediate=True) as db:
-            db.execute("DELETE FROM rate_calls WHERE key = ? AND at <= ?", (key, now - longest))
-            times = [r[0] for r in db.execute("SELECT at FROM rate_calls WHERE key = ? ORDER BY at", (key,))]
-            wait = wait_seconds(times, windows, now)
-            if wait <= 0:
-                db.execute("INSERT INTO rate_calls (key, at) VALUES (?, ?)", (key, now))
             return wait
 
 

@@ -16,22 +16,19 @@ recover the pair, so every worker stops asking freee and reports the state until
 (:meth:`TokenStore.save_token` clears the mark). A refresh that got no answer (time-out, 5xx) *releases* its
 claim (:meth:`TokenStore.release_refresh`) so the next attempt tries again at once.
 
-:class:`MemoryTokenStore` serves threads of one process; :class:`SQLiteTokenStore` serves processes of one
-machine. (The ledger store of the deployment implements the same :class:`TokenStore` port.)
+:class:`MemoryTokenStore` serves threads of one process; the store's adapters keep the row for processes of one
+machine (:class:`sdk.store.sqlite.SQLiteTokenStore`) or of a deployment (:class:`sdk.store.dynamodb.DynamoTokenStore`),
+reached as ``store.tokens``.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
-
-from sdk.sqlite_db import SQLiteDB
 
 #: how long freee keeps a refresh token usable after issuing it (リフレッシュトークンの有効期限: 90日)
 REFRESH_TOKEN_LIFETIME = timedelta(days=90)
@@ -192,90 +189,5 @@ class MemoryTokenStore:
             if not row.disconnected:
                 self._row = replace(
                     row, claim_holder=None, claim_until=None, disconnected_reason=reason, disconnected_at=at
-                )
-            return True
-
-
-class SQLiteTokenStore:
-    """The token row in a SQLite file, safe across processes (``BEGIN IMMEDIATE`` serialises writers)."""
-
-    def __init__(self, db: SQLiteDB | str | Path) -> None:
-        self.db = db if isinstance(db, SQLiteDB) else SQLiteDB(db)
-        self.db.script(
-            "CREATE TABLE IF NOT EXISTS freee_token (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL,"
-            " version INTEGER NOT NULL, claim_holder TEXT, claim_until TEXT, disconnected_reason TEXT,"
-            " disconnected_at TEXT)"
-        )
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """A file made before the disconnected state was kept gets its two columns (another process may be adding
-        them at the same moment: a duplicate column is fine)."""
-        present = {r[1] for r in self.db.connection().execute("PRAGMA table_info(freee_token)")}
-        for column in ("disconnected_reason", "disconnected_at"):
-            if column not in present:
-                try:
-                    self.db.script(f"ALTER TABLE freee_token ADD COLUMN {column} TEXT")
-                except sqlite3.OperationalError as exc:
-                    if "duplicate column" not in str(exc):
-                        raise
-
-    def load_token(self) -> StoredToken | None:
-        with self.db.transaction() as db:
-            row = db.execute(
-                "SELECT data, version, claim_holder, claim_until, disconnected_reason, disconnected_at"
-                " FROM freee_token WHERE id = 1"
-            ).fetchone()
-        if row is None:
-            return None
-        until = datetime.fromisoformat(row[3]) if row[3] else None
-        since = datetime.fromisoformat(row[5]) if row[5] else None
-        return StoredToken(TokenSet.from_json(row[0]), row[1], row[2], until, row[4], since)
-
-    def claim_refresh(self, version: int, holder: str, now: datetime, until: datetime) -> bool:
-        with self.db.transaction(immediate=True) as db:
-            row = db.execute("SELECT version, claim_until FROM freee_token WHERE id = 1").fetchone()
-            live = row is not None and row[1] is not None and datetime.fromisoformat(row[1]) > now
-            if row is None or row[0] != version or live:
-                return False
-            db.execute(
-                "UPDATE freee_token SET claim_holder = ?, claim_until = ? WHERE id = 1",
-                (holder, until.isoformat()),
-            )
-            return True
-
-    def save_token(self, tokens: TokenSet, expected_version: int | None) -> StoredToken | None:
-        with self.db.transaction(immediate=True) as db:
-            row = db.execute("SELECT version FROM freee_token WHERE id = 1").fetchone()
-            current = row[0] if row else None
-            if current != expected_version:
-                return None
-            version = (current or 0) + 1
-            db.execute(
-                "INSERT INTO freee_token (id, data, version, claim_holder, claim_until) VALUES (1, ?, ?, NULL, NULL)"
-                " ON CONFLICT(id) DO UPDATE SET data = excluded.data, version = excluded.version,"
-                " claim_holder = NULL, claim_until = NULL, disconnected_reason = NULL, disconnected_at = NULL",
-                (tokens.to_json(), version),
-            )
-            return StoredToken(tokens, version)
-
-    def release_refresh(self, version: int, holder: str) -> None:
-        with self.db.transaction(immediate=True) as db:
-            db.execute(
-                "UPDATE freee_token SET claim_holder = NULL, claim_until = NULL"
-                " WHERE id = 1 AND version = ? AND claim_holder = ?",
-                (version, holder),
-            )
-
-    def mark_disconnected(self, version: int, reason: str, at: datetime) -> bool:
-        with self.db.transaction(immediate=True) as db:
-            row = db.execute("SELECT version, disconnected_at FROM freee_token WHERE id = 1").fetchone()
-            if row is None or row[0] != version:
-                return False
-            if row[1] is None:
-                db.execute(
-                    "UPDATE freee_token SET claim_holder = NULL, claim_until = NULL, disconnected_reason = ?,"
-                    " disconnected_at = ? WHERE id = 1",
-                    (reason, at.isoformat()),
                 )
             return True

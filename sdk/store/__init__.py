@@ -2,25 +2,29 @@
 append-only history per deal, and (through ``tokens`` / ``rate_limits``) the freee token row and the shared
 rate-limit log.
 
-Two adapters pass one test suite (``tests/store``): :class:`sdk.store.sqlite.SQLiteStore` (embedded default,
-one machine, several processes) and :class:`sdk.store.dynamodb.DynamoStore` (AWS, single table, conditional
-writes, TTL). :func:`open_store` picks one from the ``storage_url`` setting.
+:class:`Store` is made of role ports (:class:`Ledger`, :class:`Orphans`, :class:`PartnerLinks`, :class:`EventLog`,
+:class:`History`, :class:`Waiters`, :class:`Leases`, :class:`Rollups`, and the freee ports
+:class:`~sdk.freee.tokens.TokenStore` and :class:`~sdk.freee.ratelimit.RateLimitStore`), so a use case that needs
+one role asks for that one. Two adapters implement them all and pass one test suite (``tests/store``):
+:class:`sdk.store.sqlite.SQLiteStore` (embedded default, one machine, several processes) and
+:class:`sdk.store.dynamodb.DynamoStore` (AWS, single table, conditional writes, TTL). :func:`open_store` picks one
+from the ``storage_url`` setting.
 
 A workflow action that answered BLOCK on a busy deal leaves a *waiter* (its callback id) under the deal: whoever
 reaches the deal's outcome takes the waiters and completes them (:mod:`sdk.usecases.waiters`).
 
-The payment sync adds a named lease (one sync at a time), sync cursors and, per company, the rollup values last
-written to HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
+The payment sync adds a named lease (one sync at a time) and, per company, the rollup values last written to
+HubSpot (the ledger row's ``written`` plays that part for deals), so a sync writes only what changed.
 
-Exactly one invoice per deal rests on :meth:`Store.claim`: a conditional write that lets one worker at a time
+Exactly one invoice per deal rests on :meth:`Ledger.claim`: a conditional write that lets one worker at a time
 create a deal's invoice, with a lease so a crashed worker's claim expires (DESIGN §3). Every ledger transition is
-conditioned on the state it leaves (``creating`` held by the caller's token, ``created`` for cancelling): a row
-that is ``created`` changes only by :meth:`Store.record_written` and :meth:`Store.mark_cancelled`, so a status
-written to a deal never goes backwards.
+conditioned on the state it leaves (:data:`CLAIMABLE`, :data:`HELD`, :data:`CANCELLABLE`, defined here once for both
+adapters): a row that is ``created`` changes only by :meth:`Ledger.record_written` and
+:meth:`Ledger.mark_cancelled`, so a status written to a deal never goes backwards.
 
-The holder renews the lease (:meth:`Store.renew_claim`) right before each freee write, and an invoice freee created
-for an attempt that had lost its claim anyway is kept in the orphan list (:meth:`Store.record_orphan`) for a person
-to cancel in freee (:mod:`sdk.usecases.orphans`).
+The holder renews the lease (:meth:`Ledger.renew_claim`) right before each freee write, and an invoice freee created
+for an attempt that had lost its claim anyway is kept in the orphan list (:meth:`Orphans.record_orphan`) for a
+person to cancel in freee (:mod:`sdk.usecases.orphans`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,17 @@ class LedgerState(StrEnum):
     INVALID = "invalid"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+#: the states :meth:`Ledger.claim` takes a row from (once no live lease holds it); never created or cancelled
+CLAIMABLE: tuple[LedgerState, ...] = (LedgerState.CREATING, LedgerState.FAILED, LedgerState.INVALID)
+#: the state every write of a claim holder leaves (:meth:`Ledger.note_intent`, :meth:`Ledger.renew_claim`,
+#: :meth:`Ledger.record_invoice`, :meth:`Ledger.record_failure`)
+HELD = LedgerState.CREATING
+#: the state :meth:`Ledger.mark_cancelled` leaves (for :data:`LedgerState.CANCELLED`)
+CANCELLABLE = LedgerState.CREATED
+#: the states :meth:`Ledger.record_failure` may move a row to (from :data:`HELD`)
+FAILURES = frozenset({LedgerState.INVALID, LedgerState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +93,7 @@ class LedgerRow:
     last_error: str | None = None
     updated_at: datetime | None = None
     intents: tuple[tuple[int, date], ...] = ()
-    """Every (partner, billing date) any attempt noted (:meth:`Store.note_intent`), sorted: where an invoice whose
+    """Every (partner, billing date) any attempt noted (:meth:`Ledger.note_intent`), sorted: where an invoice whose
     answer was lost may be. ``partner_id`` / ``billing_date`` are the latest of them (or the invoice's)."""
 
     def claimed(self, now: datetime) -> bool:
@@ -87,7 +102,7 @@ class LedgerRow:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The answer to :meth:`Store.claim`: whether this worker holds the deal, and the row as it now stands.
+    """The answer to :meth:`Ledger.claim`: whether this worker holds the deal, and the row as it now stands.
 
     ``resumed`` is true when the row existed before (an expired claim, a failed or invalid attempt): an invoice
     may already exist in freee and must be looked for by its marker before creating one.
@@ -116,6 +131,30 @@ class OrphanInvoice:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """How an attempt ended without an invoice, for :meth:`Ledger.record_failure`: ``state`` is one of
+    :data:`FAILURES`, ``error`` says why.
+
+    ``written``: what the attempt wrote onto the deal while it held the claim. ``settle_until`` (``failed`` only):
+    the answer to a freee write was lost, so the invoice may exist without showing yet; the row stays claimed until
+    then, and the next attempt, after it, reconciles by the marker before creating.
+    """
+
+    state: LedgerState
+    error: str
+    written: Mapping[str, str] = field(default_factory=dict)
+    settle_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in FAILURES:
+            raise ValueError("a failure is invalid or failed")
+        if self.settle_until is not None and self.state is not LedgerState.FAILED:
+            raise ValueError(
+                "only a failed attempt settles: an invalid deal waits for its fix, not for freee"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEvent:
     at: datetime
     event: str
@@ -123,17 +162,23 @@ class HistoryEvent:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Store(Protocol):
-    tokens: TokenStore
-    rate_limits: RateLimitStore
+class LedgerReads(Protocol):
+    """The ledger as read by the balance card, the CLI and the webhook's check for an invoiced deal."""
 
-    # ledger ------------------------------------------------------------------------------------------
     def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None: ...
 
+    def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
+        """Every row (only those in ``states``, when given), ordered by portal and deal."""
+        ...
+
+
+class Ledger(LedgerReads, Protocol):
+    """One row per deal and the claim that lets one attempt at a time create its invoice."""
+
     def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
-        """Take the deal for creating its invoice when the row is absent, failed, invalid, or creating with an
-        expired lease; never when it is created or cancelled, or claimed by a live lease (or still settling after
-        a lost answer: :meth:`record_failure`'s ``settle_until``)."""
+        """Take the deal for creating its invoice when the row is absent or in :data:`CLAIMABLE` with no live lease
+        (an expired one, or none); never when it is created or cancelled, or claimed by a live lease (or still
+        settling after a lost answer: :attr:`Failure.settle_until`)."""
         ...
 
     def note_intent(
@@ -166,24 +211,11 @@ class Store(Protocol):
         ...
 
     def record_failure(
-        self,
-        portal_id: int,
-        deal_id: str,
-        token: str,
-        state: LedgerState,
-        error: str,
-        now: datetime,
-        *,
-        written: Mapping[str, str] | None = None,
-        settle_until: datetime | None = None,
+        self, portal_id: int, deal_id: str, token: str, failure: Failure, now: datetime
     ) -> LedgerRow:
-        """``creating → invalid | failed`` with the error, releasing the claim; only from ``creating`` held by
-        ``token`` (else :class:`ClaimLost`), so a late failure can never move a created row back.
-
-        ``written``: what the attempt wrote onto the deal while it held the claim, merged into the row's
-        ``written``. ``settle_until`` (``failed`` only): the answer to a freee write was lost, so the invoice may
-        exist without showing yet; the row stays claimed by ``token`` until then, and the next attempt, after it,
-        reconciles by the marker before creating."""
+        """``creating → invalid | failed`` with the error, releasing the claim (unless the failure settles); only
+        from ``creating`` held by ``token`` (else :class:`ClaimLost`), so a late failure can never move a created
+        row back. ``failure.written`` is merged into the row's ``written``."""
         ...
 
     def record_written(
@@ -202,11 +234,14 @@ class Store(Protocol):
         freee invoice. Never changes the row's state."""
         ...
 
-    def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow: ...
+    def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
+        """``created → cancelled``; :class:`ValueError` when the deal has no created invoice."""
+        ...
 
-    def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]: ...
 
-    # invoices created by an attempt that had lost its claim -----------------------------------------------
+class Orphans(Protocol):
+    """Invoices created by an attempt that had lost its claim."""
+
     def record_orphan(self, orphan: OrphanInvoice) -> None:
         """Keep an orphan invoice (once per portal, deal and invoice id: recording it again changes nothing)."""
         ...
@@ -219,14 +254,18 @@ class Store(Protocol):
         """Mark an orphan resolved; False when there is no such orphan or it was resolved already."""
         ...
 
-    # partners ----------------------------------------------------------------------------------------
+
+class PartnerLinks(Protocol):
     def partner_for_company(self, portal_id: int, company_id: str) -> int | None: ...
 
     def link_partner(self, portal_id: int, company_id: str, partner_id: int) -> int:
         """Link a company to a partner unless already linked; returns the partner the company is linked to."""
         ...
 
-    # events and history --------------------------------------------------------------------------------
+
+class EventLog(Protocol):
+    """Webhook event ids already queued, kept for a while so a redelivery is dropped."""
+
     def seen_any(self, event_ids: Iterable[str], now: datetime) -> set[str]:
         """Which of these event ids are recorded and still kept (one round trip for a whole webhook batch)."""
         ...
@@ -235,19 +274,18 @@ class Store(Protocol):
         """Record (or extend) these event ids until ``keep_until``, after their work was queued."""
         ...
 
-    def seen(self, event_id: str, now: datetime) -> bool:
-        """Whether an event id was recorded by :meth:`first_sighting` and is still kept (a read, no write)."""
-        ...
 
-    def first_sighting(self, event_id: str, now: datetime, keep_until: datetime) -> bool:
-        """True the first time an event id is seen (until ``keep_until``), False for a redelivery."""
-        ...
+class History(Protocol):
+    """An append-only history per deal."""
 
     def append_history(self, portal_id: int, deal_id: str, event: HistoryEvent) -> None: ...
 
     def history(self, portal_id: int, deal_id: str) -> list[HistoryEvent]: ...
 
-    # blocked workflow actions waiting on a deal ------------------------------------------------------------
+
+class Waiters(Protocol):
+    """Blocked workflow actions waiting on a deal's outcome."""
+
     def add_waiter(self, portal_id: int, deal_id: str, callback_id: str, until: datetime) -> None:
         """Remember that a workflow action that answered BLOCK (``callback_id``) waits for this deal's outcome,
         until ``until`` (HubSpot's own expiry of the blocked action). Adding it again keeps one, with the new
@@ -263,7 +301,8 @@ class Store(Protocol):
         """Remove one waiter: True for the one caller that removed it while it was live, else False."""
         ...
 
-    # payment sync ------------------------------------------------------------------------------------
+
+class Leases(Protocol):
     def acquire_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         """Take the named lease (e.g. ``payment-sync``) until ``until``, or renew it for its own holder; False
         while another holder's lease is live. A crashed holder's lease simply expires."""
@@ -273,11 +312,9 @@ class Store(Protocol):
         """Give the lease back if ``holder`` still holds it (otherwise nothing)."""
         ...
 
-    def get_cursor(self, name: str) -> str | None:
-        """A sync cursor (e.g. when the last payment sync completed), or None before the first."""
-        ...
 
-    def put_cursor(self, name: str, value: str) -> None: ...
+class Rollups(Protocol):
+    """The company rollup values last written to HubSpot, so the payment sync writes only what changed."""
 
     def companies_written(self, portal_id: int) -> dict[str, dict[str, str]]:
         """What was last written to each company's rollup properties, by company id."""
@@ -290,12 +327,12 @@ class Store(Protocol):
         ...
 
 
-def check_failure(state: LedgerState, settle_until: datetime | None) -> None:
-    """What every adapter's :meth:`Store.record_failure` refuses before touching the row."""
-    if state not in (LedgerState.INVALID, LedgerState.FAILED):
-        raise ValueError("a failure is invalid or failed")
-    if settle_until is not None and state is not LedgerState.FAILED:
-        raise ValueError("only a failed attempt settles: an invalid deal waits for its fix, not for freee")
+class Store(Ledger, Orphans, PartnerLinks, EventLog, History, Waiters, Leases, Rollups, Protocol):
+    """Every role, as each adapter implements them on one database; the freee token row and the rate-limit log
+    are reached through ``tokens`` and ``rate_limits``."""
+
+    tokens: TokenStore
+    rate_limits: RateLimitStore
 
 
 def open_store(url: str) -> Store:

@@ -17,16 +17,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sdk.pipelines import is_won_stage
 from sdk.queue import InvoiceJob
-from sdk.store import LedgerState
+from sdk.store import EventLog, LedgerReads, LedgerState
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sdk.clock import Clock
     from sdk.models.hubspot import WebhookEvent
-    from sdk.store import Store
 
 KEEP_EVENT_IDS = timedelta(days=3)  # HubSpot retries a delivery for about a day
+
+
+class WebhookStore(EventLog, LedgerReads, Protocol):
+    """What accepting a batch needs of the store: the seen events, and the ledger to tell an invoiced deal."""
 
 
 class MessageSink(Protocol):
@@ -51,7 +54,7 @@ def accept_webhook_batch(
     events: Sequence[WebhookEvent],
     *,
     won: frozenset[tuple[str, str]],
-    store: Store,
+    store: WebhookStore,
     queue: MessageSink,
     clock: Clock,
     portal_id: int,
@@ -95,6 +98,6 @@ def accept_webhook_batch(
     return accepted
 
 
-def _invoiced(store: Store, portal_id: int, deal_id: str) -> bool:
+def _invoiced(store: LedgerReads, portal_id: int, deal_id: str) -> bool:
     row = store.get_ledger(portal_id, deal_id)
     return row is not None and row.state is LedgerState.CREATED

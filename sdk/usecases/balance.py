@@ -3,7 +3,7 @@
 ``balance_card`` reads as the card does: find the ledger rows of the record (one for a deal, all of a company's),
 work out each invoice's standing as the payment sync last wrote it, moved to ``today`` (an unpaid invoice whose
 due date has passed shows as overdue even before the next sync), and, for a company, roll them up with the
-same rule the sync writes to the company (:func:`company_rollup`). No freee or HubSpot call is made.
+same rule the sync writes to the company (:func:`sdk.payments.company_rollup`). No freee or HubSpot call is made.
 
 A record with no invoice in the ledger is not an error: the answer says "no invoices yet".
 """
@@ -15,13 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from sdk.store import LedgerRow, LedgerState, Store
-from sdk.usecases.sync_payments import (
-    PaymentStanding,
-    PaymentStatus,
-    company_rollup,
-    standing_as_of,
-)
+from sdk.payments import PaymentStanding, PaymentStatus, company_rollup, standing_as_of
+from sdk.store import LedgerReads, LedgerRow, LedgerState
 
 if TYPE_CHECKING:
     from sdk.settings import Settings
@@ -66,7 +61,7 @@ class CardInvoice:
 
 
 def balance_card(
-    store: Store,
+    store: LedgerReads,
     settings: Settings,
     *,
     portal_id: int,
@@ -96,7 +91,7 @@ def _invoiced(row: LedgerRow) -> bool:
     return row.invoice is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED)
 
 
-def _company_rows(store: Store, portal_id: int, company_id: str) -> list[LedgerRow]:
+def _company_rows(store: LedgerReads, portal_id: int, company_id: str) -> list[LedgerRow]:
     states = frozenset({LedgerState.CREATED, LedgerState.CANCELLED})
     return [
         row

@@ -33,7 +33,7 @@ from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
 from sdk.settings import LEASE_MARGIN_SECONDS
-from sdk.store import Claim, InvoiceRecord, LedgerRow, LedgerState
+from sdk.store import Claim, Failure, InvoiceRecord, LedgerRow, LedgerState
 from sdk.tenant import check_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
@@ -480,10 +480,12 @@ def _fail_invalid(
     try:
         shown = _show_failure(ctx, row, token, values)
     except Exception:
-        ctx.store.record_failure(row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now())
+        ctx.store.record_failure(
+            row.portal_id, row.deal_id, token, Failure(LedgerState.INVALID, summary), ctx.now()
+        )
         raise  # the deal does not say why yet: retried like any HubSpot failure
     ctx.store.record_failure(
-        row.portal_id, row.deal_id, token, LedgerState.INVALID, summary, ctx.now(), written=shown
+        row.portal_id, row.deal_id, token, Failure(LedgerState.INVALID, summary, shown), ctx.now()
     )
     ctx.remember(row.portal_id, row.deal_id, "invalid", trigger, codes=[p.code for p in problems])
     return InvoiceOutcome(Result.INVALID, row.portal_id, row.deal_id, problems=problems)
@@ -522,17 +524,10 @@ def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error:
     except Exception:
         ctx.remember(row.portal_id, row.deal_id, "failure_not_shown_on_deal", "system")
     settle = ctx.settings.freee_settle_seconds if isinstance(error, FreeeOutcomeUnknown) else None
+    settle_until = ctx.now() + timedelta(seconds=settle) if settle is not None else None
+    failure = Failure(LedgerState.FAILED, message, written, settle_until)
     try:
-        ctx.store.record_failure(
-            row.portal_id,
-            row.deal_id,
-            token,
-            LedgerState.FAILED,
-            message,
-            ctx.now(),
-            written=written,
-            settle_until=ctx.now() + timedelta(seconds=settle) if settle is not None else None,
-        )
+        ctx.store.record_failure(row.portal_id, row.deal_id, token, failure, ctx.now())
     except ClaimLost:
         ctx.remember(row.portal_id, row.deal_id, "claim_lost", trigger, error=message)
         return

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sdk.log import get_logger
-from sdk.store import LedgerRow, LedgerState
+from sdk.store import Failure, LedgerRow, LedgerState
 from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import InvoiceOutcome, Result
 from sdk.usecases.waiters import complete_queued_action
@@ -71,10 +71,12 @@ def show_failed(ctx: Context, job: InvoiceJob, message: str, error: str) -> Ledg
     try:
         ctx.hubspot.update_deals({job.deal_id: values})
     except Exception:
-        ctx.store.record_failure(job.portal_id, job.deal_id, token, LedgerState.FAILED, error, ctx.now())
+        ctx.store.record_failure(
+            job.portal_id, job.deal_id, token, Failure(LedgerState.FAILED, error), ctx.now()
+        )
         raise
     ctx.store.record_failure(
-        job.portal_id, job.deal_id, token, LedgerState.FAILED, error, ctx.now(), written=values
+        job.portal_id, job.deal_id, token, Failure(LedgerState.FAILED, error, values), ctx.now()
     )
     return None
 

@@ -11,10 +11,16 @@ those cancelled there (or adopted as the deal's invoice); :func:`record_orphan` 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sdk.log import get_logger
 from sdk.models.freee import Invoice
-from sdk.store import OrphanInvoice, Store
+from sdk.store import LedgerReads, OrphanInvoice, Orphans
 from sdk.usecases.context import Context
+
+
+class OrphanStore(Orphans, LedgerReads, Protocol):
+    """What listing open orphans needs of the store: the orphan list, and the ledger to tell an adopted one."""
 
 
 def record_orphan(
@@ -54,7 +60,7 @@ def record_orphan(
 
 
 def open_orphans(
-    store: Store, portal_id: int | None = None, deal_id: str | None = None
+    store: OrphanStore, portal_id: int | None = None, deal_id: str | None = None
 ) -> list[OrphanInvoice]:
     """Orphans still to be dealt with: not resolved, and not (since) the deal's own invoice — an attempt that took
     the deal over may have found the orphan by its marker and adopted it."""

@@ -16,9 +16,10 @@ from sdk.freee.client import FreeeClient, RetryPolicy
 from sdk.freee.errors import FreeeOutcomeUnknown, FreeeValidationError
 from sdk.freee.oauth import OAuthClient, TokenManager
 from sdk.freee.ratelimit import FREEE_WINDOWS, MemoryRateLimitStore, RateLimiter, RateLimitStore
-from sdk.freee.tokens import MemoryTokenStore, SQLiteTokenStore, TokenSet, TokenStore
+from sdk.freee.tokens import MemoryTokenStore, TokenSet, TokenStore
 from sdk.mapping import PartnerRef, build_invoice_request, build_partner_request
 from sdk.settings import load_settings
+from sdk.store.sqlite import SQLiteTokenStore
 from sdk.validation import validate_deal
 from tests.conftest import TODAY
 from tests.factories import bundle, company, line_item

@@ -173,7 +173,7 @@ def test_unproven_requests_are_rejected_and_nothing_is_queued(client, queue, wor
     assert response.status_code == 401, case
     assert response.json["error"] == "invalid_signature"
     assert queue.sent == []
-    assert not world.store.seen(f"hubspot:{PORTAL}:1", world.clock.now())
+    assert not world.store.seen_any([f"hubspot:{PORTAL}:1"], world.clock.now())
 
 
 # ------------------------------------------------------------------------------------------------ bad input

@@ -1,6 +1,6 @@
-"""The rate-limit port (``store.rate_limits``) over every adapter, beyond the basics in ``test_store_contract.py``:
-several containers sharing one store, windows allowing more calls than the DynamoDB item keeps exactly, and what
-the DynamoDB item costs (issue 14, point 6).
+"""The rate-limit port (``store.rate_limits``) over every adapter: sliding windows, the limiter on top, several
+containers sharing one store, windows allowing more calls than the DynamoDB item keeps exactly, and what the
+DynamoDB item costs (issue 14, point 6).
 
 The promise, whichever the adapter: no window's length of time, wherever it starts, holds more than its limit of
 calls let through. SQLite keeps every call (exact); DynamoDB keeps the latest ``EXACT_CALLS`` exactly and older ones
@@ -20,6 +20,7 @@ from sdk.clock import FakeClock
 from sdk.freee.ratelimit import EXACT_CALLS, LOG_BUCKETS, RateLimiter, RateLimitStore, Window, shortest_span
 from sdk.store import Store
 from tests.conftest import TABLE
+from tests.store.records import NOW
 
 
 class Recording:
@@ -42,6 +43,67 @@ def assert_within(stamps: list[float], windows: Sequence[Window]) -> None:
     for limit, length in windows:
         for i in range(len(stamps) - limit):
             assert stamps[i + limit] - stamps[i] >= length - 1e-6, f"{limit + 1} calls within {length} s"
+
+
+def test_sliding_window_admits_the_limit_then_says_how_long_to_wait(store: Store) -> None:
+    port = store.rate_limits
+    windows = [(3, 60.0)]
+    assert [port.try_acquire("k", windows, t) for t in (0.0, 1.0, 2.0)] == [0, 0, 0]
+    assert port.try_acquire("k", windows, 3.0) == pytest.approx(57.0)
+    assert port.try_acquire("other", windows, 3.0) == 0  # keys are separate
+    assert port.try_acquire("k", windows, 60.5) == 0  # the call at 0.0 left the window
+    assert port.try_acquire("k", windows, 60.6) == pytest.approx(0.4)
+
+
+def test_every_window_must_have_room(store: Store) -> None:
+    port = store.rate_limits
+    windows = [(2, 10.0), (3, 100.0)]
+    assert port.try_acquire("k", windows, 0.0) == 0
+    assert port.try_acquire("k", windows, 1.0) == 0
+    assert port.try_acquire("k", windows, 2.0) == pytest.approx(8.0)  # minute-like window full
+    assert port.try_acquire("k", windows, 10.5) == 0
+    assert port.try_acquire("k", windows, 20.0) == pytest.approx(80.0)  # hour-like window full
+
+
+def test_real_clock_timestamps_keep_their_precision(store: Store) -> None:
+    port = store.rate_limits
+    start = NOW.timestamp() + 0.123456
+    windows = [(1, 60.0)]
+    assert port.try_acquire("k", windows, start) == 0
+    assert port.try_acquire("k", windows, start + 59.5) == pytest.approx(0.5, abs=1e-6)
+    assert port.try_acquire("k", windows, start + 60.0) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_limiter_spaces_calls_to_the_bound(store: Store) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(store.rate_limits, clock, [(10, 60.0)], margin=0)
+    start = clock.monotonic()
+    for _ in range(40):
+        limiter.acquire()
+    assert clock.monotonic() - start == pytest.approx((40 / 10 - 1) * 60, abs=0.1)
+
+
+def test_limiter_shared_by_threads_never_exceeds_the_window(store: Store) -> None:
+    clock = FakeClock()
+    granted: list[float] = []
+    recording = Recording(store.rate_limits, granted, threading.Lock())
+    # the long second window keeps every call in the log: a thread may ask with a `now` that others' sleeps have
+    # already moved past, and must still see the calls before it
+    limiter = RateLimiter(recording, clock, [(5, 60.0), (1000, 86400.0)], margin=0)
+
+    def work() -> None:
+        for _ in range(5):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps = sorted(granted)
+    assert len(stamps) == 20
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 60.0 - 1e-6  # never 6 calls inside one 60 s window
 
 
 @pytest.fixture

@@ -155,9 +155,9 @@ def test_unknown_record_answers_no_invoices_yet(store, settings, object_type):
 def test_deal_whose_invoice_failed_has_no_invoices_yet(store, settings):
     token = "t-106"
     store.claim(PORTAL, "106", token, NOW, NOW + timedelta(minutes=5))
-    from sdk.store import LedgerState
+    from sdk.store import Failure, LedgerState
 
-    store.record_failure(PORTAL, "106", token, LedgerState.INVALID, "no company", NOW)
+    store.record_failure(PORTAL, "106", token, Failure(LedgerState.INVALID, "no company"), NOW)
 
     assert card(store, settings, "deal", "106")["hasInvoices"] is False
 

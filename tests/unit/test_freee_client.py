@@ -699,8 +699,7 @@ def test_no_token_or_secret_reaches_the_logs(client, caplog):
 
 
 def test_authorization_url_and_settings_factory(tmp_path):
-    from sdk.freee.ratelimit import SQLiteRateLimitStore
-    from sdk.freee.tokens import SQLiteTokenStore
+    from sdk.store.sqlite import SQLiteRateLimitStore, SQLiteTokenStore
 
     settings = load_settings(
         freee_client_id="cid",

@@ -2,7 +2,8 @@
 log the DynamoDB store keeps (held to the exact log's answers, or a bucket more).
 
 The SQLite and DynamoDB adapters of the same ports (``store.tokens``, ``store.rate_limits``) are held to these
-rules, threads included, by the store contract suite (``tests/store/test_store_contract.py``).
+rules, threads included, by the store contract suites (``tests/store/test_token_contract.py``,
+``tests/store/test_rate_limit_contract.py``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from sdk.freee.tokens import TokenStore
     from sdk.queue import Queue
     from sdk.settings import Settings
-    from sdk.store import Store
+    from sdk.usecases.orphans import OrphanStore
 
 REQUIRED_SETTINGS: Final = (
     "hubspot_access_token",
@@ -117,7 +117,7 @@ def check_queue(queue: Queue) -> CheckResult:
     return ok(name, f"{counts} / 正常")
 
 
-def check_orphans(store: Store) -> CheckResult:
+def check_orphans(store: OrphanStore) -> CheckResult:
     """No invoice created by an attempt that had lost its claim (:mod:`sdk.usecases.orphans`) is left open."""
     from sdk.usecases.orphans import describe, open_orphans
 

@@ -1,4 +1,5 @@
-"""payment_standing (invoice + accounting deal + today → what the deal shows) and company_rollup."""
+"""The payment rules (sdk.payments): payment_standing (invoice + accounting deal + today → what the deal shows),
+standing_as_of (what the deal was last written, moved to today) and company_rollup."""
 
 from __future__ import annotations
 
@@ -6,23 +7,25 @@ from datetime import date, timedelta
 from typing import Any
 
 from sdk.models.freee import AccountingDeal, Invoice
-from sdk.settings import load_settings
-from sdk.store import InvoiceRecord
-from sdk.usecases.sync_payments import (
+from sdk.payments import (
     PaymentRisk,
     PaymentStanding,
     PaymentStatus,
     company_rollup,
     payment_standing,
+    standing_as_of,
 )
+from sdk.settings import load_settings
+from sdk.store import InvoiceRecord, LedgerRow, LedgerState
 
 BILLED = date(2026, 11, 20)
 DUE = date(2026, 12, 31)
 TOTAL = 110_000
 
 
-def record(due: date | None = DUE) -> InvoiceRecord:
-    return InvoiceRecord(501, "INV-501", "https://example/501", 77, 100_000, 10_000, TOTAL, BILLED, due)
+def record(due: date | None = DUE, total: int = TOTAL) -> InvoiceRecord:
+    net = total * 10 // 11
+    return InvoiceRecord(501, "INV-501", "https://example/501", 77, net, total - net, total, BILLED, due)
 
 
 def invoice(**changes: Any) -> Invoice:
@@ -176,6 +179,81 @@ def test_the_due_date_is_the_accounting_deals_then_the_invoices_then_the_ledgers
     assert payment_standing(record(), invoice(), accounting(), day).days_overdue == 5
 
 
+def test_paid_exactly_on_the_due_date_is_paid_that_day_and_never_overdue():
+    s = payment_standing(record(), invoice(payment_status="settled"), accounting((DUE, TOTAL)), DUE)
+    assert (s.status, s.amount_paid, s.amount_outstanding, s.paid_date) == (PaymentStatus.PAID, TOTAL, 0, DUE)
+    later = payment_standing(
+        record(), invoice(payment_status="settled"), accounting((DUE, TOTAL)), DUE.replace(year=2027)
+    )
+    assert (later.status, later.days_overdue) == (PaymentStatus.PAID, 0)
+
+
+def test_a_zero_amount_invoice_has_nothing_outstanding_and_is_paid_without_a_paid_date():
+    zero = invoice(
+        total_amount=0,
+        amount_including_tax=0,
+        amount_excluding_tax=0,
+        amount_tax=0,
+        deal_status="unregistered",
+        deal_id=None,
+    )
+    s = payment_standing(record(total=0), zero, None, DUE + timedelta(days=30))
+    assert (s.status, s.amount_total, s.amount_paid, s.amount_outstanding) == (PaymentStatus.PAID, 0, 0, 0)
+    assert (s.paid_date, s.days_overdue) == (None, 0)
+
+
+# ---------------------------------------------------------------------------------- as of a day, no freee call
+
+
+def row(written: dict[str, str] | None = None, state: LedgerState = LedgerState.CREATED) -> LedgerRow:
+    return LedgerRow(24681357, "301", state, 3, invoice=record(), written=written or {})
+
+
+def written(settings: Any, *, paid: int, outstanding: int, paid_date: date | None = None) -> dict[str, str]:
+    names = settings.properties
+    return {
+        names.deal_amount_paid: str(paid),
+        names.deal_amount_outstanding: str(outstanding),
+        names.deal_paid_date: paid_date.isoformat() if paid_date else "",
+    }
+
+
+def test_before_the_first_sync_the_whole_amount_is_outstanding_and_late_only_after_the_due_date():
+    settings = load_settings()
+    on_due = standing_as_of(row(), settings, DUE)
+    assert (on_due.status, on_due.amount_outstanding, on_due.days_overdue) == (PaymentStatus.UNPAID, TOTAL, 0)
+    after = standing_as_of(row(), settings, DUE + timedelta(days=3))
+    assert (after.status, after.amount_outstanding, after.days_overdue) == (PaymentStatus.OVERDUE, TOTAL, 3)
+
+
+def test_as_of_a_later_day_a_partly_paid_invoice_turns_overdue_and_a_paid_one_stays_paid():
+    settings = load_settings()
+    part = row(written(settings, paid=10_000, outstanding=TOTAL - 10_000))
+    assert standing_as_of(part, settings, DUE).status is PaymentStatus.PARTIALLY_PAID
+    late = standing_as_of(part, settings, DUE + timedelta(days=10))
+    assert (late.status, late.amount_outstanding, late.days_overdue) == (PaymentStatus.OVERDUE, 100_000, 10)
+    paid = row(written(settings, paid=TOTAL, outstanding=0, paid_date=DUE))
+    s = standing_as_of(paid, settings, DUE + timedelta(days=100))
+    assert (s.status, s.paid_date, s.days_overdue) == (PaymentStatus.PAID, DUE, 0)
+
+
+def test_as_of_any_day_an_overpaid_write_reads_as_paid_and_never_a_negative_balance():
+    settings = load_settings()
+    s = standing_as_of(row(written(settings, paid=TOTAL + 5_000, outstanding=-5_000)), settings, DUE)
+    assert (s.status, s.amount_outstanding) == (PaymentStatus.PAID, 0)
+
+
+def test_a_cancelled_row_has_no_status_and_no_balance_on_any_day():
+    settings = load_settings()
+    for cancelled in (
+        row(state=LedgerState.CANCELLED),
+        row({settings.properties.deal_sync_status: "cancelled"}),
+    ):
+        s = standing_as_of(cancelled, settings, DUE + timedelta(days=400))
+        assert s.cancelled
+        assert (s.status, s.amount_outstanding, s.days_overdue) == (None, 0, 0)
+
+
 # ------------------------------------------------------------------------------------------------ rollup
 
 
@@ -225,3 +303,20 @@ def test_overdue_within_the_grace_days_is_watch_beyond_it_overdue():
         company_rollup([standing(PaymentStatus.OVERDUE, 1, days_overdue=4)], today, settings).risk
         == "overdue"
     )
+
+
+def test_an_invoice_due_today_puts_its_company_on_watch_and_counts_as_outstanding_not_overdue():
+    settings = load_settings(payment_risk_watch_days=0)
+    rollup = company_rollup([standing(PaymentStatus.UNPAID, TOTAL, due=DUE)], DUE, settings)
+    assert (rollup.outstanding_total, rollup.overdue_total, rollup.overdue_invoice_count) == (TOTAL, 0, 0)
+    assert rollup.risk is PaymentRisk.WATCH
+
+
+def test_paid_and_cancelled_invoices_add_nothing_to_the_balance():
+    settings = load_settings()
+    rollup = company_rollup(
+        [standing(PaymentStatus.PAID, 0), standing(None, 0, cancelled=True)],
+        DUE + timedelta(days=90),
+        settings,
+    )
+    assert (rollup.outstanding_total, rollup.overdue_total, rollup.risk) == (0, 0, PaymentRisk.NONE)

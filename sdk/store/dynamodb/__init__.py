@@ -1,0 +1,21 @@
+"""The AWS adapters: every store port on one DynamoDB table (single-table design), every decision a conditional
+write.
+
+``table`` (the items and their keys, :func:`create_table`, what every adapter writes with), ``ledger`` (the ledger
+and orphan list), ``store`` (:class:`DynamoStore`: those plus partner links, seen events, history, waiters, leases
+and company rollups), ``tokens`` (the freee token row) and ``ratelimit`` (the shared rate-limit log).
+"""
+
+from sdk.store.dynamodb.ratelimit import DynamoRateLimitStore
+from sdk.store.dynamodb.store import DynamoStore
+from sdk.store.dynamodb.table import TTL_ATTRIBUTE, create_table, item_size
+from sdk.store.dynamodb.tokens import DynamoTokenStore
+
+__all__ = [
+    "TTL_ATTRIBUTE",
+    "DynamoRateLimitStore",
+    "DynamoStore",
+    "DynamoTokenStore",
+    "create_table",
+    "item_size",
+]
