@@ -12,7 +12,6 @@ Usage: ``python benchmarks/payment_sync.py [--invoices 10000] [--changed 0.2] [-
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -26,13 +25,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import requests
+from _record import record
 
 from local.world import FREEE_BASE, build_world
 from sandbox import PORTAL_ID
 from sandbox.transport import WSGIAdapter
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, shortest_span
-from sdk.store import InvoiceRecord
+from sdk.store import Intent, InvoiceRecord
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.sync_payments import sync_payments
 
@@ -97,10 +97,7 @@ def main() -> None:
         "target_memory_mb": 200,
         "real_seconds": round(real, 1),
     }
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    Path(__file__).with_name("payment_sync.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    record("payment_sync", result)
 
 
 def seed(world, args, rng) -> list[tuple[int, int, date]]:
@@ -149,9 +146,7 @@ def seed(world, args, rng) -> list[tuple[int, int, date]]:
         invoice = answer.json()["invoice"]
         token = uuid.uuid4().hex
         world.store.claim(PORTAL_ID, deal, token, now, now + timedelta(minutes=5))
-        world.store.note_intent(
-            PORTAL_ID, deal, token, company_id=company, partner_id=partner_id, billing_date=billing
-        )
+        world.store.note_intent(PORTAL_ID, deal, token, Intent(company, partner_id, billing))
         record = InvoiceRecord(
             invoice["id"],
             invoice["invoice_number"],

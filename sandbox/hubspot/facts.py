@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sandbox.hubspot.errors import HubSpotApiError
+from sdk.models.hubspot import ACTION_PATCH_FIELDS
 
 OBJECT_TYPES = ("deals", "companies", "contacts", "line_items")
 _TYPE_ALIASES = {
@@ -133,21 +134,8 @@ _ACTION_FUNCTION_TYPES = frozenset(
     {"PRE_ACTION_EXECUTION", "PRE_FETCH_OPTIONS", "POST_FETCH_OPTIONS", "POST_ACTION_EXECUTION"}
 )
 _ACTION_OBJECT_TYPES = frozenset({"CONTACT", "COMPANY", "DEAL", "TICKET", "QUOTE", "LINE_ITEM", "PRODUCT"})
-#: the fields a PATCH may carry (``PublicActionDefinitionPatch``)
-_ACTION_PATCH_FIELDS = frozenset(
-    {
-        "actionUrl",
-        "published",
-        "labels",
-        "inputFields",
-        "outputFields",
-        "inputFieldDependencies",
-        "executionRules",
-        "objectTypes",
-        "objectRequestOptions",
-    }
-)
-_ACTION_CREATE_FIELDS = _ACTION_PATCH_FIELDS | {"functions", "archivedAt"}
+#: a PATCH's fields (``PublicActionDefinitionPatch``) and what only a create may carry
+_ACTION_CREATE_FIELDS = ACTION_PATCH_FIELDS | {"functions", "archivedAt"}
 _INVALID_API_KEY = (
     "The API key provided is invalid. View or manage your API key here: https://app.hubspot.com/l/api-key/"
 )

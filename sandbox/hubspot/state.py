@@ -23,7 +23,6 @@ from sandbox.hubspot.catalog import _GROUPS, _STANDARD_PROPERTIES, _option, _pro
 from sandbox.hubspot.errors import HubSpotApiError, _not_found, _problem, _validation_error
 from sandbox.hubspot.facts import (
     _ACTION_CREATE_FIELDS,
-    _ACTION_PATCH_FIELDS,
     _ALWAYS,
     _ASSOCIATION_TYPES,
     _DEFAULTS,
@@ -48,6 +47,7 @@ from sandbox.hubspot.facts import (
 )
 from sandbox.hubspot.search import search_objects
 from sdk.clock import Clock
+from sdk.models.hubspot import ACTION_PATCH_FIELDS
 
 
 @dataclass
@@ -352,7 +352,7 @@ class HubSpotState:
         """Change the fields given (each replaced whole); the revision goes up by one."""
         with self.lock:
             current = self.action_definition(app_id, definition_id)
-            _refuse_unknown(body, _ACTION_PATCH_FIELDS)
+            _refuse_unknown(body, ACTION_PATCH_FIELDS)
             merged = {k: v for k, v in current.items() if k in _ACTION_CREATE_FIELDS} | dict(body)
             problems = _action_problems(merged)
             if problems:

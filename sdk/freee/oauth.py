@@ -133,11 +133,7 @@ class TokenManager:
         already holds a newer one)."""
         waited = 0.0
         while True:
-            row = self.store.load_token()
-            if row is None:
-                raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
-            if row.disconnected:
-                raise self._disconnected(row)
+            row = self._connected_row()
             now = self.clock.now()
             stale = rejected is not None and row.tokens.access_token == rejected
             if not stale and row.tokens.access_expires_at - timedelta(seconds=self.skew) > now:
@@ -158,11 +154,7 @@ class TokenManager:
         """Refresh now when the stored refresh token is older than ``age`` (or its age is unknown), so it never
         reaches the end of freee's 90 days unused. True when this call renewed it; False when it is young enough
         or another worker holds the refresh at this moment (that one renews it)."""
-        row = self.store.load_token()
-        if row is None:
-            raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
-        if row.disconnected:
-            raise self._disconnected(row)
+        row = self._connected_row()
         now = self.clock.now()
         issued = row.tokens.refresh_issued_at
         if issued is not None and now - issued < age:
@@ -170,6 +162,16 @@ class TokenManager:
         if not self._claim(row, now):
             return False
         return self._refresh(row) is not None
+
+    def _connected_row(self) -> StoredToken:
+        """The stored token row; :class:`FreeeAuthError` when freee was never connected, :class:`FreeeDisconnected`
+        when it was disconnected."""
+        row = self.store.load_token()
+        if row is None:
+            raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
+        if row.disconnected:
+            raise self._disconnected(row)
+        return row
 
     def _claim(self, row: StoredToken, now: datetime) -> bool:
         """Take the refresh of ``row`` for ``lease`` seconds; False when it moved on or another holds it."""

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         parse_webhook_batch,
     )
 
-_FREEE = {
+__all__ = [  # freee's (sdk/models/freee.py)
     "AccountingDeal",
     "DealPayment",
     "FreeeErrorBody",
@@ -47,7 +47,21 @@ _FREEE = {
     "Partner",
     "PartnerAddress",
     "PartnerCreateRequest",
-}
+]
+_FREEE = frozenset(__all__)
+__all__ += [  # HubSpot's (sdk/models/hubspot.py)
+    "Company",
+    "Contact",
+    "CrmObject",
+    "Deal",
+    "DealBundle",
+    "LineItem",
+    "Pipeline",
+    "PipelineStage",
+    "WebhookEvent",
+    "WorkflowActionRequest",
+    "parse_webhook_batch",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,28 +70,3 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module = import_module("sdk.models.freee" if name in _FREEE else "sdk.models.hubspot")
     return getattr(module, name)
-
-
-__all__ = [
-    "AccountingDeal",
-    "Company",
-    "Contact",
-    "CrmObject",
-    "Deal",
-    "DealBundle",
-    "DealPayment",
-    "FreeeErrorBody",
-    "Invoice",
-    "InvoiceLine",
-    "InvoiceLineRequest",
-    "InvoiceRequest",
-    "LineItem",
-    "Partner",
-    "PartnerAddress",
-    "PartnerCreateRequest",
-    "Pipeline",
-    "PipelineStage",
-    "WebhookEvent",
-    "WorkflowActionRequest",
-    "parse_webhook_batch",
-]

@@ -204,6 +204,20 @@ class WebhookEvent(_HubSpotModel):
 
 
 MAX_EVENTS_PER_BATCH = 1000
+#: the fields ``PATCH /automation/v4/actions/{appId}/{definitionId}`` accepts (``PublicActionDefinitionPatch``)
+ACTION_PATCH_FIELDS = frozenset(
+    {
+        "actionUrl",
+        "published",
+        "labels",
+        "inputFields",
+        "outputFields",
+        "inputFieldDependencies",
+        "executionRules",
+        "objectTypes",
+        "objectRequestOptions",
+    }
+)
 
 
 @cache

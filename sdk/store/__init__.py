@@ -131,6 +131,16 @@ class OrphanInvoice:
 
 
 @dataclass(frozen=True, slots=True)
+class Intent:
+    """Where an attempt is about to create the deal's invoice, for :meth:`Ledger.note_intent`: the HubSpot company,
+    and the freee partner and billing date under which a later attempt looks for it by its marker."""
+
+    company_id: str
+    partner_id: int
+    billing_date: date
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
     """How an attempt ended without an invoice, for :meth:`Ledger.record_failure`: ``state`` is one of
     :data:`FAILURES`, ``error`` says why.
@@ -181,19 +191,10 @@ class Ledger(LedgerReads, Protocol):
         settling after a lost answer: :attr:`Failure.settle_until`)."""
         ...
 
-    def note_intent(
-        self,
-        portal_id: int,
-        deal_id: str,
-        token: str,
-        *,
-        company_id: str,
-        partner_id: int,
-        billing_date: date,
-    ) -> None:
-        """Before calling freee, remember where the invoice will be (partner, billing date), so a later attempt can
-        find it by its marker: added to the row's ``intents`` (every place any attempt used is kept) and made its
-        ``partner_id`` / ``billing_date``. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+    def note_intent(self, portal_id: int, deal_id: str, token: str, intent: Intent) -> None:
+        """Before calling freee, remember where the invoice will be (``intent``), so a later attempt can find it by
+        its marker: its (partner, billing date) is added to the row's ``intents`` (every place any attempt used is
+        kept) and made its ``company_id`` / ``partner_id`` / ``billing_date``. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
         ...
 
     def renew_claim(

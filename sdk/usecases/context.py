@@ -18,12 +18,7 @@ if TYPE_CHECKING:
 
 class HubSpotPort(Protocol):
     def read_deal_bundle(
-        self,
-        portal_id: int,
-        deal_id: str | int,
-        *,
-        with_contact: bool = True,
-        max_line_items: int | None = None,
+        self, portal_id: int, deal_id: str, *, with_contact: bool, max_line_items: int | None
     ) -> DealBundle: ...
 
     def read_contact(self, contact_id: str) -> Contact | None: ...

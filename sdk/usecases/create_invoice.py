@@ -33,7 +33,7 @@ from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
 from sdk.settings import LEASE_MARGIN_SECONDS
-from sdk.store import Claim, Failure, InvoiceRecord, LedgerRow, LedgerState
+from sdk.store import Claim, Failure, Intent, InvoiceRecord, LedgerRow, LedgerState
 from sdk.tenant import check_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
@@ -148,12 +148,7 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
         raise
     ctx.remember(portal_id, deal_id, "partner", trigger, partner_id=partner.partner_id, how=partner.how)
     ctx.store.note_intent(
-        portal_id,
-        deal_id,
-        token,
-        company_id=company.id,
-        partner_id=partner.partner_id,
-        billing_date=draft.billing_date,
+        portal_id, deal_id, token, Intent(company.id, partner.partner_id, draft.billing_date)
     )
 
     try:

@@ -23,20 +23,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sdk.errors import DefinitionFileError
+from sdk.models.hubspot import ACTION_PATCH_FIELDS
 
 BASE_URL_PLACEHOLDER = "{base_url}"
-#: what ``PATCH /automation/v4/actions/{appId}/{definitionId}`` accepts (``PublicActionDefinitionPatch``)
-PATCHABLE_FIELDS = (
-    "actionUrl",
-    "published",
-    "labels",
-    "inputFields",
-    "outputFields",
-    "inputFieldDependencies",
-    "executionRules",
-    "objectTypes",
-    "objectRequestOptions",
-)
 
 
 class ActionDefinitions(Protocol):
@@ -116,12 +105,12 @@ def register_actions(
             continue
         taken.add(str(match["id"]))
         changed = tuple(
-            k for k, v in action.definition.items() if k in PATCHABLE_FIELDS and not _same(v, match.get(k))
+            k for k, v in action.definition.items() if k in ACTION_PATCH_FIELDS and not _same(v, match.get(k))
         )
         if not changed:
             registered.append(_registered(action, match, Registration.UNCHANGED))
             continue
-        changes = {k: v for k, v in action.definition.items() if k in PATCHABLE_FIELDS}
+        changes = {k: v for k, v in action.definition.items() if k in ACTION_PATCH_FIELDS}
         updated = hubspot.update_action_definition(app_id, str(match["id"]), changes)
         registered.append(_registered(action, updated, Registration.UPDATED, changed))
     return registered
@@ -228,7 +217,6 @@ def _registered(
 
 __all__ = [
     "BASE_URL_PLACEHOLDER",
-    "PATCHABLE_FIELDS",
     "ActionDefinitions",
     "ActionFile",
     "RegisteredAction",

@@ -12,7 +12,7 @@ from functions.app import Services, create_app
 from local.world import World, build_world
 from sdk.clock import SystemClock
 from sdk.runtime import LambdaRuntime
-from sdk.store import InvoiceRecord, Store
+from sdk.store import Intent, InvoiceRecord, Store
 from tests.signing import SECRET, v2_headers, v3_headers
 
 PORTAL = 24681357
@@ -43,7 +43,7 @@ def invoiced(world: World, deal: str, *, written: dict[str, str], due: date) -> 
     store, now = world.context().store, world.clock.now()
     token = f"t-{deal}"
     assert store.claim(PORTAL, deal, token, now, now + timedelta(minutes=5)).granted
-    store.note_intent(PORTAL, deal, token, company_id=COMPANY, partner_id=7, billing_date=date(2026, 1, 5))
+    store.note_intent(PORTAL, deal, token, Intent(COMPANY, 7, date(2026, 1, 5)))
     record = InvoiceRecord(
         invoice_id=int(deal),
         invoice_number=f"INV-{deal}",

@@ -12,6 +12,7 @@ from sdk.errors import ClaimLost
 from sdk.store import (
     Claim,
     Failure,
+    Intent,
     LedgerState,
     Store,
 )
@@ -172,11 +173,11 @@ def test_only_a_creating_row_is_renewed(store: Store) -> None:
 def test_every_place_any_attempt_noted_is_kept(store: Store) -> None:
     first, second = date(2026, 11, 20), date(2026, 11, 30)
     claim(store, "t1")
-    store.note_intent(PORTAL, DEAL, "t1", company_id="c1", partner_id=77, billing_date=first)
+    store.note_intent(PORTAL, DEAL, "t1", Intent("c1", 77, first))
     store.record_failure(PORTAL, DEAL, "t1", Failure(LedgerState.FAILED, "lost"), NOW)
     assert claim(store, "t2", now=NOW + timedelta(seconds=1)).row.intents == ((77, first),)
-    store.note_intent(PORTAL, DEAL, "t2", company_id="c1", partner_id=78, billing_date=second)
-    store.note_intent(PORTAL, DEAL, "t2", company_id="c1", partner_id=77, billing_date=first)
+    store.note_intent(PORTAL, DEAL, "t2", Intent("c1", 78, second))
+    store.note_intent(PORTAL, DEAL, "t2", Intent("c1", 77, first))
     row = store.get_ledger(PORTAL, DEAL)
     assert row is not None
     assert row.intents == ((77, first), (78, second))

@@ -9,6 +9,7 @@ from typing import Any
 
 from sdk.store import (
     Failure,
+    Intent,
     InvoiceRecord,
     LedgerState,
     Store,
@@ -40,7 +41,7 @@ def test_ledger_lists_rows_in_order_and_filters_by_state(store: Store) -> None:
 
 def test_ledger_rows_round_trip_every_field(store: Store) -> None:
     claim(store, "t1")
-    store.note_intent(PORTAL, DEAL, "t1", company_id="c-42", partner_id=77, billing_date=date(2026, 11, 20))
+    store.note_intent(PORTAL, DEAL, "t1", Intent("c-42", 77, date(2026, 11, 20)))
     store.record_invoice(PORTAL, DEAL, "t1", invoice(due_date=None), NOW)
     store.record_written(PORTAL, DEAL, {"freee_invoice_number": "INV-0000000501"}, NOW, token="t1")
     row = store.get_ledger(PORTAL, DEAL)
@@ -134,6 +135,6 @@ def test_a_ledger_file_made_before_intents_were_kept_opens_and_keeps_its_rows(tm
         (),
     )
     assert claim(store, "t1").granted
-    store.note_intent(PORTAL, DEAL, "t1", company_id="c1", partner_id=78, billing_date=date(2026, 11, 27))
+    store.note_intent(PORTAL, DEAL, "t1", Intent("c1", 78, date(2026, 11, 27)))
     after = store.get_ledger(PORTAL, DEAL)
     assert after is not None and after.intents == ((78, date(2026, 11, 27)),)

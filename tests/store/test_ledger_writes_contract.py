@@ -13,6 +13,7 @@ from sdk.errors import ClaimLost
 from sdk.store import (
     FAILURES,
     Failure,
+    Intent,
     LedgerState,
     Store,
 )
@@ -22,7 +23,7 @@ from tests.store.records import DEAL, LEASE, NOW, PORTAL, claim, created, invoic
 
 
 def _note_intent(store: Store, token: str) -> object:
-    store.note_intent(PORTAL, DEAL, token, company_id="c1", partner_id=77, billing_date=date(2026, 11, 20))
+    store.note_intent(PORTAL, DEAL, token, Intent("c1", 77, date(2026, 11, 20)))
     return None
 
 
@@ -60,7 +61,7 @@ def test_a_write_on_an_absent_row_is_a_lost_claim(store: Store) -> None:
 
 def test_note_intent_remembers_where_the_invoice_will_be(store: Store) -> None:
     claim(store, "t1")
-    store.note_intent(PORTAL, DEAL, "t1", company_id="c1", partner_id=77, billing_date=date(2026, 11, 20))
+    store.note_intent(PORTAL, DEAL, "t1", Intent("c1", 77, date(2026, 11, 20)))
     row = store.get_ledger(PORTAL, DEAL)
     assert row is not None
     assert (row.company_id, row.partner_id, row.billing_date) == ("c1", 77, date(2026, 11, 20))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sdk.settings import Settings, load_settings
-from sdk.store import InvoiceRecord
+from sdk.store import Intent, InvoiceRecord
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.balance import NO_INVOICES, balance_card, parse_object_type
 
@@ -47,7 +47,7 @@ def invoiced(
     token = f"t-{deal}"
     claim = store.claim(portal, deal, token, NOW, NOW + timedelta(minutes=5))
     assert claim.granted
-    store.note_intent(portal, deal, token, company_id=company, partner_id=77, billing_date=date(2026, 11, 20))
+    store.note_intent(portal, deal, token, Intent(company, 77, date(2026, 11, 20)))
     record = InvoiceRecord(
         invoice_id=int(deal),
         invoice_number=f"INV-{deal}",

@@ -19,6 +19,7 @@ from sdk.store import (
     HELD,
     Claim,
     Failure,
+    Intent,
     InvoiceRecord,
     LedgerRow,
     LedgerState,
@@ -152,22 +153,14 @@ class DynamoLedger(TableAdapter):
             raise ClaimLost(f"deal {deal_id}: the claim passed to another worker") from None
         return _ledger_row(answer["Attributes"])
 
-    def note_intent(
-        self,
-        portal_id: int,
-        deal_id: str,
-        token: str,
-        *,
-        company_id: str,
-        partner_id: int,
-        billing_date: date,
-    ) -> None:
+    def note_intent(self, portal_id: int, deal_id: str, token: str, intent: Intent) -> None:
+        billing_date = intent.billing_date.isoformat()
         update = update_expression(
-            {"company_id": company_id, "partner_id": partner_id, "billing_date": billing_date.isoformat()}
+            {"company_id": intent.company_id, "partner_id": intent.partner_id, "billing_date": billing_date}
         )
         update["UpdateExpression"] += " ADD #in :in"  # a string set: every place any attempt used is kept
         update["ExpressionAttributeNames"]["#in"] = "intents"
-        update["ExpressionAttributeValues"][":in"] = {f"{partner_id}#{billing_date.isoformat()}"}
+        update["ExpressionAttributeValues"][":in"] = {f"{intent.partner_id}#{billing_date}"}
         self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
     def renew_claim(

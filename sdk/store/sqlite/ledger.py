@@ -22,6 +22,7 @@ from sdk.store import (
     HELD,
     Claim,
     Failure,
+    Intent,
     InvoiceRecord,
     LedgerRow,
     LedgerState,
@@ -150,26 +151,17 @@ class SQLiteLedger:
             raise ClaimLost(f"deal {deal_id} is {row.state.value}, not {state.value}: nothing to record")
         return row
 
-    def note_intent(
-        self,
-        portal_id: int,
-        deal_id: str,
-        token: str,
-        *,
-        company_id: str,
-        partner_id: int,
-        billing_date: date,
-    ) -> None:
+    def note_intent(self, portal_id: int, deal_id: str, token: str, intent: Intent) -> None:
         with self._tx(immediate=True) as db:
             row = self._holding(db, portal_id, deal_id, token, HELD)
-            intents = sorted({*row.intents, (partner_id, billing_date)})
+            intents = sorted({*row.intents, (intent.partner_id, intent.billing_date)})
             self._update(
                 db,
                 portal_id,
                 deal_id,
-                company_id=company_id,
-                partner_id=partner_id,
-                billing_date=billing_date.isoformat(),
+                company_id=intent.company_id,
+                partner_id=intent.partner_id,
+                billing_date=intent.billing_date.isoformat(),
                 intents=json.dumps([[p, d.isoformat()] for p, d in intents]),
             )
 
