@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,6 +231,18 @@ class Stand:
             pipeline="default",
             dealstage="appointmentscheduled",
         )
+
+
+@contextmanager
+def loopback_stand(clock: Clock) -> Iterator[Stand]:
+    """A :class:`Stand` in a temporary folder with its server started, closed (workers, server) after the block."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stand = Stand(Path(tmp), clock)
+        try:
+            stand.start_server()
+            yield stand
+        finally:
+            stand.close()
 
 
 def path_pattern(path: str) -> str:

@@ -26,17 +26,15 @@ Usage: ``python benchmarks/burst.py [--deals 500] [--companies 50] [--workers 4]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
-from _loopback import Stand, load, machine, path_pattern
+from _loopback import load, loopback_stand, machine, path_pattern
+from _record import record
 
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import shortest_span
@@ -58,54 +56,49 @@ def main() -> None:
     load_before = load()
     clock = ScaledClock(args.speed)
     problems: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stand = Stand(Path(tmp), clock)
-        try:
-            stand.start_server()
-            contact = stand.contact()
-            linked_count = round(args.companies * args.linked)
-            companies = [stand.company(n, linked=n < linked_count) for n in range(args.companies)]
-            today = tokyo_today(clock.now()).isoformat()
-            deals = [stand.deal(n, companies[n % len(companies)], contact, today) for n in range(args.deals)]
-            wanted = set(deals)
-            finished = threading.Event()
-            last_done: list[float] = []
+    with loopback_stand(clock) as stand:
+        contact = stand.contact()
+        linked_count = round(args.companies * args.linked)
+        companies = [stand.company(n, linked=n < linked_count) for n in range(args.companies)]
+        today = tokyo_today(clock.now()).isoformat()
+        deals = [stand.deal(n, companies[n % len(companies)], contact, today) for n in range(args.deals)]
+        wanted = set(deals)
+        finished = threading.Event()
+        last_done: list[float] = []
 
-            def on_result(result) -> None:
-                if result.deal_id in wanted and result.outcome is not None:
-                    last_done.append(clock.monotonic())
-                    if wanted <= stand.timeline.done.keys():
-                        finished.set()
+        def on_result(result) -> None:
+            if result.deal_id in wanted and result.outcome is not None:
+                last_done.append(clock.monotonic())
+                if wanted <= stand.timeline.done.keys():
+                    finished.set()
 
-            stand.on_result = on_result
-            stand.start_workers(args.workers, poll_interval=0.05)
-            cpu_started, real_started = time.process_time(), time.perf_counter()
-            started = clock.monotonic()
-            for deal in deals:
-                stand.hubspot_box.move_deal_to_stage(deal, "closedwon")
-            won_s = clock.monotonic() - started
-            patience = 3 * shortest_span(args.deals * 2) / args.speed + 120  # real seconds
-            if not finished.wait(patience):
-                problems.append(
-                    f"after {patience:.0f}s real, {len(wanted - stand.timeline.done.keys())} deals not done"
-                )
-            elapsed = (max(last_done) if last_done else clock.monotonic()) - started
-            real = time.perf_counter() - real_started
-            cpu = time.process_time() - cpu_started
-            queue = stand.queue()
-            deadline = time.monotonic() + 30  # let the queue settle: a duplicate message may still be in hand
-            while (
-                depth := queue.depth()
-            ).visible + depth.in_flight + depth.delayed and time.monotonic() < deadline:
-                time.sleep(0.05)
-            stand.loop.stop_workers(timeout=60)
-            depth = queue.depth()
-            invoices = stand.freee_box.invoices()
-            names = stand.settings.properties
-            shown = {d: stand.hubspot_box.properties_of("deals", d) for d in deals}
-            deliveries = stand.hubspot_box.deliveries
-        finally:
-            stand.close()
+        stand.on_result = on_result
+        stand.start_workers(args.workers, poll_interval=0.05)
+        cpu_started, real_started = time.process_time(), time.perf_counter()
+        started = clock.monotonic()
+        for deal in deals:
+            stand.hubspot_box.move_deal_to_stage(deal, "closedwon")
+        won_s = clock.monotonic() - started
+        patience = 3 * shortest_span(args.deals * 2) / args.speed + 120  # real seconds
+        if not finished.wait(patience):
+            problems.append(
+                f"after {patience:.0f}s real, {len(wanted - stand.timeline.done.keys())} deals not done"
+            )
+        elapsed = (max(last_done) if last_done else clock.monotonic()) - started
+        real = time.perf_counter() - real_started
+        cpu = time.process_time() - cpu_started
+        queue = stand.queue()
+        deadline = time.monotonic() + 30  # let the queue settle: a duplicate message may still be in hand
+        while (
+            depth := queue.depth()
+        ).visible + depth.in_flight + depth.delayed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stand.loop.stop_workers(timeout=60)
+        depth = queue.depth()
+        invoices = stand.freee_box.invoices()
+        names = stand.settings.properties
+        shown = {d: stand.hubspot_box.properties_of("deals", d) for d in deals}
+        deliveries = stand.hubspot_box.deliveries
     freee_calls = [c for w in stand.workers for c in w.freee_calls]
     invoice_answers = sorted(c.at for c in freee_calls if c.path == "/iv/invoices" and c.status < 300)
     per_deal = Counter()
@@ -172,10 +165,7 @@ def main() -> None:
         "cpu_share_of_real_time": round(cpu / real, 3) if real else None,
         "real_ms_per_freee_call_allowed": round(2000 / args.speed, 1),
     }
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    Path(__file__).with_name("burst.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    record("burst", result)
     if problems:
         print("FAILED: " + "; ".join(problems), file=sys.stderr)
         sys.exit(1)

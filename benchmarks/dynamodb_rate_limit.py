@@ -20,7 +20,6 @@ Usage: ``python benchmarks/dynamodb_rate_limit.py [--calls 3000]``; writes ``ben
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -29,8 +28,9 @@ import statistics
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
+
+from _record import record
 
 from sdk.clock import FakeClock
 from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, RateLimitStore, Window, wait_seconds
@@ -162,10 +162,7 @@ def main() -> None:
         "before": before,
         "after": after,
     }
-    print(json.dumps(result, indent=2))
-    Path(__file__).with_name("dynamodb_rate_limit.json").write_text(
-        json.dumps(result, indent=2) + "\n", encoding="utf-8"
-    )
+    record("dynamodb_rate_limit", result)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Usage: ``python benchmarks/freee_rate_limit.py [--calls 300] [--speed 120]``; wr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -19,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
+from _record import record
 
 from local.loop import Loop
 from sdk.clock import ScaledClock
@@ -74,10 +74,7 @@ def main() -> None:
         "target_ratio": 1.15,
         "real_seconds": round(real, 2),
     }
-    print(json.dumps(result, indent=2))
-    Path(__file__).with_name("freee_rate_limit.json").write_text(
-        json.dumps(result, indent=2) + "\n", encoding="utf-8"
-    )
+    record("freee_rate_limit", result)
 
 
 if __name__ == "__main__":

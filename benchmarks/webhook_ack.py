@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from _record import record
 
 from local.loop import Loop
 from sandbox import PORTAL_ID
@@ -118,10 +119,7 @@ def main() -> None:
         "target_in_process_p99_ms": 25,
         "messages_queued": queued,
     }
-    print(json.dumps(result, indent=2))
-    Path(__file__).with_name("webhook_ack.json").write_text(
-        json.dumps(result, indent=2) + "\n", encoding="utf-8"
-    )
+    record("webhook_ack", result)
 
 
 if __name__ == "__main__":

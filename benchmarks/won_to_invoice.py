@@ -20,17 +20,15 @@ Usage: ``python benchmarks/won_to_invoice.py [--deals 20] [--new-every 5]``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import tempfile
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
-from _loopback import Stand, load, machine, path_pattern, percentile
+from _loopback import load, loopback_stand, machine, path_pattern, percentile
+from _record import record
 
 from sandbox import PORTAL_ID
 from sdk.clock import SystemClock
@@ -52,66 +50,61 @@ def main() -> None:
     load_before = load()
     clock = SystemClock()
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        stand = Stand(Path(tmp), clock)
-        try:
-            stand.start_server()
-            done = threading.Condition()
-            stand.on_result = lambda r: _notify(done)
-            stand.start_workers(1, poll_interval=0.05)
-            [worker] = stand.workers
-            contact = stand.contact()
-            today = tokyo_today(clock.now()).isoformat()
-            linked = [stand.company(n, linked=True) for n in range(max(1, args.deals // 2))]
-            plan = []
-            for n in range(args.deals):
-                new = args.new_every > 0 and n % args.new_every == args.new_every - 1
-                company = stand.company(1000 + n, linked=False) if new else linked[n % len(linked)]
-                plan.append(("new" if new else "known", stand.deal(n, company, contact, today)))
-            names = stand.settings.properties
-            for kind, deal in plan:
-                hub_before = worker.counter.snapshot()
-                freee_before = len(worker.freee_calls)
-                waits_before = len(worker.limiter_waits)
-                started = time.perf_counter()
-                stand.hubspot_box.move_deal_to_stage(deal, "closedwon")
-                shown_at = None
-                while time.perf_counter() - started < args.timeout:
-                    if stand.hubspot_box.properties_of("deals", deal).get(names.deal_invoice_number):
-                        shown_at = time.perf_counter()
-                        break
-                    time.sleep(0.01)
-                if shown_at is None:
-                    raise SystemExit(f"deal {deal}: no invoice number after {args.timeout:.0f}s")
-                with done:  # the worker has finished the message (company write-back included)
-                    done.wait_for(lambda d=deal: d in stand.timeline.done, timeout=args.timeout)
-                hub = Counter(worker.counter.snapshot())
-                hub.subtract(hub_before)
-                freee = worker.freee_calls[freee_before:]
-                line = stand.timeline
-                rows.append(
-                    {
-                        "deal": deal,
-                        "partner": kind,
-                        "won_to_invoice_s": shown_at - started,
-                        "delivery_s": line.webhook_answered.get(deal, shown_at) - started,
-                        "queue_wait_s": line.received.get(deal, shown_at)
-                        - line.webhook_answered.get(deal, started),
-                        "work_s": shown_at - line.received.get(deal, started),
-                        "hubspot": {k: v for k, v in hub.items() if v},
-                        "freee": [f"{c.method} {path_pattern(c.path)}" for c in freee],
-                        "freee_statuses": [c.status for c in freee],
-                        "limiter_wait_s": sum(worker.limiter_waits[waits_before:]),
-                    }
-                )
-                rest = started + SECONDS_PER_FREEE_CALL * max(1, len(freee)) - time.perf_counter()
-                if rest > 0:
-                    time.sleep(rest)
-            invoices = stand.freee_box.invoices()
-            deliveries = stand.hubspot_box.deliveries
-            server_calls = stand.server_counter.snapshot()
-        finally:
-            stand.close()
+    with loopback_stand(clock) as stand:
+        done = threading.Condition()
+        stand.on_result = lambda r: _notify(done)
+        stand.start_workers(1, poll_interval=0.05)
+        [worker] = stand.workers
+        contact = stand.contact()
+        today = tokyo_today(clock.now()).isoformat()
+        linked = [stand.company(n, linked=True) for n in range(max(1, args.deals // 2))]
+        plan = []
+        for n in range(args.deals):
+            new = args.new_every > 0 and n % args.new_every == args.new_every - 1
+            company = stand.company(1000 + n, linked=False) if new else linked[n % len(linked)]
+            plan.append(("new" if new else "known", stand.deal(n, company, contact, today)))
+        names = stand.settings.properties
+        for kind, deal in plan:
+            hub_before = worker.counter.snapshot()
+            freee_before = len(worker.freee_calls)
+            waits_before = len(worker.limiter_waits)
+            started = time.perf_counter()
+            stand.hubspot_box.move_deal_to_stage(deal, "closedwon")
+            shown_at = None
+            while time.perf_counter() - started < args.timeout:
+                if stand.hubspot_box.properties_of("deals", deal).get(names.deal_invoice_number):
+                    shown_at = time.perf_counter()
+                    break
+                time.sleep(0.01)
+            if shown_at is None:
+                raise SystemExit(f"deal {deal}: no invoice number after {args.timeout:.0f}s")
+            with done:  # the worker has finished the message (company write-back included)
+                done.wait_for(lambda d=deal: d in stand.timeline.done, timeout=args.timeout)
+            hub = Counter(worker.counter.snapshot())
+            hub.subtract(hub_before)
+            freee = worker.freee_calls[freee_before:]
+            line = stand.timeline
+            rows.append(
+                {
+                    "deal": deal,
+                    "partner": kind,
+                    "won_to_invoice_s": shown_at - started,
+                    "delivery_s": line.webhook_answered.get(deal, shown_at) - started,
+                    "queue_wait_s": line.received.get(deal, shown_at)
+                    - line.webhook_answered.get(deal, started),
+                    "work_s": shown_at - line.received.get(deal, started),
+                    "hubspot": {k: v for k, v in hub.items() if v},
+                    "freee": [f"{c.method} {path_pattern(c.path)}" for c in freee],
+                    "freee_statuses": [c.status for c in freee],
+                    "limiter_wait_s": sum(worker.limiter_waits[waits_before:]),
+                }
+            )
+            rest = started + SECONDS_PER_FREEE_CALL * max(1, len(freee)) - time.perf_counter()
+            if rest > 0:
+                time.sleep(rest)
+        invoices = stand.freee_box.invoices()
+        deliveries = stand.hubspot_box.deliveries
+        server_calls = stand.server_counter.snapshot()
     per_deal = Counter(parse_marker(i.get("memo"))[1] for i in invoices if parse_marker(i.get("memo")))
     wrong = {d: per_deal[d] for _, d in plan if per_deal[d] != 1}
     if wrong:
@@ -154,10 +147,7 @@ def main() -> None:
         ],
         "portal": PORTAL_ID,
     }
-    print(json.dumps({k: v for k, v in result.items() if k != "per_deal"}, indent=2, ensure_ascii=False))
-    Path(__file__).with_name("won_to_invoice.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    record("won_to_invoice", result, shown={k: v for k, v in result.items() if k != "per_deal"})
 
 
 def _notify(condition: threading.Condition) -> None:
