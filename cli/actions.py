@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import ConfigOption, JsonOption, console, fail, run_guarded, settings_from
+from cli.common import console, fail, run_guarded, settings_from
+from cli.options import ConfigOption, JsonOption
 from sdk.errors import SettingsError
 
 actions_app = typer.Typer(

@@ -1,5 +1,5 @@
-"""What every ``hubspot-freee`` command shares: the consoles, the exit codes, the failure message, the settings,
-the options every command has, and the guards that turn an expected failure into a message and an exit code.
+"""What every ``hubspot-freee`` command shares: the consoles, the exit codes, the failure message, the settings
+and the guards that turn an expected failure into a message and an exit code.
 
 Exit codes: 0 when everything asked for happened, 1 when some of it could not be done, 2 for bad input or
 configuration (a missing file, a file that is not what it should be, a bad setting).
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -26,9 +26,6 @@ err = Console(stderr=True)
 
 EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2
-
-ConfigOption = Annotated[Path | None, typer.Option(help="Settings file (default: ./hubspot-freee.toml)")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

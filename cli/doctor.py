@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import EXIT_INCOMPLETE, ConfigOption, JsonOption, console, err
+from cli.common import EXIT_INCOMPLETE, console, err
+from cli.options import ConfigOption, JsonOption
 from sdk.settings import load_settings
 
 _STYLE = {

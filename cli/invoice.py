@@ -15,18 +15,8 @@ from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
 
-from cli.common import (
-    EXIT_INCOMPLETE,
-    ConfigOption,
-    JsonOption,
-    console,
-    context,
-    err,
-    fail,
-    own_portal,
-    run_guarded,
-    settings_from,
-)
+from cli.common import EXIT_INCOMPLETE, console, context, err, fail, own_portal, run_guarded, settings_from
+from cli.options import ConfigOption, JsonOption, flag
 from sdk.errors import ForeignPortal
 from sdk.money import format_yen
 
@@ -47,7 +37,7 @@ def invoice_create(
     deal: DealOption,
     portal: PortalOption = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the freee request and deal write; send nothing")
+        bool, flag("--dry-run", "Show the freee request and deal write; send nothing")
     ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
@@ -204,10 +194,8 @@ def _row_json(row: Any, history: list[Any]) -> dict[str, Any]:
 
 @invoice_app.command("retry")
 def invoice_retry(
-    failed: Annotated[
-        bool, typer.Option("--failed", help="Re-run every deal whose last attempt failed")
-    ] = False,
-    invalid: Annotated[bool, typer.Option("--invalid", help="Also re-check deals that were invalid")] = False,
+    failed: Annotated[bool, flag("--failed", "Re-run every deal whose last attempt failed")] = False,
+    invalid: Annotated[bool, flag("--invalid", "Also re-check deals that were invalid")] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:

@@ -18,7 +18,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import EXIT_INCOMPLETE, ConfigOption, JsonOption, console, err, fail, settings_from
+from cli.common import EXIT_INCOMPLETE, console, err, fail, settings_from
+from cli.options import ConfigOption, JsonOption
 from sdk.errors import ValidationFailed
 from sdk.mapping import build_invoice_request, known_partner
 from sdk.models.hubspot import DealBundle

@@ -14,8 +14,6 @@ from rich.table import Table
 
 from cli.common import (
     EXIT_INCOMPLETE,
-    ConfigOption,
-    JsonOption,
     console,
     context,
     err,
@@ -25,6 +23,7 @@ from cli.common import (
     settings_from,
     stopped_by_signals,
 )
+from cli.options import ConfigOption, JsonOption, flag
 
 
 def _on_queue(queue: Any, action: Any) -> Any:
@@ -75,12 +74,12 @@ def _worker_line(result: Any) -> str:
 
 def worker(
     once: Annotated[
-        bool, typer.Option("--once", help="Handle what is queued now, then exit (exit 1 if any is not done)")
+        bool, flag("--once", "Handle what is queued now, then exit (exit 1 if any is not done)")
     ] = False,
     poll_interval: Annotated[
         float, typer.Option(min=0.1, help="Seconds between polls of an empty queue")
     ] = 1.0,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON line per message")] = False,
+    as_json: Annotated[bool, flag("--json", "One JSON line per message")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run the invoice worker: take deals off the queue (QUEUE_URL) and invoice them, until Ctrl-C or SIGTERM.
@@ -162,7 +161,7 @@ def dlq_redrive(
     ids: Annotated[
         list[str] | None, typer.Option("--id", help="A dead letter's message id (repeatable)")
     ] = None,
-    redrive_all: Annotated[bool, typer.Option("--all", help="Every dead letter")] = False,
+    redrive_all: Annotated[bool, flag("--all", "Every dead letter")] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:

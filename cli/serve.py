@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import ConfigOption, console, context, err, fail, open_queue, own_portal, stopped_by_signals
+from cli.common import console, context, err, fail, open_queue, own_portal, stopped_by_signals
+from cli.options import ConfigOption, flag
 
 
 def sandbox(
@@ -71,9 +72,7 @@ def sandbox(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: any free port)")] = 8080,
-    no_worker: Annotated[
-        bool, typer.Option("--no-worker", help="Serve only; run `hubspot-freee worker` apart")
-    ] = False,
+    no_worker: Annotated[bool, flag("--no-worker", "Serve only; run `hubspot-freee worker` apart")] = False,
     config: ConfigOption = None,
 ) -> None:
     """The local server: every route (webhooks, workflow action, custom code, /healthz) and, unless

@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import EXIT_INCOMPLETE, ConfigOption, JsonOption, console, err, fail, settings_from
+from cli.common import EXIT_INCOMPLETE, console, err, fail, settings_from
+from cli.options import ConfigOption, JsonOption, flag
 from sdk.errors import SettingsError
 
 setup_app = typer.Typer(
@@ -29,9 +30,7 @@ setup_app = typer.Typer(
 
 @setup_app.command("hubspot")
 def setup_hubspot(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show what would be created; create nothing")
-    ] = False,
+    dry_run: Annotated[bool, flag("--dry-run", "Show what would be created; create nothing")] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -114,7 +113,7 @@ def setup_freee(
         typer.Option(help="Local callback port (default: from FREEE_REDIRECT_URI, else 8765)"),
     ] = None,
     no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="Print the URL to open instead of opening a browser")
+        bool, flag("--no-browser", "Print the URL to open instead of opening a browser")
     ] = False,
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for the browser to come back")

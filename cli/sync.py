@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import EXIT_INCOMPLETE, ConfigOption, JsonOption, console, context, err, fail, run_guarded
+from cli.common import EXIT_INCOMPLETE, console, context, err, fail, run_guarded
+from cli.options import ConfigOption, JsonOption, flag
 
 sync_app = typer.Typer(help="Payment status from freee into HubSpot / 入金状況の同期", no_args_is_help=True)
 
@@ -23,7 +24,7 @@ def sync_payments_command(
         str | None, typer.Option("--since", help="Only invoices billed on or after this date (YYYY-MM-DD)")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Read freee and show what would change; write nothing")
+        bool, flag("--dry-run", "Read freee and show what would change; write nothing")
     ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
