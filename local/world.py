@@ -178,18 +178,8 @@ def build_world(
     hubspot = HubSpotClient.from_settings(config, metrics=counter, clock=clock)
     install(freee_box, hubspot, config, store.tokens, clock)
     calls: list[str] = []
-    world = World(
-        clock=clock,
-        store=store,
-        hubspot_box=hubspot_box,
-        freee_box=freee_box,
-        served=served,
-        settings=config,
-        hubspot=hubspot,
-        freee=_freee_client(freee_box, store, clock, calls),
-        counter=counter,
-        freee_calls=calls,
-    )
+    freee = _freee_client(freee_box, store, clock, calls)
+    world = World(clock, store, hubspot_box, freee_box, served, config, hubspot, freee, counter, calls)
     counter.reset()
     return world
 

@@ -71,31 +71,20 @@ class RateLimiter:
             self._day, self._day_count = None, 0
 
 
+@dataclass(eq=False)
 class HubSpotSandbox:
     """The app plus Python helpers that mirror its ``/_sandbox`` admin API."""
 
-    def __init__(
-        self,
-        *,
-        app: Flask,
-        state: HubSpotState,
-        clock: Clock,
-        faults: FaultInjector,
-        dispatcher: WebhookDispatcher,
-        limiter: RateLimiter,
-        access_token: str,
-        client_secret: str,
-    ) -> None:
-        self.app = app
-        self.state = state
-        self.clock = clock
-        self.faults = faults
-        self.dispatcher = dispatcher
-        self.limiter = limiter
-        self.access_token = access_token
-        self.client_secret = client_secret
-        #: the developer account's API key: action definitions authenticate with ``?hapikey=`` instead of a token
-        self.developer_api_key = "sandbox-hubspot-developer-api-key"
+    app: Flask
+    state: HubSpotState
+    clock: Clock
+    faults: FaultInjector
+    dispatcher: WebhookDispatcher
+    limiter: RateLimiter
+    access_token: str
+    client_secret: str
+    #: the developer account's API key: action definitions authenticate with ``?hapikey=`` instead of a token
+    developer_api_key: str = "sandbox-hubspot-developer-api-key"
 
     @property
     def portal_id(self) -> int:
@@ -330,16 +319,8 @@ def create_hubspot_sandbox(
     limiter = RateLimiter(clock, rate_limit_per_10s, daily_limit)
     app = Flask("sandbox.hubspot")
     sandbox = HubSpotSandbox(
-        app=app,
-        state=state,
-        clock=clock,
-        faults=faults,
-        dispatcher=dispatcher,
-        limiter=limiter,
-        access_token=access_token,
-        client_secret=client_secret,
+        app, state, clock, faults, dispatcher, limiter, access_token, client_secret, developer_api_key
     )
-    sandbox.developer_api_key = developer_api_key
     _install_hooks(app, sandbox)
     install_api_routes(app, sandbox)
     install_admin_routes(app, sandbox)

@@ -57,10 +57,15 @@ def _json_response(data: Any, status: int = 200, headers: Mapping[str, str] | No
     return response
 
 
-def _not_found(object_type: str, object_id: str) -> HubSpotApiError:
+def _missing(message: str, **context: str) -> HubSpotApiError:
+    """HubSpot's 404 ``OBJECT_NOT_FOUND`` answer: ``message``, and ``context`` as ``{key: [value]}`` (if any)."""
     return HubSpotApiError(
-        404, "resource not found", "OBJECT_NOT_FOUND", context={"id": [object_id], "type": [object_type]}
+        404, message, "OBJECT_NOT_FOUND", context={k: [v] for k, v in context.items()} if context else None
     )
+
+
+def _not_found(object_type: str, object_id: str) -> HubSpotApiError:
+    return _missing("resource not found", id=object_id, type=object_type)
 
 
 def _problem(name: str, code: str, message: str) -> dict[str, Any]:

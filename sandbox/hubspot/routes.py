@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response, request
 
 from sandbox.admin import ADMIN_PREFIX, install_admin
-from sandbox.hubspot.errors import HubSpotApiError, _json_response, _not_found
+from sandbox.hubspot.errors import HubSpotApiError, _json_response, _missing, _not_found
 from sandbox.hubspot.facts import (
     _ASSOCIATION_TYPES,
     _DEFAULTS,
@@ -295,7 +295,7 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
     def pipelines_of(object_type: str) -> list[dict[str, Any]]:
         object_type = normalize_type(object_type)
         if object_type not in state.pipelines:
-            raise HubSpotApiError(404, f"No pipelines for {object_type}", "OBJECT_NOT_FOUND")
+            raise _missing(f"No pipelines for {object_type}")
         return state.pipelines[object_type]
 
     @app.get("/crm/v3/pipelines/<object_type>")
@@ -308,12 +308,7 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
         with state.lock:
             found = next((p for p in pipelines_of(object_type) if p["id"] == pipeline_id), None)
             if found is None:
-                raise HubSpotApiError(
-                    404,
-                    f"Unable to find pipeline {pipeline_id}",
-                    "OBJECT_NOT_FOUND",
-                    context={"id": [pipeline_id]},
-                )
+                raise _missing(f"Unable to find pipeline {pipeline_id}", id=pipeline_id)
             return _json_response(found)
 
     # -- properties --------------------------------------------------------------------------------------------
@@ -341,7 +336,7 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
         with state.lock:
             found = state.groups[normalize_type(object_type)].get(name)
             if found is None:
-                raise HubSpotApiError(404, f"Unable to find property group {name}", "OBJECT_NOT_FOUND")
+                raise _missing(f"Unable to find property group {name}")
             return _json_response(found)
 
     @app.get("/crm/v3/properties/<object_type>/<name>")
@@ -349,9 +344,7 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
         with state.lock:
             found = state.properties[normalize_type(object_type)].get(name)
             if found is None:
-                raise HubSpotApiError(
-                    404, f"Unable to find property {name}", "OBJECT_NOT_FOUND", context={"name": [name]}
-                )
+                raise _missing(f"Unable to find property {name}", name=name)
             return _json_response(found)
 
     # -- account information -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sandbox.hubspot.actions import (
     _refuse_unknown,
 )
 from sandbox.hubspot.catalog import _GROUPS, _STANDARD_PROPERTIES, _option, _property_json, default_pipelines
-from sandbox.hubspot.errors import HubSpotApiError, _not_found, _problem, _validation_error
+from sandbox.hubspot.errors import HubSpotApiError, _missing, _not_found, _problem, _validation_error
 from sandbox.hubspot.facts import (
     _ACTION_CREATE_FIELDS,
     _ALWAYS,
@@ -304,12 +304,7 @@ class HubSpotState:
 
     def _app_definitions(self, app_id: int) -> dict[str, dict[str, Any]]:
         if app_id != self.app_id:
-            raise HubSpotApiError(
-                404,
-                f"App {app_id} was not found in this developer account.",
-                "OBJECT_NOT_FOUND",
-                context={"appId": [str(app_id)]},
-            )
+            raise _missing(f"App {app_id} was not found in this developer account.", appId=str(app_id))
         return self.action_definitions.setdefault(app_id, {})
 
     def list_action_definitions(self, app_id: int, *, archived: bool = False) -> list[dict[str, Any]]:
@@ -322,11 +317,9 @@ class HubSpotState:
         with self.lock:
             found = self._app_definitions(app_id).get(definition_id)
             if found is None:
-                raise HubSpotApiError(
-                    404,
+                raise _missing(
                     f"Action definition {definition_id} was not found for app {app_id}.",
-                    "OBJECT_NOT_FOUND",
-                    context={"definitionId": [definition_id]},
+                    definitionId=definition_id,
                 )
             return copy.deepcopy(found)
 
