@@ -29,8 +29,7 @@ def install_api_routes(app: Flask, state: FreeeState) -> None:
     def partners_index() -> Response:
         q = _Query()
         company_id = q.integer("company_id", required=True, minimum=1)
-        offset = q.integer("offset", minimum=0) or 0
-        limit = q.integer("limit", minimum=1, maximum=3000) or 50
+        offset, limit = q.page(max_limit=3000, default_limit=50)
         keyword = request.args.get("keyword")
         start, end = q.date("start_update_date"), q.date("end_update_date")
         q.raise_if_any()
@@ -195,8 +194,7 @@ def install_api_routes(app: Flask, state: FreeeState) -> None:
     def deals_index() -> Response:
         q = _Query()
         company_id = q.integer("company_id", required=True, minimum=1)
-        offset = q.integer("offset", minimum=0) or 0
-        limit = q.integer("limit", minimum=1, maximum=100) or 20
+        offset, limit = q.page(max_limit=100, default_limit=20)
         filters: dict[str, Any] = {
             "partner_id": q.integer("partner_id", minimum=1),
             "partner_code": q.string("partner_code"),

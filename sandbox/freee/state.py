@@ -9,6 +9,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -31,36 +32,25 @@ from sandbox.freee.ratelimit import _RateLimiter
 from sdk.clock import Clock
 
 
+@dataclass(kw_only=True, eq=False)
 class FreeeState(OAuthState):
     """Everything the sandbox holds. Every method takes :attr:`lock`: the app is served multi-threaded."""
 
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        company_id: int,
-        use_partner_codes: bool,
-        auto_register_deals: bool,
-        client_id: str,
-        client_secret: str,
-        access_token_ttl: float,
-        limiter: _RateLimiter,
-        invoice_order: str = "newest_first",
-        invoice_order_seed: int = 0,
-    ) -> None:
-        if invoice_order not in INVOICE_ORDERS:
+    clock: Clock
+    company_id: int
+    use_partner_codes: bool
+    auto_register_deals: bool
+    client_id: str
+    client_secret: str
+    access_token_ttl: float
+    limiter: _RateLimiter
+    invoice_order: str = "newest_first"
+    invoice_order_seed: int = 0
+    lock: threading.RLock = field(init=False, default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        if self.invoice_order not in INVOICE_ORDERS:
             raise ValueError(f"invoice_order must be one of {', '.join(INVOICE_ORDERS)}")
-        self.lock = threading.RLock()
-        self.clock = clock
-        self.company_id = company_id
-        self.use_partner_codes = use_partner_codes
-        self.auto_register_deals = auto_register_deals
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.access_token_ttl = access_token_ttl
-        self.limiter = limiter
-        self.invoice_order = invoice_order
-        self.invoice_order_seed = invoice_order_seed
         self.reset()
 
     def reset(self) -> None:

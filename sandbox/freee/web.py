@@ -53,6 +53,12 @@ class _Query(_Fields):
     def __init__(self) -> None:
         super().__init__(request.args.to_dict(), form=True)
 
+    def page(self, *, max_limit: int, default_limit: int) -> tuple[int, int]:
+        """A list endpoint's ``offset`` (from 0) and ``limit`` (1 to ``max_limit``; ``default_limit`` when absent)."""
+        offset = self.integer("offset", minimum=0) or 0
+        limit = self.integer("limit", minimum=1, maximum=max_limit) or default_limit
+        return offset, limit
+
 
 def _company_from_query(state: FreeeState) -> None:
     q = _Query()
