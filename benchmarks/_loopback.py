@@ -261,16 +261,3 @@ def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     rank = max(1, -(-int(q * 100) * len(ordered) // 100))
     return ordered[min(len(ordered), rank) - 1]
-
-
-def machine() -> str:
-    import os
-    import platform
-
-    return f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}"
-
-
-def load() -> list[float]:
-    import os
-
-    return [round(x, 2) for x in os.getloadavg()]

@@ -31,10 +31,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
-from _loopback import load, loopback_stand, machine, path_pattern
-from _record import record
+from _loopback import loopback_stand, path_pattern
+from _record import load, record, stamp
 
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import shortest_span
@@ -124,10 +123,7 @@ def main() -> None:
     bound = shortest_span(calls)
     result = {
         "benchmark": f"burst of {args.deals} won deals across {args.companies} companies, {args.workers} workers, freee 30/min, loopback HTTP, scaled clock ×{args.speed:g}",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "load_average_before": load_before,
-        "load_average_after": load(),
+        **stamp(load_before),
         "deals": args.deals,
         "companies": args.companies,
         "companies_linked_before": linked_count,

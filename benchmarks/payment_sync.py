@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import resource
 import tempfile
@@ -25,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import requests
-from _record import record
+from _record import machine, record
 
 from local.world import FREEE_BASE, build_world
 from sandbox import PORTAL_ID
@@ -78,7 +77,7 @@ def main() -> None:
     result = {
         "benchmark": f"payment sync of {args.invoices} open invoices, {args.changed:.0%} changed, freee 30/min, scaled clock ×{args.speed}",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
+        "machine": machine(),
         "checked": summary.checked,
         "changed_deals": summary.changed_deals,
         "changed_companies": summary.changed_companies,

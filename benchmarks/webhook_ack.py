@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -19,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from _record import record
+from _record import machine, record
 
 from local.loop import Loop
 from sandbox import PORTAL_ID
@@ -112,7 +111,7 @@ def main() -> None:
     result = {
         "benchmark": f"webhook acknowledgement, signed batch of {args.events} won-stage events, SQLite store and queue",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}",
+        "machine": machine(),
         "batches": args.batches,
         "in_process": percentiles(in_process),
         "loopback_http": percentiles(loopback),

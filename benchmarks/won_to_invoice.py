@@ -25,10 +25,9 @@ import statistics
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
-from _loopback import load, loopback_stand, machine, path_pattern, percentile
-from _record import record
+from _loopback import loopback_stand, path_pattern, percentile
+from _record import load, record, stamp
 
 from sandbox import PORTAL_ID
 from sdk.clock import SystemClock
@@ -111,10 +110,7 @@ def main() -> None:
         raise SystemExit(f"deals without exactly one invoice: {wrong}")
     result = {
         "benchmark": f"won deal → invoice number on the deal, {args.deals} deals one after another, loopback, real clock, freee 30/min",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "load_average_before": load_before,
-        "load_average_after": load(),
+        **stamp(load_before),
         "deals": args.deals,
         "known_partner_deals": sum(1 for r in rows if r["partner"] == "known"),
         "new_partner_deals": sum(1 for r in rows if r["partner"] == "new"),
