@@ -32,6 +32,10 @@ class PaymentStatus(StrEnum):
 
 
 class PaymentRisk(StrEnum):
+    """A company's flag (:func:`company_rollup`): ``overdue`` when an invoice is late past the grace days
+    (``payment_risk_overdue_grace_days``); ``watch`` when one is late within them, partly paid, or due within
+    ``payment_risk_watch_days``; else ``none``."""
+
     NONE = "none"
     WATCH = "watch"
     OVERDUE = "overdue"

@@ -36,6 +36,8 @@ class IssueDateSource(StrEnum):
 
 
 class TermsKind(StrEnum):
+    """The shapes of payment terms (月末締め翌月末払い, 翌々月末, N days after billing, day N of next month)."""
+
     MONTH_END_NEXT_MONTH_END = "month_end_next_month_end"
     MONTH_END_NEXT_NEXT_MONTH_END = "month_end_next_next_month_end"
     NET = "net"

@@ -56,6 +56,9 @@ class Result(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class InvoiceOutcome:
+    """How one attempt at a deal's invoice ended: its ``result``, the invoice (created now, or earlier), every
+    problem that stopped it, and ``adopted`` when the invoice was found in freee from an earlier attempt."""
+
     result: Result
     portal_id: int
     deal_id: str

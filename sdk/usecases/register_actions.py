@@ -41,6 +41,8 @@ class ActionDefinitions(Protocol):
 
 
 class Registration(StrEnum):
+    """What :func:`register_actions` did with a definition file in HubSpot."""
+
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"

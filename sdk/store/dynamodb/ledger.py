@@ -145,12 +145,21 @@ class DynamoLedger(TableAdapter):
             with_condition(update, "#ct = :token", {":token": token})
         else:
             with_condition(update, "#ct = :token AND #st = :from", {":token": token, ":from": state.value})
+        return self._update_row(
+            portal_id, deal_id, update, ClaimLost(f"deal {deal_id}: the claim passed to another worker")
+        )
+
+    def _update_row(
+        self, portal_id: int, deal_id: str, update: dict[str, Any], refused: Exception
+    ) -> LedgerRow:
+        """Apply ``update`` (with its condition) to the deal's row and answer the row as it now stands; raise
+        ``refused`` when the condition does not hold."""
         try:
             answer = self._table.update_item(
                 Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
             )
         except self._failed:
-            raise ClaimLost(f"deal {deal_id}: the claim passed to another worker") from None
+            raise refused from None
         return _ledger_row(answer["Attributes"])
 
     def note_intent(self, portal_id: int, deal_id: str, token: str, intent: Intent) -> None:
@@ -219,13 +228,7 @@ class DynamoLedger(TableAdapter):
             update = update_expression(fields, remove=_CLAIM_FIELDS, written=values)
             return self._holding_update(portal_id, deal_id, token, update)
         update = with_condition(update_expression(fields, written=values), "attribute_exists(#ck)", {})
-        try:
-            answer = self._table.update_item(
-                Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
-            )
-        except self._failed:
-            raise KeyError(f"no ledger row for deal {deal_id}") from None
-        return _ledger_row(answer["Attributes"])
+        return self._update_row(portal_id, deal_id, update, KeyError(f"no ledger row for deal {deal_id}"))
 
     def mark_cancelled(self, portal_id: int, deal_id: str, now: datetime) -> LedgerRow:
         update = with_condition(
@@ -233,13 +236,9 @@ class DynamoLedger(TableAdapter):
             "#st = :created",
             {":created": CANCELLABLE.value},
         )
-        try:
-            answer = self._table.update_item(
-                Key=self._deal_key(portal_id, deal_id), ReturnValues="ALL_NEW", **update
-            )
-        except self._failed:
-            raise ValueError(f"deal {deal_id} has no invoice to cancel") from None
-        return _ledger_row(answer["Attributes"])
+        return self._update_row(
+            portal_id, deal_id, update, ValueError(f"deal {deal_id} has no invoice to cancel")
+        )
 
     def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
         """Every ledger row (optionally only some states), ordered by portal and deal like the SQLite store.

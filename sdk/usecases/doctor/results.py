@@ -31,6 +31,8 @@ CHECK_NAMES: Final = (
 
 
 class Status(StrEnum):
+    """A check's verdict; ``skipped`` when an earlier problem makes the check meaningless (e.g. no token)."""
+
     OK = "ok"
     PROBLEM = "problem"
     SKIPPED = "skipped"
