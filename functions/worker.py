@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from sdk.errors import DealBusy, ForeignPortal, HubspotFreeeError, Retryable, SettingsError
+from sdk.errors import DealBusy, ForeignPortal, HubSpotFreeeError, Retryable, SettingsError
 from sdk.freee.errors import FreeeDisconnected
 from sdk.log import get_logger
 from sdk.queue import InvoiceJob, Message, Queue, decode_body
@@ -402,7 +402,7 @@ class WorkerThread:
 RUNTIME = LambdaRuntime()
 
 
-class MessageNotDone(HubspotFreeeError):
+class MessageNotDone(HubSpotFreeeError):
     """Reported to SQS as a batch item failure: the message is delivered again (or dead-lettered by SQS)."""
 
 

@@ -1,6 +1,6 @@
 """The error hierarchy every handler maps once to HTTP statuses, workflow states, deal properties and exit codes.
 
-Every exception this project raises on purpose derives from :class:`HubspotFreeeError`. The kinds shared by
+Every exception this project raises on purpose derives from :class:`HubSpotFreeeError`. The kinds shared by
 more than one module live here; each vendor's own live in its client package (:mod:`sdk.freee.errors`,
 :mod:`sdk.hubspot.errors`), and a module may keep one for its own control flow (derived from the base all the
 same: ``tests/unit/test_errors.py`` holds every module to it).
@@ -33,11 +33,11 @@ class Problem:
         return f"[{self.code}] {self.ja} / {self.en}"
 
 
-class HubspotFreeeError(Exception):
+class HubSpotFreeeError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class SettingsError(HubspotFreeeError):
+class SettingsError(HubSpotFreeeError):
     """A setting is missing or has a bad value; the message names each one and how to set it."""
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -47,7 +47,7 @@ class SettingsError(HubspotFreeeError):
         )
 
 
-class ValidationFailed(HubspotFreeeError):
+class ValidationFailed(HubSpotFreeeError):
     """The input cannot become a freee invoice. Terminal for this attempt; carries every problem."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
@@ -65,7 +65,7 @@ class ValidationFailed(HubspotFreeeError):
         return "\n".join(p.line() for p in self.problems)
 
 
-class Retryable(HubspotFreeeError):
+class Retryable(HubSpotFreeeError):
     """A transient failure (429, 5xx, timeout): try again later, ideally after ``retry_after`` seconds."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
@@ -73,15 +73,15 @@ class Retryable(HubspotFreeeError):
         super().__init__(message)
 
 
-class Conflict(HubspotFreeeError):
+class Conflict(HubSpotFreeeError):
     """Two records claim the same thing (e.g. two HubSpot companies for one freee partner)."""
 
 
-class AuthError(HubspotFreeeError):
+class AuthError(HubSpotFreeeError):
     """Credentials are missing, expired or revoked; an operator must act."""
 
 
-class ForeignPortal(HubspotFreeeError):
+class ForeignPortal(HubSpotFreeeError):
     """A request, message or command names a HubSpot portal other than this installation's (``HUBSPOT_PORTAL_ID``).
     Refused before any read or write (:mod:`sdk.tenant`); never retried. ``ja`` / ``en`` name only the portal
     received (they may go back to the caller); ``configured`` is for logs and the operator."""
@@ -94,15 +94,15 @@ class ForeignPortal(HubspotFreeeError):
         super().__init__(f"{self.ja} / {self.en} (HUBSPOT_PORTAL_ID={configured})")
 
 
-class NotANumber(HubspotFreeeError, ValueError):
+class NotANumber(HubSpotFreeeError, ValueError):
     """The text is not a finite decimal number (:mod:`sdk.money`); a ``ValueError`` too, for pydantic."""
 
 
-class SignatureRejected(HubspotFreeeError):
+class SignatureRejected(HubSpotFreeeError):
     """The request is not proven to come from HubSpot (or from our snippet): answer 401 (:mod:`sdk.signatures`)."""
 
 
-class DefinitionFileError(HubspotFreeeError):
+class DefinitionFileError(HubSpotFreeeError):
     """A workflow action definition file cannot be read or is not a definition; the message names the file and
     the problem (:mod:`sdk.usecases.register_actions`)."""
 
@@ -112,7 +112,7 @@ class DefinitionFileError(HubspotFreeeError):
 # --------------------------------------------------------------------------------------------------------------
 
 
-class ClaimLost(HubspotFreeeError):
+class ClaimLost(HubSpotFreeeError):
     """The worker's claim on a deal expired and another worker took it over: stop, do not write (raised by
     :class:`sdk.store.Store`)."""
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdk.errors import HubspotFreeeError
+from sdk.errors import HubSpotFreeeError
 
 RUNTIME = (3, 9)
 TIME_BUDGET_SECONDS = 20.0
@@ -46,7 +46,7 @@ NEWER_NAMES = {
 _ENV_LOCK = threading.Lock()  # os.environ is the process's: one snippet runs at a time
 
 
-class SnippetRejected(HubspotFreeeError):
+class SnippetRejected(HubSpotFreeeError):
     """The snippet would not run on HubSpot's runtime; ``problems`` says where and why."""
 
     def __init__(self, path: str, problems: list[str]) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sdk.errors import AuthError, HubspotFreeeError, Retryable
+from sdk.errors import AuthError, HubSpotFreeeError, Retryable
 
 #: what an operator runs to authorise freee again
 SETUP_FREEE = "hubspot-freee setup freee"
 
 
-class FreeeError(HubspotFreeeError):
+class FreeeError(HubSpotFreeeError):
     """An answer from freee that is not a success."""
 
     def __init__(
@@ -105,7 +105,7 @@ class FreeeOutcomeUnknown(FreeeError, Retryable):
         self.retry_after = None
 
 
-class RateLimitWait(HubspotFreeeError):
+class RateLimitWait(HubSpotFreeeError):
     """Room comes only after ``seconds``, more than the caller was willing to wait (:mod:`sdk.freee.ratelimit`)."""
 
     def __init__(self, seconds: float) -> None:
@@ -113,6 +113,6 @@ class RateLimitWait(HubspotFreeeError):
         super().__init__(f"the rate limit frees a call in {seconds:.1f}s")
 
 
-class SetupFailed(HubspotFreeeError):
+class SetupFailed(HubSpotFreeeError):
     """The freee connection could not be made (``hubspot-freee setup freee``, :mod:`sdk.usecases.setup_freee`);
     the message says why and what to do (ja + en)."""

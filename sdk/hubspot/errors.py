@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sdk.errors import AuthError, HubspotFreeeError, Retryable
+from sdk.errors import AuthError, HubSpotFreeeError, Retryable
 
 
-class HubSpotNotFound(HubspotFreeeError):
+class HubSpotNotFound(HubSpotFreeeError):
     """The record (or route) does not exist in HubSpot (404)."""
 
     def __init__(self, message: str, *, operation: str, correlation_id: str | None = None) -> None:
@@ -27,7 +27,7 @@ class HubSpotNotFound(HubspotFreeeError):
         super().__init__(message)
 
 
-class HubSpotRequestError(HubspotFreeeError):
+class HubSpotRequestError(HubSpotFreeeError):
     """HubSpot refused the request (a 4xx other than 401/403/404/429): its message says why. Not retried."""
 
     def __init__(
@@ -83,7 +83,7 @@ def _seconds(raw: str | None) -> float | None:
         return None
 
 
-def translate_error(exc: BaseException, operation: str) -> HubspotFreeeError | None:
+def translate_error(exc: BaseException, operation: str) -> HubSpotFreeeError | None:
     """This package's error for an exception of the official client (or urllib3); None for anything else."""
     from urllib3.exceptions import HTTPError as Urllib3Error  # deferred: see the module's docstring
 
@@ -102,7 +102,7 @@ def translate_error(exc: BaseException, operation: str) -> HubspotFreeeError | N
 
 def _from_status(
     status: int, body: Any, headers: Any, exc: BaseException, operation: str
-) -> HubspotFreeeError:
+) -> HubSpotFreeeError:
     message, category, correlation = error_details(body, str(getattr(exc, "reason", "") or ""))
     where = f"HubSpot {operation} → {status}" + (f" {category}" if category else "")
     said = f"{where}: {message}" if message else where

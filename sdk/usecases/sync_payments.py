@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sdk.errors import HubspotFreeeError
+from sdk.errors import HubSpotFreeeError
 from sdk.freee.errors import FreeeAuthError, FreeeDisconnected, FreeeError
 from sdk.log import get_logger
 from sdk.models.freee import AccountingDeal, Invoice
@@ -118,7 +118,7 @@ def sync_payments(
     return summary
 
 
-class SyncLeaseLost(HubspotFreeeError):
+class SyncLeaseLost(HubSpotFreeeError):
     """The sync held its lease past its end and another sync took it: this one stops where it is."""
 
 

@@ -8,7 +8,7 @@ import pytest
 import functions
 import sdk
 import webhooks
-from sdk.errors import HubspotFreeeError, Problem, Retryable, SettingsError, ValidationFailed
+from sdk.errors import HubSpotFreeeError, Problem, Retryable, SettingsError, ValidationFailed
 
 
 def test_validation_failed_carries_every_problem_in_both_languages():
@@ -63,5 +63,5 @@ def test_every_exception_class_of_ours_derives_from_the_one_base():
         if inspect.isclass(cls) and issubclass(cls, BaseException) and cls.__module__ == module.__name__
     }
     assert len(defined) > 30  # the walk found the modules (sdk.errors alone defines more than a dozen)
-    strays = sorted(name for name, cls in defined.items() if not issubclass(cls, HubspotFreeeError))
-    assert strays == [], f"derive these from sdk.errors.HubspotFreeeError: {strays}"
+    strays = sorted(name for name, cls in defined.items() if not issubclass(cls, HubSpotFreeeError))
+    assert strays == [], f"derive these from sdk.errors.HubSpotFreeeError: {strays}"

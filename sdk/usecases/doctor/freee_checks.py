@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from sdk.errors import HubspotFreeeError
+from sdk.errors import HubSpotFreeeError
 from sdk.freee.errors import SETUP_FREEE as SETUP_COMMAND
 from sdk.freee.errors import FreeeAuthError, FreeeError, FreeeUnavailable
 from sdk.freee.tokens import REFRESH_TOKEN_LIFETIME, RENEW_REFRESH_TOKEN_AFTER
@@ -209,7 +209,7 @@ def freee_checks(
         return then_skipped(failed, (connection, codes), "the token store cannot be opened")
     try:
         freee = build(settings, store.tokens, store.rate_limits)
-    except HubspotFreeeError as exc:
+    except HubSpotFreeeError as exc:
         failed = problem(token_name, f"cannot build the freee client: {exc}", "check the freee settings")
         return then_skipped(failed, (connection, codes), "no freee client")
     manager = getattr(freee, "tokens", None)

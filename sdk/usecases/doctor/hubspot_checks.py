@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from sdk.errors import AuthError, HubspotFreeeError, Retryable
+from sdk.errors import AuthError, HubSpotFreeeError, Retryable
 from sdk.pipelines import won_stages
 from sdk.properties import property_definitions
 from sdk.settings import PropertyNames, env_name
@@ -78,7 +78,7 @@ def check_hubspot_connection(hubspot: HubSpotReader, api_base: str) -> CheckResu
     name = "HubSpot connection / HubSpot接続"
     try:
         pipelines = hubspot.read_pipelines()
-    except HubspotFreeeError as exc:
+    except HubSpotFreeeError as exc:
         return hubspot_failure(name, exc, api_base)
     return ok(name, f"{api_base}: token accepted, {len(pipelines)} deal pipeline(s) / 接続できました")
 
@@ -89,7 +89,7 @@ def check_hubspot_portal(hubspot: HubSpotReader, configured: int | None) -> Chec
     name = "HubSpot portal / HubSpotポータル"
     try:
         account = hubspot.read_account_details()
-    except HubspotFreeeError as exc:
+    except HubSpotFreeeError as exc:
         return hubspot_failure(name, exc, "HubSpot")
     mismatch = token_portal_problem(account.portal_id, configured)
     if mismatch is not None:
@@ -105,7 +105,7 @@ def check_won_stages(hubspot: HubSpotReader, rules: WonStageRules) -> CheckResul
     name = "won stages / 受注ステージ"
     try:
         pipelines = [p for p in hubspot.read_pipelines() if not p.archived]
-    except HubspotFreeeError as exc:
+    except HubSpotFreeeError as exc:
         return hubspot_failure(name, exc, "HubSpot")
     won = won_stages(pipelines, rules)
     known = {p.id for p in pipelines}
@@ -143,7 +143,7 @@ def check_properties(hubspot: HubSpotReader, names: PropertyNames, object_type: 
     definitions = property_definitions(names)[object_type]
     try:
         present = hubspot.read_properties(object_type)
-    except HubspotFreeeError as exc:
+    except HubSpotFreeeError as exc:
         scopes = {"deals": "crm.schemas.deals.read", "companies": "crm.schemas.companies.read"}
         return hubspot_failure(name, exc, "HubSpot", (scopes.get(object_type, "e-commerce"),))
     fields = {str(getattr(names, f)): f for f in type(names).model_fields if f != "group"}
