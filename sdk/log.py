@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -43,9 +43,25 @@ def _build() -> None:
 
     from aws_lambda_powertools import Logger  # deferred: importing sdk stays cheap
 
+    class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to ``sys.stderr`` as it is when a line is logged, not as it was when the logger was built: a
+        runner that swaps standard error for a while (the CLI's test runner, a host capturing output) and closes
+        its stream afterwards must not leave the one process-wide logger writing into a closed file."""
+
+        def __init__(self) -> None:
+            super().__init__(sys.stderr)
+
+        @property
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value: Any) -> None:
+            pass  # always the current sys.stderr
+
     _logger = Logger(
         service=SERVICE,
         level=os.environ.get("LOG_LEVEL", "INFO"),
         log_uncaught_exceptions=False,
-        logger_handler=logging.StreamHandler(sys.stderr),
+        logger_handler=_CurrentStderr(),
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+
+from sdk import log
 
 RACE = """
 import threading
@@ -41,3 +44,19 @@ def test_eight_threads_asking_at_once_get_one_working_logger():
     assert done.stdout.split() == ["1", "True", "1"]  # one logger, with its formatter, one handler
     assert '"still_works"' in done.stderr
     assert '"deal_id":"1"' in done.stderr
+
+
+def test_the_logger_writes_to_standard_error_as_it_is_now_not_as_it_was_when_built(monkeypatch, capsys):
+    """A runner swaps standard error for a while and closes its stream afterwards (typer's CliRunner does): the
+    process-wide logger must follow the current stream, not keep writing into the closed one ("Logging error")."""
+    logger = log.get_logger()
+    swapped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", swapped)
+    logger.error({"event": "while_swapped"})
+    assert "while_swapped" in swapped.getvalue()
+    swapped.close()
+    monkeypatch.undo()
+    logger.error({"event": "after_the_runner_closed_its_stream"})
+    err = capsys.readouterr().err
+    assert "after_the_runner_closed_its_stream" in err
+    assert "Logging error" not in err
