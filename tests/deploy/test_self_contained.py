@@ -2,7 +2,7 @@
 
 Three ways a file could reach outside, each checked over every tracked text file:
 
-* a relative path (``../x``, ``../../shared/specs``) that, resolved from the file's own folder, leaves the root;
+* a relative path (``../x``, ``../../elsewhere/specs``) that, resolved from the file's own folder, leaves the root;
 * an absolute path into the folder the repository happens to sit in (``/work/shared/…``, this clone's parent);
 * Python walking up past the root from ``__file__`` (``Path(__file__).parents[3]``, ``.parent.parent.parent``).
 
@@ -92,10 +92,10 @@ def test_no_tracked_file_refers_outside_the_repository():
     [
         (
             "tests/contract/conftest.py",
-            'SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"',
+            'SPECS = Path(__file__).resolve().parents[2].parent / "elsewhere" / "specs"',
         ),
         ("tests/contract/conftest.py", "SPECS = Path(__file__).parent.parent.parent.parent / 'specs'"),
-        ("README.md", "See [the design](../shared/DESIGN.md)."),
+        ("README.md", "See [the design](../elsewhere/DESIGN.md)."),
         ("benchmarks/x.py", 'open("../../elsewhere/data.json")'),
         ("sdk/models/freee.py", "documents in /work/shared/specs/freee"),
         ("Makefile", f"\tcp {Path('/').joinpath(*ROOT.parent.parts[1:], 'x')} ."),
