@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,40 @@ def open_queue(settings: Settings, clock: Any = None) -> Any:
         return queue_from_settings(settings, clock=clock)
     except ValueError as exc:
         raise fail(str(exc)) from None
+
+
+@contextmanager
+def progress_bar(labels: dict[str, str], *, quiet: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(phase, done, total)`` callback for a long pass: a bar per phase on a terminal, plain
+    ``label: done/total`` lines on standard error in a pipe (at each tenth and at the end), nothing when ``quiet``
+    (``--json``). ``labels`` name the phases (ja + en)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+    if quiet:
+        yield lambda phase, done, total: None
+        return
+    if not err.is_terminal:
+        tenths: dict[str, int] = {}
+
+        def line(phase: str, done: int, total: int) -> None:
+            tenth = 10 if done >= total else done * 10 // max(total, 1)
+            if tenths.get(phase) != tenth:  # at most eleven lines a phase, whatever the size
+                tenths[phase] = tenth
+                err.print(Text(f"{labels.get(phase, phase)}: {done}/{total}"), highlight=False)
+
+        yield line
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield report
 
 
 @contextmanager

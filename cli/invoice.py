@@ -1,4 +1,5 @@
-"""``hubspot-freee invoice create | show | retry``: one deal's invoice, its ledger row and history, and retries.
+"""``hubspot-freee invoice create | show | retry | sweep``: one deal's invoice, its ledger row and history, retries,
+and the reconciliation sweep over every won deal.
 
 Thin: parse, call the use case (``sdk/usecases/create_invoice.py``, ``orphans.py``), print a table or ``--json``.
 """
@@ -14,8 +15,20 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
-from cli.common import EXIT_INCOMPLETE, console, context, err, fail, own_portal, run_guarded, settings_from
+from cli.common import (
+    EXIT_INCOMPLETE,
+    console,
+    context,
+    err,
+    fail,
+    open_queue,
+    own_portal,
+    progress_bar,
+    run_guarded,
+    settings_from,
+)
 from cli.options import ConfigOption, JsonOption, flag
 from sdk.errors import ForeignPortal
 from sdk.money import format_yen
@@ -241,3 +254,71 @@ def invoice_retry(
             table.add_row(r["deal_id"], r["result"], r["message"])
         console.print(table)
     raise typer.Exit(0 if ok == len(results) else EXIT_INCOMPLETE)
+
+
+@invoice_app.command("sweep")
+def invoice_sweep(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Won deals closed on or after this date (YYYY-MM-DD; default: SWEEP_LOOKBACK_DAYS ago)",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, flag("--dry-run", "Say what would be queued or repaired; change nothing")
+    ] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Find won deals without an invoice and queue them; repair invoiced deals that disagree with the ledger."""
+    from datetime import date
+
+    from sdk.usecases.sweep import Action, sweep
+
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        raise fail(
+            f"--since must be a date (YYYY-MM-DD), not {since!r} / --since は日付（YYYY-MM-DD）です"
+        ) from None
+    settings = settings_from(config)
+    own_portal(settings, None)
+    ctx = context(config)
+    queue = open_queue(settings, ctx.clock)
+    labels = {"hubspot": "won deals / 受注取引", "freee": "freee invoices / freee請求書"}
+    with progress_bar(labels, quiet=as_json) as report:
+        result = run_guarded(lambda: sweep(ctx, queue, since=start, dry_run=dry_run, progress=report))
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        raise typer.Exit(0 if result.ok else EXIT_INCOMPLETE)
+    title = "reconciliation sweep (dry run) / 照合（試行）" if dry_run else "reconciliation sweep / 照合"
+    console.print(
+        Text(
+            f"{title}: since {result.since} · won deals / 受注取引 {result.won_deals} · in order / 正常 "
+            f"{result.in_order} · queued / 投入 {len(result.queued)} · repaired / 修復 "
+            f"{len(result.of(Action.REPAIRED))} · for a person / 要確認 {len(result.of(Action.LISTED))}"
+        )
+    )
+    actions = {
+        Action.QUEUED: "queued / 投入済み",
+        Action.REPAIRED: "repaired / 修復済み",
+        Action.LISTED: "for a person / 要確認",
+        Action.RECENTLY_QUEUED: "queued earlier / 投入済み（前回）",
+        Action.WOULD_QUEUE: "would queue / 投入予定",
+        Action.WOULD_REPAIR: "would repair / 修復予定",
+    }
+    for item in result.items:  # one line each: readable at 80 columns and in a pipe
+        line = Text.assemble(
+            ("• ", "red" if item.action is Action.LISTED else ""),
+            (f"deal {item.deal_id}", "bold"),
+            f" {item.deal_name}: " if item.deal_name else ": ",
+            item.message,
+            " → ",
+            (actions[item.action], "bold"),
+            f" ({item.detail})" if item.detail else "",
+        )
+        console.print(line, highlight=False)
+    for message in result.errors:
+        err.print(Text.assemble(("• ", "red"), message), highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if result.ok else EXIT_INCOMPLETE)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import EXIT_INCOMPLETE, console, context, err, fail, run_guarded
+from cli.common import EXIT_INCOMPLETE, console, context, err, fail, progress_bar, run_guarded
 from cli.options import ConfigOption, JsonOption, flag
 
 sync_app = typer.Typer(help="Payment status from freee into HubSpot / 入金状況の同期", no_args_is_help=True)
@@ -30,8 +30,6 @@ def sync_payments_command(
     config: ConfigOption = None,
 ) -> None:
     """Read payment status from freee and write it onto deals and companies (only what changed)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-
     from sdk.usecases.sync_payments import sync_payments
 
     try:
@@ -40,21 +38,7 @@ def sync_payments_command(
         raise fail(f"--since must be a date (YYYY-MM-DD), not {since!r}") from None
     ctx = context(config)
     labels = {"freee": "reading freee / freee読込", "deals": "deals / 取引", "companies": "companies / 会社"}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-        disable=as_json,
-    ) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(labels.get(phase, phase), total=total)
-            progress.update(tasks[phase], completed=done, total=total)
-
+    with progress_bar(labels, quiet=as_json) as report:
         summary = run_guarded(lambda: sync_payments(ctx, since=start, dry_run=dry_run, progress=report))
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))

@@ -193,6 +193,13 @@ class Settings(BaseSettings):
     # this many days without one of them starts a new range (each range costs at most one short page)
     sync_gap_days: int = Field(default=31, ge=0, le=3660)
 
+    # reconciliation sweep (issue 16): won deals closed within the last sweep_lookback_days (and won deals with no
+    # close date) are compared with the ledger; a deal the sweep queued is not queued again for sweep_requeue_hours
+    sweep_lookback_days: int = Field(default=62, ge=1, le=3660)
+    sweep_requeue_hours: float = Field(default=6.0, ge=0, le=720)
+    # HubSpot's search endpoints have their own rate (4 a second per token in HubSpot's usage guidelines)
+    hubspot_search_per_second: float = Field(default=4.0, gt=0, le=100)
+
     # storage and logs
     storage_url: str = "sqlite:///hubspot-freee.sqlite"
     # the invoice queue (DESIGN §4): sqlite:///path (embedded) or sqs://queue-name (dead letters in queue-name-dlq)

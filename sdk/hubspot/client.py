@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from sdk.clock import Clock, SystemClock
@@ -45,6 +46,7 @@ from sdk.hubspot.errors import (
 )
 from sdk.models.hubspot import AccountDetails, Company, Contact, Deal, DealBundle, LineItem, Pipeline
 from sdk.pipelines import won_stages
+from sdk.terms import TOKYO
 
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
@@ -53,8 +55,18 @@ if TYPE_CHECKING:
     from sdk.settings import Settings
 
 DEAL_COMPANY_PRIMARY_TYPE_ID: Final = 5
+SEARCH_PAGE_SIZE: Final = 200  # the search endpoints' largest page
+MAX_IN_VALUES: Final = 100  # values one IN filter may hold
 #: the v3 object answer names the primary deal → company association this way (typeId 5)
 _V3_PRIMARY_COMPANY: Final = "deal_to_company"
+
+
+@dataclass(frozen=True, slots=True)
+class DealSnapshot:
+    """A deal as a search returned it: its id and the properties asked for (``None`` where empty)."""
+
+    id: str
+    properties: Mapping[str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,7 @@ class HubSpotClient:
         self._lock = threading.Lock()
         self._apis: dict[str, Any] = {}
         self._pipelines: tuple[float, list[Pipeline]] | None = None
+        self._last_search: float | None = None
         names = settings.properties
         self.deal_properties = (*DEAL_PROPERTIES, *owned_properties(names, "deal_"))
         self.line_item_properties = (*LINE_ITEM_PROPERTIES, *owned_properties(names, "line_item_"))
@@ -297,6 +310,83 @@ class HubSpotClient:
     def won_stages(self) -> frozenset[tuple[str, str]]:
         """``(pipeline id, stage id)`` of every won stage, by metadata and the ``won_stages`` settings."""
         return won_stages(self.read_pipelines(), self.settings.won_stages)
+
+    # -- searching ---------------------------------------------------------------------------------------------
+
+    def search_deals_in_stages(
+        self,
+        stage_ids: Iterable[str],
+        properties: Sequence[str],
+        *,
+        closed_since: date | None = None,
+        page_size: int = SEARCH_PAGE_SIZE,
+    ) -> Iterator[list[DealSnapshot]]:
+        """Every deal now in one of ``stage_ids`` (closed on or after ``closed_since``, Tokyo, or with no close
+        date), page by page, in id order, with ``properties``.
+
+        Within HubSpot's search limits: 200 results a page, no more than 10,000 per query (so the pages are keyed
+        by ``hs_object_id`` greater than the last one seen, each a new query, never ``after`` past 10,000), at
+        most 5 filter groups of 6 filters, and the search endpoints' own rate (``hubspot_search_per_second``)
+        kept by waiting between pages on the client's clock.
+        """
+        stages = sorted(set(stage_ids))
+        if not stages:
+            return
+        if len(stages) > MAX_IN_VALUES:
+            raise ValueError(f"more than {MAX_IN_VALUES} won stages cannot be searched in one filter")
+        module = importlib.import_module("hubspot.crm.deals")
+        wanted = sorted({*properties, "dealstage", "pipeline", "closedate", "dealname"})
+        last = 0
+        while True:
+            base = [
+                module.Filter(property_name="dealstage", operator="IN", values=stages),
+                module.Filter(property_name="hs_object_id", operator="GT", value=str(last)),
+            ]
+            if closed_since is None:
+                groups = [module.FilterGroup(filters=base)]
+            else:
+                since_ms = str(int(datetime.combine(closed_since, time(), TOKYO).timestamp() * 1000))
+                groups = [
+                    module.FilterGroup(
+                        filters=[
+                            *base,
+                            module.Filter(property_name="closedate", operator="GTE", value=since_ms),
+                        ]
+                    ),
+                    module.FilterGroup(
+                        filters=[*base, module.Filter(property_name="closedate", operator="NOT_HAS_PROPERTY")]
+                    ),
+                ]
+            self._search_pace()
+            answer = self._call(
+                "deals.search",
+                self._api("crm.deals.search_api").do_search,
+                public_object_search_request=module.PublicObjectSearchRequest(
+                    filter_groups=groups,
+                    sorts=["hs_object_id"],
+                    properties=wanted,
+                    limit=page_size,
+                ),
+            )
+            page = [
+                DealSnapshot(str(r.id), {str(k): v for k, v in (r.properties or {}).items()})
+                for r in answer.results or []
+            ]
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            last = max(int(d.id) for d in page)
+
+    def _search_pace(self) -> None:
+        """Wait until the last search call is at least 1/``hubspot_search_per_second`` seconds old."""
+        gap = 1.0 / self.settings.hubspot_search_per_second
+        with self._lock:
+            wait = self._last_search + gap - self.clock.monotonic() if self._last_search is not None else 0.0
+        if wait > 0:
+            self.clock.sleep(wait)
+        with self._lock:
+            self._last_search = self.clock.monotonic()
 
     # -- writing -----------------------------------------------------------------------------------------------
 

@@ -177,6 +177,11 @@ class LedgerReads(Protocol):
 
     def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None: ...
 
+    def get_ledgers(self, portal_id: int, deal_ids: Iterable[str]) -> dict[str, LedgerRow]:
+        """The rows of these deals that exist, by deal id: keyed reads in batches (the reconciliation sweep reads a
+        page of 200 deals in one or two round trips), never a scan."""
+        ...
+
     def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
         """Every row (only those in ``states``, when given), ordered by portal and deal."""
         ...

@@ -236,6 +236,22 @@ class _DealUpdate:
     invoice: InvoiceRecord
 
 
+def record_cancelled(
+    ctx: Context, cancelled: Sequence[tuple[LedgerRow, Invoice]], summary: SyncSummary
+) -> None:
+    """Show invoices cancelled in freee on their deals and move their rows to cancelled, as the sync does for the
+    open ones (the reconciliation sweep also finds paid ones, which the sync no longer reads)."""
+    today = tokyo_today(ctx.now())
+    updates = []
+    for row, invoice in cancelled:
+        record = _record(row)
+        changes = _changed(_deal_values(ctx, payment_standing(record, invoice, None, today)), row.written)
+        if changes:
+            changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
+        updates.append(_DealUpdate(row, changes, True, record))
+    _write_deals(ctx, summary, updates, _silent)
+
+
 def _record(row: LedgerRow) -> InvoiceRecord:
     assert row.invoice is not None  # noqa: S101 - open rows carry their invoice
     return row.invoice
@@ -283,9 +299,9 @@ def _read_freee(ctx: Context, records: Sequence[InvoiceRecord], progress: Progre
     freee = cast(PaymentReader, ctx.freee)
     gap = ctx.settings.sync_gap_days
     total = len(records)
-    view.cancelled = _list_invoices(freee, records, gap, cancel_status="canceled")
+    view.cancelled = list_invoices_of(freee, records, gap, cancel_status="canceled")
     live = [r for r in records if r.invoice_id not in view.cancelled]
-    view.invoices = _list_invoices(freee, [r for r in live if r.accounting_deal_id is None], gap)
+    view.invoices = list_invoices_of(freee, [r for r in live if r.accounting_deal_id is None], gap)
     progress("freee", len(view.cancelled) + len(view.invoices), total)
     wanted = {r.accounting_deal_id for r in live if r.accounting_deal_id is not None}
     wanted |= {i.deal_id for i in view.invoices.values() if _registered(i) and i.deal_id is not None}
@@ -304,12 +320,12 @@ def _read_freee(ctx: Context, records: Sequence[InvoiceRecord], progress: Progre
     gone = [
         r for r in live if r.accounting_deal_id is not None and r.accounting_deal_id not in view.accounting
     ]
-    view.invoices |= _list_invoices(freee, gone, gap)
+    view.invoices |= list_invoices_of(freee, gone, gap)
     progress("freee", total, total)
     return view
 
 
-def _list_invoices(
+def list_invoices_of(
     freee: PaymentReader, records: Sequence[InvoiceRecord], gap: int, **filters: Any
 ) -> dict[int, Invoice]:
     """The freee invoices of these records (with ``filters``), by id, over as few billing-date ranges as

@@ -39,6 +39,24 @@ def test_ledger_lists_rows_in_order_and_filters_by_state(store: Store) -> None:
     assert list(store.ledger(states=frozenset())) == []
 
 
+def test_get_ledgers_reads_the_rows_of_many_deals_of_one_portal(store: Store) -> None:
+    created(store, "3")
+    claim(store, "t1", deal="1")
+    store.claim(PORTAL - 1, "2", "t9", NOW, NOW + LEASE)  # another portal's deal 2 is not this portal's
+    many = [str(n) for n in range(1000, 1250)]  # more than one DynamoDB batch (100 keys) and SQLite IN chunk
+    for deal in many[::50]:
+        claim(store, "t-many", deal=deal)
+
+    found = store.get_ledgers(PORTAL, ["1", "2", "3", "404", "3", *many])
+
+    assert sorted(found, key=int) == ["1", "3", *many[::50]]
+    assert found["3"] == store.get_ledger(PORTAL, "3")
+    assert found["3"].state is LedgerState.CREATED
+    assert found["1"].state is LedgerState.CREATING
+    assert store.get_ledgers(PORTAL, []) == {}
+    assert store.get_ledgers(PORTAL - 1, ["1", "2"]).keys() == {"2"}
+
+
 def test_ledger_rows_round_trip_every_field(store: Store) -> None:
     claim(store, "t1")
     store.note_intent(PORTAL, DEAL, "t1", Intent("c-42", 77, date(2026, 11, 20)))

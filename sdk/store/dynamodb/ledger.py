@@ -8,7 +8,7 @@ port's answer (a refused :class:`~sdk.store.Claim`, :class:`~sdk.store.ClaimLost
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -87,6 +87,11 @@ class DynamoLedger(TableAdapter):
     def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None:
         item = self._get(self._deal_key(portal_id, deal_id))
         return _ledger_row(item) if item else None
+
+    def get_ledgers(self, portal_id: int, deal_ids: Iterable[str]) -> dict[str, LedgerRow]:
+        items = self._get_many(self._deal_key(portal_id, d) for d in dict.fromkeys(deal_ids))
+        rows = (_ledger_row(item) for item in items)
+        return {row.deal_id: row for row in rows}
 
     def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
         key = self._deal_key(portal_id, deal_id)

@@ -88,19 +88,10 @@ class DynamoStore(DynamoLedger):
     # ---------------------------------------------------------------------------------- events, history
 
     def seen_any(self, event_ids: Iterable[str], now: datetime) -> set[str]:
-        ids = list(dict.fromkeys(event_ids))
-        found: set[str] = set()
-        resource = self._table.meta.client
-        for start in range(0, len(ids), 100):
-            keys = [{"pk": f"EVENT#{i}", "sk": EVENT_SK} for i in ids[start : start + 100]]
-            request: dict[str, Any] = {self._table.name: {"Keys": keys, "ConsistentRead": True}}
-            while request:
-                answer = resource.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self._table.name, []):
-                    if Decimal(item["keep_until_ts"]) > ts(now):
-                        found.add(str(item["event_id"]))
-                request = answer.get("UnprocessedKeys") or {}
-        return found
+        keys = [{"pk": f"EVENT#{i}", "sk": EVENT_SK} for i in dict.fromkeys(event_ids)]
+        return {
+            str(item["event_id"]) for item in self._get_many(keys) if Decimal(item["keep_until_ts"]) > ts(now)
+        }
 
     def record_sightings(self, event_ids: Iterable[str], now: datetime, keep_until: datetime) -> None:
         with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:

@@ -32,7 +32,7 @@ adapter of the package extends.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -227,6 +227,20 @@ class TableAdapter:
     def _get(self, key: Item) -> Item | None:
         item: Item | None = self._table.get_item(Key=key, ConsistentRead=True).get("Item")
         return item
+
+    def _get_many(self, keys: Iterable[Item]) -> Iterator[Item]:
+        """The items at these keys that exist (strongly consistent), 100 keys per ``BatchGetItem`` (DynamoDB's
+        ceiling), unprocessed keys asked again; in no particular order."""
+        wanted = list(keys)
+        client = self._table.meta.client
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self._table.name: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
+            }
+            while request:
+                answer = client.batch_get_item(RequestItems=request)
+                yield from answer.get("Responses", {}).get(self._table.name, [])
+                request = answer.get("UnprocessedKeys") or {}
 
     def _update_if(self, key: Item, **request: Any) -> bool:
         """Update the item at ``key`` as ``request`` says if its condition holds; False when it does not."""

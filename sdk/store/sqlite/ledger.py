@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS orphans (
     resolved_at TEXT, PRIMARY KEY (portal_id, deal_id, invoice_id));
 """
 #: columns added to ``ledger`` after files were made without them (added when missing, on open)
+_IN_BATCH = 500  # deal ids per IN (...) query: well under SQLite's 32,766 bound parameters
 _LEDGER_COLUMNS = {"intents": "TEXT NOT NULL DEFAULT '[]'"}
 
 
@@ -115,6 +116,22 @@ class SQLiteLedger:
     def get_ledger(self, portal_id: int, deal_id: str) -> LedgerRow | None:
         with self._tx() as db:
             return self._select(db, portal_id, deal_id)
+
+    def get_ledgers(self, portal_id: int, deal_ids: Iterable[str]) -> dict[str, LedgerRow]:
+        ids = list(dict.fromkeys(deal_ids))
+        found: dict[str, LedgerRow] = {}
+        with self._tx() as db:
+            for start in range(0, len(ids), _IN_BATCH):
+                chunk = ids[start : start + _IN_BATCH]
+                marks = ", ".join("?" * len(chunk))
+                for r in db.execute(
+                    f"SELECT * FROM ledger WHERE portal_id = ? AND deal_id IN ({marks})",  # noqa: S608
+                    (portal_id, *chunk),
+                ):
+                    row = self._row(r)
+                    if row is not None:
+                        found[row.deal_id] = row
+        return found
 
     def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
         with self._tx(immediate=True) as db:
