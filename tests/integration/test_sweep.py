@@ -306,3 +306,23 @@ def test_cli_sweep_queues_prints_and_answers_json(world: World, tmp_path: Path) 
         assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
     finally:
         freee.stop()
+
+
+# ------------------------------------------------------------------------------------------- the Lambda
+
+
+def test_the_scheduled_lambda_queues_and_logs_each_item(
+    world: World, queue: SQLiteQueue, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import functions.sweep as handler
+    from sdk.runtime import LambdaRuntime
+
+    deal = won_deal(world)
+    monkeypatch.setattr(handler, "RUNTIME", LambdaRuntime(context=world.context(), queue=queue))
+
+    result = handler.lambda_handler({"since": "2026-11-01"}, None)
+
+    assert result["counts"] == {"queued": 1} and result["ok"] and "items" not in result
+    assert queue.receive()[0].body["deal_id"] == deal
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert any(e["message"].get("event") == "sweep_item" and e["message"]["deal_id"] == deal for e in logged)
