@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -45,6 +45,9 @@ class PlannedDeal:
     pay: str  # "full", "half", "none"
     expect_status: str  # freee_payment_status after the sync ("" when the deal cannot be invoiced)
     expect_sync: str = "created"
+    imported: bool = (
+        False  # created already won with its webhook lost: only the reconciliation sweep finds it
+    )
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,16 @@ DEALS = (
     ),
     PlannedDeal("y1", "yamate", "ロゴ制作", 4, (("ロゴデザイン", 1, 220_000, None),), "none", "unpaid"),
     PlannedDeal("y2", "yamate", "明細のない受注", 4, (), "none", "", expect_sync="invalid"),
+    PlannedDeal(
+        "y3",
+        "yamate",
+        "Web保守（取込・受注済み）",
+        1,
+        (("月額保守", 1, 55_000, None),),
+        "none",
+        "unpaid",
+        imported=True,
+    ),
 )
 
 
@@ -135,7 +148,11 @@ def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
             world.seed(run)
         with step("deals won → signed webhooks → server → queue → worker → freee / 受注から請求書作成まで"):
             world.win_all(run)
-            world.wait_for_invoices(run, console)
+            world.wait_for_invoices(run, console, imported=False)
+        with step(
+            "a deal imported already won, its webhook lost → invoice sweep → invoice / 照合で請求漏れを請求"
+        ):
+            world.sweep(run, console)
         with step("payments registered in freee / freeeで入金を登録"):
             world.pay(run)
         with step("payment sync (sync payments) / 入金状況の同期"):
@@ -196,30 +213,63 @@ class _World:
         contact = box.create_contact(lastname="山田", firstname="太郎", email="taro@example.co.jp")
         for deal in DEALS:
             closed = run.today - timedelta(days=deal.days_ago)
-            run.deals[deal.key] = box.create_deal(
-                company=run.companies[deal.company],
-                contacts=[contact],
-                line_items=[
-                    {"name": n, "quantity": str(q), "price": str(p)} | ({"freee_tax_rate": r} if r else {})
-                    for n, q, p, r in deal.lines
-                ],
-                dealname=deal.name,
-                closedate=f"{closed.isoformat()}T03:00:00Z",
-                pipeline="default",
-                dealstage="appointmentscheduled",
-            )
+            with box.webhooks_lost() if deal.imported else nullcontext():
+                run.deals[deal.key] = box.create_deal(
+                    company=run.companies[deal.company],
+                    contacts=[contact],
+                    line_items=[
+                        {"name": n, "quantity": str(q), "price": str(p)}
+                        | ({"freee_tax_rate": r} if r else {})
+                        for n, q, p, r in deal.lines
+                    ],
+                    dealname=deal.name,
+                    closedate=f"{closed.isoformat()}T03:00:00Z",
+                    pipeline="default",
+                    dealstage="closedwon" if deal.imported else "appointmentscheduled",
+                )
 
     def win_all(self, run: DemoRun) -> None:
-        for key in run.deals.values():
-            self.hubspot_box.move_deal_to_stage(key, "closedwon")
+        for deal in DEALS:
+            if not deal.imported:
+                self.hubspot_box.move_deal_to_stage(run.deals[deal.key], "closedwon")
 
-    def wait_for_invoices(self, run: DemoRun, console: Console) -> None:
+    def sweep(self, run: DemoRun, console: Console) -> None:
+        """``hubspot-freee invoice sweep``: the imported deal is found and queued; the worker invoices it."""
+        from sdk.usecases.sweep import Finding, sweep
+
+        imported = sorted(run.deals[d.key] for d in DEALS if d.imported)
+        report = sweep(self.ctx, self.queue)
+        never = sorted(i.deal_id for i in report.items if i.finding is Finding.NOT_INVOICED)
+        if never != imported or not set(never) <= set(report.queued):
+            raise DemoFailed(
+                f"the sweep queued {report.queued}, expected the imported deals {imported} "
+                f"/ 照合で取り込み取引が見つかりません"
+            )
+        self.wait_for_invoices(run, console, imported=True)
+        numbers = ", ".join(self.invoice_of(d)["invoice_number"] for d in imported)
+        others = len(report.queued) - len(never)
+        console.print(
+            f"  {report.won_deals} won deals closed since {report.since} checked: {len(never)} never invoiced"
+            f" → queued → {numbers}; {others} invalid deal checked again"
+            f" / {report.since}以降の受注取引 {report.won_deals}件を照合: 請求漏れ {len(never)}件 → 請求書 {numbers}、"
+            f"請求できない取引 {others}件を再確認"
+        )
+        again = sweep(self.ctx, self.queue)
+        if any(i.finding is Finding.NOT_INVOICED for i in again.items):
+            raise DemoFailed(
+                f"a second sweep still found {again.as_dict()['counts']} / 再照合で差異が残りました"
+            )
+
+    def wait_for_invoices(self, run: DemoRun, console: Console, *, imported: bool) -> None:
         status = self.settings.properties.deal_sync_status
         deadline = time.monotonic() + WAIT_SECONDS
+        keys = {d.key for d in DEALS if d.imported == imported}
         with console.status("waiting for the worker / 請求書の作成待ち") as spinner:
             while True:
                 shown = {
-                    k: self.hubspot_box.properties_of("deals", d).get(status) for k, d in run.deals.items()
+                    k: self.hubspot_box.properties_of("deals", d).get(status)
+                    for k, d in run.deals.items()
+                    if k in keys
                 }
                 done = sum(1 for v in shown.values() if v in ("created", "invalid"))
                 spinner.update(f"invoices: {done}/{len(shown)} deals done / 処理済み")
@@ -234,6 +284,8 @@ class _World:
                         f"/ 請求書が作成されていない取引があります"
                     )
                 time.sleep(0.2)
+        if imported:
+            return
         if not self.hubspot_box.wait_idle(10):
             raise DemoFailed(
                 "the HubSpot sandbox still has webhooks to deliver / Webhookの配信が終わりません"

@@ -7,7 +7,8 @@ import hmac
 import random
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -270,6 +271,17 @@ class HubSpotSandbox:
     def set_webhook_target(self, target: str | WebhookTarget | None, *, uri: str | None = None) -> None:
         """Where webhook batches go: a URL, or a callable (then ``uri`` is the URL signed, as if served there)."""
         self.dispatcher.configure(target, uri)
+
+    @contextmanager
+    def webhooks_lost(self) -> Iterator[None]:
+        """While the block runs, webhook events are made but never delivered: an import, or an outage longer
+        than HubSpot's redelivery window (the deals only the reconciliation sweep can find)."""
+        target = self.dispatcher.target
+        self.dispatcher.configure(None)
+        try:
+            yield
+        finally:
+            self.dispatcher.configure(target)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait (real seconds) until every queued webhook is delivered or given up. True when idle."""
