@@ -3,7 +3,7 @@
 The benchmarks (each prints its figures and writes ``benchmarks/<name>.json``): ``import_time``,
 ``lambda_import`` (from the artifact ``make package-check`` built), ``freee_rate_limit``, ``dynamodb_rate_limit``
 (moto), ``webhook_ack``, ``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time clock: 3–4 minutes),
-``burst``.
+``burst``, ``sweep`` (10,000 won deals, about a minute of freee's list limit at ×4).
 ``--quick`` passes smaller sizes (and says so in both files); the default is the sizes of the issues.
 ``--only NAME`` (repeatable) runs a subset and keeps the other benchmarks' records from the last
 ``results.json`` of the same kind (quick or not), e.g. to measure a timing again at a lower load.
@@ -45,6 +45,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "won_to_invoice": ([], ["--deals", "6", "--new-every", "3"]),
     "payment_sync": (["--speed", "1"], ["--invoices", "3100", "--companies", "50", "--speed", "4"]),
     "burst": ([], ["--deals", "100", "--companies", "20"]),
+    "sweep": ([], ["--deals", "1000", "--companies", "50"]),
 }
 
 
@@ -272,6 +273,30 @@ def rows(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
                 f"{result['max_rss_mb']:.0f} MB",
                 "—",
                 "",
+            )
+        )
+    if not failed("sweep"):
+        result = records["sweep"]["result"]
+        ratio = result.get("ratio")
+        out.append(
+            (
+                f"reconciliation sweep of {result['won_deals']} won deals ({result['missing']} never invoiced): "
+                f"HubSpot calls / budget, freee calls / budget",
+                f"{result['hubspot_calls_total']} / {result['hubspot_call_budget']}, "
+                f"{result['freee_calls']} / {result['freee_call_budget']}",
+                "within budget",
+                _met(result["within_budget"]),
+            )
+        )
+        out.append(
+            (
+                "reconciliation sweep: elapsed / rate-limit bound (HubSpot search 4/s, freee 30/min); queued exactly "
+                "the missing deals",
+                f"{result['elapsed_sandbox_s']:.0f} s / {result['rate_limit_bound_s']:.0f} s"
+                + (f" = {ratio:.2f}" if ratio is not None else "")
+                + ("; yes" if result["queued_exactly_the_missing"] else "; NO"),
+                "≤ 1.2; yes",
+                _met(ratio is not None and ratio <= 1.2 and result["queued_exactly_the_missing"]),
             )
         )
     return out
