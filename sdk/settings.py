@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -215,7 +216,7 @@ class Settings(BaseSettings):
     @classmethod
     def _base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+            raise ValueError("http:// か https:// で始めてください / must start with http:// or https://")
         return value.rstrip("/")
 
     @field_validator("invoice_lease_seconds")
@@ -242,7 +243,8 @@ class Settings(BaseSettings):
             value.format(deal_name="", deal_id="", company_name="", close_date="", portal_id="")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(
-                "unknown placeholder; use {deal_name}, {deal_id}, {company_name}, {close_date}, {portal_id}"
+                "使えない差し込み項目があります / unknown placeholder; use {deal_name}, {deal_id}, {company_name},"
+                " {close_date}, {portal_id}"
             ) from exc
         return value
 
@@ -252,23 +254,31 @@ class Settings(BaseSettings):
         try:
             code = value.format(company_id="1")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError("use {company_id} as the only placeholder, e.g. HS-{company_id}") from exc
+            raise ValueError(
+                "差し込み項目は {company_id} だけです / use {company_id} as the only placeholder, e.g. HS-{company_id}"
+            ) from exc
         if "{company_id}" not in value or not code.strip():
-            raise ValueError("must contain {company_id}, e.g. HS-{company_id}")
+            raise ValueError(
+                "{company_id} を含めてください / must contain {company_id}, e.g. HS-{company_id}"
+            )
         return value
 
     @field_validator("storage_url")
     @classmethod
     def _storage(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "dynamodb://")):
-            raise ValueError("use sqlite:///path/to/file.sqlite or dynamodb://table-name")
+            raise ValueError(
+                "sqlite:///ファイルのパス か dynamodb://テーブル名 です / use sqlite:///path/to/file.sqlite or dynamodb://table-name"
+            )
         return value
 
     @field_validator("queue_url")
     @classmethod
     def _queue(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "sqs://")) or value in ("sqlite:///", "sqs://"):
-            raise ValueError("use sqlite:///path/to/file.sqlite or sqs://queue-name")
+            raise ValueError(
+                "sqlite:///ファイルのパス か sqs://キュー名 です / use sqlite:///path/to/file.sqlite or sqs://queue-name"
+            )
         return value
 
     @model_validator(mode="after")
@@ -366,14 +376,61 @@ def _build(cls: type[Settings], overrides: dict[str, Any]) -> Settings:
         raise SettingsError(
             [_describe(error) for error in exc.errors(include_url=False, include_input=False)]
         ) from None
-    except ValueError as exc:  # e.g. a TOML file that does not parse
+    except ValueError as exc:  # an environment value that is not JSON, or a TOML file that does not parse
+        unreadable = re.search(
+            r'error parsing value for field "(\w+)" from source "EnvSettingsSource"', str(exc)
+        )
+        if unreadable:
+            name = unreadable.group(1)
+            raise SettingsError(
+                [
+                    f"{name} ({env_name(name)}__…): 環境変数の値をJSONとして読めません（例: "
+                    f"WON_STAGES__PIPELINES='[\"default\"]'） / an environment value is not valid JSON "
+                    f"(e.g. WON_STAGES__PIPELINES='[\"default\"]')"
+                ]
+            ) from None
         raise SettingsError([f"{config_path()}: {exc}"]) from None
 
 
 def _describe(error: Any) -> str:
+    """One bad setting in the operator's words (ja + en). The value given is never repeated: a secret pasted into
+    the wrong variable would end up in a log."""
     path = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = _words(error)
     return f"{path} ({env_name(path)}): {message}" if path else message  # no path: it names its settings
+
+
+def _words(error: Any) -> str:
+    """pydantic's error types, said for a person; our own validators' messages (bilingual already) as they are."""
+    kind, ctx = str(error["type"]), error.get("ctx") or {}
+    said: dict[str, str] = {
+        "int_parsing": "整数で指定してください / must be a whole number",
+        "int_type": "整数で指定してください / must be a whole number",
+        "int_from_float": "整数で指定してください / must be a whole number",
+        "float_parsing": "数値で指定してください / must be a number",
+        "float_type": "数値で指定してください / must be a number",
+        "bool_parsing": "true か false で指定してください / must be true or false",
+        "bool_type": "true か false で指定してください / must be true or false",
+        "missing": "必須です / is required",
+        "list_type": 'JSONのリストで指定してください（例: ["123"]） / must be a JSON list such as ["123"]',
+        "json_invalid": 'JSONとして読めません（例: ["123"]） / is not valid JSON (e.g. ["123"])',
+        "string_type": "文字列で指定してください / must be text",
+    }
+    if kind in said:
+        return said[kind]
+    bounds = {
+        "greater_than_equal": ("ge", "以上にしてください", "must be at least"),
+        "greater_than": ("gt", "より大きくしてください", "must be more than"),
+        "less_than_equal": ("le", "以下にしてください", "must be at most"),
+        "less_than": ("lt", "未満にしてください", "must be less than"),
+    }
+    if kind in bounds:
+        key, ja, en = bounds[kind]
+        return f"{ctx.get(key)}{ja} / {en} {ctx.get(key)}"
+    if kind in ("literal_error", "enum"):
+        expected = ctx.get("expected", "")
+        return f"次のいずれかで指定してください: {expected} / must be one of {expected}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def secret_settings(secret_ids: str) -> dict[str, Any]:

@@ -70,6 +70,36 @@ def test_every_bad_setting_is_named_at_once_with_its_variable(monkeypatch):
     assert "Traceback" not in text
 
 
+def test_bad_values_are_explained_in_the_operators_words_not_pydantics(monkeypatch):
+    monkeypatch.setenv("HUBSPOT_PORTAL_ID", "abc")
+    monkeypatch.setenv("FREEE_RATE_LIMIT_PER_MINUTE", "0")
+    monkeypatch.setenv("TAX__RATE", "9")
+    monkeypatch.setenv("FREEE_USE_PARTNER_CODES", "maybe")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    problems = caught.value.problems
+    assert problems == [
+        "hubspot_portal_id (HUBSPOT_PORTAL_ID): 整数で指定してください / must be a whole number",
+        "freee_use_partner_codes (FREEE_USE_PARTNER_CODES): true か false で指定してください / must be true or false",
+        "freee_rate_limit_per_minute (FREEE_RATE_LIMIT_PER_MINUTE): 1以上にしてください / must be at least 1",
+        "tax.rate (TAX__RATE): 次のいずれかで指定してください: '10', '8_reduced', '0' or 'exempt' / must be one of "
+        "'10', '8_reduced', '0' or 'exempt'",
+    ]
+    assert "Input should" not in str(caught.value)
+
+
+def test_an_environment_value_that_is_not_json_names_its_setting(monkeypatch):
+    monkeypatch.setenv("WON_STAGES__PIPELINES", "default")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    [problem] = caught.value.problems
+    assert (
+        problem.startswith("won_stages (WON_STAGES__…)")
+        and "JSON" in problem
+        and "hubspot-freee.toml" not in problem
+    )
+
+
 def test_a_toml_file_that_does_not_parse_is_a_settings_error(tmp_path, monkeypatch):
     config = tmp_path / "broken.toml"
     config.write_text("freee_company_id = = 1\n", encoding="utf-8")
