@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import console, context, err, fail, open_queue, own_portal, stopped_by_signals
 from cli.options import ConfigOption, flag
@@ -31,7 +32,7 @@ def sandbox(
     """
     import threading
 
-    from local.sandboxes import sandbox_env
+    from local.sandboxes import operator_env
     from sandbox.freee import create_freee_sandbox
     from sandbox.hubspot import create_hubspot_sandbox
     from sandbox.transport import serve
@@ -47,7 +48,7 @@ def sandbox(
         served_hubspot = serve(hubspot.app, host, hubspot_port)
     except OSError as exc:
         raise fail(f"cannot listen on {host}: {exc.strerror or exc}") from None
-    env = sandbox_env(served_freee.url, served_hubspot.url)
+    env = operator_env(served_freee.url, served_hubspot.url)
     table = Table(title="sandboxes / サンドボックス", show_header=True, header_style="bold")
     table.add_column("service")
     table.add_column("url")
@@ -55,9 +56,19 @@ def sandbox(
     table.add_row("freee", served_freee.url, f"{served_freee.url}/_sandbox/state")
     table.add_row("HubSpot", served_hubspot.url, f"{served_hubspot.url}/_sandbox/state")
     console.print(table)
-    console.print("[bold]settings for these sandboxes[/] (sandbox credentials, not secrets):")
+    console.print(
+        Text(
+            "settings for these sandboxes (sandbox credentials, not secrets) / サンドボックス用の設定:",
+            style="bold",
+        )
+    )
     for name, value in env.items():
         typer.echo(f"export {name}={value}")
+    console.print(
+        Text("next, in another terminal with these settings / 次に、別の端末でこの設定のまま:", style="bold")
+    )
+    for step in SANDBOX_NEXT_STEPS:
+        typer.echo(f"  {step}")
     console.print("Ctrl-C to stop / 停止は Ctrl-C", style="dim")
     try:
         with stopped_by_signals(threading.Event()) as stop:
@@ -67,6 +78,15 @@ def sandbox(
         served_hubspot.stop()
         served_freee.stop()
         hubspot.close()
+
+
+SANDBOX_NEXT_STEPS = (
+    "hubspot-freee setup hubspot        # the freee properties / プロパティ作成",
+    "hubspot-freee setup freee --no-browser --port 0   # the sandbox approves by itself / 自動で許可",
+    "hubspot-freee serve --port 8080 &  # server + worker / サーバーとワーカー",
+    "hubspot-freee actions register --base-url http://127.0.0.1:8080   # the workflow action / ワークフローアクション",
+    "hubspot-freee doctor               # everything checked / 全項目の確認",
+)
 
 
 def serve(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sandbox import CREDENTIALS, PORTAL_ID
+from sandbox import CREDENTIALS, DEVELOPER_CREDENTIALS, PORTAL_ID
 
 if TYPE_CHECKING:
     from sandbox.freee import FreeeSandbox
@@ -24,6 +24,12 @@ def sandbox_env(freee_url: str, hubspot_url: str) -> dict[str, str]:
         "HUBSPOT_API_BASE": hubspot_url,
         "HUBSPOT_PORTAL_ID": str(PORTAL_ID),
     } | CREDENTIALS
+
+
+def operator_env(freee_url: str, hubspot_url: str) -> dict[str, str]:
+    """Every setting an operator's next steps need against sandboxes served at these URLs: :func:`sandbox_env`
+    and the app id, developer key and custom-code secret (``actions register``, the custom-code snippets)."""
+    return sandbox_env(freee_url, hubspot_url) | DEVELOPER_CREDENTIALS
 
 
 def sandbox_settings(freee_url: str, hubspot_url: str, **overrides: Any) -> Settings:

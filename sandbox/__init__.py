@@ -17,3 +17,10 @@ CREDENTIALS = {
     "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
     "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
 }
+APP_ID = 4242
+#: what the operator's next steps need beyond the settings above (``actions register``, the custom-code snippets)
+DEVELOPER_CREDENTIALS = {
+    "HUBSPOT_APP_ID": str(APP_ID),
+    "HUBSPOT_DEVELOPER_API_KEY": "sandbox-hubspot-developer-api-key",
+    "CUSTOM_CODE_SECRET": "sandbox-custom-code-secret",
+}

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from sandbox import PORTAL_ID
+from sandbox import APP_ID, DEVELOPER_CREDENTIALS, PORTAL_ID
 from sandbox.admin import ADMIN_PREFIX, install_faults
 from sandbox.faults import FaultInjector
 from sandbox.hubspot.catalog import _GROUPS
@@ -298,7 +298,7 @@ def create_hubspot_sandbox(
     clock: Clock | None = None,
     faults: FaultInjector | None = None,
     portal_id: int = PORTAL_ID,
-    app_id: int = 4242,
+    app_id: int = APP_ID,
     client_secret: str = "sandbox-hubspot-client-secret",  # noqa: S107 - a sandbox's well-known value
     access_token: str = "sandbox-hubspot-token",  # noqa: S107 - a sandbox's well-known value
     webhook_url: str | WebhookTarget | None = None,
@@ -309,7 +309,7 @@ def create_hubspot_sandbox(
     webhook_uri: str = "https://webhooks.sandbox.invalid/hubspot",
     webhook_retry_delays: Sequence[float] = WEBHOOK_RETRY_DELAYS,
     webhook_timeout_seconds: float = 5.0,
-    developer_api_key: str = "sandbox-hubspot-developer-api-key",
+    developer_api_key: str = DEVELOPER_CREDENTIALS["HUBSPOT_DEVELOPER_API_KEY"],
 ) -> HubSpotSandbox:
     """A fresh portal. ``webhook_url`` may be a URL or a callable taking a :class:`WebhookRequest` and returning
     the HTTP status (then ``webhook_uri`` is the URL that is signed)."""
