@@ -75,8 +75,20 @@ def read_bundles(path: Path) -> list[DealBundle]:
         ) from None
 
 
+def example_file() -> Path:
+    """The example deals shipped inside the package (``cli/examples/deals.json``), wherever it is installed."""
+    from importlib.resources import files
+
+    return Path(str(files("cli") / "examples" / "deals.json"))
+
+
 def preview(
-    file: Annotated[Path, typer.Option("--file", "-f", help="JSON file of deals (see examples/deals.json)")],
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="JSON file of deals (see --example for the shape)")
+    ] = None,
+    example: Annotated[
+        bool, typer.Option("--example", help="The twenty example deals installed with the package")
+    ] = False,
     as_json: JsonOption = False,
     today: Annotated[
         str | None, typer.Option(help="Today's date (YYYY-MM-DD) when billing dates come from today")
@@ -93,7 +105,11 @@ def preview(
         on = date.fromisoformat(today) if today else tokyo_today()
     except ValueError:
         raise fail(f"--today {today!r} is not a date (YYYY-MM-DD)") from None
-    bundles = read_bundles(file)
+    if (file is None) == (not example):
+        raise fail(
+            "give --file FILE or --example (one of them) / --file か --example のどちらかを指定してください"
+        )
+    bundles = read_bundles(file if file is not None else example_file())
     freee_company = company_id or settings.freee_company_id
     results = [_preview_one(bundle, settings, on, freee_company) for bundle in bundles]
     invalid = sum(1 for r in results if r["status"] == "invalid")

@@ -17,7 +17,7 @@ from tests.conftest import TODAY
 from tests.contract.conftest import freee_request
 from tests.factories import VALID_REGISTRATION, bundle, company, contact, line_item
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "deals.json"
+EXAMPLES = Path(__file__).resolve().parents[2] / "cli" / "examples" / "deals.json"
 
 
 def _examples() -> list[DealBundle]:

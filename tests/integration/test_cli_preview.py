@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "deals.json"
+EXAMPLES = Path(__file__).resolve().parents[2] / "cli" / "examples" / "deals.json"
 runner = CliRunner()
 
 
@@ -111,3 +111,25 @@ def test_settings_change_the_preview():
     data = [d for d in json.loads(result.stdout) if d["status"] == "ok"]
     assert all(d["draft"]["entry_method"] == "in" for d in data)
     assert all(d["draft"]["net"] + d["draft"]["tax_total"] == d["draft"]["total"] for d in data)
+
+
+def test_the_bundled_examples_are_found_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # no examples/ folder here: the package's own copy is read
+    result = run("preview", "--example", "--json", "--company-id", "77")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == len(json.loads(EXAMPLES.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("args", [[], ["--example", "--file", "x.json"]])
+def test_preview_needs_exactly_one_source(args: list[str]):
+    result = run("preview", *args)
+    assert result.exit_code == 2
+    assert "--example" in result.output
+
+
+def test_the_examples_are_package_data():
+    import tomllib
+
+    project = tomllib.loads((EXAMPLES.parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["cli"]
+    assert any(EXAMPLES.relative_to(EXAMPLES.parents[1]).match(p) for p in patterns)
