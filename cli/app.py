@@ -7,6 +7,8 @@ configuration (a missing file, a file that is not what it should be, a bad setti
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli import actions, doctor, invoice, preview, queue, serve, setup, sync
@@ -19,9 +21,34 @@ app = typer.Typer(
 )
 
 
+#: commands whose JSON log lines are their output (a service's access log, a worker's messages): they log at
+#: LOG_LEVEL. Every other command is for a person at a terminal: only warnings and errors are logged, unless
+#: --verbose or LOG_LEVEL asks for more.
+LOGGING_COMMANDS = frozenset({"serve", "worker"})
+
+
 @app.callback()
-def _main() -> None:
+def _main(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also print the JSON log lines (freee and HubSpot calls)")
+    ] = False,
+) -> None:
     """HubSpot ⇄ freee: 受注した取引からfreeeの請求書を作成し、入金状況をHubSpotに戻します。"""
+    import os
+
+    from sdk.log import env_level, get_logger
+
+    logger = get_logger()
+    before = logger.log_level
+    if verbose:
+        level = "DEBUG" if env_level() == "DEBUG" else "INFO"
+    elif "LOG_LEVEL" in os.environ or ctx.invoked_subcommand in LOGGING_COMMANDS:
+        level = env_level()
+    else:
+        level = "WARNING"
+    logger.setLevel(level)
+    ctx.call_on_close(lambda: logger.setLevel(before))
 
 
 app.command()(preview.preview)

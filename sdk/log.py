@@ -36,6 +36,16 @@ def get_logger() -> Logger:
         return _logger
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_level() -> str:
+    """``LOG_LEVEL`` when it names a level, else ``INFO`` (the settings report a bad value in their own words;
+    the logger must not fail before they can)."""
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    return level if level in LEVELS else "INFO"
+
+
 def _build() -> None:
     global _logger
     import logging
@@ -61,7 +71,7 @@ def _build() -> None:
 
     _logger = Logger(
         service=SERVICE,
-        level=os.environ.get("LOG_LEVEL", "INFO"),
+        level=env_level(),
         log_uncaught_exceptions=False,
         logger_handler=_CurrentStderr(),
     )

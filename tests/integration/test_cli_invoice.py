@@ -157,3 +157,18 @@ def test_missing_settings_are_named(setup):
     )
     assert result.exit_code == 2
     assert "FREEE_CLIENT_SECRET" in result.output
+
+
+def test_an_interactive_command_prints_no_log_lines_unless_asked(setup):
+    world, env = setup
+    quiet_env = {k: v for k, v in env.items() if k != "LOG_LEVEL"}
+    first = world.deal(company=world.company("株式会社ログ静か"), line_items=items())
+    quiet = CliRunner().invoke(app, ["invoice", "create", "--deal", first], env=quiet_env)
+    assert quiet.exit_code == 0, quiet.output
+    assert '"freee_call"' not in quiet.stderr and "created" in quiet.stdout
+
+    second = world.deal(company=world.company("株式会社ログ詳細"), line_items=items())
+    verbose = CliRunner().invoke(app, ["--verbose", "invoice", "create", "--deal", second], env=quiet_env)
+    assert verbose.exit_code == 0, verbose.output
+    assert '"freee_call"' in verbose.stderr  # the JSON lines, on standard error only
+    assert '"freee_call"' not in verbose.stdout
