@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Group
 from rich.panel import Panel
-from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
@@ -229,9 +228,8 @@ def invoice_retry(
     )
     rows = list(ctx.store.ledger(states=states))
     results: list[dict[str, Any]] = []
-    with Progress(console=err, transient=True, disable=as_json) as progress:
-        task = progress.add_task("retrying / 再実行中", total=len(rows))
-        for row in rows:
+    with progress_bar({"retry": "retrying / 再実行中"}, quiet=as_json) as report:
+        for done, row in enumerate(rows, start=1):
             try:
                 outcome = create_invoice_for_deal(ctx, row.portal_id, row.deal_id, "retry")
                 message = outcome.error_message or (outcome.invoice.invoice_number if outcome.invoice else "")
@@ -240,7 +238,7 @@ def invoice_retry(
                 results.append({"deal_id": row.deal_id, "result": "failed", "message": str(exc)})
             except ForeignPortal as exc:  # a row of another portal: refused untouched
                 results.append({"deal_id": row.deal_id, "result": "foreign_portal", "message": str(exc)})
-            progress.advance(task)
+            report("retry", done, len(rows))
     ok = sum(1 for r in results if r["result"] in (Result.CREATED.value, Result.ALREADY_INVOICED.value))
     if as_json:
         typer.echo(

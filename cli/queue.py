@@ -20,6 +20,7 @@ from cli.common import (
     fail,
     open_queue,
     own_portal,
+    progress_bar,
     settings_from,
     stopped_by_signals,
 )
@@ -172,7 +173,11 @@ def dlq_redrive(
         )
     queue = open_queue(settings_from(config))
     wanted = None if redrive_all else list(dict.fromkeys(ids or []))
-    moved = _on_queue(queue, lambda: queue.redrive(wanted))
+    total = len(wanted) if wanted is not None else _on_queue(queue, lambda: queue.depth().dead)
+    with progress_bar({"redrive": "dead letters back / キューに戻す"}, quiet=as_json) as report:
+        moved = _on_queue(
+            queue, lambda: queue.redrive(wanted, on_moved=lambda n: report("redrive", n, total))
+        )
     missing = 0 if wanted is None else len(wanted) - moved
     if as_json:
         typer.echo(json.dumps({"redriven": moved, "not_found": missing}))

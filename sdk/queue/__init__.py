@@ -25,7 +25,7 @@ The bodies on the invoice queue are :class:`InvoiceJob`s; producers build them w
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -106,9 +106,11 @@ class Queue(Protocol):
         """The dead letters, oldest first (``attempts``: how often each was received before it died)."""
         ...
 
-    def redrive(self, message_ids: Sequence[str] | None = None) -> int:
+    def redrive(
+        self, message_ids: Sequence[str] | None = None, *, on_moved: Callable[[int], None] | None = None
+    ) -> int:
         """Move dead letters (those named, or all with ``None``) back to the queue with attempts reset;
-        returns how many moved."""
+        returns how many moved. ``on_moved(moved so far)`` is called as they move (for a progress bar)."""
         ...
 
     def depth(self) -> QueueDepth: ...

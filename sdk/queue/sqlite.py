@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -157,7 +157,15 @@ class SQLiteQueue:
             ).fetchone()
         return None if row is None else str(row[0] or "")
 
-    def redrive(self, message_ids: Sequence[str] | None = None) -> int:
+    def redrive(
+        self, message_ids: Sequence[str] | None = None, *, on_moved: Callable[[int], None] | None = None
+    ) -> int:
+        moved = self._redrive(message_ids)
+        if on_moved is not None:
+            on_moved(moved)  # one statement: all at once
+        return moved
+
+    def _redrive(self, message_ids: Sequence[str] | None) -> int:
         now = self._now()
         with self._tx() as db:
             if message_ids is None:

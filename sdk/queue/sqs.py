@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sdk.queue import DEFAULT_MAX_RECEIVES, DLQ_SUFFIX, Message, QueueDepth, decode_body, encode_body
@@ -286,7 +286,9 @@ class SQSQueue:
             self._release(held)
         return [self._dead(m) for m in list(seen.values())[:limit]]
 
-    def redrive(self, message_ids: Sequence[str] | None = None) -> int:
+    def redrive(
+        self, message_ids: Sequence[str] | None = None, *, on_moved: Callable[[int], None] | None = None
+    ) -> int:
         wanted = None if message_ids is None else set(message_ids)
         moved = 0
         seen: set[str] = set()
@@ -306,6 +308,8 @@ class SQSQueue:
                     self.client.send_message(QueueUrl=self.url, MessageBody=m.get("Body", ""))
                     self.client.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=m["ReceiptHandle"])
                     moved += 1
+                    if on_moved is not None:
+                        on_moved(moved)
         finally:
             self._release(held)
         return moved

@@ -200,7 +200,9 @@ def test_listing_dead_letters_consumes_nothing(queue: Queue, clock: FakeClock):
     assert {m.id for m in queue.dead_letters()} == ids
     assert len(queue.dead_letters(limit=1)) == 1
     assert queue.depth().dead == 2
-    assert queue.redrive() == 2
+    seen: list[int] = []
+    assert queue.redrive(on_moved=seen.append) == 2
+    assert seen and seen[-1] == 2 and seen == sorted(seen)  # progress as they move, ending at the count
 
 
 def test_listing_more_dead_letters_than_one_batch(queue: Queue, clock: FakeClock):
