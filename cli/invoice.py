@@ -266,6 +266,10 @@ def invoice_sweep(
     dry_run: Annotated[
         bool, flag("--dry-run", "Say what would be queued or repaired; change nothing")
     ] = False,
+    skip_freee: Annotated[
+        bool,
+        flag("--skip-freee", "HubSpot only: do not list freee's invoices (as the hourly scheduled pass)"),
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -286,7 +290,11 @@ def invoice_sweep(
     queue = open_queue(settings, ctx.clock)
     labels = {"hubspot": "won deals / 受注取引", "freee": "freee invoices / freee請求書"}
     with progress_bar(labels, quiet=as_json) as report:
-        result = run_guarded(lambda: sweep(ctx, queue, since=start, dry_run=dry_run, progress=report))
+        result = run_guarded(
+            lambda: sweep(
+                ctx, queue, since=start, dry_run=dry_run, check_freee=not skip_freee, progress=report
+            )
+        )
     if as_json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         raise typer.Exit(0 if result.ok else EXIT_INCOMPLETE)

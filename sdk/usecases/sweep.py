@@ -18,6 +18,9 @@ process:
    minute): an invoice cancelled in freee is shown as cancelled on its deal (the payment sync's rule,
    :func:`sdk.usecases.sync_payments.record_cancelled`); an invoice freee no longer has is listed for a person.
 
+The hourly scheduled pass skips step 5 (``check_freee=False``): it makes HubSpot calls only, so it never takes
+freee's 30 calls a minute from the worker; the daily pass and the CLI do it.
+
 Budget, for N won deals of which M are invoiced, all billed within one ``sync_gap_days`` stretch: HubSpot
 1 (pipelines) + ceil(N/200) searches (paced at ``hubspot_search_per_second``) + ceil(R/100) batch writes for R
 repairs; freee ceil(M/100) list pages, plus one short page per stretch of billing dates. The queued deals' own
@@ -182,10 +185,13 @@ def sweep(
     *,
     since: date | None = None,
     dry_run: bool = False,
+    check_freee: bool = True,
     progress: Progress | None = None,
 ) -> SweepReport:
     """Find won deals without an invoice and queue them; find invoiced deals that disagree with HubSpot or freee
-    and repair what is safe (``dry_run``: only say what would be done)."""
+    and repair what is safe (``dry_run``: only say what would be done). ``check_freee=False`` leaves freee out
+    (the hourly pass: HubSpot calls only, so freee's 30 calls a minute stay with the worker; the daily pass and
+    the CLI check freee too)."""
     portal_id = ctx.settings.hubspot_portal_id
     today = tokyo_today(ctx.now())
     start = since or today - timedelta(days=ctx.settings.sweep_lookback_days)
@@ -234,7 +240,8 @@ def sweep(
         tell("hubspot", report.won_deals, report.won_deals)
     if repairs and not dry_run:
         _repair(ctx, report, repairs)
-    _check_freee(ctx, report, invoiced, dry_run=dry_run, progress=tell)
+    if check_freee:
+        _check_freee(ctx, report, invoiced, dry_run=dry_run, progress=tell)
     listed_or_repaired = {i.deal_id for i in report.items}
     report.in_order = sum(1 for row, _ in invoiced if row.deal_id not in listed_or_repaired)
     get_logger().info(

@@ -345,9 +345,14 @@ def test_the_payment_sync_runs_every_15_minutes_and_early_each_morning_in_tokyo(
     assert (int(hour) + 9) % 24 in range(4, 8)  # EventBridge cron is UTC; 04:00–07:59 Asia/Tokyo
 
 
-def test_the_reconciliation_sweep_runs_every_hour_one_at_a_time_and_may_queue_invoices():
+def test_the_reconciliation_sweep_runs_every_hour_without_freee_and_daily_with_it():
     sweep = function_with("functions.sweep.lambda_handler")
-    assert [e["schedule"]["rate"] for e in sweep["events"] if "schedule" in e] == ["rate(1 hour)"]
+    schedules = [e["schedule"] for e in sweep["events"] if "schedule" in e]
+    hourly, daily = schedules
+    assert hourly["rate"] == "rate(1 hour)" and hourly["input"] == {"check_freee": False}
+    assert daily["rate"].startswith("cron(") and "input" not in daily  # the handler's default: freee checked
+    _minute, hour, *_ = daily["rate"].removeprefix("cron(").split()
+    assert (int(hour) + 9) % 24 in range(3, 6)  # early morning in Tokyo, before the daily payment sync
     assert sweep["reservedConcurrency"] == 1
     statements = _statements(resources()[sweep["role"]])
     assert any("sqs:SendMessage" in _listed(s["Action"]) for s in statements)

@@ -255,6 +255,18 @@ def test_an_invoice_freee_no_longer_has_is_listed_for_a_person(world: World, que
     assert "freee" in report.items[0].message and report.items[0].detail == lost.invoice_number
 
 
+def test_the_hourly_pass_leaves_freee_alone(world: World, queue: SQLiteQueue) -> None:
+    deal = invoiced(world, queue)
+    [invoice] = world.invoices()
+    world.freee_box.state.cancel_invoice(invoice["id"])
+    world.freee_calls.clear()
+
+    report = run(world, queue, check_freee=False)
+
+    assert report.items == [] and world.freee_calls == []
+    assert run(world, queue).items[0].deal_id == deal  # the daily pass finds it
+
+
 def test_without_a_portal_id_the_sweep_says_so_and_reads_nothing(world: World, queue: SQLiteQueue) -> None:
     settings = world.settings.model_copy(update={"hubspot_portal_id": None})
     report = sweep(world.context(settings=settings), queue)
