@@ -165,7 +165,8 @@ def check_properties(hubspot: HubSpotReader, names: PropertyNames, object_type: 
         ]
         if lacking:
             wrong.append(
-                f"{definition['name']} lacks the option(s) {', '.join(lacking)} (add them in HubSpot)"
+                f"{definition['name']} lacks the option(s) {', '.join(lacking)} "
+                "(run `hubspot-freee setup hubspot`: it adds them)"
             )
     if missing or wrong:
         detail = "; ".join(
