@@ -19,7 +19,7 @@ code                                        Japanese                  due date f
 ``month_end_next_next_month_end``           月末締め翌々月末払い      2027-01-31
 ``day_10_next_month``                       月末締め翌月10日払い      2026-12-10
 ``close_20_next_month_day_10``              20日締め翌月10日払い      2026-12-10 (billed 11-21: 2027-01-10)
-``close_15_next_next_month_end``            15日締め翌々月末払い      2027-01-31 (billed 11-15: 2026-12-31)
+``close_15_next_next_month_end``            15日締め翌々月末払い      2027-02-28 (billed 11-15: 2027-01-31)
 ``net_30``                                  請求日から30日後          2026-12-20
 ==========================================  ========================  =======================================
 
@@ -38,6 +38,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
+
+from sdk.errors import HubSpotFreeeError
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_NET_DAYS: Final = 366
@@ -78,8 +80,9 @@ class TermsKind(StrEnum):
     NET = "net"
 
 
-class TermsError(ValueError):
-    """Payment terms that cannot be read: what is wrong (``problem_ja`` / ``problem_en``) and the accepted forms."""
+class TermsError(HubSpotFreeeError, ValueError):
+    """Payment terms that cannot be read: what is wrong (``problem_ja`` / ``problem_en``) and the accepted forms;
+    a ``ValueError`` too, for pydantic (``payment_terms_default``)."""
 
     def __init__(self, text: str, problem_en: str, problem_ja: str) -> None:
         self.text = text
@@ -101,15 +104,12 @@ class PaymentTerms:
     days: int = 0  # NET: days after the billing date
     close_day: int = MONTH_END  # CLOSING: 1-28, or MONTH_END
     months: int = 1  # CLOSING: due month = closing month + months (1-3)
-    pay_day: int = MONTH_END  # CLOSING: 1-30, or MONTH_END (31 is the month end: days are clamped)
+    pay_day: int = MONTH_END  # CLOSING: 1-31 (a day past the month's end is its last day: 31 is month end)
 
     def __post_init__(self) -> None:
         if self.kind is TermsKind.NET:
-            if not 0 <= self.days <= MAX_NET_DAYS or (self.close_day, self.months, self.pay_day) != (
-                MONTH_END,
-                1,
-                MONTH_END,
-            ):
+            closing_fields = (self.close_day, self.months, self.pay_day)
+            if not 0 <= self.days <= MAX_NET_DAYS or closing_fields != (MONTH_END, 1, MONTH_END):
                 raise ValueError(f"net terms take 0-{MAX_NET_DAYS} days and nothing else, not {self!r}")
             return
         if self.days != 0 or not (1 <= self.close_day <= MAX_CLOSE_DAY or self.close_day == MONTH_END):
@@ -228,7 +228,7 @@ _JA_CLOSING = re.compile(
 _SUFFIXES: Final = ("に支払い", "に支払", "支払い", "支払", "払い", "払")
 
 
-def normalize_terms_text(text: str) -> str:
+def _normalized(text: str) -> str:
     """What the parser reads: NFKC (full-width digits and letters → ASCII), no spaces, lower case, 翌翌 → 翌々,
     and without a trailing 払い / 支払い (「に」 before them), then まで, then 以内."""
     key = "".join(unicodedata.normalize("NFKC", text).split()).lower()
@@ -245,7 +245,7 @@ def parse_terms(text: str) -> PaymentTerms:
     """Read payment terms: a code (``net_30``, ``close_20_next_month_day_10``, ...) or their Japanese written form
     (``20日締め翌月10日払い``, ``翌月末``, ``請求日から30日``, ...). ``TermsError`` (a ``ValueError``) says what is
     wrong and names the accepted forms in English and Japanese."""
-    key = normalize_terms_text(text)
+    key = _normalized(text)
     if match := _CODE_NET.fullmatch(key) or _JA_NET.fullmatch(key):
         days = next(int(g) for g in match.groups() if g is not None)
         if days > MAX_NET_DAYS:
@@ -276,7 +276,7 @@ def _closing(text: str, close: str | None, months: int, pay: str | None) -> Paym
             f"closing day {close_day} is not 1-{MAX_CLOSE_DAY} (use month end / month_end for the last day)",
             f"締め日{close_day}日は使えません（1〜{MAX_CLOSE_DAY}日、月末締めは「月末締め」）",
         )
-    if not 1 <= pay_day <= 31:
+    if not 1 <= pay_day <= MONTH_END:
         raise TermsError(
             text,
             f"pay day {pay_day} is not 1-31 (or month end)",
