@@ -159,6 +159,7 @@ def _draft_json(draft: InvoiceDraft) -> dict[str, Any]:
         "billing_date": draft.billing_date.isoformat(),
         "due_date": draft.due_date.isoformat(),
         "payment_terms": draft.terms.code,
+        "payment_terms_ja": draft.terms.label_ja,
         "lines": [
             {
                 "description": line.description,
@@ -228,7 +229,7 @@ def _render(bundle: DealBundle, result: dict[str, Any]) -> None:
     )
     header = (
         f"請求先 [bold]{draft['company']}[/] 御中 · 件名 {draft['subject']}\n"
-        f"請求日 {draft['billing_date']} · 期日 [bold]{draft['due_date']}[/] ({draft['payment_terms']}) · "
+        f"請求日 {draft['billing_date']} · 期日 [bold]{draft['due_date']}[/] ({draft['payment_terms_ja']}) · "
         f"{'外税' if draft['entry_method'] == 'out' else '内税'}"
     )
     parts: list[Any] = [header, lines, taxes]

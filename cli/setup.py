@@ -35,11 +35,12 @@ def setup_hubspot(
     config: ConfigOption = None,
 ) -> None:
     """Create the `freee` property group and every property it owns on deals, companies and line items
-    (labels in Japanese and English). Idempotent: what exists is left as it is. First checks the access token's
-    portal: another one than HUBSPOT_PORTAL_ID creates nothing (exit 2); with HUBSPOT_PORTAL_ID unset, it says
-    which portal to set.
+    (labels in Japanese and English). Idempotent: what exists is left as it is, except that our dropdowns get
+    the options they lack; a property of ours with another type is reported, not changed. First checks the
+    access token's portal: another one than HUBSPOT_PORTAL_ID creates nothing (exit 2); with HUBSPOT_PORTAL_ID
+    unset, it says which portal to set.
 
-    プロパティグループ freee と連携用プロパティを作成します（作成済みのものはそのまま）。"""
+    プロパティグループ freee と連携用プロパティを作成します（作成済みのものはそのまま。足りない選択肢は追加します）。"""
     from sdk.hubspot import HubSpotAuthError, HubSpotClient, HubSpotRequestError, HubSpotRetryable
     from sdk.tenant import token_portal_problem
     from sdk.usecases.setup_hubspot import SCHEMA_SCOPES, setup_hubspot_properties
@@ -85,17 +86,35 @@ def setup_hubspot(
     table.add_column("object / オブジェクト")
     table.add_column("group / グループ")
     table.add_column(verb)
+    table.add_column("options added / 選択肢の追加")
     table.add_column("already there / 作成済み")
     for o in report.objects:
         table.add_row(
             o.object_type,
             f"[green]{verb.split(' /')[0]}[/]" if o.group_created else "[dim]exists[/]",
             "\n".join(o.created) or "[dim]—[/]",
+            "\n".join(f"{name}: {', '.join(values)}" for name, values in o.options_added) or "[dim]—[/]",
             str(len(o.existing)),
         )
     console.print(table)
-    if report.created_count:
-        console.print(f"[green]{report.created_count}[/] {verb} (the group counts once per object)")
+    for m in report.mismatched:
+        err.print(
+            Text.assemble(
+                ("note: ", "yellow"),
+                f"{m.name} exists as {m.found}, not {m.expected}: left as it is (its values are kept and still "
+                f"read) / {m.name} は {m.found} のまま変更しません（入力済みの値はそのまま使えます）. "
+                "For the dropdown, change its field type in HubSpot / ドロップダウンにするにはHubSpotでフィールドタイプを"
+                "変更してください.",
+            ),
+            soft_wrap=True,
+        )
+    changed = report.created_count + report.updated_count
+    if changed:
+        added = "would get options / 選択肢を追加予定" if dry_run else "got options / 選択肢を追加"
+        console.print(
+            f"[green]{report.created_count}[/] {verb} (the group counts once per object)"
+            + (f", [green]{report.updated_count}[/] dropdown(s) {added}" if report.updated_count else "")
+        )
     else:
         console.print("nothing to create: everything already exists / すべて作成済みです（変更なし）")
 

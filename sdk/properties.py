@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sdk.tax import TaxRate
+from sdk.terms import PaymentTerms
+
 if TYPE_CHECKING:
     from sdk.settings import PropertyNames
 
@@ -21,7 +24,7 @@ def _prop(
     kind: str = "string",
     *,
     group: str,
-    options: list[tuple[str, str]] | None = None,
+    options: list[tuple[str, str]] | list[tuple[str, str, str]] | None = None,
 ) -> dict[str, Any]:
     field_type = {
         "string": "text",
@@ -40,8 +43,9 @@ def _prop(
     }
     if options:
         definition["options"] = [
-            {"value": value, "label": text, "displayOrder": index}
-            for index, (value, text) in enumerate(options)
+            {"value": option[0], "label": option[1], "displayOrder": index}
+            | ({"description": option[2]} if len(option) > 2 else {})
+            for index, option in enumerate(options)
         ]
     return definition
 
@@ -60,12 +64,24 @@ PAYMENT_STATUS = [
     ("overdue", "期日超過 / overdue"),
 ]
 RISK = [("none", "問題なし / none"), ("watch", "注意 / watch"), ("overdue", "期日超過あり / overdue")]
+#: the line item dropdown ``freee_tax_rate``: exactly the values HubSpot accepts (TaxRate's values, in its order)
 TAX_RATES = [
-    ("10", "10%"),
-    ("8_reduced", "8%（軽減税率） / 8% reduced"),
-    ("0", "0%"),
-    ("exempt", "非課税 / exempt"),
+    (rate.value, rate.label_ja if rate.label_ja == rate.label_en else f"{rate.label_ja} / {rate.label_en}")
+    for rate in TaxRate
 ]
+#: the company dropdown ``freee_payment_terms``: canonical codes as values, the Japanese terms as labels (English in
+#: each option's description). HubSpot refuses any other value in it; other terms (``parse_terms`` reads them
+#: all) come from imports, installations whose property is still a text field, and ``payment_terms_default``.
+PAYMENT_TERMS = [
+    *(PaymentTerms.closing(months=months) for months in (1, 2)),  # 月末締め翌月末払い, 月末締め翌々月末払い
+    *(PaymentTerms.closing(pay_day=day) for day in (10, 15, 20, 25)),  # 月末締め翌月10日払い, ...
+    PaymentTerms.closing(months=2, pay_day=10),  # 月末締め翌々月10日払い
+    PaymentTerms.closing(20, pay_day=10),  # 20日締め翌月10日払い
+    *(PaymentTerms.closing(day) for day in (20, 15, 25, 10)),  # 20日締め翌月末払い, ...
+    PaymentTerms.closing(20, months=2),  # 20日締め翌々月末払い
+    *(PaymentTerms.net(days) for days in (7, 14, 30, 45, 60, 90)),  # 請求日から7日後, ...
+]
+PAYMENT_TERMS_OPTIONS = [(terms.code, terms.label_ja, terms.label_en) for terms in PAYMENT_TERMS]
 
 
 def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]]:
@@ -188,8 +204,10 @@ def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]
         _prop(
             names.company_payment_terms,
             "支払条件 / payment terms",
-            "month_end_next_month_end（月末締め翌月末払い）、month_end_next_next_month_end、net_30、day_25_next_month",
+            "支払期日の計算方法（締め日・支払日、または請求日からの日数） / how the due date is computed",
+            "enumeration",
             group=g,
+            options=PAYMENT_TERMS_OPTIONS,
         ),
     ]
     line_item = [

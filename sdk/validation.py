@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Literal
 from sdk.errors import NotANumber, Problem, ValidationFailed
 from sdk.money import decimal_places, format_yen, line_amount, round_yen, to_decimal
 from sdk.tax import TaxEntryMethod, TaxRate, TaxSummary, summarize
-from sdk.terms import IssueDateSource, PaymentTerms, parse_hubspot_date, parse_terms
+from sdk.terms import (
+    ACCEPTED_EN,
+    ACCEPTED_JA,
+    IssueDateSource,
+    PaymentTerms,
+    TermsError,
+    parse_hubspot_date,
+    parse_terms,
+)
 
 if TYPE_CHECKING:  # runtime needs neither: validation stays importable without pydantic
     from sdk.models.hubspot import DealBundle, LineItem
@@ -179,14 +187,12 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
         if raw_terms is not None:
             try:
                 terms = parse_terms(raw_terms)
-            except ValueError:
+            except TermsError as exc:
                 check.add(
                     "company.payment_terms_invalid",
                     f"company.{names.company_payment_terms}",
-                    f"支払条件「{_shown(raw_terms)}」を解釈できません。month_end_next_month_end（月末締め翌月末払い）、"
-                    "month_end_next_next_month_end、net_30、day_25_next_month のいずれかの形式で入力してください。",
-                    f"Payment terms '{_shown(raw_terms)}' are not understood. Use month_end_next_month_end, "
-                    "month_end_next_next_month_end, net_N (e.g. net_30) or day_D_next_month (e.g. day_25_next_month).",
+                    f"支払条件「{_shown(raw_terms)}」を解釈できません（{exc.problem_ja}）。{ACCEPTED_JA}",
+                    f"Payment terms '{_shown(raw_terms)}' are not understood ({exc.problem_en}); {ACCEPTED_EN}.",
                 )
         raw_registration = company.prop(names.company_registration_number)
         if raw_registration is not None:

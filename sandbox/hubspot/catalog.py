@@ -136,6 +136,20 @@ def _option(value: str, label: str | None = None, order: int = 0) -> dict[str, A
     }
 
 
+def _options_of(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``options`` of a property create or update, as HubSpot stores them."""
+    return [
+        {
+            "label": str(o.get("label", o.get("value", ""))),
+            "value": str(o.get("value", "")),
+            "displayOrder": int(o.get("displayOrder", i)),
+            "hidden": bool(o.get("hidden", False)),
+            "description": str(o.get("description", "")),
+        }
+        for i, o in enumerate(body.get("options") or [])
+    ]
+
+
 def _stage(stage_id: str, label: str, order: int, probability: str, closed: bool, now: str) -> dict[str, Any]:
     return {
         "label": label,

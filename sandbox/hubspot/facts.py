@@ -109,6 +109,21 @@ _FIELD_TYPES = frozenset(
         "phonenumber",
     }
 )
+#: what ``PATCH /crm/v3/properties/{objectType}/{propertyName}`` takes (``PropertyUpdate``)
+_PROPERTY_UPDATE_FIELDS = frozenset(
+    {
+        "label",
+        "type",
+        "fieldType",
+        "groupName",
+        "description",
+        "options",
+        "displayOrder",
+        "hidden",
+        "formField",
+        "calculationFormula",
+    }
+)
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 #: custom workflow action definitions: ``/automation/v4/actions/{appId}[/{definitionId}]`` (not ``callbacks``)
 _ACTION_DEFINITIONS_PATH = re.compile(r"^/automation/v4/actions/(\d+)(?:/([^/]+))?/?$")

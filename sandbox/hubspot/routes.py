@@ -322,6 +322,10 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
     def create_property(object_type: str) -> Response:
         return _json_response(state.define_property(object_type, _body()), 201)
 
+    @app.patch("/crm/v3/properties/<object_type>/<name>")
+    def update_property(object_type: str, name: str) -> Response:
+        return _json_response(state.update_property(object_type, name, _body()))
+
     @app.get("/crm/v3/properties/<object_type>/groups")
     def groups(object_type: str) -> Response:
         with state.lock:

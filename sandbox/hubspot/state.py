@@ -19,7 +19,14 @@ from sandbox.hubspot.actions import (
     _action_validation_error,
     _refuse_unknown,
 )
-from sandbox.hubspot.catalog import _GROUPS, _STANDARD_PROPERTIES, _option, _property_json, default_pipelines
+from sandbox.hubspot.catalog import (
+    _GROUPS,
+    _STANDARD_PROPERTIES,
+    _option,
+    _options_of,
+    _property_json,
+    default_pipelines,
+)
 from sandbox.hubspot.errors import HubSpotApiError, _missing, _not_found, _problem, _validation_error
 from sandbox.hubspot.facts import (
     _ACTION_CREATE_FIELDS,
@@ -31,6 +38,7 @@ from sandbox.hubspot.facts import (
     _NAME_PATTERN,
     _PRIMARY_TYPES,
     _PROPERTY_TYPES,
+    _PROPERTY_UPDATE_FIELDS,
     _REVERSE_TYPE,
     _TYPE_ALIASES,
     _V3_ASSOCIATION_KEY,
@@ -247,16 +255,7 @@ class HubSpotState:
                     "OBJECT_ALREADY_EXISTS",
                     context={"name": [name]},
                 )
-            options = [
-                {
-                    "label": str(o.get("label", o.get("value", ""))),
-                    "value": str(o.get("value", "")),
-                    "displayOrder": int(o.get("displayOrder", i)),
-                    "hidden": bool(o.get("hidden", False)),
-                    "description": str(o.get("description", "")),
-                }
-                for i, o in enumerate(body.get("options") or [])
-            ]
+            options = _options_of(body)
             prop = _property_json(
                 name,
                 str(body["label"]),
@@ -272,6 +271,48 @@ class HubSpotState:
             )
             prop["createdUserId"] = prop["updatedUserId"] = "1"
             self.properties[object_type][name] = prop
+            return prop
+
+    def update_property(self, object_type: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PATCH /crm/v3/properties/{objectType}/{propertyName}``: the fields given replace the stored ones
+        (``options`` as a whole list); HubSpot's own properties keep their definition."""
+        with self.lock:
+            object_type = normalize_type(object_type)
+            prop = self.properties[object_type].get(name)
+            if prop is None:
+                raise _missing(f"Unable to find property {name}", name=name)
+            unknown = sorted(set(body) - _PROPERTY_UPDATE_FIELDS)
+            if unknown:
+                raise HubSpotApiError(
+                    400,
+                    f"Invalid input JSON: unknown field(s) {', '.join(unknown)}",
+                    "VALIDATION_ERROR",
+                    context={"unknown": unknown},
+                )
+            if prop["modificationMetadata"]["readOnlyDefinition"]:
+                raise HubSpotApiError(
+                    400,
+                    f"Property {name} is defined by HubSpot; its definition cannot be changed.",
+                    "VALIDATION_ERROR",
+                )
+            kind, field_type = body.get("type", prop["type"]), body.get("fieldType", prop["fieldType"])
+            if kind not in _PROPERTY_TYPES or field_type not in _FIELD_TYPES:
+                raise HubSpotApiError(
+                    400, f"Invalid type/fieldType combination: {kind}/{field_type}", "VALIDATION_ERROR"
+                )
+            group = body.get("groupName", prop["groupName"])
+            if group not in self.groups[object_type]:
+                raise HubSpotApiError(
+                    400, f"No property group named '{group}' exists for {object_type}.", "VALIDATION_ERROR"
+                )
+            for key in ("label", "description", "displayOrder", "hidden", "formField", "calculationFormula"):
+                if key in body:
+                    prop[key] = body[key]
+            prop.update(type=str(kind), fieldType=str(field_type), groupName=str(group))
+            if "options" in body:
+                prop["options"] = _options_of(body)
+            prop["updatedAt"] = _iso(self.clock.now())
+            prop["updatedUserId"] = "1"
             return prop
 
     def define_group(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -489,6 +489,43 @@ class HubSpotClient:
             created.append(str(spec.name))
         return created
 
+    def add_property_options(
+        self, object_type: str, name: str, options: Iterable[Mapping[str, Any]]
+    ) -> list[str]:
+        """Add to the enumeration property ``name`` the ``options`` (``value``, ``label``, ``description``) whose
+        value it lacks, after the ones it has (kept as they are, a portal's own included). Returns the values
+        added; nothing is written when none is missing, so a second call changes nothing."""
+        from hubspot.crm.properties import OptionInput, PropertyUpdate
+
+        api = self._api("crm.properties.core_api")
+        current = self._call("properties.get", api.get_by_name, object_type, name)
+        kept = [
+            OptionInput(
+                label=str(o.label),
+                value=str(o.value),
+                display_order=int(o.display_order if o.display_order is not None else index),
+                hidden=bool(o.hidden),
+                description=str(o.description or ""),
+            )
+            for index, o in enumerate(current.options or [])
+        ]
+        have = {o.value for o in kept}
+        added = [o for o in options if str(o["value"]) not in have]
+        if not added:
+            return []
+        new = [
+            OptionInput(
+                label=str(o.get("label", o["value"])),
+                value=str(o["value"]),
+                display_order=len(kept) + index,
+                hidden=False,
+                description=str(o.get("description", "")),
+            )
+            for index, o in enumerate(added)
+        ]
+        self._call("properties.update", api.update, object_type, name, PropertyUpdate(options=kept + new))
+        return [str(o["value"]) for o in added]
+
     # -- the account ------------------------------------------------------------------------------------------
 
     def read_account_details(self) -> AccountDetails:

@@ -117,6 +117,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     counter = CallCounter()
     hubspot = HubSpotClient.from_settings(settings, metrics=counter, clock=clock)
     install(freee_box, hubspot, settings, store.tokens, clock)
+    # freee_payment_terms as installed before it became a dropdown: a text field passes on whatever was typed
+    hubspot_box.state.update_property(
+        "companies", "freee_payment_terms", {"type": "string", "fieldType": "text", "options": []}
+    )
     stored = store.tokens.load_token()
     assert stored is not None
     canaries.freee_tokens = [stored.tokens.access_token, stored.tokens.refresh_token]

@@ -48,12 +48,14 @@ from hubspot.crm.properties import (
     CollectionResponsePropertyGroupNoPaging,
     CollectionResponsePropertyNoPaging,
     ModelProperty,
+    OptionInput,
     PropertyCreate,
     PropertyGroup,
     PropertyGroupCreate,
+    PropertyUpdate,
 )
 
-from sandbox.hubspot import HubSpotSandbox, create_hubspot_sandbox
+from sandbox.hubspot import HubSpotApiError, HubSpotSandbox, create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import FakeClock
 from sdk.hubspot import COMPANY_PROPERTIES, CONTACT_PROPERTIES, LINE_ITEM_PROPERTIES
@@ -451,6 +453,62 @@ def test_properties_and_groups(hs: HubSpot) -> None:
     with pytest.raises(PropertiesApiException) as missing:
         core.get_by_name("companies", "freee_nope")
     assert missing.value.status == 404
+
+
+def test_a_property_update_replaces_the_options_given_and_the_dropdown_then_refuses_other_values(
+    hs: HubSpot, sandbox: HubSpotSandbox
+) -> None:
+    core = hs.crm.properties.core_api
+    core.create(
+        "companies",
+        PropertyCreate(
+            name="freee_terms_contract",
+            label="支払条件",
+            type="enumeration",
+            field_type="select",
+            group_name="companyinformation",
+            options=[
+                OptionInput(
+                    label="月末締め翌月末払い",
+                    value="month_end_next_month_end",
+                    display_order=0,
+                    hidden=False,
+                )
+            ],
+        ),
+    )
+    updated = core.update(
+        "companies",
+        "freee_terms_contract",
+        PropertyUpdate(
+            options=[
+                OptionInput(
+                    label="月末締め翌月末払い",
+                    value="month_end_next_month_end",
+                    display_order=0,
+                    hidden=False,
+                ),
+                OptionInput(
+                    label="請求日から30日後", value="net_30", display_order=1, hidden=False, description="net"
+                ),
+            ]
+        ),
+    )
+    assert isinstance(updated, ModelProperty)
+    assert [(o.value, o.label, o.description) for o in updated.options] == [
+        ("month_end_next_month_end", "月末締め翌月末払い", ""),
+        ("net_30", "請求日から30日後", "net"),
+    ]
+    assert updated.type == "enumeration" and updated.label == "支払条件"  # fields not given are kept
+    sandbox.create_company(name="株式会社ドロップダウン", freee_terms_contract="net_30")
+    with pytest.raises(HubSpotApiError, match="not one of the allowed options"):
+        sandbox.create_company(name="株式会社テキスト", freee_terms_contract="翌月末")
+    with pytest.raises(PropertiesApiException) as missing:
+        core.update("companies", "freee_nope", PropertyUpdate(label="x"))
+    assert missing.value.status == 404
+    with pytest.raises(PropertiesApiException) as hubspots_own:
+        core.update("companies", "name", PropertyUpdate(label="x"))
+    assert hubspots_own.value.status == 400
 
 
 def test_callback_completion_is_recorded(hs: HubSpot, sandbox: HubSpotSandbox) -> None:

@@ -1,12 +1,20 @@
-"""The README shows the figures ``make bench`` last measured, not a hand-copied table that drifts from them."""
+"""The README shows the figures ``make bench`` last measured, not a hand-copied table that drifts from them; and
+what the READMEs say the HubSpot dropdowns accept (and what each payment terms form means) is what the code does."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
+from datetime import date
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from sdk.properties import property_definitions
+from sdk.settings import PropertyNames
+from sdk.tax import TaxRate
+from sdk.terms import parse_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,3 +120,93 @@ def test_the_readme_commands_table_is_one_table():
     assert registered <= documented, (
         f"commands missing from the README's table: {sorted(registered - documented)}"
     )
+
+
+# --- the dropdowns: what the READMEs say HubSpot accepts is what setup hubspot defines -----------------------------
+
+README_EN = (ROOT / "README.md").read_text(encoding="utf-8")
+README_JA = (ROOT / "README.ja.md").read_text(encoding="utf-8")
+BILLED = (date(2026, 11, 20), date(2026, 11, 21))
+
+
+def table(readme: str, header_start: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the markdown table whose header row starts with ``header_start``."""
+    lines = readme.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return rows
+
+
+def codes(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def dropdown_options(name: str) -> list[tuple[str, str]]:
+    [definition] = [
+        d for ds in property_definitions(PropertyNames()).values() for d in ds if d["name"] == name
+    ]
+    assert definition["type"] == "enumeration"
+    return [(o["value"], o["label"]) for o in definition["options"]]
+
+
+@pytest.mark.parametrize(
+    ("readme", "header"), [(README_EN, "| dropdown value |"), (README_JA, "| 値（コード） |")]
+)
+def test_the_readmes_list_exactly_the_payment_terms_dropdown_with_true_due_dates(readme, header):
+    rows = table(readme, header)
+    assert [(codes(r[0])[0], r[1]) for r in rows] == dropdown_options("freee_payment_terms")
+    for value, _, *due in rows:
+        terms = parse_terms(codes(value)[0])
+        assert due == [terms.due_date(billed).isoformat() for billed in BILLED], value
+
+
+@pytest.mark.parametrize(
+    ("readme", "header"), [(README_EN, "| written as (any of) |"), (README_JA, "| 書き方（いずれも可） |")]
+)
+def test_every_written_form_in_the_readmes_means_its_code_and_due_dates(readme, header):
+    rows = table(readme, header)
+    assert len(rows) >= 10
+    for forms, code, meaning, *due in rows:
+        [canonical] = codes(code)
+        for form in codes(forms):
+            assert parse_terms(form).code == canonical, form
+        terms = parse_terms(canonical)
+        assert due == [terms.due_date(billed).isoformat() for billed in BILLED], forms
+        if readme is README_EN and "day 31" not in meaning:
+            assert meaning == terms.label_en
+    written = {form for row in rows for form in codes(row[0])}
+    for asked in (
+        "月末締め翌月末払い",
+        "末締め翌月末",
+        "翌月末",
+        "翌々月末",
+        "20日締め翌月10日払い",
+        "翌月10日",
+    ):
+        assert asked in written
+    for asked in (
+        "納品後30日",
+        "請求後30日以内",
+        "請求日から30日",
+        "請求日から30日後",
+        "30日後",
+        "NET30",
+        "net 30",
+    ):
+        assert asked in written
+
+
+def test_the_readmes_list_exactly_the_tax_rate_dropdown():
+    expected = [(rate.value, rate.label_ja) for rate in TaxRate]
+    options = dropdown_options("freee_tax_rate")
+    assert [value for value, _ in options] == [value for value, _ in expected]
+    assert all(label.startswith(ja) for (_, label), (_, ja) in zip(options, expected, strict=True))
+    [row] = [line for line in README_EN.splitlines() if line.startswith("| `freee_tax_rate`")]
+    listed = row.split(" | ")[2].split(":")[0]
+    assert re.findall(r"`([^`]+)` \(([^)]+)\)", listed) == expected
+    [line] = [line for line in README_JA.splitlines() if line.startswith("ドロップダウン：")]
+    assert re.findall(r"`([^`]+)`（(.+?)）(?:、|。)", line) == expected

@@ -27,6 +27,34 @@ def test_preview_of_the_examples_shows_invoices_and_reasons():
     assert "請求書を作成できません" in result.output
 
 
+def test_the_examples_payment_terms_written_in_japanese_are_read():
+    examples = json.loads(EXAMPLES.read_text(encoding="utf-8"))
+    terms = {
+        e["deal"]["id"]: ((e.get("company") or {}).get("properties") or {}).get("freee_payment_terms")
+        for e in examples
+    }
+    result = run("preview", "--file", str(EXAMPLES), "--json")
+    shown = {d["deal_id"]: d for d in json.loads(result.stdout)}
+    due = {
+        terms[deal_id]: (d["draft"]["due_date"], d["draft"]["payment_terms"], d["draft"]["payment_terms_ja"])
+        for deal_id, d in shown.items()
+        if d["status"] == "ok" and terms[deal_id] and not terms[deal_id].isascii()
+    }
+    assert due == {
+        "20日締め翌月10日払い": (
+            "2026-12-10",
+            "close_20_next_month_day_10",
+            "20日締め翌月10日払い",
+        ),  # billed 11-16
+        "末締め翌月末払い": ("2026-11-30", "month_end_next_month_end", "月末締め翌月末払い"),  # billed 10-09
+        "請求日から30日": ("2026-12-05", "net_30", "請求日から30日後"),  # billed 11-05
+    }
+    unreadable = [d for deal_id, d in shown.items() if terms[deal_id] == "手形120日"]  # a promissory note
+    assert [p["code"] for p in unreadable[0]["problems"]].count("company.payment_terms_invalid") == 1
+    human = run("preview", "--file", str(EXAMPLES), "--today", "2026-11-25")
+    assert "(20日締め翌月10日払い)" in human.output
+
+
 def test_preview_json_is_machine_readable_and_complete():
     result = run("preview", "--file", str(EXAMPLES), "--json", "--company-id", "77")
     assert result.exit_code == 0, result.output

@@ -25,8 +25,10 @@ from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import SystemClock
 from sdk.freee.tokens import TokenSet
+from sdk.properties import PAYMENT_TERMS_OPTIONS
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
+from sdk.terms import parse_terms
 
 runner = CliRunner()
 CLIENT_SECRET = "sandbox-client-secret"
@@ -104,6 +106,98 @@ def test_setup_hubspot_dry_run_then_create_then_nothing_left(empty_portal):
     again = runner.invoke(app, ["setup", "hubspot"], env=env)
     assert again.exit_code == 0, again.output
     assert "すべて作成済み" in again.output and "nothing to create" in again.output
+
+
+def writes(box: Any) -> list[str]:
+    """The property definitions written so far (create and update calls)."""
+    return [
+        f"{c.method} {c.path}"
+        for c in box.api_calls
+        if c.method in ("POST", "PATCH") and "/properties/" in c.path
+    ]
+
+
+def test_setup_hubspot_makes_payment_terms_a_dropdown_of_codes_with_japanese_labels(empty_portal):
+    box, env = empty_portal
+    result = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    stored = box.state.properties["companies"]["freee_payment_terms"]
+    assert (stored["type"], stored["fieldType"]) == ("enumeration", "select")
+    options = {o["value"]: o["label"] for o in stored["options"]}
+    assert [o["value"] for o in stored["options"]] == [code for code, _, _ in PAYMENT_TERMS_OPTIONS]
+    assert options["month_end_next_month_end"] == "月末締め翌月末払い"
+    assert options["close_20_next_month_day_10"] == "20日締め翌月10日払い"
+    assert options["net_30"] == "請求日から30日後"
+    for code, label in options.items():
+        assert parse_terms(label) == parse_terms(code) and parse_terms(code).code == code
+    assert box.state.properties["line_items"]["freee_tax_rate"]["options"][1]["value"] == "8_reduced"
+
+
+def test_setup_hubspot_leaves_an_older_text_payment_terms_property_as_it_is_and_says_so(empty_portal):
+    box, env = empty_portal
+    box.define_property(
+        "companies", "freee_payment_terms", group="freee"
+    )  # text, as an older version made it
+    company = box.create_company(name="株式会社テキスト", freee_payment_terms="末締め翌月末")
+
+    first = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    companies = next(o for o in json.loads(first.stdout)["objects"] if o["object_type"] == "companies")
+    assert companies["mismatched"] == [
+        {"name": "freee_payment_terms", "found": "string/text", "expected": "enumeration/select"}
+    ]
+    assert "freee_payment_terms" in companies["existing"] and companies["options_added"] == {}
+    assert box.state.properties["companies"]["freee_payment_terms"]["type"] == "string"
+    assert (
+        box.properties_of("companies", company)["freee_payment_terms"] == "末締め翌月末"
+    )  # still there, still read
+
+    before = writes(box)
+    again = runner.invoke(app, ["setup", "hubspot"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "freee_payment_terms exists as string/text" in again.stderr and "フィールドタイプ" in again.stderr
+    assert "nothing to create" in again.output
+    assert writes(box) == before
+
+
+def test_setup_hubspot_adds_missing_payment_terms_options_once_keeping_the_portals_own(empty_portal):
+    box, env = empty_portal
+    box.define_property(
+        "companies",
+        "freee_payment_terms",
+        type="enumeration",
+        field_type="select",
+        group="freee",
+        options=["month_end_next_month_end", "net_30", "our_own_terms"],
+    )
+    missing = [
+        code for code, _, _ in PAYMENT_TERMS_OPTIONS if code not in ("month_end_next_month_end", "net_30")
+    ]
+
+    dry = runner.invoke(app, ["setup", "hubspot", "--dry-run", "--json"], env=env)
+    companies = next(o for o in json.loads(dry.stdout)["objects"] if o["object_type"] == "companies")
+    assert companies["options_added"] == {"freee_payment_terms": missing}
+    assert (
+        len(box.state.properties["companies"]["freee_payment_terms"]["options"]) == 3
+    )  # a dry run changes nothing
+
+    first = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    companies = next(o for o in report["objects"] if o["object_type"] == "companies")
+    assert companies["options_added"] == {"freee_payment_terms": missing} and report["updated"] == 1
+    stored = box.state.properties["companies"]["freee_payment_terms"]["options"]
+    assert [o["value"] for o in stored] == ["month_end_next_month_end", "net_30", "our_own_terms", *missing]
+    assert stored[2]["label"] == "our_own_terms"  # the portal's own option, as it was
+    assert {o["value"]: o["label"] for o in stored}["close_20_next_month_end"] == "20日締め翌月末払い"
+    assert [o["displayOrder"] for o in stored] == list(range(len(stored)))
+
+    before = writes(box)
+    again = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert json.loads(again.stdout)["updated"] == 0 and json.loads(again.stdout)["created"] == 0
+    assert writes(box) == before  # a second run writes nothing
+    human = runner.invoke(app, ["setup", "hubspot"], env=env)
+    assert "すべて作成済み" in human.output
 
 
 def test_setup_hubspot_without_a_portal_id_says_which_portal_the_token_belongs_to(empty_portal):

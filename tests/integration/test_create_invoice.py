@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.world import World, build_world
+from sandbox.hubspot import HubSpotApiError
 from sdk.clock import SystemClock
 from sdk.errors import DealBusy, Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown
@@ -108,10 +109,28 @@ def test_api_budget_per_won_deal(world: World):
     ]
 
 
+def test_payment_terms_from_the_dropdown_or_an_older_text_property_give_the_due_date(world: World):
+    with pytest.raises(HubSpotApiError, match="not one of the allowed options"):
+        world.company(freee_payment_terms="20日締め翌月10日払い")  # the dropdown takes its codes only
+    chosen = world.company("株式会社エー", freee_payment_terms="close_20_next_month_day_10")
+    world.hubspot_box.state.update_property(  # now as an installation from before the dropdown
+        "companies", "freee_payment_terms", {"type": "string", "fieldType": "text", "options": []}
+    )
+    typed = world.company("株式会社ビー", freee_payment_terms="２０日締め 翌月１０日払い")
+    for company in (chosen, typed):
+        deal = world.deal(company=company, line_items=items(), closedate="2026-11-21T03:00:00Z")
+        assert create_invoice_for_deal(world.context(), PORTAL, deal, "test").result is Result.CREATED
+        assert world.deal_props(deal)["freee_due_date"] == "2027-01-10"  # closes 12-20, paid 01-10
+
+
 def test_invalid_deal_shows_every_reason_and_creates_nothing_in_freee(world: World):
+    # an installation from before the dropdown: its text property holds whatever was typed
+    world.hubspot_box.state.update_property(
+        "companies", "freee_payment_terms", {"type": "string", "fieldType": "text", "options": []}
+    )
     deal = world.deal(
         company=world.company(
-            freee_invoice_registration_number="T1234567890123", freee_payment_terms="翌月末"
+            freee_invoice_registration_number="T1234567890123", freee_payment_terms="翌月末頃"
         ),
         line_items=[
             {"name": "品目", "quantity": 0, "price": 100},

@@ -59,7 +59,7 @@ def test_the_default_settings_file_is_read_from_the_working_directory(tmp_path):
 def test_every_bad_setting_is_named_at_once_with_its_variable(monkeypatch):
     monkeypatch.setenv("TAX__ROUNDING", "bankers")
     monkeypatch.setenv("FREEE_COMPANY_ID", "abc")
-    monkeypatch.setenv("PAYMENT_TERMS_DEFAULT", "翌月末")
+    monkeypatch.setenv("PAYMENT_TERMS_DEFAULT", "翌月40日")
     monkeypatch.setenv("FREEE_API_BASE", "ftp://x")
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -67,6 +67,7 @@ def test_every_bad_setting_is_named_at_once_with_its_variable(monkeypatch):
     assert len(caught.value.problems) == 4
     for fragment in ("TAX__ROUNDING", "FREEE_COMPANY_ID", "PAYMENT_TERMS_DEFAULT", "FREEE_API_BASE", "floor"):
         assert fragment in text
+    assert "pay day 40 is not 1-31" in text and "支払日40日は使えません" in text  # why, in both languages
     assert "Traceback" not in text
 
 
@@ -98,6 +99,23 @@ def test_an_environment_value_that_is_not_json_names_its_setting(monkeypatch):
         and "JSON" in problem
         and "hubspot-freee.toml" not in problem
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("翌月末", "month_end_next_month_end"),
+        ("20日締め 翌月10日払い", "close_20_next_month_day_10"),
+        ("NET30", "net_30"),
+    ],
+)
+def test_default_payment_terms_may_be_written_in_japanese_and_are_kept_as_their_code(
+    monkeypatch, written, code
+):
+    monkeypatch.setenv("PAYMENT_TERMS_DEFAULT", written)
+    settings = load_settings()
+    assert settings.payment_terms_default == code
+    assert settings.default_terms.code == code
 
 
 def test_a_toml_file_that_does_not_parse_is_a_settings_error(tmp_path, monkeypatch):

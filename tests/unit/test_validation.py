@@ -6,6 +6,7 @@ import pytest
 from sdk.errors import ValidationFailed
 from sdk.settings import load_settings
 from sdk.tax import TaxRate
+from sdk.terms import parse_terms
 from sdk.validation import registration_number_is_valid, validate_deal
 from tests.conftest import TODAY
 from tests.factories import VALID_REGISTRATION, bundle, company, contact, line_item
@@ -64,7 +65,7 @@ def test_every_problem_is_reported_at_once_not_only_the_first(settings):
         name=None,
         closedate=None,
         deal_currency_code="USD",
-        company_=company(freee_invoice_registration_number="T1234567890123", freee_payment_terms="翌月末"),
+        company_=company(freee_invoice_registration_number="T1234567890123", freee_payment_terms="手形120日"),
     )
     failure = problems_of(deal, settings)
     assert sorted(failure.codes) == sorted(
@@ -306,6 +307,36 @@ def test_registration_number_is_normalised_to_upper_case(settings):
         today=TODAY,
     )
     assert draft.registration_number == "T7000012050002"
+
+
+@pytest.mark.parametrize(
+    ("terms", "due"),
+    [
+        ("20日締め翌月10日払い", date(2026, 12, 10)),  # billed 11-20: closes 11-20
+        ("翌月末", date(2026, 12, 31)),
+        ("末締め翌々月末払い", date(2027, 1, 31)),
+        ("請求後３０日以内", date(2026, 12, 20)),
+        ("close_15_next_month_end", date(2027, 1, 31)),  # billed 11-20: closes 12-15
+    ],
+)
+def test_the_companys_written_payment_terms_give_the_due_date(settings, terms, due):
+    deal = bundle(line_item(), company_=company(freee_payment_terms=terms), closedate="2026-11-20T03:00:00Z")
+    draft = validate_deal(deal, settings, today=TODAY)
+    assert draft.due_date == due
+    assert draft.terms.code == parse_terms(terms).code
+
+
+def test_unreadable_payment_terms_say_why_and_what_is_accepted_in_both_languages(settings):
+    failure = problems_of(bundle(line_item(), company_=company(freee_payment_terms="翌月40日払い")), settings)
+    [problem] = failure.problems
+    assert problem.code == "company.payment_terms_invalid"
+    assert problem.field == "company.freee_payment_terms"
+    assert (
+        "翌月40日払い" in problem.ja
+        and "支払日40日は使えません" in problem.ja
+        and "20日締め翌月10日払い" in problem.ja
+    )
+    assert "pay day 40 is not 1-31" in problem.en and "close_N_next_month_day_D" in problem.en
 
 
 def test_property_names_come_from_settings():

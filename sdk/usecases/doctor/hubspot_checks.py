@@ -157,7 +157,8 @@ def check_properties(hubspot: HubSpotReader, names: PropertyNames, object_type: 
             env = env_name(f"properties.{fields.get(definition['name'], '?')}")
             wrong.append(
                 f"{definition['name']} is {found.get('type')}, expected {definition['type']} "
-                f"(delete it in HubSpot and run setup again, or point {env} at another name)"
+                f"(change its field type in HubSpot, or delete it there and run setup again, or point {env} at "
+                "another name)"
             )
             continue
         lacking = [
@@ -165,7 +166,8 @@ def check_properties(hubspot: HubSpotReader, names: PropertyNames, object_type: 
         ]
         if lacking:
             wrong.append(
-                f"{definition['name']} lacks the option(s) {', '.join(lacking)} (add them in HubSpot)"
+                f"{definition['name']} lacks the option(s) {', '.join(lacking)} "
+                "(run `hubspot-freee setup hubspot`: it adds them)"
             )
     if missing or wrong:
         detail = "; ".join(
