@@ -10,7 +10,7 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from cli.common import (
     EXIT_INCOMPLETE,
@@ -53,23 +53,49 @@ def _worker_json(result: Any) -> dict[str, Any]:
 
 
 _WORKER_STYLES = {"done": "green", "retry": "yellow", "dead": "red", "hold": "magenta"}
+#: a worker result in a person's words (ja + en)
+RESULT_WORDS = {
+    "created": "created / 作成",
+    "already_invoiced": "already invoiced / 作成済み",
+    "invalid": "cannot be invoiced / 請求不可",
+    "not_won": "not won / 受注ではない",
+    "deal_missing": "deal not in HubSpot / 取引なし",
+    "flagged_lost": "left its won stage / 受注取消",
+    "cancelled": "invoice cancelled / 請求書取消",
+    "retry": "will retry / 再試行",
+    "gave_up": "gave up / 断念",
+    "refused": "another portal's: refused / 他ポータルのため拒否",
+    "malformed": "unreadable message / 読めないメッセージ",
+    "held": "held / 保留",
+}
 
 
-def _worker_line(result: Any) -> str:
+def _worker_line(result: Any) -> Text:
+    """One line per message, for a person: what happened (ja + en), the deal, the invoice and its amount; data
+    is never read as markup."""
+    from sdk.money import format_yen
+
     data = _worker_json(result)
     style = _WORKER_STYLES[data["disposition"]]
     what = f"deal {data['deal_id']}" if data["deal_id"] else f"message {data['message_id']}"
-    line = f"[{style}]{data['result']}[/] {what} (attempt {data['attempt']})"
-    if data["invoice_number"]:
-        line += f" freee {data['invoice_number']}"
-    if data["retry_in"] is not None:
-        line += f" · retry in {data['retry_in']:.0f}s"
+    line = Text.assemble(
+        (RESULT_WORDS.get(data["result"], data["result"]), style),
+        f" · {what} · attempt {data['attempt']} / {data['attempt']}回目",
+    )
+    invoice = result.outcome.invoice if result.outcome is not None else None
+    if invoice is not None:
+        line.append(f" · freee {invoice.invoice_number} {format_yen(invoice.amount_total)}")
+    if data["retry_in"] is not None and data["disposition"] == "retry":
+        line.append(f" · retry in {data['retry_in']:.0f} s / {data['retry_in']:.0f}秒後に再試行")
     if data["disposition"] == "dead":
-        line += " · [red]dead-lettered[/]"
+        line.append(" · dead-lettered / デッドレターへ", style="red")
     if data["disposition"] == "hold":
-        line += " · [magenta]held: freee is disconnected, run `hubspot-freee setup freee`[/]"
+        line.append(
+            " · held: freee is disconnected, run `hubspot-freee setup freee` / freee接続切れのため保留",
+            style="magenta",
+        )
     if data["error"] and data["disposition"] != "done":
-        line += f"\n    [dim]{data['error']}[/]"
+        line.append(f"\n    {data['error']}", style="dim")
     return line
 
 
@@ -99,27 +125,35 @@ def worker(
         if as_json:
             typer.echo(json.dumps(_worker_json(result), ensure_ascii=False))
         else:
-            console.print(_worker_line(result), highlight=False)
+            console.print(_worker_line(result))
 
     if once:
         results = _on_queue(queue, lambda: drain(ctx, queue, on_result=report))
         done = sum(1 for r in results if r.disposition is Disposition.DONE)
         if not as_json:
+            count = {d: sum(1 for r in results if r.disposition is d) for d in Disposition}
             console.print(
-                f"handled {len(results)} message(s): [green]{done} done[/], "
-                f"[yellow]{sum(1 for r in results if r.disposition is Disposition.RETRY)} to retry[/], "
-                f"[red]{sum(1 for r in results if r.disposition is Disposition.DEAD)} dead-lettered[/], "
-                f"[magenta]{sum(1 for r in results if r.disposition is Disposition.HOLD)} held[/]"
-                f" / 処理 {len(results)} 件"
+                Text.assemble(
+                    f"handled {len(results)} message(s) / 処理 {len(results)} 件: ",
+                    (f"{done} done / 完了", "green"),
+                    ", ",
+                    (f"{count[Disposition.RETRY]} to retry / 再試行", "yellow"),
+                    ", ",
+                    (f"{count[Disposition.DEAD]} dead-lettered / デッドレター", "red"),
+                    ", ",
+                    (f"{count[Disposition.HOLD]} held / 保留", "magenta"),
+                )
             )
         raise typer.Exit(0 if done == len(results) else EXIT_INCOMPLETE)
 
     with stopped_by_signals(threading.Event()) as stop:
         if not as_json:
-            console.print(f"worker on {queue!r}; Ctrl-C to stop / 停止は Ctrl-C", style="dim")
+            console.print(Text(f"worker on {queue!r}; Ctrl-C to stop / 停止は Ctrl-C", style="dim"))
         handled = run_worker(ctx, queue, stop=stop, poll_interval=poll_interval, on_result=report)
     if not as_json:
-        console.print(f"stopped after {handled} message(s) / 停止しました", style="dim")
+        console.print(
+            Text(f"stopped after {handled} message(s) / {handled} 件処理して停止しました", style="dim")
+        )
 
 
 dlq_app = typer.Typer(
@@ -137,23 +171,31 @@ def dlq_list(
     queue = open_queue(settings_from(config))
     dead = _on_queue(queue, lambda: queue.dead_letters(limit))
     if as_json:
-        rows = [{"message_id": m.id, "attempts": m.attempts, "body": m.body} for m in dead]
+        rows = [
+            {"message_id": m.id, "attempts": m.attempts, "reason": m.reason, "body": m.body} for m in dead
+        ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"dead letters · {len(dead)}", show_header=True, header_style="bold")
-    deals = ["" if m.body.get("deal_id") is None else str(m.body["deal_id"]) for m in dead]
-    table.add_column("message id", no_wrap=True, min_width=max((len(m.id) for m in dead), default=10))
-    table.add_column("deal", no_wrap=True, min_width=max((len(d) for d in deals), default=4))
-    table.add_column("attempts", justify="right", no_wrap=True, min_width=8)
-    table.add_column("body", overflow="fold")
-    for m, deal in zip(dead, deals, strict=True):
+    console.print(Text(f"dead letters / デッドレター: {len(dead)}", style="bold"))
+    for m in dead:  # one block each: readable at 80 columns and in a pipe, data never read as markup
+        deal = m.body.get("deal_id")
+        console.print(
+            Text.assemble(
+                ("• ", "red"),
+                (f"message {m.id}", "bold"),
+                f" · deal {deal}" if deal is not None else " · (no deal / 取引なし)",
+                f" · received {m.attempts} times / 受信 {m.attempts} 回",
+            )
+        )
+        console.print(Text(f"    last error / 最後のエラー: {m.reason or '-'}"))
         body = json.dumps(m.body, ensure_ascii=False, separators=(",", ":"))
-        table.add_row(m.id, deal, str(m.attempts), body if len(body) <= 120 else body[:119] + "…")
-    console.print(table)
+        console.print(Text(f"    {body if len(body) <= 120 else body[:119] + '…'}", style="dim"))
     if dead:
         console.print(
-            "replay after fixing the cause / 原因を解消後に再実行: hubspot-freee dlq redrive --all (or --id ID)",
-            style="dim",
+            Text(
+                "replay after fixing the cause / 原因を解消後に再実行: hubspot-freee dlq redrive --all (or --id ID)",
+                style="dim",
+            )
         )
 
 
@@ -182,9 +224,14 @@ def dlq_redrive(
     if as_json:
         typer.echo(json.dumps({"redriven": moved, "not_found": missing}))
     else:
-        console.print(f"[green]{moved}[/] message(s) back on the queue / キューに戻しました")
+        console.print(
+            Text(f"{moved} message(s) back on the queue / {moved} 件をキューに戻しました", style="green")
+        )
         if missing:
             err.print(
-                f"[yellow]{missing} id(s) not in the dead-letter queue / 見つからないID {missing} 件[/]"
+                Text(
+                    f"{missing} id(s) not in the dead-letter queue / 見つからないID {missing} 件",
+                    style="yellow",
+                )
             )
     raise typer.Exit(EXIT_INCOMPLETE if missing else 0)

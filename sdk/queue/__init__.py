@@ -50,6 +50,8 @@ class Message:
     body: dict[str, Any]
     attempts: int
     receipt: str
+    reason: str = ""
+    """Why a dead letter died (given to :meth:`Queue.dead_letter`, or ``received N times``): dead letters only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,8 @@ class Queue(Protocol):
         ...
 
     def dead_letters(self, limit: int = 100) -> list[Message]:
-        """The dead letters, oldest first (``attempts``: how often each was received before it died)."""
+        """The dead letters, oldest first (``attempts``: how often each was received before it died; ``reason``:
+        why)."""
         ...
 
     def redrive(

@@ -142,20 +142,13 @@ class SQLiteQueue:
     def dead_letters(self, limit: int = 100) -> list[Message]:
         with self._tx(immediate=False) as db:
             rows = db.execute(
-                "SELECT id, body, attempts FROM queue_messages WHERE queue = ? AND dead = 1"
+                "SELECT id, body, attempts, dead_reason FROM queue_messages WHERE queue = ? AND dead = 1"
                 " ORDER BY dead_at, seq LIMIT ?",
                 (self.name, limit),
             ).fetchall()
-        return [Message(r["id"], decode_body(r["body"]), r["attempts"], "") for r in rows]
-
-    def dead_reason(self, message_id: str) -> str | None:
-        """Why a dead letter died (as given to :meth:`dead_letter`, or the receive count)."""
-        with self._tx(immediate=False) as db:
-            row = db.execute(
-                "SELECT dead_reason FROM queue_messages WHERE queue = ? AND id = ? AND dead = 1",
-                (self.name, message_id),
-            ).fetchone()
-        return None if row is None else str(row[0] or "")
+        return [
+            Message(r["id"], decode_body(r["body"]), r["attempts"], "", r["dead_reason"] or "") for r in rows
+        ]
 
     def redrive(
         self, message_ids: Sequence[str] | None = None, *, on_moved: Callable[[int], None] | None = None

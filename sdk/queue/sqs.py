@@ -250,11 +250,14 @@ class SQSQueue:
     def _dead(self, raw: dict[str, Any]) -> Message:
         attributes = raw.get("MessageAttributes") or {}
         attempts = attributes.get("attempts", {}).get("StringValue")
+        count = int(attempts) if attempts is not None else self.max_receives
+        reason = attributes.get("dead_reason", {}).get("StringValue")
         return Message(
             self._dead_id(raw),
             decode_body(str(raw.get("Body", ""))),
-            int(attempts) if attempts is not None else self.max_receives,
+            count,
             str(raw["ReceiptHandle"]),
+            str(reason) if reason else f"received {count} times",  # moved by SQS's redrive policy
         )
 
     def _release(self, messages: Sequence[dict[str, Any]]) -> None:

@@ -562,7 +562,7 @@ class Stand:
         letters = queue.dead_letters(limit=10_000)
         self.report.note(f"dead letters {when}", len(letters))
         for letter in letters:
-            reason = queue.dead_reason(letter.id) or ""
+            reason = letter.reason
             kind = reason.split(":", 1)[0].strip() or "(no reason)"
             self.report.note(f"dead letters {when}: {kind}")
             if kind in AUTH_ERRORS:

@@ -107,7 +107,6 @@ def expected_state(
 def _whereabouts(stand: Stand, deal: str) -> str:
     """What our side knows of a deal that did not end with one invoice: its ledger row, its last history events,
     its queue messages, what the deal shows — so a failure on a fresh seed says where to look before a replay."""
-    from sdk.queue.sqlite import SQLiteQueue
 
     row = stand.store.get_ledger(stand.settings.hubspot_portal_id or 0, deal)
     ledger = (
@@ -118,13 +117,7 @@ def _whereabouts(stand: Stand, deal: str) -> str:
     )
     history = stand.store.history(stand.settings.hubspot_portal_id or 0, deal)[-4:]
     queue = stand.queue()
-    letters = []
-    if isinstance(queue, SQLiteQueue):
-        letters = [
-            (queue.dead_reason(m.id) or "")[:120]
-            for m in queue.dead_letters(10_000)
-            if m.body.get("deal_id") == deal
-        ]
+    letters = [m.reason[:120] for m in queue.dead_letters(10_000) if m.body.get("deal_id") == deal]
     names = stand.settings.properties
     try:
         shown = stand.hubspot_box.properties_of("deals", deal)

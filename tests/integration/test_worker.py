@@ -556,16 +556,18 @@ def test_cli_dlq_list_and_redrive_one_then_all(cli):
     good = queue.send(job(deal))
     bad = queue.send({"type": "unknown", "note": "株式会社"})
     for message in queue.receive(10, 60):
-        queue.dead_letter(message, "test")
+        queue.dead_letter(message, "[bold red]FreeeServerError[/]: 503 [retry]")
     listed = run(env, "dlq", "list", "--json")
     assert listed.exit_code == 0, listed.output
     rows = {r["message_id"]: r for r in json.loads(listed.stdout)}
     assert set(rows) == {good, bad}
     assert rows[good]["body"]["deal_id"] == deal
     assert rows[good]["attempts"] == 1
+    assert rows[good]["reason"] == "[bold red]FreeeServerError[/]: 503 [retry]"
     table = run(env, "dlq", "list")
     assert good in table.output
     assert "dlq redrive" in table.output
+    assert "最後のエラー: [bold red]FreeeServerError[/]: 503 [retry]" in table.output  # shown as it is
     one = run(env, "dlq", "redrive", "--id", good)
     assert one.exit_code == 0, one.output
     assert "1 message(s) back on the queue" in one.output

@@ -163,6 +163,7 @@ def test_message_received_max_receives_times_goes_to_the_dead_letter_queue(queue
     message_id = die(queue, clock)
     [dead] = queue.dead_letters()
     assert (dead.id, dead.body, dead.attempts) == (message_id, JOB, MAX_RECEIVES)
+    assert dead.reason == f"received {MAX_RECEIVES} times"
     assert queue.depth() == QueueDepth(visible=0, in_flight=0, dead=1)
     expire(clock)
     assert queue.receive(10, VISIBILITY) == []
@@ -190,6 +191,7 @@ def test_dead_letter_moves_a_received_message_at_once_keeping_an_unparsable_body
     [dead] = queue.dead_letters()
     assert dead.body == {"_unparsed": "not json {"}
     assert dead.attempts == 1
+    assert dead.reason == "malformed body"
     assert queue.redrive() == 1
     assert receive_one(queue).body == {"_unparsed": "not json {"}
 
