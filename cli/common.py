@@ -85,7 +85,9 @@ def run_guarded(action: Any) -> Any:
     except AuthError as exc:
         raise fail(f"not authorised / 認証エラー: {exc}") from None
     except Retryable as exc:
-        err.print(f"[yellow]temporary failure, try again later / 一時的なエラー:[/] {exc}")
+        err.print(
+            Text.assemble(("temporary failure, try again later / 一時的なエラー: ", "yellow"), str(exc))
+        )
         raise typer.Exit(EXIT_INCOMPLETE) from None
     except HubSpotRequestError as exc:
         raise fail(f"HubSpot refused the request: {exc}") from None

@@ -119,8 +119,13 @@ def preview(
         for bundle, result in zip(bundles, results, strict=True):
             _render(bundle, result)
         console.print(
-            f"\n[bold]{len(results)}[/] deals: [green]{len(results) - invalid} ready to invoice[/], "
-            f"[red]{invalid} cannot be invoiced[/] / 請求可能 {len(results) - invalid} 件・不備 {invalid} 件"
+            Text.assemble(
+                f"\n{len(results)} deals: ",
+                (f"{len(results) - invalid} ready to invoice", "green"),
+                ", ",
+                (f"{invalid} cannot be invoiced", "red"),
+                f" / 請求可能 {len(results) - invalid} 件・不備 {invalid} 件",
+            )
         )
         if freee_company is None:
             err.print(
@@ -194,7 +199,11 @@ def _render(bundle: DealBundle, result: dict[str, Any]) -> None:
             body.append(f"  {p['ja']}\n")
             body.append(f"  {p['en']}", style="dim")
         console.print(
-            Panel(body, title=f"[red]✗ {title}[/]", subtitle="請求書を作成できません / cannot be invoiced")
+            Panel(
+                body,
+                title=Text(f"✗ {title}", style="red"),
+                subtitle=Text("請求書を作成できません / cannot be invoiced"),
+            )
         )
         return
     draft = result["draft"]
@@ -206,9 +215,9 @@ def _render(bundle: DealBundle, result: dict[str, Any]) -> None:
     lines.add_column("金額", justify="right")
     for line in draft["lines"]:
         lines.add_row(
-            line["description"],
-            line["quantity"],
-            line["unit_price"],
+            Text(line["description"]),
+            Text(line["quantity"]),
+            Text(line["unit_price"]),
             TaxRate(line["tax_rate"]).label_ja,
             format_yen(line["amount"]),
         )
@@ -222,17 +231,19 @@ def _render(bundle: DealBundle, result: dict[str, Any]) -> None:
             TaxRate(r["rate"]).label_ja, format_yen(r["net"]), format_yen(r["tax"]), format_yen(r["gross"])
         )
     taxes.add_row(
-        "[bold]合計 / total[/]",
+        Text("合計 / total", style="bold"),
         format_yen(draft["net"]),
         format_yen(draft["tax_total"]),
-        f"[bold]{format_yen(draft['total'])}[/]",
+        Text(format_yen(draft["total"]), style="bold"),
     )
-    header = (
-        f"請求先 [bold]{draft['company']}[/] 御中 · 件名 {draft['subject']}\n"
-        f"請求日 {draft['billing_date']} · 期日 [bold]{draft['due_date']}[/] ({draft['payment_terms_ja']}) · "
-        f"{'外税' if draft['entry_method'] == 'out' else '内税'}"
+    header = Text.assemble(
+        "請求先 ",
+        (str(draft["company"]), "bold"),
+        f" 御中 · 件名 {draft['subject']}\n請求日 {draft['billing_date']} · 期日 ",
+        (str(draft["due_date"]), "bold"),
+        f" ({draft['payment_terms_ja']}) · {'外税' if draft['entry_method'] == 'out' else '内税'}",
     )
     parts: list[Any] = [header, lines, taxes]
     for w in result["warnings"]:
-        parts.append(f"[yellow]⚠ {w['code']}: {w['ja']} / {w['en']}[/]")
-    console.print(Panel(Group(*parts), title=f"[green]✓ {title}[/]"))
+        parts.append(Text(f"⚠ {w['code']}: {w['ja']} / {w['en']}", style="yellow"))
+    console.print(Panel(Group(*parts), title=Text(f"✓ {title}", style="green")))

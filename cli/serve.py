@@ -126,7 +126,10 @@ def serve(
         table.add_row(route.method, f"{base}{route.path}")
     console.print(table)
     console.print(
-        f"worker: {'separate (--no-worker)' if no_worker else 'in this process'} · Ctrl-C to stop / 停止は Ctrl-C"
+        Text(
+            f"worker: {'separate (--no-worker) / 別プロセス' if no_worker else 'in this process / 同じプロセス'}"
+            " · Ctrl-C to stop / 停止は Ctrl-C"
+        )
     )
     # a worker thread that died is started again (and /healthz says so); the stop lets its message finish
     serve_until_signalled(server, stop, worker.check if worker is not None else None)
@@ -151,6 +154,6 @@ def demo() -> None:
         raise fail(str(failed)) from None
     if run.problems:
         for problem in run.problems:
-            err.print(f"[red]•[/] {problem}", highlight=False, soft_wrap=True)
+            err.print(Text.assemble(("• ", "red"), problem), soft_wrap=True)
         raise fail(f"{len(run.problems)} values differ from the plan / 想定と異なる値があります")
-    console.print("[bold green]demo finished: every step did what it should / デモ完了[/]")
+    console.print(Text("demo finished: every step did what it should / デモ完了", style="bold green"))

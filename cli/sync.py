@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import EXIT_INCOMPLETE, console, context, err, fail, progress_bar, run_guarded
 from cli.options import ConfigOption, JsonOption, flag
@@ -59,5 +60,5 @@ def sync_payments_command(
         )
         console.print(table)
         for message in summary.errors:
-            err.print(f"[red]•[/] {message}", highlight=False, soft_wrap=True)
+            err.print(Text.assemble(("• ", "red"), message), soft_wrap=True)
     raise typer.Exit(0 if summary.ok else EXIT_INCOMPLETE)

@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from local.loop import Loop
 from sandbox import PORTAL_ID
@@ -430,12 +431,12 @@ def _print_tables(console: Console, world: _World, run: DemoRun) -> None:
         number = shown.get(names.deal_invoice_number) or "—"
         if deal.expect_sync != "created":
             reason = (shown.get(names.deal_sync_error) or "").split(" / ")[0][:40]
-            status = f"[red]{shown.get(names.deal_sync_status)}[/] {reason}"
+            status = Text.assemble((shown.get(names.deal_sync_status) or "", "red"), f" {reason}")
         else:
             status = _status_style(shown.get(names.deal_payment_status) or "")
         deals.add_row(
-            deal.name,
-            by_key[deal.company].name,
+            Text(deal.name),
+            Text(by_key[deal.company].name),
             number,
             _yen(shown.get(names.deal_amount_invoiced)),
             status,
@@ -452,7 +453,7 @@ def _print_tables(console: Console, world: _World, run: DemoRun) -> None:
     for company in COMPANIES:
         shown = world.hubspot_box.properties_of("companies", run.companies[company.key])
         companies.add_row(
-            company.name,
+            Text(company.name),
             _yen(shown.get(names.company_outstanding_total)),
             _yen(shown.get(names.company_overdue_total)),
             shown.get(names.company_overdue_invoice_count) or "0",
@@ -466,19 +467,22 @@ def _yen(value: str | None) -> str:
     return f"¥{int(value):,}" if value and value.lstrip("-").isdigit() else "—"
 
 
-def _status_style(status: str) -> str:
+def _status_style(status: str) -> Text:
     colour = {"paid": "green", "partially_paid": "yellow", "unpaid": "white", "overdue": "bold red"}
-    return f"[{colour.get(status, 'white')}]{status}[/]"
+    return Text(status, style=colour.get(status, "white"))
 
 
-def _risk_style(risk: str) -> str:
-    return f"[{ {'none': 'green', 'watch': 'yellow', 'overdue': 'bold red'}.get(risk, 'white') }]{risk}[/]"
+def _risk_style(risk: str) -> Text:
+    return Text(risk, style={"none": "green", "watch": "yellow", "overdue": "bold red"}.get(risk, "white"))
 
 
 def _print_timings(console: Console, run: DemoRun) -> None:
     total = sum(seconds for _, seconds in run.timings)
     console.print(
-        f"[dim]{len(run.timings)} steps in {total:.1f}s / 全{len(run.timings)}ステップ {total:.1f}秒[/]"
+        Text(
+            f"{len(run.timings)} steps in {total:.1f}s / 全{len(run.timings)}ステップ {total:.1f}秒",
+            style="dim",
+        )
     )
 
 
@@ -489,8 +493,8 @@ class _Stepper:
     @contextmanager
     def __call__(self, title: str) -> Iterator[None]:
         started = time.perf_counter()
-        self.console.print(f"[bold]▶ {title}[/]")
+        self.console.print(Text(f"▶ {title}", style="bold"))
         yield
         elapsed = time.perf_counter() - started
         self.run.timings.append((title, elapsed))
-        self.console.print(f"  [green]✓[/] {elapsed:.1f}s")
+        self.console.print(Text.assemble("  ", ("✓", "green"), f" {elapsed:.1f}s"))
