@@ -26,6 +26,7 @@ from functions.app import ROUTES
 from sdk.queue import DLQ_SUFFIX
 from sdk.settings import LEASE_MARGIN_SECONDS, SECRETS_ENV, Settings
 from sdk.store.dynamodb import TTL_ATTRIBUTE
+from sdk.store.dynamodb.table import ATTRIBUTE_DEFINITIONS, COMPANY_INDEX, GLOBAL_SECONDARY_INDEXES
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "test"
@@ -324,10 +325,8 @@ def test_the_table_matches_the_dynamodb_store():
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    assert {(a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]} == {
-        ("pk", "S"),
-        ("sk", "S"),
-    }
+    assert sorted(properties["AttributeDefinitions"], key=str) == sorted(ATTRIBUTE_DEFINITIONS, key=str)
+    assert properties["GlobalSecondaryIndexes"] == GLOBAL_SECONDARY_INDEXES
     assert properties["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["DeletionPolicy"] == "Retain"
@@ -343,6 +342,20 @@ def test_the_payment_sync_runs_every_15_minutes_and_early_each_morning_in_tokyo(
     (daily,) = [s for s in schedules if s.startswith("cron(")]
     _minute, hour, *_ = daily.removeprefix("cron(").split()
     assert (int(hour) + 9) % 24 in range(4, 8)  # EventBridge cron is UTC; 04:00–07:59 Asia/Tokyo
+
+
+def test_only_the_card_reads_the_company_index_and_only_by_query():
+    on_index = {
+        function["handler"]: [
+            set(_listed(s["Action"]))
+            for s in _statements(resources()[function["role"]])
+            if s["Resource"] == {"Fn::Sub": f"${{Table.Arn}}/index/{COMPANY_INDEX}"}
+        ]
+        for function in functions().values()
+    }
+    assert {handler: found for handler, found in on_index.items() if found} == {
+        "functions.cards.lambda_handler": [{"dynamodb:Query"}]
+    }
 
 
 # ------------------------------------------------------------------------------------------ roles, secrets
