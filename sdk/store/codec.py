@@ -42,9 +42,7 @@ def problems_to_plain(problems: tuple[Problem, ...]) -> list[dict[str, str]]:
 
 def problems_from_plain(data: Any) -> tuple[Problem, ...]:
     """What :func:`problems_to_plain` made (nothing kept, e.g. a row written before: none)."""
-    return tuple(
-        Problem(str(p["code"]), str(p["field"]), str(p["ja"]), str(p["en"])) for p in data or ()
-    )
+    return tuple(Problem(str(p["code"]), str(p["field"]), str(p["ja"]), str(p["en"])) for p in data or ())
 
 
 def detail_to_json(detail: Mapping[str, Any]) -> str:

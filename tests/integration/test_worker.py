@@ -160,7 +160,9 @@ def test_freee_failing_every_time_gives_up_after_max_receives_onto_the_deal(worl
     assert "3回試行しましたが" in error
     assert "Gave up creating the freee invoice after 3 attempts" in error
     assert "hubspot-freee dlq redrive" in error
-    assert "FreeeServerError" in error
+    assert "[freee.unavailable]" in error and "freee was unavailable" in error
+    assert "FreeeServerError" not in error and "/iv/invoices" not in error  # those are for the log
+    assert "FreeeServerError" in (world.store.get_ledger(PORTAL, deal).last_error or "")
     assert world.invoices() == []
     assert world.store.get_ledger(PORTAL, deal).state is LedgerState.FAILED
     assert "gave_up" in [e.event for e in world.store.history(PORTAL, deal)]
@@ -226,6 +228,7 @@ def test_blocked_workflow_action_is_completed_with_the_invoice(world: World, que
         "freee_invoice_url": invoice["report_url"],
         "result": "created",
         "error_message": "",
+        "warning_message": "",
         "hs_execution_state": "SUCCESS",
     }
 

@@ -15,6 +15,7 @@ from functions.app import Services, create_app
 from functions.worker import drain
 from local.world import World, build_world
 from sdk.clock import SystemClock
+from sdk.hubspot.errors import HubSpotRetryable
 from sdk.queue import InvoiceJob
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store import Store
@@ -73,6 +74,7 @@ def test_won_deal_is_invoiced_inline_with_output_fields(client, world):
         "freee_invoice_url": invoice["report_url"],
         "result": "created",
         "error_message": "",
+        "warning_message": "",
         "hs_execution_state": "SUCCESS",
     }
     again = call(client, action(deal)).json["outputFields"]
@@ -316,6 +318,6 @@ def test_fallback_message_that_gives_up_does_not_complete_an_action_already_comp
     job = InvoiceJob(
         portal_id=PORTAL, deal_id=deal, trigger="workflow_action", callback_id="cb-done", waiter=True
     )
-    give_up(world.context(), job, 5, "HubSpotRetryable: 503")
+    give_up(world.context(), job, 5, HubSpotRetryable("HubSpot answered 503", status=503, operation="x"))
     [completed] = completions(world, "cb-done")
     assert completed["result"] == "created"

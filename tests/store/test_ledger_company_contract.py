@@ -17,7 +17,9 @@ from sdk.store import Failure, Intent, LedgerState, Store
 from tests.store.records import NOW, PORTAL, claim, invoice
 
 BILLED = date(2026, 11, 20)
-WARNING = Problem("deal.amount_mismatch", "amount", "取引の金額と明細の合計が一致しません。", "The amounts differ.")
+WARNING = Problem(
+    "deal.amount_mismatch", "amount", "取引の金額と明細の合計が一致しません。", "The amounts differ."
+)
 REASON = Problem("freee.unavailable", "freee", "freeeに接続できませんでした。", "freee could not be reached.")
 
 
@@ -61,7 +63,11 @@ def test_a_failure_keeps_its_reasons_until_the_invoice_is_recorded(store: Store)
     failed = store.record_failure(
         PORTAL, "9001", "t1", Failure(LedgerState.FAILED, "FreeeUnavailable: GET /x", reasons=(REASON,)), NOW
     )
-    assert (failed.reasons, failed.warnings, failed.last_error) == ((REASON,), (WARNING,), "FreeeUnavailable: GET /x")
+    assert (failed.reasons, failed.warnings, failed.last_error) == (
+        (REASON,),
+        (WARNING,),
+        "FreeeUnavailable: GET /x",
+    )
     assert store.get_ledger(PORTAL, "9001") == failed
 
     assert claim(store, "t2").granted
