@@ -111,9 +111,8 @@ def standing_as_of(row: LedgerRow, settings: Settings, today: date) -> PaymentSt
     outstanding = min(max(_written_int(written.get(names.deal_amount_outstanding), total), 0), total)
     paid = _written_int(written.get(names.deal_amount_paid), total - outstanding)
     paid_date = _written_date(written.get(names.deal_paid_date))
-    last_payment = (
-        invoice.last_payment_date or paid_date
-    )  # a row the sync has not read since it kept the date
+    # the latest payment as the sync read it from freee (a partial one too); a row kept before: the paid date
+    last_payment = invoice.last_payment_date or paid_date
     return _standing(
         total, paid, outstanding, due, today, paid_date if outstanding == 0 else None, last_payment
     )
