@@ -97,11 +97,27 @@ def test_invalid_deal_fails_and_continues_with_the_reasons(client, world):
     assert world.invoices() == []
 
 
+def test_a_deal_whose_amount_differs_from_its_line_items_is_invoiced_with_a_warning(client, world):
+    deal = world.deal(
+        company=world.company(),
+        line_items=[{"name": "保守", "quantity": 1, "price": 149999}],
+        amount="165000",
+    )
+    fields = call(client, action(deal)).json["outputFields"]
+    assert (fields["result"], fields["error_message"]) == ("created", "")
+    assert fields["warning_message"].startswith("[deal.amount_mismatch]")
+    assert "¥149,999" in fields["warning_message"]
+    assert world.deal_props(deal)["freee_sync_warning"] == fields["warning_message"]
+    again = call(client, action(deal)).json["outputFields"]
+    assert (again["result"], again["warning_message"]) == ("already_invoiced", fields["warning_message"])
+
+
 def test_busy_freee_blocks_and_the_worker_completes_the_callback(client, world, queue):
     deal = world.deal(company=world.company(), line_items=[{"name": "x", "quantity": 1, "price": 1000}])
     world.freee_box.faults.script("5xx", "5xx", "5xx", "5xx", path_prefix="/api/1/partners")
     fields = call(client, action(deal, callback="cb-busy")).json["outputFields"]
     assert (fields["result"], fields["hs_execution_state"]) == ("pending", "BLOCK")
+    assert fields["error_message"] == ""  # queued, not failed: no failure message while it waits
     assert queue.depth().total >= 1
     world.freee_box.faults.reset()
     drain(world.context(), queue)
