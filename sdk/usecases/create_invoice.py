@@ -388,7 +388,7 @@ def marked_invoices(
 
 
 def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
-    """What the deal should show for its invoice, the warnings validation gave for it included (empty when none).
+    """What the deal should show for its invoice, with the warnings validation gave for it (or their clearing).
     The payment status is set only the first time: afterwards it belongs to the payment sync."""
     names = ctx.settings.properties
     invoice = row.invoice
@@ -401,7 +401,7 @@ def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
         names.deal_due_date: invoice.due_date.isoformat() if invoice.due_date else "",
         names.deal_sync_status: "created",
         names.deal_sync_error: "",
-        names.deal_sync_warning: lines(row.warnings),
+        **_warning_change(ctx, row, row.warnings),
     }
     if names.deal_payment_status not in row.written:
         values[names.deal_payment_status] = "unpaid"
@@ -413,10 +413,12 @@ def _changed(wanted: Mapping[str, str], written: Mapping[str, str]) -> dict[str,
 
 
 def _warning_change(ctx: Context, row: LedgerRow | None, warnings: tuple[Problem, ...]) -> dict[str, str]:
-    """The deal's ``freee_sync_warning`` for ``warnings``, if the deal does not show that already (an empty value
-    clears a warning that no longer holds)."""
+    """The deal's ``freee_sync_warning`` for ``warnings`` when the deal does not show that already: the warnings,
+    or an empty value that clears a warning that no longer holds (nothing when there never was one)."""
     name = ctx.settings.properties.deal_sync_warning
-    return _changed({name: lines(warnings)}, row.written if row is not None else {})
+    shown = (row.written if row is not None else {}).get(name) or ""
+    wanted = lines(warnings)
+    return {name: wanted} if wanted != shown else {}
 
 
 def _write_back(
