@@ -3,7 +3,8 @@
 The benchmarks (each prints its figures and writes ``benchmarks/<name>.json``): ``import_time``,
 ``lambda_import`` (from the artifact ``make package-check`` built), ``freee_rate_limit``, ``dynamodb_rate_limit``
 (moto), ``webhook_ack``, ``won_to_invoice``, ``payment_sync`` (10,000 invoices on a real-time clock: 3–4 minutes),
-``burst``, ``sweep`` (10,000 won deals on a real-time clock: 3–4 minutes of freee's list limit).
+``burst``, ``sweep`` (10,000 won deals on a real-time clock: 3–4 minutes of freee's list limit), ``card`` (the balance
+card at 1,000 and 100,000 ledger rows on SQLite, 1,000 on DynamoDB under moto: about 4 minutes).
 ``--quick`` passes smaller sizes (and says so in both files); the default is the sizes of the issues.
 ``--only NAME`` (repeatable) runs a subset and keeps the other benchmarks' records from the last
 ``results.json`` of the same kind (quick or not), e.g. to measure a timing again at a lower load.
@@ -46,6 +47,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "payment_sync": (["--speed", "1"], ["--invoices", "3100", "--companies", "50", "--speed", "4"]),
     "burst": ([], ["--deals", "100", "--companies", "20"]),
     "sweep": (["--speed", "1"], ["--deals", "1000", "--companies", "50"]),
+    "card": ([], ["--sqlite", "1000", "--dynamodb", "200", "--reads", "100"]),
 }
 
 
@@ -299,6 +301,19 @@ def rows(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str]]:
                 _met(ratio is not None and ratio <= 1.2 and result["queued_exactly_the_missing"]),
             )
         )
+
+    if not failed("card"):
+        for run in records["card"]["result"]["runs"]:
+            deal, company = run["deal_card"], run["company_card"]
+            out.append(
+                (
+                    f"balance card, {run['store']}, {run['rows']:,} ledger rows: deal / company view, p99 (p50)",
+                    f"{_ms(deal['p99_ms'])} ({_ms(deal['p50_ms'])}) / {_ms(company['p99_ms'])}"
+                    f" ({_ms(company['p50_ms'])})",
+                    "—",
+                    "",
+                )
+            )
     return out
 
 

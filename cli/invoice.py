@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -29,7 +30,7 @@ from cli.common import (
     settings_from,
 )
 from cli.options import ConfigOption, JsonOption, flag
-from sdk.errors import ForeignPortal
+from sdk.errors import ForeignPortal, Problem
 from sdk.money import format_yen
 
 DealOption = Annotated[str, typer.Option("--deal", help="HubSpot deal id")]
@@ -70,6 +71,7 @@ def invoice_create(
             "freee_request": plan.freee_request,
             "hubspot_deal_write": plan.deal_write,
             "problems": [p.as_dict() for p in plan.problems],
+            "warnings": [w.as_dict() for w in plan.warnings],
         }
         if as_json:
             typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -79,6 +81,7 @@ def invoice_create(
                     Group(
                         f"won stage / 受注: {'yes' if plan.won else '[red]no[/]'} · ledger: {data['ledger_state'] or '-'}"
                         f" · partner: {plan.partner or '-'}",
+                        *_problem_lines(plan.problems, plan.warnings),
                         "[bold]freee POST /iv/invoices[/] (not sent / 未送信)",
                         json.dumps(plan.freee_request, ensure_ascii=False, indent=2)
                         if plan.freee_request
@@ -102,6 +105,7 @@ def invoice_create(
         "total": outcome.invoice.amount_total if outcome.invoice else None,
         "adopted": outcome.adopted,
         "problems": [p.as_dict() for p in outcome.problems],
+        "warnings": [w.as_dict() for w in outcome.warnings],
     }
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -121,10 +125,17 @@ def _print_outcome(outcome: Any) -> None:
         )
     else:
         console.print(f"[red]{outcome.result.value}[/] deal {outcome.deal_id}")
-    for problem in outcome.problems:
-        console.print(
-            f"  ✗ [bold]{problem.code}[/] ({problem.field})\n    {problem.ja}\n    [dim]{problem.en}[/]"
-        )
+    for line in _problem_lines(outcome.problems, outcome.warnings):
+        console.print(line, highlight=False)
+
+
+def _problem_lines(problems: tuple[Problem, ...], warnings: tuple[Problem, ...]) -> list[str]:
+    """Each problem (✗) and warning (⚠) as the deal shows them: code, field, Japanese, English."""
+    return [
+        f"  {mark} [bold]{p.code}[/] ({p.field})\n    {escape(p.ja)}\n    [dim]{escape(p.en)}[/]"
+        for mark, group in (("[red]✗[/]", problems), ("[yellow]⚠[/]", warnings))
+        for p in group
+    ]
 
 
 @invoice_app.command("show")
@@ -160,8 +171,11 @@ def invoice_show(
     if row is not None:
         table = Table(title=f"ledger · deal {deal}", show_header=False)
         for key, value in _row_json(row, [])["ledger"].items():
-            table.add_row(key, "" if value is None else str(value))
+            if key not in ("reasons", "warnings"):
+                table.add_row(key, "" if value is None else str(value))
         console.print(table)
+        for line in _problem_lines(row.reasons, row.warnings):
+            console.print(line, highlight=False)
     events = Table(title="history / 履歴", show_header=True, header_style="bold")
     for column in ("at", "event", "trigger", "detail"):
         events.add_column(column)
@@ -193,6 +207,8 @@ def _row_json(row: Any, history: list[Any]) -> dict[str, Any]:
             "amount_total": invoice.amount_total if invoice else None,
             "due_date": invoice.due_date.isoformat() if invoice and invoice.due_date else None,
             "last_error": row.last_error,
+            "reasons": [p.as_dict() for p in row.reasons],
+            "warnings": [w.as_dict() for w in row.warnings],
             "written": dict(row.written),
         }
     return {

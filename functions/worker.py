@@ -8,7 +8,8 @@ Thin, like every handler: parse the body (:class:`~sdk.queue.InvoiceJob`), call 
 * :class:`~sdk.errors.DealBusy` / :class:`~sdk.errors.Retryable` (or anything unexpected): the
   message comes back after the error's ``retry_after`` (else a growing back-off).
 * The last allowed attempt (``attempts >= max_receives``) that fails gives up: the deal shows
-  ``freee_sync_status=failed`` and why (ja / en, with how to replay it), a blocked workflow action is completed
+  ``freee_sync_status=failed`` and why (ja / en, in a rep's words, with how to replay it: :mod:`sdk.usecases.reasons`;
+  the exception goes to the log), a blocked workflow action is completed
   with ``failed`` so the workflow does not hang, and the message goes to the dead-letter queue.
 * :class:`~sdk.freee.errors.FreeeDisconnected` (freee refused the refresh token; an operator must run ``setup
   freee``): the message is *held* (:meth:`~sdk.queue.Queue.hold`, every ``queue_hold_seconds``) without spending
@@ -44,6 +45,7 @@ from sdk.usecases.action_outputs import action_output_fields
 from sdk.usecases.create_invoice import InvoiceOutcome, create_invoice_for_deal
 from sdk.usecases.give_up import give_up, show_retrying
 from sdk.usecases.health import HealthProblem
+from sdk.usecases.reasons import for_the_log
 from sdk.usecases.waiters import complete_queued_action
 
 if TYPE_CHECKING:
@@ -113,7 +115,7 @@ def _crashed(ctx: Context, message: Message, error: Exception, *, last: bool) ->
     """Something failed outside the job's own failure handling: retry the message (or give up on the last
     attempt) and show the deal as failed-and-retrying. A body no worker can handle, or another portal's job, goes
     to the dead-letter queue at once, as on the ordinary path. Every step is guarded: this must not raise."""
-    described = f"{error.__class__.__name__}: {error}"
+    described = for_the_log(error)
     try:
         job: InvoiceJob | None = InvoiceJob.model_validate(message.body)
     except Exception:
@@ -128,11 +130,11 @@ def _crashed(ctx: Context, message: Message, error: Exception, *, last: bool) ->
             message.id, Disposition.DEAD, message.attempts, job, error=f"refused ({described})", refused=True
         )
     if last:
-        _quietly(lambda: give_up(ctx, job, message.attempts, described))
+        _quietly(lambda: give_up(ctx, job, message.attempts, error))
         return WorkerResult(
             message.id, Disposition.DEAD, message.attempts, job, error=described, gave_up=True
         )
-    _quietly(lambda: show_retrying(ctx, job, message.attempts, described))
+    _quietly(lambda: show_retrying(ctx, job, message.attempts, error))
     delay = retry_delay(error, message.attempts)
     return WorkerResult(message.id, Disposition.RETRY, message.attempts, job, delay=delay, error=described)
 
@@ -204,7 +206,7 @@ def _handle_message(ctx: Context, message: Message, *, max_receives: int) -> Wor
 
 def _failed(ctx: Context, message: Message, job: InvoiceJob, error: Exception, *, last: bool) -> WorkerResult:
     logger = get_logger()
-    described = f"{error.__class__.__name__}: {error}"
+    described = for_the_log(error)
     event = {
         "event": "message_failed",
         "message_id": message.id,
@@ -220,11 +222,11 @@ def _failed(ctx: Context, message: Message, job: InvoiceJob, error: Exception, *
         if isinstance(error, Retryable):
             logger.warning(event | {"retry_in": delay})
         if not isinstance(error, DealBusy):  # a busy deal is another worker's: it says what it does
-            show_retrying(ctx, job, message.attempts, described)
+            show_retrying(ctx, job, message.attempts, error)
         return WorkerResult(
             message.id, Disposition.RETRY, message.attempts, job, delay=delay, error=described
         )
-    give_up(ctx, job, message.attempts, described)
+    give_up(ctx, job, message.attempts, error)
     return WorkerResult(message.id, Disposition.DEAD, message.attempts, job, error=described, gave_up=True)
 
 

@@ -29,8 +29,13 @@ class Problem:
         return {"code": self.code, "field": self.field, "ja": self.ja, "en": self.en}
 
     def line(self) -> str:
-        """One human line in both languages, as written to ``freee_sync_error``."""
+        """One human line in both languages, as written to ``freee_sync_error`` / ``freee_sync_warning``."""
         return f"[{self.code}] {self.ja} / {self.en}"
+
+
+def lines(problems: Iterable[Problem]) -> str:
+    """Problems one per line, Japanese then English: what a deal property holds ("" for none)."""
+    return "\n".join(p.line() for p in problems)
 
 
 class HubSpotFreeeError(Exception):
@@ -48,10 +53,12 @@ class SettingsError(HubSpotFreeeError):
 
 
 class ValidationFailed(HubSpotFreeeError):
-    """The input cannot become a freee invoice. Terminal for this attempt; carries every problem."""
+    """The input cannot become a freee invoice. Terminal for this attempt; carries every problem, and the warnings
+    found beside them (what would not stop the invoice)."""
 
-    def __init__(self, problems: Iterable[Problem]) -> None:
+    def __init__(self, problems: Iterable[Problem], warnings: Iterable[Problem] = ()) -> None:
         self.problems = tuple(problems)
+        self.warnings = tuple(warnings)
         if not self.problems:
             raise ValueError("ValidationFailed needs at least one problem")
         super().__init__("; ".join(p.line() for p in self.problems))
@@ -62,7 +69,7 @@ class ValidationFailed(HubSpotFreeeError):
 
     def summary(self) -> str:
         """All problems, one per line, Japanese then English: what the rep reads on the deal."""
-        return "\n".join(p.line() for p in self.problems)
+        return lines(self.problems)
 
 
 class Retryable(HubSpotFreeeError):

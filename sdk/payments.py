@@ -3,15 +3,17 @@
 - :func:`payment_standing`: one invoice from what freee says (the invoice and its accounting deal) on ``today``:
   paid, partially paid, unpaid or overdue, with the amounts paid and outstanding and the days overdue;
 - :func:`standing_as_of`: one invoice as its deal was last written, moved to ``today`` (no freee call);
-- :func:`company_rollup`: one company's outstanding and overdue balance over its invoices, and its risk flag.
+- :func:`company_rollup`: one company's outstanding and overdue balance over its invoices, and its risk flag;
+- :func:`company_rollups`: which ledger rows count for which company, and each company's rollup over them.
 
 The payment sync (:mod:`sdk.usecases.sync_payments`) writes these to HubSpot; the balance card
-(:mod:`sdk.usecases.balance`) shows them. Dates are Asia/Tokyo calendar dates; money is int yen.
+(:mod:`sdk.usecases.balance`) shows them, through the same :func:`company_rollups`, so the card shows what the
+sync wrote to the company. Dates are Asia/Tokyo calendar dates; money is int yen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -109,7 +111,11 @@ def standing_as_of(row: LedgerRow, settings: Settings, today: date) -> PaymentSt
     outstanding = min(max(_written_int(written.get(names.deal_amount_outstanding), total), 0), total)
     paid = _written_int(written.get(names.deal_amount_paid), total - outstanding)
     paid_date = _written_date(written.get(names.deal_paid_date))
-    return _standing(total, paid, outstanding, due, today, paid_date if outstanding == 0 else None, paid_date)
+    # the latest payment as the sync read it from freee (a partial one too); a row kept before: the paid date
+    last_payment = invoice.last_payment_date or paid_date
+    return _standing(
+        total, paid, outstanding, due, today, paid_date if outstanding == 0 else None, last_payment
+    )
 
 
 def _standing(
@@ -181,6 +187,29 @@ def company_rollup(standings: Iterable[PaymentStanding], today: date, settings: 
             watch = True
     risk = PaymentRisk.OVERDUE if late else PaymentRisk.WATCH if watch else PaymentRisk.NONE
     return CompanyRollup(outstanding, overdue, count, oldest, last, risk)
+
+
+def invoiced(row: LedgerRow) -> bool:
+    """A row whose invoice exists (or existed: cancelled), the rows a company rolls up."""
+    return row.invoice is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED)
+
+
+def company_rollups(
+    rows: Iterable[LedgerRow],
+    settings: Settings,
+    today: date,
+    fresh: Mapping[tuple[int, str], PaymentStanding] | None = None,
+) -> dict[tuple[int, str], CompanyRollup]:
+    """Each company's rollup, by (portal, company id), over its invoiced rows: a row's standing is the one read
+    from freee just now (``fresh``, by portal and deal), else the one its deal was last written with
+    (:func:`standing_as_of`). The payment sync writes these to the companies; the balance card shows them."""
+    by_company: dict[tuple[int, str], list[PaymentStanding]] = {}
+    for row in rows:
+        if row.company_id is None or not invoiced(row):
+            continue
+        standing = (fresh or {}).get((row.portal_id, row.deal_id)) or standing_as_of(row, settings, today)
+        by_company.setdefault((row.portal_id, row.company_id), []).append(standing)
+    return {key: company_rollup(found, today, settings) for key, found in sorted(by_company.items())}
 
 
 def _due_soon(s: PaymentStanding, today: date, settings: Settings) -> bool:

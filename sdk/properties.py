@@ -112,6 +112,12 @@ def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]
             group=g,
         ),
         _prop(
+            names.deal_sync_warning,
+            "freee連携の注意 / freee sync warning",
+            "請求書は作成できるが確認が必要な点（取引の金額と明細の合計の不一致など。日本語 / English）",
+            group=g,
+        ),
+        _prop(
             names.deal_payment_status,
             "入金状況 / payment status",
             "freeeでの入金状況",

@@ -100,6 +100,7 @@ class PropertyNames(BaseModel):
     deal_invoice_url: str = "freee_invoice_url"
     deal_sync_status: str = "freee_sync_status"
     deal_sync_error: str = "freee_sync_error"
+    deal_sync_warning: str = "freee_sync_warning"
     deal_payment_status: str = "freee_payment_status"
     deal_amount_invoiced: str = "freee_amount_invoiced"
     deal_amount_paid: str = "freee_amount_paid"

@@ -267,7 +267,7 @@ def validate_deal(bundle: DealBundle, settings: Settings, *, today: date) -> Inv
         or billing_date is None
         or subject is None
     ):
-        raise ValidationFailed(check.problems)
+        raise ValidationFailed(check.problems, check.warnings)
     return InvoiceDraft(
         portal_id=bundle.portal_id,
         deal_id=deal.id,

@@ -35,6 +35,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sdk.errors import Problem
+
 if TYPE_CHECKING:
     from sdk.freee.ratelimit import RateLimitStore
     from sdk.freee.tokens import TokenStore
@@ -74,6 +76,9 @@ class InvoiceRecord:
     due_date: date | None
     accounting_deal_id: int | None = None
     """freee's accounting deal (取引) for the invoice, once the payment sync has seen it registered."""
+    last_payment_date: date | None = None
+    """The date of the invoice's latest payment, as the payment sync last read it from freee (the company's
+    ``freee_last_payment_date`` is the latest of these; a partly paid invoice has one but no paid date)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,12 @@ class LedgerRow:
     intents: tuple[tuple[int, date], ...] = ()
     """Every (partner, billing date) any attempt noted (:meth:`Ledger.note_intent`), sorted: where an invoice whose
     answer was lost may be. ``partner_id`` / ``billing_date`` are the latest of them (or the invoice's)."""
+    reasons: tuple[Problem, ...] = ()
+    """Why the last attempt ended without an invoice (:attr:`Failure.reasons`), in words a sales rep can act on;
+    cleared when the invoice is recorded."""
+    warnings: tuple[Problem, ...] = ()
+    """What validation warned about the deal's invoice (:attr:`Intent.warnings`): it can be made, but a rep
+    should look (the deal amount differs from the line items, …)."""
 
     def claimed(self, now: datetime) -> bool:
         return self.claim_token is not None and self.claim_until is not None and self.claim_until > now
@@ -138,12 +149,17 @@ class Intent:
     company_id: str
     partner_id: int
     billing_date: date
+    warnings: tuple[Problem, ...] = ()
+    """What validation warned about the draft, kept on the row (:attr:`LedgerRow.warnings`) for the write-back."""
 
 
 @dataclass(frozen=True, slots=True)
 class Failure:
     """How an attempt ended without an invoice, for :meth:`Ledger.record_failure`: ``state`` is one of
     :data:`FAILURES`, ``error`` says why.
+
+    ``error`` is for the operator and the log (it may name an exception); ``reasons`` are what a sales rep reads
+    (the deal's ``freee_sync_error``, the balance card), kept on the row (:attr:`LedgerRow.reasons`).
 
     ``written``: what the attempt wrote onto the deal while it held the claim. ``settle_until`` (``failed`` only):
     the answer to a freee write was lost, so the invoice may exist without showing yet; the row stays claimed until
@@ -154,6 +170,7 @@ class Failure:
     error: str
     written: Mapping[str, str] = field(default_factory=dict)
     settle_until: datetime | None = None
+    reasons: tuple[Problem, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in FAILURES:
@@ -183,7 +200,14 @@ class LedgerReads(Protocol):
         ...
 
     def ledger(self, *, states: frozenset[LedgerState] | None = None) -> Iterator[LedgerRow]:
-        """Every row (only those in ``states``, when given), ordered by portal and deal."""
+        """Every row (only those in ``states``, when given), ordered by portal and deal. A full read: for the
+        payment sync and the CLI, never for one record's view."""
+        ...
+
+    def ledger_for_company(self, portal_id: int, company_id: str) -> list[LedgerRow]:
+        """The rows of one company's deals (the ``company_id`` an attempt noted), ordered by deal: a keyed read
+        (an index), never a full one. On DynamoDB the index is eventually consistent: a row written a moment ago
+        may be missing or stale; read one deal's row with :meth:`get_ledger` when that matters."""
         ...
 
 
@@ -199,7 +223,8 @@ class Ledger(LedgerReads, Protocol):
     def note_intent(self, portal_id: int, deal_id: str, token: str, intent: Intent) -> None:
         """Before calling freee, remember where the invoice will be (``intent``), so a later attempt can find it by
         its marker: its (partner, billing date) is added to the row's ``intents`` (every place any attempt used is
-        kept) and made its ``company_id`` / ``partner_id`` / ``billing_date``. Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
+        kept) and made its ``company_id`` / ``partner_id`` / ``billing_date``; its ``warnings`` replace the row's.
+        Raises :class:`ClaimLost` if ``token`` no longer holds the row."""
         ...
 
     def renew_claim(
@@ -212,8 +237,8 @@ class Ledger(LedgerReads, Protocol):
     def record_invoice(
         self, portal_id: int, deal_id: str, token: str, invoice: InvoiceRecord, now: datetime
     ) -> LedgerRow:
-        """``creating → created``; the claim is kept until :meth:`record_written` (so write-back happens once).
-        Raises :class:`ClaimLost` unless the row is ``creating`` held by ``token``."""
+        """``creating → created`` (the row's ``reasons`` cleared); the claim is kept until :meth:`record_written`
+        (so write-back happens once). Raises :class:`ClaimLost` unless the row is ``creating`` held by ``token``."""
         ...
 
     def record_failure(
@@ -221,7 +246,7 @@ class Ledger(LedgerReads, Protocol):
     ) -> LedgerRow:
         """``creating → invalid | failed`` with the error, releasing the claim (unless the failure settles); only
         from ``creating`` held by ``token`` (else :class:`ClaimLost`), so a late failure can never move a created
-        row back. ``failure.written`` is merged into the row's ``written``."""
+        row back. ``failure.written`` is merged into the row's ``written``; ``failure.reasons`` replace the row's."""
         ...
 
     def record_written(

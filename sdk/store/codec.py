@@ -1,6 +1,7 @@
 """The store's flat records (:class:`~sdk.store.InvoiceRecord`, :class:`~sdk.store.OrphanInvoice`) as plain
-values and back, for both adapters: dates and instants as ISO strings, integers and strings as they are; and a
-history event's detail as the JSON text both keep.
+values and back, for both adapters: dates and instants as ISO strings, integers and strings as they are; a ledger
+row's reasons and warnings (:class:`~sdk.errors.Problem`) as plain lists; and a history event's detail as the JSON
+text both keep.
 
 Reading goes by each field's annotation, so a number DynamoDB hands back as a ``Decimal`` becomes an ``int`` again,
 and a field missing from what was kept (a row written before the field existed) takes its default.
@@ -15,6 +16,7 @@ from dataclasses import fields
 from datetime import date, datetime
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from sdk.errors import Problem
 from sdk.store import InvoiceRecord, OrphanInvoice
 
 Record = TypeVar("Record", InvoiceRecord, OrphanInvoice)
@@ -31,6 +33,16 @@ def from_plain(kind: type[Record], data: Mapping[str, Any]) -> Record:
     """The record ``to_plain`` made (an absent field takes its default)."""
     values = {name: parse(data[name]) for name, parse in _parsers(kind).items() if name in data}
     return kind(**values)
+
+
+def problems_to_plain(problems: tuple[Problem, ...]) -> list[dict[str, str]]:
+    """Each problem as ``{code, field, ja, en}``, in order."""
+    return [p.as_dict() for p in problems]
+
+
+def problems_from_plain(data: Any) -> tuple[Problem, ...]:
+    """What :func:`problems_to_plain` made (nothing kept, e.g. a row written before: none)."""
+    return tuple(Problem(str(p["code"]), str(p["field"]), str(p["ja"]), str(p["en"])) for p in data or ())
 
 
 def detail_to_json(detail: Mapping[str, Any]) -> str:

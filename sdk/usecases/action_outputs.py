@@ -4,8 +4,13 @@ One function for every path that finishes the action: the action endpoint answer
 worker completing a blocked action's callback (``POST /automation/v4/actions/callbacks/{callbackId}/complete``).
 Later workflow steps branch on ``result``; ``hs_execution_state`` tells HubSpot whether the action succeeded
 (``SUCCESS``) or failed and the workflow should go on (``FAIL_CONTINUE``), or that it waits for the callback
-(``BLOCK``, :func:`pending_output_fields`). The custom-code "create invoice" snippet gets the same fields without
-``hs_execution_state`` (:func:`custom_code_output_fields`): it branches on ``result``.
+(``BLOCK``, :func:`pending_output_fields`: no message at all, the deal is not failing, only waiting). The
+custom-code "create invoice" snippet gets the same fields without ``hs_execution_state``
+(:func:`custom_code_output_fields`): it branches on ``result``.
+
+``error_message`` says why there is no invoice, ``warning_message`` what validation warned about an invoice that
+can be (or was) made — the deal amount differs from its line items, … — as the deal's ``freee_sync_warning`` does;
+both in Japanese and English, in words a rep can act on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ OUTPUT_FIELDS: Final = (
     "freee_invoice_url",
     "result",
     "error_message",
+    "warning_message",
     EXECUTION_STATE,
 )
 
@@ -80,14 +86,15 @@ def action_output_fields(outcome: InvoiceOutcome | None, error: str | None) -> d
         "freee_invoice_url": invoice.invoice_url if invoice else "",
         "result": result.value,
         "error_message": message,
+        "warning_message": outcome.warning_message if outcome is not None else "",
         EXECUTION_STATE: SUCCESS if succeeded else FAIL_CONTINUE,
     }
 
 
 def pending_output_fields() -> dict[str, str]:
-    """The deal is queued: ``result`` ``pending``, and HubSpot is told ``BLOCK`` (the worker, or whoever reaches
-    the deal's outcome first, completes the callback)."""
-    fields = action_output_fields(None, None)
+    """The deal is queued: ``result`` ``pending``, no message (nothing failed: the deal waits its turn), and
+    HubSpot is told ``BLOCK`` (the worker, or whoever reaches the deal's outcome first, completes the callback)."""
+    fields = dict.fromkeys(OUTPUT_FIELDS, "")
     fields["result"] = ActionResult.PENDING.value
     fields[EXECUTION_STATE] = BLOCK
     return fields

@@ -24,8 +24,9 @@ from sdk.errors import (
     Problem,
     Retryable,
     ValidationFailed,
+    lines,
 )
-from sdk.freee.errors import SETUP_FREEE, FreeeDisconnected, FreeeOutcomeUnknown, FreeeValidationError
+from sdk.freee.errors import FreeeDisconnected, FreeeOutcomeUnknown, FreeeValidationError
 from sdk.hubspot.errors import HubSpotNotFound
 from sdk.log import get_logger
 from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
@@ -39,6 +40,7 @@ from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
 from sdk.usecases.orphans import record_orphan
 from sdk.usecases.partners import resolve_partner
+from sdk.usecases.reasons import DISCONNECTED, failed_reason, for_the_log, refused_by_freee
 from sdk.validation import InvoiceDraft, validate_deal
 
 
@@ -57,7 +59,8 @@ class Result(StrEnum):
 @dataclass(frozen=True, slots=True)
 class InvoiceOutcome:
     """How one attempt at a deal's invoice ended: its ``result``, the invoice (created now, or earlier), every
-    problem that stopped it, and ``adopted`` when the invoice was found in freee from an earlier attempt."""
+    problem that stopped it, what validation warned about (``warnings``: the invoice can be made, but a rep
+    should look), and ``adopted`` when the invoice was found in freee from an earlier attempt."""
 
     result: Result
     portal_id: int
@@ -65,10 +68,15 @@ class InvoiceOutcome:
     invoice: InvoiceRecord | None = None
     problems: tuple[Problem, ...] = field(default=())
     adopted: bool = False
+    warnings: tuple[Problem, ...] = field(default=())
 
     @property
     def error_message(self) -> str:
-        return "\n".join(p.line() for p in self.problems)
+        return lines(self.problems)
+
+    @property
+    def warning_message(self) -> str:
+        return lines(self.warnings)
 
 
 #: the most invoices ``GET /iv/invoices`` lists per call, and the most partners it filters by
@@ -77,11 +85,7 @@ PARTNERS_PER_LIST = 3
 
 
 #: what a deal waiting on a reconnection to freee shows in ``freee_sync_error`` (``freee_sync_status`` ``failed``)
-FREEE_DISCONNECTED_MESSAGE = (
-    f"freee接続が切れています。運用担当者が `{SETUP_FREEE}` で再接続すると、自動で請求書を作成します。"
-    f" / The freee connection is lost. Once an operator reconnects with `{SETUP_FREEE}`, the invoice is"
-    " created automatically."
-)
+FREEE_DISCONNECTED_MESSAGE = DISCONNECTED.line()
 
 
 def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
@@ -129,7 +133,7 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
     try:
         draft = validate_deal(bundle, ctx.settings, today=today)
     except ValidationFailed as failure:
-        return _refuse(ctx, portal_id, deal_id, trigger, failure.problems)
+        return _refuse(ctx, portal_id, deal_id, trigger, failure.problems, failure.warnings)
 
     token = uuid.uuid4().hex
     claim = ctx.store.claim(
@@ -141,17 +145,18 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
 
     company = bundle.company
     assert company is not None  # noqa: S101 - validate_deal refuses a deal without a company
+    warnings = draft.warnings
     before_write = _renew_before_write(ctx, claim, token)
     try:
         partner = resolve_partner(ctx, bundle, company, before_write=before_write)
     except PartnerConflict as conflict:
-        return _fail_invalid(ctx, claim, token, trigger, (conflict.problem,))
+        return _fail_invalid(ctx, claim, token, trigger, (conflict.problem,), warnings)
     except Exception as error:
-        _fail_retryable(ctx, claim, token, trigger, error)
+        _fail_retryable(ctx, claim, token, trigger, error, warnings)
         raise
     ctx.remember(portal_id, deal_id, "partner", trigger, partner_id=partner.partner_id, how=partner.how)
     ctx.store.note_intent(
-        portal_id, deal_id, token, Intent(company.id, partner.partner_id, draft.billing_date)
+        portal_id, deal_id, token, Intent(company.id, partner.partner_id, draft.billing_date, warnings)
     )
 
     try:
@@ -167,15 +172,9 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
             )
             invoice = ctx.freee.create_invoice(request, before_send=before_write)
     except FreeeValidationError as refused:
-        problem = Problem(
-            "freee.refused",
-            "invoice",
-            f"freeeが請求書を受け付けませんでした: {'; '.join(refused.messages) or refused}",
-            f"freee refused the invoice: {'; '.join(refused.messages) or refused}",
-        )
-        return _fail_invalid(ctx, claim, token, trigger, (problem,))
+        return _fail_invalid(ctx, claim, token, trigger, (refused_by_freee(refused),), warnings)
     except Exception as error:
-        _fail_retryable(ctx, claim, token, trigger, error)
+        _fail_retryable(ctx, claim, token, trigger, error, warnings)
         raise
 
     record = _record(invoice)
@@ -196,7 +195,9 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
     )
     shown = company.prop(ctx.settings.properties.company_partner_id)
     _write_back(ctx, row, trigger, token=token, partner_id=partner.partner_id, company_shows=shown)
-    return InvoiceOutcome(Result.CREATED, portal_id, deal_id, record, adopted=existing is not None)
+    return InvoiceOutcome(
+        Result.CREATED, portal_id, deal_id, record, adopted=existing is not None, warnings=row.warnings
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +213,7 @@ class InvoicePlan:
     partner: str = ""
     deal_write: dict[str, str] = field(default_factory=dict)
     problems: tuple[Problem, ...] = field(default=())
+    warnings: tuple[Problem, ...] = field(default=())
 
 
 def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> InvoicePlan:
@@ -225,15 +227,28 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
     won = _is_won(ctx, bundle)
     if row is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
         return InvoicePlan(
-            portal_id, deal_id, won, row, deal_write=_changed(deal_values(ctx, row), row.written)
+            portal_id,
+            deal_id,
+            won,
+            row,
+            deal_write=_changed(deal_values(ctx, row), row.written),
+            warnings=row.warnings,
         )
+    names = ctx.settings.properties
     try:
         draft = validate_deal(bundle, ctx.settings, today=tokyo_today(ctx.now()))
     except ValidationFailed as failure:
-        names = ctx.settings.properties
-        summary = "\n".join(p.line() for p in failure.problems)
-        write = {names.deal_sync_status: "invalid", names.deal_sync_error: summary}
-        return InvoicePlan(portal_id, deal_id, won, row, problems=failure.problems, deal_write=write)
+        write = {names.deal_sync_status: "invalid", names.deal_sync_error: failure.summary()}
+        write |= _warning_change(ctx, row, failure.warnings)
+        return InvoicePlan(
+            portal_id,
+            deal_id,
+            won,
+            row,
+            problems=failure.problems,
+            deal_write=write,
+            warnings=failure.warnings,
+        )
     company = bundle.company
     assert company is not None  # noqa: S101 - validated
     linked = ctx.store.partner_for_company(portal_id, company.id)
@@ -244,7 +259,6 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
         else f"partner code {ref.code} (found or created in freee)"
     )
     request = build_invoice_request(draft, ctx.settings, company_id=ctx.freee.company_id, partner=ref)
-    names = ctx.settings.properties
     write = {
         names.deal_invoice_id: "<freee invoice id>",
         names.deal_invoice_number: "<freee invoice number>",
@@ -255,7 +269,10 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
         names.deal_payment_status: "unpaid",
         names.deal_sync_error: "",
     }
-    return InvoicePlan(portal_id, deal_id, won, row, draft, request.to_json(), partner, write)
+    write |= _warning_change(ctx, row, draft.warnings)
+    return InvoicePlan(
+        portal_id, deal_id, won, row, draft, request.to_json(), partner, write, warnings=draft.warnings
+    )
 
 
 # --------------------------------------------------------------------------------------------------- steps
@@ -371,8 +388,8 @@ def marked_invoices(
 
 
 def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
-    """What the deal should show for its invoice. The payment status is set only the first time: afterwards it
-    belongs to the payment sync."""
+    """What the deal should show for its invoice, with the warnings validation gave for it (or their clearing).
+    The payment status is set only the first time: afterwards it belongs to the payment sync."""
     names = ctx.settings.properties
     invoice = row.invoice
     assert invoice is not None  # noqa: S101 - only called for invoiced rows
@@ -384,6 +401,7 @@ def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
         names.deal_due_date: invoice.due_date.isoformat() if invoice.due_date else "",
         names.deal_sync_status: "created",
         names.deal_sync_error: "",
+        **_warning_change(ctx, row, row.warnings),
     }
     if names.deal_payment_status not in row.written:
         values[names.deal_payment_status] = "unpaid"
@@ -392,6 +410,15 @@ def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
 
 def _changed(wanted: Mapping[str, str], written: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in wanted.items() if written.get(k) != v}
+
+
+def _warning_change(ctx: Context, row: LedgerRow | None, warnings: tuple[Problem, ...]) -> dict[str, str]:
+    """The deal's ``freee_sync_warning`` for ``warnings`` when the deal does not show that already: the warnings,
+    or an empty value that clears a warning that no longer holds (nothing when there never was one)."""
+    name = ctx.settings.properties.deal_sync_warning
+    shown = (row.written if row is not None else {}).get(name) or ""
+    wanted = lines(warnings)
+    return {name: wanted} if wanted != shown else {}
 
 
 def _write_back(
@@ -434,7 +461,7 @@ def _already_invoiced(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceOutc
     if row.state is LedgerState.CREATED:
         _write_back(ctx, row, trigger, token=None)
     result = Result.ALREADY_INVOICED if row.state is LedgerState.CREATED else Result.CANCELLED
-    return InvoiceOutcome(result, row.portal_id, row.deal_id, row.invoice)
+    return InvoiceOutcome(result, row.portal_id, row.deal_id, row.invoice, warnings=row.warnings)
 
 
 def _not_ours(ctx: Context, claim: Claim, trigger: str) -> InvoiceOutcome:
@@ -454,7 +481,12 @@ def _remaining(ctx: Context, row: LedgerRow) -> float:
 
 
 def _refuse(
-    ctx: Context, portal_id: int, deal_id: str, trigger: str, problems: tuple[Problem, ...]
+    ctx: Context,
+    portal_id: int,
+    deal_id: str,
+    trigger: str,
+    problems: tuple[Problem, ...],
+    warnings: tuple[Problem, ...],
 ) -> InvoiceOutcome:
     """A deal that cannot be invoiced: every reason on the deal, the ledger row invalid, nothing sent to freee."""
     token = uuid.uuid4().hex
@@ -463,33 +495,45 @@ def _refuse(
     )
     if not claim.granted:
         return _not_ours(ctx, claim, trigger)
-    return _fail_invalid(ctx, claim, token, trigger, problems)
+    return _fail_invalid(ctx, claim, token, trigger, problems, warnings)
 
 
 def _fail_invalid(
-    ctx: Context, claim: Claim, token: str, trigger: str, problems: tuple[Problem, ...]
+    ctx: Context,
+    claim: Claim,
+    token: str,
+    trigger: str,
+    problems: tuple[Problem, ...],
+    warnings: tuple[Problem, ...],
 ) -> InvoiceOutcome:
-    """Every reason on the deal, written while the claim is held (so no other attempt can have invoiced it
-    meanwhile), then the row ``invalid`` and the claim released."""
+    """Every reason on the deal (and the warnings, where they changed), written while the claim is held (so no
+    other attempt can have invoiced it meanwhile), then the row ``invalid`` with its reasons, and the claim
+    released."""
     row = claim.row
-    summary = "\n".join(p.line() for p in problems)
+    summary = lines(problems)
     names = ctx.settings.properties
     values = {names.deal_sync_status: "invalid", names.deal_sync_error: summary}
+    values |= _warning_change(ctx, row, warnings)
     try:
         shown = _show_failure(ctx, row, token, values)
     except Exception:
-        ctx.store.record_failure(
-            row.portal_id, row.deal_id, token, Failure(LedgerState.INVALID, summary), ctx.now()
-        )
+        failure = Failure(LedgerState.INVALID, summary, reasons=problems)
+        ctx.store.record_failure(row.portal_id, row.deal_id, token, failure, ctx.now())
         raise  # the deal does not say why yet: retried like any HubSpot failure
-    ctx.store.record_failure(
-        row.portal_id, row.deal_id, token, Failure(LedgerState.INVALID, summary, shown), ctx.now()
-    )
+    failure = Failure(LedgerState.INVALID, summary, shown, reasons=problems)
+    ctx.store.record_failure(row.portal_id, row.deal_id, token, failure, ctx.now())
     ctx.remember(row.portal_id, row.deal_id, "invalid", trigger, codes=[p.code for p in problems])
-    return InvoiceOutcome(Result.INVALID, row.portal_id, row.deal_id, problems=problems)
+    return InvoiceOutcome(Result.INVALID, row.portal_id, row.deal_id, problems=problems, warnings=warnings)
 
 
-def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error: Exception) -> None:
+def _fail_retryable(
+    ctx: Context,
+    claim: Claim,
+    token: str,
+    trigger: str,
+    error: Exception,
+    warnings: tuple[Problem, ...],
+) -> None:
     """Record a transient failure: shown on the deal while the claim is held, then the row ``failed`` and the claim
     released (the next attempt reconciles before creating).
 
@@ -498,20 +542,16 @@ def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error:
     may look for it and create.
 
     freee disconnected is shown as such, once: while the deal waits for the reconnection its message is held and
-    rechecked, and a recheck that finds the deal already showing it (the ledger's ``written``) writes nothing."""
+    rechecked, and a recheck that finds the deal already showing it (the ledger's ``written``) writes nothing.
+
+    The deal shows words a rep can act on (:func:`~sdk.usecases.reasons.failed_reason`); the exception itself goes
+    to the ledger's ``last_error`` and the history, for the operator."""
     row = claim.row
-    message = f"{error.__class__.__name__}: {error}"
+    message = for_the_log(error)
     names = ctx.settings.properties
-    if isinstance(error, FreeeDisconnected):
-        shown = FREEE_DISCONNECTED_MESSAGE
-    elif isinstance(error, Retryable):
-        shown = (
-            "一時的なエラーのため請求書を作成できませんでした。自動で再試行します。"
-            f" / A temporary error stopped the invoice; it will be retried. ({error.__class__.__name__})"
-        )
-    else:
-        shown = f"請求書の作成に失敗しました / Creating the invoice failed: {message}"
-    values = {names.deal_sync_status: "failed", names.deal_sync_error: shown}
+    reason = failed_reason(error)
+    values = {names.deal_sync_status: "failed", names.deal_sync_error: reason.line()}
+    values |= _warning_change(ctx, row, warnings)
     changes = _changed(values, row.written) if isinstance(error, FreeeDisconnected) else values
     written: dict[str, str] = {}
     try:
@@ -523,7 +563,7 @@ def _fail_retryable(ctx: Context, claim: Claim, token: str, trigger: str, error:
         ctx.remember(row.portal_id, row.deal_id, "failure_not_shown_on_deal", "system")
     settle = ctx.settings.freee_settle_seconds if isinstance(error, FreeeOutcomeUnknown) else None
     settle_until = ctx.now() + timedelta(seconds=settle) if settle is not None else None
-    failure = Failure(LedgerState.FAILED, message, written, settle_until)
+    failure = Failure(LedgerState.FAILED, message, written, settle_until, reasons=(reason,))
     try:
         ctx.store.record_failure(row.portal_id, row.deal_id, token, failure, ctx.now())
     except ClaimLost:

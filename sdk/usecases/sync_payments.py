@@ -30,9 +30,8 @@ from sdk.payments import (
     CompanyRollup,
     PaymentStanding,
     PaymentStatus,
-    company_rollup,
+    company_rollups,
     payment_standing,
-    standing_as_of,
 )
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
 from sdk.terms import tokyo_today
@@ -208,7 +207,10 @@ def _sync(
         if changes:
             changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
         learned = replace(
-            record, accounting_deal_id=found.id if found else deal_id, due_date=standing.due_date
+            record,
+            accounting_deal_id=found.id if found else deal_id,
+            due_date=standing.due_date,
+            last_payment_date=standing.last_payment_date,
         )
         if changes or learned != record:
             updates.append(_DealUpdate(row, changes, standing.cancelled, learned))
@@ -433,20 +435,15 @@ def _roll_up_companies(
     dry_run: bool,
     progress: Progress,
 ) -> None:
-    """Each company's rollup from its ledger rows (no freee call), written only where it changed."""
-    by_company: dict[tuple[int, str], list[PaymentStanding]] = {}
-    for row in rows:
-        if row.company_id is None:
-            continue
-        standing = standings.get((row.portal_id, row.deal_id)) or standing_as_of(row, ctx.settings, today)
-        by_company.setdefault((row.portal_id, row.company_id), []).append(standing)
+    """Each company's rollup from its ledger rows (no freee call, :func:`~sdk.payments.company_rollups`), written
+    only where it changed."""
     written: dict[int, dict[str, dict[str, str]]] = {}
     updates: list[tuple[int, str, dict[str, str], dict[str, str]]] = []
-    for (portal_id, company_id), company_standings in sorted(by_company.items()):
+    for (portal_id, company_id), rollup in company_rollups(rows, ctx.settings, today, standings).items():
         if portal_id not in written:
             written[portal_id] = ctx.store.companies_written(portal_id)
         before = written[portal_id].get(company_id, {})
-        wanted = _company_values(ctx, company_rollup(company_standings, today, ctx.settings))
+        wanted = _company_values(ctx, rollup)
         changes = _changed(wanted, before)
         if changes:
             updates.append((portal_id, company_id, changes, {**before, **changes}))

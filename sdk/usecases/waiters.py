@@ -109,7 +109,9 @@ def _invoiced(row: LedgerRow | None, now: datetime) -> InvoiceOutcome | None:
     if row is None or row.claimed(now):
         return None
     if row.state is LedgerState.CREATED:
-        return InvoiceOutcome(Result.ALREADY_INVOICED, row.portal_id, row.deal_id, row.invoice)
+        return InvoiceOutcome(
+            Result.ALREADY_INVOICED, row.portal_id, row.deal_id, row.invoice, warnings=row.warnings
+        )
     if row.state is LedgerState.CANCELLED:
         return InvoiceOutcome(Result.CANCELLED, row.portal_id, row.deal_id, row.invoice)
     return None

@@ -26,6 +26,7 @@ from functions.app import ROUTES
 from sdk.queue import DLQ_SUFFIX
 from sdk.settings import LEASE_MARGIN_SECONDS, SECRETS_ENV, Settings
 from sdk.store.dynamodb import TTL_ATTRIBUTE
+from sdk.store.dynamodb.table import ATTRIBUTE_DEFINITIONS, COMPANY_INDEX, GLOBAL_SECONDARY_INDEXES
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "test"
@@ -324,10 +325,8 @@ def test_the_table_matches_the_dynamodb_store():
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
-    assert {(a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]} == {
-        ("pk", "S"),
-        ("sk", "S"),
-    }
+    assert sorted(properties["AttributeDefinitions"], key=str) == sorted(ATTRIBUTE_DEFINITIONS, key=str)
+    assert properties["GlobalSecondaryIndexes"] == GLOBAL_SECONDARY_INDEXES
     assert properties["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["DeletionPolicy"] == "Retain"
@@ -357,6 +356,20 @@ def test_the_reconciliation_sweep_runs_every_hour_without_freee_and_daily_with_i
     statements = _statements(resources()[sweep["role"]])
     assert any("sqs:SendMessage" in _listed(s["Action"]) for s in statements)
     assert not any("sqs:ReceiveMessage" in _listed(s["Action"]) for s in statements)
+
+
+def test_only_the_card_reads_the_company_index_and_only_by_query():
+    on_index = {
+        function["handler"]: [
+            set(_listed(s["Action"]))
+            for s in _statements(resources()[function["role"]])
+            if s["Resource"] == {"Fn::Sub": f"${{Table.Arn}}/index/{COMPANY_INDEX}"}
+        ]
+        for function in functions().values()
+    }
+    assert {handler: found for handler, found in on_index.items() if found} == {
+        "functions.cards.lambda_handler": [{"dynamodb:Query"}]
+    }
 
 
 # ------------------------------------------------------------------------------------------ roles, secrets

@@ -1,4 +1,6 @@
-"""``GET /cards/balance`` through the Flask app: v3 signatures only, query checks, and the card's data."""
+"""``GET /cards/balance`` through the Flask app: v3 signatures only, query checks, and the card's data: what the
+payment sync wrote to each company, each reason a deal cannot be invoiced, and only keyed reads of the ledger (on
+both stores)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from local.world import World, build_world
 from sdk.clock import SystemClock
 from sdk.runtime import LambdaRuntime
 from sdk.store import Intent, InvoiceRecord, Store
+from sdk.usecases.create_invoice import Result, create_invoice_for_deal
+from sdk.usecases.sync_payments import sync_payments
 from tests.signing import SECRET, v2_headers, v3_headers
 
 PORTAL = 24681357
@@ -200,3 +204,88 @@ def test_lambda_handler_serves_the_same_card(monkeypatch, world):
     assert answer["statusCode"] == 200
     assert '"hasInvoices": false' in answer["body"]
     assert cards.lambda_handler({**event, "rawPath": "/cards/other"}, None)["statusCode"] == 404
+
+
+# ------------------------------------------------------------- the card agrees with what the sync wrote
+
+
+def test_company_card_shows_exactly_what_the_payment_sync_wrote_to_each_company(store):
+    """Every payment situation (paid, partly paid, paid twice, unpaid, cancelled, not registered, not due yet, a
+    partial payment on a company with nothing late): after the sync, each company's card summary is its HubSpot
+    properties, last payment date included."""
+    from tests.integration.test_sync_payments import a_book_of_invoices, rollup
+
+    w = build_world(store, auto_register_deals=False, hubspot_client_secret=SECRET)
+    try:
+        book = a_book_of_invoices(w)
+        summary = sync_payments(w.context())
+        assert summary.ok, summary.errors
+        client = create_app(Services(w.context(), NoQueue())).test_client()
+        stamp = str(int(w.clock.now().timestamp() * 1000))
+        for company in (book.a, book.b, book.c):
+            query = f"objectType=company&objectId={company}&portalId={PORTAL}"
+            uri = f"http://localhost/cards/balance?{query}"
+            body = get(client, query, v3_headers(uri, b"", method="GET", timestamp=stamp)).get_json()
+            shown = body["summary"]
+            assert rollup(w, company) == (
+                str(shown["outstandingTotal"]),
+                str(shown["overdueTotal"]),
+                str(shown["overdueInvoiceCount"]),
+                str(shown["oldestOverdueDays"]),
+                shown["lastPaymentDate"] or "",
+                shown["risk"],
+            ), company
+        assert body["summary"]["lastPaymentDate"] == "2026-12-05"  # company C: a partial payment only
+    finally:
+        w.close()
+
+
+class OnlyKeyedReads:
+    """The world's store, refusing a full read of the ledger (and on DynamoDB, any Scan of the table)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def ledger(self, **_: Any) -> Any:
+        raise AssertionError("the card read the whole ledger")
+
+
+def test_deal_and_company_cards_read_only_their_own_rows(world, store):
+    invoiced(world, "705", written={"freee_amount_outstanding": "110000"}, due=date(2026, 2, 4))
+    invoiced(world, "706", written={"freee_amount_outstanding": "110000"}, due=date(2026, 2, 4))
+    scans: list[str] = []
+    table = getattr(store, "_table", None)  # DynamoDB: refuse a Scan at the client itself
+
+    def refuse_scan(**_: Any) -> None:
+        scans.append("Scan")
+        raise AssertionError("the card scanned the table")
+
+    if table is not None:
+        table.meta.client.meta.events.register("before-call.dynamodb.Scan", refuse_scan)
+    try:
+        client = create_app(Services(world.context(store=OnlyKeyedReads(store)), NoQueue())).test_client()
+        deal = get(client, f"objectType=deal&objectId=705&portalId={PORTAL}").get_json()
+        company = get(client, f"objectType=company&objectId={COMPANY}&portalId={PORTAL}").get_json()
+    finally:
+        if table is not None:
+            table.meta.client.meta.events.unregister("before-call.dynamodb.Scan", refuse_scan)
+    assert deal["invoice"]["invoiceNumber"] == "INV-705"
+    assert [i["invoiceNumber"] for i in company["invoices"]] == ["INV-705", "INV-706"]
+    assert scans == []
+
+
+def test_deal_that_cannot_be_invoiced_shows_each_reason(client, world):
+    deal = world.deal(company=None, line_items=[], amount="-5")
+    outcome = create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    assert outcome.result is Result.INVALID
+
+    body = get(client, f"objectType=deal&objectId={deal}&portalId={PORTAL}").get_json()
+
+    assert (body["hasInvoices"], body["state"]) == (False, "invalid")
+    assert body["message"]["en"] != "No freee invoices yet"
+    assert [r["code"] for r in body["reasons"]] == [p.code for p in outcome.problems]
+    assert {"deal.company_missing", "deal.amount_negative"} <= {r["code"] for r in body["reasons"]}
+    assert all(r["ja"] and r["en"] for r in body["reasons"])

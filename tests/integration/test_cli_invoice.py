@@ -172,3 +172,60 @@ def test_an_interactive_command_prints_no_log_lines_unless_asked(setup):
     assert verbose.exit_code == 0, verbose.output
     assert '"freee_call"' in verbose.stderr  # the JSON lines, on standard error only
     assert '"freee_call"' not in verbose.stdout
+
+
+def mismatched(world: World) -> str:
+    """A deal whose amount (¥165,000) differs from its line items (¥149,999 before tax): invoiced, with a warning."""
+    return world.deal(
+        company=world.company(),
+        line_items=[{"name": "保守", "quantity": 1, "price": 149999}],
+        amount="165000",
+    )
+
+
+def test_dry_run_shows_the_warning_and_the_warning_the_deal_would_get(setup):
+    world, env = setup
+    deal = mismatched(world)
+
+    data = json.loads(run(env, "invoice", "create", "--deal", deal, "--dry-run", "--json").stdout)
+    human = run(env, "invoice", "create", "--deal", deal, "--dry-run").output
+
+    [warning] = data["warnings"]
+    assert warning["code"] == "deal.amount_mismatch"
+    assert "165000" in warning["ja"] and "¥149,999" in warning["en"]
+    assert data["problems"] == []
+    assert (
+        data["hubspot_deal_write"]["freee_sync_warning"]
+        == f"[deal.amount_mismatch] {warning['ja']} / {warning['en']}"
+    )
+    assert "deal.amount_mismatch" in human and "¥149,999" in human
+    assert world.invoices() == []
+
+
+def test_create_writes_the_warning_to_the_deal_and_show_prints_it(setup):
+    world, env = setup
+    deal = mismatched(world)
+
+    created = json.loads(run(env, "invoice", "create", "--deal", deal, "--json").stdout)
+    shown = json.loads(run(env, "invoice", "show", "--deal", deal, "--json").stdout)
+    human = run(env, "invoice", "show", "--deal", deal).output
+
+    assert created["result"] == "created"
+    assert [w["code"] for w in created["warnings"]] == ["deal.amount_mismatch"]
+    on_deal = world.deal_props(deal)["freee_sync_warning"] or ""
+    assert on_deal.startswith("[deal.amount_mismatch]") and "¥149,999" in on_deal
+    assert [w["code"] for w in shown["ledger"]["warnings"]] == ["deal.amount_mismatch"]
+    assert shown["ledger"]["written"]["freee_sync_warning"] == on_deal
+    assert "deal.amount_mismatch" in human
+
+
+def test_show_prints_the_reasons_a_rep_reads_beside_the_operator_s_last_error(setup):
+    world, env = setup
+    deal = world.deal(company=None, line_items=[], amount="-5")
+    assert run(env, "invoice", "create", "--deal", deal).exit_code == 1
+
+    shown = json.loads(run(env, "invoice", "show", "--deal", deal, "--json").stdout)
+    human = run(env, "invoice", "show", "--deal", deal).output
+
+    assert {r["code"] for r in shown["ledger"]["reasons"]} == {"deal.company_missing", "deal.amount_negative"}
+    assert "deal.company_missing" in human and "deal.amount_negative" in human

@@ -218,6 +218,7 @@ def test_definitions_deserialize_through_the_official_client(
         "freee_invoice_url",
         "result",
         "error_message",
+        "warning_message",
     ]
     result = next(f for f in one.output_fields if f.type_definition.name == "result")
     assert [o.value for o in result.type_definition.options] == [

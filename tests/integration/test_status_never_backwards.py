@@ -17,6 +17,7 @@ import pytest
 from local.world import World, build_world
 from sdk.errors import DealBusy, Retryable
 from sdk.freee.errors import FreeeOutcomeUnknown, FreeeServerError
+from sdk.hubspot.errors import HubSpotRetryable
 from sdk.queue import InvoiceJob
 from sdk.store import LedgerState, Store
 from sdk.usecases.create_invoice import InvoiceOutcome, Result, create_invoice_for_deal
@@ -24,6 +25,7 @@ from sdk.usecases.give_up import give_up, show_retrying
 from sdk.usecases.sync_payments import sync_payments
 
 PORTAL = 24681357
+HUBSPOT_503 = HubSpotRetryable("HubSpot answered 503", status=503, operation="deals.batch_update")
 
 
 @pytest.fixture
@@ -151,7 +153,7 @@ def test_giving_up_claims_the_deal_before_it_says_failed(world: World):
     deal = world.deal(company=world.company(), line_items=items())
     hubspot = Meanwhile(world, "failed", another_attempt(world, deal))
     job = InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook")
-    give_up(world.context(hubspot=hubspot), job, 5, "HubSpotRetryable: 503")
+    give_up(world.context(hubspot=hubspot), job, 5, HUBSPOT_503)
     consistent(world, deal)
     assert isinstance(hubspot.answer, DealBusy)
     assert world.invoices() == []
@@ -164,7 +166,7 @@ def test_the_retrying_note_claims_the_deal_before_it_says_failed(world: World):
     deal = world.deal(company=world.company(), line_items=items())
     hubspot = Meanwhile(world, "failed", another_attempt(world, deal))
     job = InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook")
-    show_retrying(world.context(hubspot=hubspot), job, 1, "HubSpotRetryable: 503")
+    show_retrying(world.context(hubspot=hubspot), job, 1, HUBSPOT_503)
     consistent(world, deal)
     assert isinstance(hubspot.answer, DealBusy)
     assert world.invoices() == []
@@ -178,7 +180,7 @@ def test_no_failure_is_written_over_an_invoiced_deal(world: World, note: Callabl
     deal = world.deal(company=world.company(), line_items=items())
     create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
     world.counter.reset()
-    note(world.context(), InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook"), 5, "late")
+    note(world.context(), InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook"), 5, HUBSPOT_503)
     assert world.counter.count("deals.batch_update") == 0
     assert world.store.get_ledger(PORTAL, deal).state is LedgerState.CREATED
     consistent(world, deal)
@@ -190,7 +192,9 @@ def test_a_failure_shown_under_the_claim_is_not_written_again_by_the_retrying_no
     with pytest.raises(Retryable):
         create_invoice_for_deal(world.context(freee=freee), PORTAL, deal, "webhook")
     world.counter.reset()
-    show_retrying(world.context(), InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook"), 1, "x")
+    show_retrying(
+        world.context(), InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook"), 1, HUBSPOT_503
+    )
     assert world.counter.count("deals.batch_update") == 0
 
 
@@ -210,7 +214,9 @@ def test_a_failure_the_deal_could_not_show_is_shown_by_the_retrying_note(world: 
             world.context(freee=freee, hubspot=HubSpotWritesFail()), PORTAL, deal, "webhook"
         )
     assert not shows(world, deal)
-    show_retrying(world.context(), InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook"), 1, "503")
+    show_retrying(
+        world.context(), InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook"), 1, HUBSPOT_503
+    )
     assert shows(world, deal) == "failed"
     consistent(world, deal)
 
@@ -316,8 +322,9 @@ def test_while_a_lost_answer_settles_nothing_else_writes_on_the_deal(world: Worl
         create_invoice_for_deal(world.context(freee=freee), PORTAL, deal, "webhook")
     world.counter.reset()
     job = InvoiceJob(portal_id=PORTAL, deal_id=deal, trigger="webhook")
-    show_retrying(world.context(), job, 1, "FreeeOutcomeUnknown")
-    give_up(world.context(), job, 5, "FreeeOutcomeUnknown")
+    lost = FreeeOutcomeUnknown("no answer to POST /iv/invoices")
+    show_retrying(world.context(), job, 1, lost)
+    give_up(world.context(), job, 5, lost)
     assert world.counter.count("deals.batch_update") == 0
     assert shows(world, deal) == "failed"
     world.clock.advance(world.settings.freee_settle_seconds)

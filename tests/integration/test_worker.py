@@ -160,7 +160,9 @@ def test_freee_failing_every_time_gives_up_after_max_receives_onto_the_deal(worl
     assert "3回試行しましたが" in error
     assert "Gave up creating the freee invoice after 3 attempts" in error
     assert "hubspot-freee dlq redrive" in error
-    assert "FreeeServerError" in error
+    assert "[freee.unavailable]" in error and "freee was unavailable" in error
+    assert "FreeeServerError" not in error and "/iv/invoices" not in error  # those are for the log
+    assert "FreeeServerError" in (world.store.get_ledger(PORTAL, deal).last_error or "")
     assert world.invoices() == []
     assert world.store.get_ledger(PORTAL, deal).state is LedgerState.FAILED
     assert "gave_up" in [e.event for e in world.store.history(PORTAL, deal)]
@@ -182,6 +184,37 @@ def test_redrive_after_the_fault_clears_creates_the_invoice_and_clears_the_error
     assert (shown["freee_sync_status"], shown["freee_sync_error"]) == ("created", "")
     assert shown["freee_invoice_id"] == str(invoice["id"])
     assert queue.depth() == QueueDepth(visible=0, in_flight=0, dead=0)
+
+
+def test_a_warning_is_shown_with_the_failure_written_once_and_cleared_once_the_deal_is_fixed(
+    world: World, queue: SQLiteQueue
+):
+    deal = world.deal(
+        company=world.company("株式会社ワーニング"),
+        line_items=[{"name": "保守", "quantity": 1, "price": 149999}],
+        amount="165000",
+    )
+    world.freee_box.faults.script("5xx", path_prefix="/iv/invoices", methods={"POST"})
+    queue.send(job(deal))
+    [first] = drain(world.context(), queue)
+    shown = world.deal_props(deal)
+    assert (first.disposition, shown["freee_sync_status"]) == (Disposition.RETRY, "failed")
+    assert (shown["freee_sync_warning"] or "").startswith("[deal.amount_mismatch]")
+
+    world.hubspot_box.update("deals", deal, amount="149999")  # the rep fixes the amount
+    advance(world, first.delay + 1)
+    [second] = drain(world.context(), queue)
+    shown = world.deal_props(deal)
+    assert (second.result, shown["freee_sync_status"], shown["freee_sync_warning"]) == (
+        "created",
+        "created",
+        "",
+    )
+
+    world.counter.reset()
+    queue.send(job(deal))
+    drain(world.context(), queue)
+    assert world.counter.count("deals.batch_update") == 0  # nothing changed: nothing written again
 
 
 def test_give_up_on_a_busy_deal_leaves_the_other_workers_deal_alone(world: World, queue: SQLiteQueue):
@@ -226,6 +259,7 @@ def test_blocked_workflow_action_is_completed_with_the_invoice(world: World, que
         "freee_invoice_url": invoice["report_url"],
         "result": "created",
         "error_message": "",
+        "warning_message": "",
         "hs_execution_state": "SUCCESS",
     }
 

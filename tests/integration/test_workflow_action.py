@@ -15,6 +15,7 @@ from functions.app import Services, create_app
 from functions.worker import drain
 from local.world import World, build_world
 from sdk.clock import SystemClock
+from sdk.hubspot.errors import HubSpotRetryable
 from sdk.queue import InvoiceJob
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store import Store
@@ -73,6 +74,7 @@ def test_won_deal_is_invoiced_inline_with_output_fields(client, world):
         "freee_invoice_url": invoice["report_url"],
         "result": "created",
         "error_message": "",
+        "warning_message": "",
         "hs_execution_state": "SUCCESS",
     }
     again = call(client, action(deal)).json["outputFields"]
@@ -95,11 +97,27 @@ def test_invalid_deal_fails_and_continues_with_the_reasons(client, world):
     assert world.invoices() == []
 
 
+def test_a_deal_whose_amount_differs_from_its_line_items_is_invoiced_with_a_warning(client, world):
+    deal = world.deal(
+        company=world.company(),
+        line_items=[{"name": "保守", "quantity": 1, "price": 149999}],
+        amount="165000",
+    )
+    fields = call(client, action(deal)).json["outputFields"]
+    assert (fields["result"], fields["error_message"]) == ("created", "")
+    assert fields["warning_message"].startswith("[deal.amount_mismatch]")
+    assert "¥149,999" in fields["warning_message"]
+    assert world.deal_props(deal)["freee_sync_warning"] == fields["warning_message"]
+    again = call(client, action(deal)).json["outputFields"]
+    assert (again["result"], again["warning_message"]) == ("already_invoiced", fields["warning_message"])
+
+
 def test_busy_freee_blocks_and_the_worker_completes_the_callback(client, world, queue):
     deal = world.deal(company=world.company(), line_items=[{"name": "x", "quantity": 1, "price": 1000}])
     world.freee_box.faults.script("5xx", "5xx", "5xx", "5xx", path_prefix="/api/1/partners")
     fields = call(client, action(deal, callback="cb-busy")).json["outputFields"]
     assert (fields["result"], fields["hs_execution_state"]) == ("pending", "BLOCK")
+    assert fields["error_message"] == ""  # queued, not failed: no failure message while it waits
     assert queue.depth().total >= 1
     world.freee_box.faults.reset()
     drain(world.context(), queue)
@@ -316,6 +334,6 @@ def test_fallback_message_that_gives_up_does_not_complete_an_action_already_comp
     job = InvoiceJob(
         portal_id=PORTAL, deal_id=deal, trigger="workflow_action", callback_id="cb-done", waiter=True
     )
-    give_up(world.context(), job, 5, "HubSpotRetryable: 503")
+    give_up(world.context(), job, 5, HubSpotRetryable("HubSpot answered 503", status=503, operation="x"))
     [completed] = completions(world, "cb-done")
     assert completed["result"] == "created"

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from sdk.errors import Problem
 from sdk.settings import PropertyNames
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
 from sdk.usecases.action_outputs import (
@@ -15,7 +16,11 @@ from sdk.usecases.action_outputs import (
     custom_code_output_fields,
     pending_output_fields,
 )
+from sdk.usecases.create_invoice import InvoiceOutcome, Result
 from sdk.usecases.payment_status_outputs import payment_status_output_fields
+
+MISMATCH = Problem("deal.amount_mismatch", "amount", "金額が一致しません。", "The amounts differ.")
+NO_COMPANY = Problem("deal.company_missing", "associations.company", "会社がありません。", "No company.")
 
 NAMES = PropertyNames()
 INVOICE = InvoiceRecord(
@@ -82,6 +87,19 @@ def test_a_queued_deal_blocks_the_workflow_action_with_result_pending() -> None:
     assert tuple(fields) == OUTPUT_FIELDS
     assert (fields["result"], fields["hs_execution_state"]) == ("pending", "BLOCK")
     assert fields["freee_invoice_id"] == fields["freee_invoice_number"] == ""
+    assert fields["error_message"] == fields["warning_message"] == ""  # waiting is not failing
+
+
+def test_warnings_go_out_beside_the_invoice_and_reasons_as_the_error() -> None:
+    warned = InvoiceOutcome(Result.CREATED, 24681357, "101", INVOICE, warnings=(MISMATCH,))
+    refused = InvoiceOutcome(Result.INVALID, 24681357, "102", problems=(NO_COMPANY,), warnings=(MISMATCH,))
+
+    created, invalid = action_output_fields(warned, None), action_output_fields(refused, None)
+
+    assert (created["result"], created["error_message"]) == ("created", "")
+    assert created["warning_message"] == MISMATCH.line()
+    assert (invalid["error_message"], invalid["warning_message"]) == (NO_COMPANY.line(), MISMATCH.line())
+    assert action_output_fields(None, "down")["warning_message"] == ""
 
 
 def test_the_custom_code_snippet_gets_the_actions_fields_without_the_execution_state() -> None:

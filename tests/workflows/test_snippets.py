@@ -42,6 +42,7 @@ CREATED = {
     "freee_invoice_url": "https://invoice.secure.freee.co.jp/reports/invoices/5501",
     "result": "created",
     "error_message": "",
+    "warning_message": "",
 }
 
 

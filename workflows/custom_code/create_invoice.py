@@ -9,6 +9,7 @@ Secrets (the action's "Secrets" list):
 
 Outputs to declare in the action (all strings; branch on "result"):
   freee_invoice_id, freee_invoice_number, freee_invoice_url, error_message,
+  warning_message (what to check on an invoice that can be made, e.g. the deal amount differs from its line items),
   result: created | already_invoiced | invalid | failed | pending
 
 It signs {"portalId", "dealId"} with HMAC-SHA256 over "<timestamp ms>.<body>" and POSTs it to
@@ -28,7 +29,14 @@ import requests
 ENDPOINT_PATH = "/custom-code/create-invoice"
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
-OUTPUT_FIELDS = ("freee_invoice_id", "freee_invoice_number", "freee_invoice_url", "result", "error_message")
+OUTPUT_FIELDS = (
+    "freee_invoice_id",
+    "freee_invoice_number",
+    "freee_invoice_url",
+    "result",
+    "error_message",
+    "warning_message",
+)
 TIMEOUT_MESSAGE = (
     "hubspot-freee did not answer in time; the invoice may still be created: run the action again later / 応答がありませんでした。後で再実行してください"
 )

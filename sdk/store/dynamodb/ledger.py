@@ -1,5 +1,8 @@
 """The ledger and the orphan list on the store's DynamoDB table (``DEAL#…`` items: ``LEDGER``, ``ORPHAN#…``).
 
+One company's rows are read through the table's ``by_company`` index (:data:`~sdk.store.dynamodb.table.COMPANY_INDEX`:
+``company_id`` + ``portal_id``, the attributes :meth:`DynamoLedger.note_intent` sets), a query, never a scan.
+
 Every ledger write is a conditional update on the states the port defines (:data:`~sdk.store.CLAIMABLE`,
 :data:`~sdk.store.HELD`, :data:`~sdk.store.CANCELLABLE`) and on the claim token, so a refused condition is the
 port's answer (a refused :class:`~sdk.store.Claim`, :class:`~sdk.store.ClaimLost`).
@@ -25,8 +28,9 @@ from sdk.store import (
     LedgerState,
     OrphanInvoice,
 )
-from sdk.store.codec import from_plain, to_plain
+from sdk.store.codec import from_plain, problems_from_plain, problems_to_plain, to_plain
 from sdk.store.dynamodb.table import (
+    COMPANY_INDEX,
     LEDGER_SK,
     ORPHAN_PREFIX,
     Item,
@@ -60,6 +64,8 @@ def _ledger_row(item: Mapping[str, Any]) -> LedgerRow:
         last_error=item.get("last_error"),
         updated_at=opt_datetime(item.get("updated_at")),
         intents=tuple(sorted(_intent(text) for text in item.get("intents") or ())),
+        reasons=problems_from_plain(item.get("reasons")),
+        warnings=problems_from_plain(item.get("warnings")),
     )
 
 
@@ -170,7 +176,12 @@ class DynamoLedger(TableAdapter):
     def note_intent(self, portal_id: int, deal_id: str, token: str, intent: Intent) -> None:
         billing_date = intent.billing_date.isoformat()
         update = update_expression(
-            {"company_id": intent.company_id, "partner_id": intent.partner_id, "billing_date": billing_date}
+            {
+                "company_id": intent.company_id,
+                "partner_id": intent.partner_id,
+                "billing_date": billing_date,
+                "warnings": problems_to_plain(intent.warnings),
+            }
         )
         update["UpdateExpression"] += " ADD #in :in"  # a string set: every place any attempt used is kept
         update["ExpressionAttributeNames"]["#in"] = "intents"
@@ -196,7 +207,7 @@ class DynamoLedger(TableAdapter):
                 "billing_date": invoice.billing_date.isoformat(),
                 "updated_at": now.isoformat(),
             },
-            remove=("last_error",),
+            remove=("last_error", "reasons"),
         )
         return self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
@@ -206,6 +217,7 @@ class DynamoLedger(TableAdapter):
         fields: Item = {
             "state": failure.state.value,
             "last_error": failure.error,
+            "reasons": problems_to_plain(failure.reasons),
             "updated_at": now.isoformat(),
         }
         if failure.settle_until is None:
@@ -269,6 +281,19 @@ class DynamoLedger(TableAdapter):
         rows = [_ledger_row(item) for item in pages(self._table.scan, request)]
         rows.sort(key=lambda row: (row.portal_id, row.deal_id))
         yield from rows
+
+    def ledger_for_company(self, portal_id: int, company_id: str) -> list[LedgerRow]:
+        """A query on the ``by_company`` index (partner links and rollups of the company share its keys: only
+        ledger items are kept). Eventually consistent, as every read of a global secondary index is."""
+        request: Item = {
+            "IndexName": COMPANY_INDEX,
+            "KeyConditionExpression": "#c = :company AND #p = :portal",
+            "FilterExpression": "#sk = :ledger",
+            "ExpressionAttributeNames": {"#c": "company_id", "#p": "portal_id", "#sk": "sk"},
+            "ExpressionAttributeValues": {":company": company_id, ":portal": portal_id, ":ledger": LEDGER_SK},
+        }
+        rows = [_ledger_row(item) for item in pages(self._table.query, request)]
+        return sorted(rows, key=lambda row: row.deal_id)
 
     # ----------------------------------------------------------------------------------------- orphans
 

@@ -17,6 +17,13 @@ Items, by key (``pk`` / ``sk``, both strings):
 ``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned, < 1 KB
 ==============================  ==================  ======================================================
 
+One global secondary index, :data:`COMPANY_INDEX` (``by_company``): ``company_id`` (string) + ``portal_id``
+(number), projecting whole items, so one company's ledger rows are a query rather than a scan of the table. It
+keys on attributes the items carry already (a ledger row once an attempt noted its company, a company's
+``PARTNER`` and ``WRITTEN`` items), so an index added to a table that has rows indexes them without a backfill;
+every item that carries ``company_id`` carries it as a string and ``portal_id`` as a number (the index refuses a
+write of another type). Reads of it are eventually consistent.
+
 Instants a condition compares are kept twice: as an ISO string for people and as epoch seconds (``*_ts``,
 a number) for the condition, since ISO strings with different offsets do not sort as instants. DynamoDB's TTL
 deletes expired items lazily (up to days later), so every read that depends on an expiry checks it itself.
@@ -50,10 +57,31 @@ RATE_SK = "RATE"
 TTL_ATTRIBUTE = "expires_at"
 WRITTEN_SK = "WRITTEN"
 LEASE_SK = "LEASE"
+COMPANY_INDEX = "by_company"
+
+#: the key attributes of the table and its index, and the index (``serverless.yml`` declares the same: a test
+#: holds it to these)
+ATTRIBUTE_DEFINITIONS: list[Item] = [
+    {"AttributeName": "pk", "AttributeType": "S"},
+    {"AttributeName": "sk", "AttributeType": "S"},
+    {"AttributeName": "company_id", "AttributeType": "S"},
+    {"AttributeName": "portal_id", "AttributeType": "N"},
+]
+GLOBAL_SECONDARY_INDEXES: list[Item] = [
+    {
+        "IndexName": COMPANY_INDEX,
+        "KeySchema": [
+            {"AttributeName": "company_id", "KeyType": "HASH"},
+            {"AttributeName": "portal_id", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+]
 
 
 def create_table(resource: Any, table_name: str) -> Any:
-    """Create the table this store needs (on-demand, ``pk``/``sk`` strings, TTL on ``expires_at``); returns it.
+    """Create the table this store needs (on-demand, ``pk``/``sk`` strings, the :data:`COMPANY_INDEX` index, TTL on
+    ``expires_at``); returns it.
 
     For tests, the demo and documentation: ``serverless.yml`` declares the same shape for deployments.
     """
@@ -63,10 +91,8 @@ def create_table(resource: Any, table_name: str) -> Any:
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
+        AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+        GlobalSecondaryIndexes=GLOBAL_SECONDARY_INDEXES,
         BillingMode="PAY_PER_REQUEST",
     )
     table.wait_until_exists()

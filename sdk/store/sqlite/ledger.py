@@ -3,6 +3,10 @@
 Every read-modify-write runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before reading, so two
 workers can never both see a deal unclaimed. The states each write may take a row from are the port's
 (:data:`~sdk.store.CLAIMABLE`, :data:`~sdk.store.HELD`, :data:`~sdk.store.CANCELLABLE`).
+
+A file made by an earlier version is brought up to date on open: its missing columns are added
+(:data:`_LEDGER_COLUMNS`) and its missing indexes made (``CREATE INDEX IF NOT EXISTS`` in :data:`_SCHEMA`), e.g.
+``ledger_company``, which serves :meth:`SQLiteLedger.ledger_for_company` (one company's rows, no full scan).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
 
-from sdk.errors import ClaimLost
+from sdk.errors import ClaimLost, Problem
 from sdk.sqlite_db import SQLiteDB
 from sdk.store import (
     CANCELLABLE,
@@ -28,7 +32,7 @@ from sdk.store import (
     LedgerState,
     OrphanInvoice,
 )
-from sdk.store.codec import from_plain, to_plain
+from sdk.store.codec import from_plain, problems_from_plain, problems_to_plain, to_plain
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -37,6 +41,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     billing_date TEXT, invoice TEXT, written TEXT NOT NULL DEFAULT '{}', last_error TEXT, updated_at TEXT,
     PRIMARY KEY (portal_id, deal_id));
 CREATE INDEX IF NOT EXISTS ledger_state ON ledger (state);
+CREATE INDEX IF NOT EXISTS ledger_company ON ledger (portal_id, company_id, deal_id);
 CREATE TABLE IF NOT EXISTS orphans (
     portal_id INTEGER NOT NULL, deal_id TEXT NOT NULL, invoice_id INTEGER NOT NULL, invoice_number TEXT NOT NULL,
     partner_id INTEGER NOT NULL, billing_date TEXT NOT NULL, amount_total INTEGER NOT NULL, found_at TEXT NOT NULL,
@@ -44,7 +49,14 @@ CREATE TABLE IF NOT EXISTS orphans (
 """
 #: columns added to ``ledger`` after files were made without them (added when missing, on open)
 _IN_BATCH = 500  # deal ids per IN (...) query: well under SQLite's 32,766 bound parameters
-_LEDGER_COLUMNS = {"intents": "TEXT NOT NULL DEFAULT '[]'"}
+_LEDGER_COLUMNS = {
+    "intents": "TEXT NOT NULL DEFAULT '[]'",
+    "reasons": "TEXT NOT NULL DEFAULT '[]'",
+    "warnings": "TEXT NOT NULL DEFAULT '[]'",
+}
+
+#: one company's rows (:meth:`SQLiteLedger.ledger_for_company`), searched by the ``ledger_company`` index
+COMPANY_ROWS = "SELECT * FROM ledger WHERE portal_id = ? AND company_id = ? ORDER BY deal_id"
 
 
 def _invoice_json(invoice: InvoiceRecord) -> str:
@@ -53,6 +65,10 @@ def _invoice_json(invoice: InvoiceRecord) -> str:
 
 def _invoice(text: str | None) -> InvoiceRecord | None:
     return from_plain(InvoiceRecord, json.loads(text)) if text else None
+
+
+def _problems_json(problems: tuple[Problem, ...]) -> str:
+    return json.dumps(problems_to_plain(problems), ensure_ascii=False)
 
 
 class SQLiteLedger:
@@ -89,6 +105,8 @@ class SQLiteLedger:
             last_error=r["last_error"],
             updated_at=datetime.fromisoformat(r["updated_at"]) if r["updated_at"] else None,
             intents=tuple((int(p), date.fromisoformat(d)) for p, d in json.loads(r["intents"])),
+            reasons=problems_from_plain(json.loads(r["reasons"])),
+            warnings=problems_from_plain(json.loads(r["warnings"])),
         )
 
     def _select(self, db: sqlite3.Connection, portal_id: int, deal_id: str) -> LedgerRow | None:
@@ -180,6 +198,7 @@ class SQLiteLedger:
                 partner_id=intent.partner_id,
                 billing_date=intent.billing_date.isoformat(),
                 intents=json.dumps([[p, d.isoformat()] for p, d in intents]),
+                warnings=_problems_json(intent.warnings),
             )
 
     def renew_claim(
@@ -205,6 +224,7 @@ class SQLiteLedger:
                 partner_id=invoice.partner_id,
                 billing_date=invoice.billing_date.isoformat(),
                 last_error=None,
+                reasons=_problems_json(()),
                 updated_at=now.isoformat(),
             )
 
@@ -220,6 +240,7 @@ class SQLiteLedger:
                 deal_id,
                 state=failure.state,
                 last_error=failure.error,
+                reasons=_problems_json(failure.reasons),
                 written=_merged(row.written, failure.written),
                 claim_token=token if until is not None else None,
                 claim_until=until,
@@ -267,6 +288,12 @@ class SQLiteLedger:
             row = self._row(r)
             if row is not None and (states is None or row.state in states):
                 yield row
+
+    def ledger_for_company(self, portal_id: int, company_id: str) -> list[LedgerRow]:
+        """One company's rows through the ``ledger_company`` index."""
+        with self._tx() as db:
+            rows = db.execute(COMPANY_ROWS, (portal_id, company_id)).fetchall()
+        return [row for row in map(self._row, rows) if row is not None]
 
     # ----------------------------------------------------------------------------------------- orphans
 

@@ -1,5 +1,6 @@
 // The card rendered with HubSpot's own test renderer (@hubspot/ui-extensions/testing) and a stubbed
-// hubspot.fetch: what it shows for a deal, a company, a record without invoices, and a failing backend.
+// hubspot.fetch: what it shows for a deal, a deal that cannot be invoiced (each reason), warnings, a company (its
+// invoices and its deals that cannot be invoiced), a record without invoices, and a failing backend.
 import React from 'react';
 import { describe, expect, it, vi } from 'vitest';
 import { Alert, EmptyState, Link, LoadingSpinner, StatusTag, Text } from '@hubspot/ui-extensions';
@@ -11,7 +12,10 @@ const DEAL = {
   objectId: '701',
   portalId: 123,
   hasInvoices: true,
+  state: 'created',
   message: null,
+  reasons: [],
+  warnings: [],
   invoice: {
     dealId: '701',
     invoiceNumber: 'INV-701',
@@ -41,10 +45,45 @@ const COMPANY = {
     risk: 'overdue',
   },
   invoices: [
-    { dealId: '203', invoiceNumber: 'INV-203', url: 'https://freee.example/203', status: 'overdue', amountOutstanding: 55000, dueDate: '2026-11-30', daysOverdue: 25 },
-    { dealId: '202', invoiceNumber: 'INV-202', url: 'https://freee.example/202', status: 'overdue', amountOutstanding: 100000, dueDate: '2026-12-20', daysOverdue: 5 },
-    { dealId: '201', invoiceNumber: 'INV-201', url: 'https://freee.example/201', status: 'unpaid', amountOutstanding: 110000, dueDate: '2027-01-31', daysOverdue: 0 },
+    { dealId: '203', invoiceNumber: 'INV-203', url: 'https://freee.example/203', status: 'overdue', amountInvoiced: 55000, amountPaid: 0, amountOutstanding: 55000, dueDate: '2026-11-30', daysOverdue: 25, paidDate: null },
+    { dealId: '202', invoiceNumber: 'INV-202', url: 'https://freee.example/202', status: 'overdue', amountInvoiced: 110000, amountPaid: 10000, amountOutstanding: 100000, dueDate: '2026-12-20', daysOverdue: 5, paidDate: null },
+    { dealId: '201', invoiceNumber: 'INV-201', url: 'https://freee.example/201', status: 'unpaid', amountInvoiced: 110000, amountPaid: 0, amountOutstanding: 110000, dueDate: '2027-01-31', daysOverdue: 0, paidDate: null },
   ],
+  notInvoiced: [],
+};
+
+const NO_COMPANY = {
+  code: 'deal.company_missing',
+  field: 'associations.company',
+  ja: '取引に会社が関連付けられていません。請求先の会社を関連付けてください。',
+  en: 'No company is associated with the deal. Associate the company to bill.',
+};
+const NEGATIVE = {
+  code: 'deal.amount_negative',
+  field: 'amount',
+  ja: '金額がマイナスです（-5）。',
+  en: 'The amount is negative (-5).',
+};
+const MISMATCH = {
+  code: 'deal.amount_mismatch',
+  field: 'amount',
+  ja: '取引の金額（165000）と明細の合計（¥149,999）が一致しません。請求書は明細から作成します。',
+  en: "The deal amount (165000) differs from the line items' total (¥149,999); the invoice follows the line items.",
+};
+
+const INVALID = {
+  objectType: 'deal',
+  objectId: '702',
+  portalId: 123,
+  hasInvoices: false,
+  state: 'invalid',
+  message: {
+    ja: 'この取引はfreeeの請求書を作成できません。次の点を直すと、次のきっかけで作成されます。',
+    en: 'This deal cannot be invoiced in freee. Fix what follows and it is invoiced on its next trigger.',
+  },
+  reasons: [NO_COMPANY, NEGATIVE],
+  warnings: [],
+  invoice: null,
 };
 
 const NONE = {
@@ -52,7 +91,10 @@ const NONE = {
   objectId: '9',
   portalId: 123,
   hasInvoices: false,
+  state: null,
   message: { ja: 'freeeの請求書はまだありません', en: 'No freee invoices yet' },
+  reasons: [],
+  warnings: [],
   invoice: null,
 };
 
@@ -105,6 +147,32 @@ describe('freee balance card', () => {
     expect(links.map((l) => l.text)).toEqual(['INV-203', 'INV-202', 'INV-201']);
     expect(links.map((l) => l.props.href)).toEqual(COMPANY.invoices.map((i) => i.url));
     expect(findAll(StatusTag).map((tag) => tag.text)).toEqual(['Overdue', 'Overdue', 'Overdue', 'Unpaid']);
+  });
+
+  it('shows each reason a deal cannot be invoiced instead of "no invoices yet", in the user’s language', async () => {
+    const { find, findAll, waitFor } = renderCard({ objectTypeId: '0-3', objectId: '702', fetcher: answering(INVALID) });
+    await waitFor(() => expect(find(Alert).props.title).toEqual(INVALID.message.ja));
+    expect(findAll(EmptyState)).toEqual([]);
+    expect(findAll(Text).filter((t) => t.props.testId === 'reason').map((t) => t.text)).toEqual([NO_COMPANY.ja, NEGATIVE.ja]);
+
+    const english = renderCard({ objectTypeId: '0-3', objectId: '702', locale: 'en-us', fetcher: answering(INVALID) });
+    await english.waitFor(() => expect(english.find(Alert).props.title).toEqual(INVALID.message.en));
+    expect(english.findAll(Text).filter((t) => t.props.testId === 'reason').map((t) => t.text)).toEqual([NO_COMPANY.en, NEGATIVE.en]);
+  });
+
+  it('shows what validation warned about beside a deal’s invoice', async () => {
+    const warned = { ...DEAL, warnings: [MISMATCH] };
+    const { find, findByTestId, waitFor } = renderCard({ objectTypeId: '0-3', locale: 'en-us', fetcher: answering(warned) });
+    await waitFor(() => expect(find(Alert).props.title).toEqual('Please check'));
+    expect(findByTestId(Text, 'warning').text).toEqual(MISMATCH.en);
+    expect(find(Link).text).toEqual('INV-701');
+  });
+
+  it('lists a company’s deals that cannot be invoiced with why', async () => {
+    const company = { ...COMPANY, notInvoiced: [{ dealId: '204', state: 'invalid', reasons: [NO_COMPANY] }] };
+    const { findAll, findByTestId, waitFor } = renderCard({ objectTypeId: '0-2', objectId: '5005', fetcher: answering(company) });
+    await waitFor(() => expect(findByTestId(Text, 'company-reason').text).toEqual(NO_COMPANY.ja));
+    expect(findAll(Text).some((t) => t.text === '取引 204')).toBe(true);
   });
 
   it('says there are no invoices yet for a record the ledger does not know', async () => {

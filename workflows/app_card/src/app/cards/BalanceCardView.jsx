@@ -1,5 +1,8 @@
 // The freee balance of the deal or company on screen, from the hubspot-freee backend (GET /cards/balance,
-// served from its ledger; hubspot.fetch signs the request with HubSpot's v3 signature).
+// served from its ledger; hubspot.fetch signs the request with HubSpot's v3 signature). A deal with an invoice
+// shows its number, status, amounts and due date; a deal that cannot be invoiced shows each reason (ja / en, in the
+// user's language); what validation warned about is shown beside; a company shows its rollup, its invoices and
+// its deals that cannot be invoiced.
 import React, { useEffect, useState } from 'react';
 import {
   Alert,
@@ -35,6 +38,9 @@ export const LABELS = {
     lastPayment: '最終入金日',
     risk: '支払リスク',
     invoices: '請求書',
+    warnings: '確認してください',
+    notInvoiced: '請求書を作成できない取引',
+    deal: (id) => `取引 ${id}`,
     days: (n) => `${n}日`,
     count: (n) => `${n}件`,
     statuses: { unpaid: '未入金', partially_paid: '一部入金', paid: '入金済', overdue: '延滞', cancelled: '取消' },
@@ -57,6 +63,9 @@ export const LABELS = {
     lastPayment: 'Last payment',
     risk: 'Payment risk',
     invoices: 'Invoices',
+    warnings: 'Please check',
+    notInvoiced: 'Deals that cannot be invoiced',
+    deal: (id) => `Deal ${id}`,
     days: (n) => `${n} days`,
     count: (n) => `${n}`,
     statuses: { unpaid: 'Unpaid', partially_paid: 'Partially paid', paid: 'Paid', overdue: 'Overdue', cancelled: 'Cancelled' },
@@ -92,9 +101,35 @@ function Status({ status, t }) {
   return <StatusTag variant={TAG_VARIANTS[status] || 'default'}>{t.statuses[status] || status}</StatusTag>;
 }
 
-function DealBalance({ invoice, t, language }) {
+function Reasons({ reasons, language, testId }) {
+  return (reasons || []).map((reason, index) => (
+    <Text key={`${reason.code}-${index}`} testId={testId}>
+      {reason[language]}
+    </Text>
+  ));
+}
+
+function Warnings({ warnings, t, language }) {
+  if (!warnings || warnings.length === 0) return null;
+  return (
+    <Alert title={t.warnings} variant="warning">
+      <Reasons reasons={warnings} language={language} testId="warning" />
+    </Alert>
+  );
+}
+
+function NotInvoiced({ data, language }) {
+  return (
+    <Alert title={data.message ? data.message[language] : ''} variant={data.state === 'invalid' ? 'danger' : 'warning'}>
+      <Reasons reasons={data.reasons} language={language} testId="reason" />
+    </Alert>
+  );
+}
+
+function DealBalance({ invoice, warnings, t, language }) {
   return (
     <Flex direction="column" gap="sm">
+      <Warnings warnings={warnings} t={t} language={language} />
       <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
       <DescriptionList direction="row">
         <DescriptionListItem label={t.status}>
@@ -120,7 +155,7 @@ function DealBalance({ invoice, t, language }) {
   );
 }
 
-function CompanyBalance({ summary, invoices, t, language }) {
+function CompanyBalance({ summary, invoices, notInvoiced, t, language }) {
   return (
     <Flex direction="column" gap="sm">
       <DescriptionList direction="row">
@@ -149,10 +184,24 @@ function CompanyBalance({ summary, invoices, t, language }) {
         <Flex key={invoice.dealId} direction="row" gap="sm" align="center">
           <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
           <Status status={invoice.status} t={t} />
+          <Text>{yen(invoice.amountInvoiced, language)}</Text>
+          <Text>{yen(invoice.amountPaid, language)}</Text>
           <Text>{yen(invoice.amountOutstanding, language)}</Text>
           <Text>{invoice.dueDate || '—'}</Text>
         </Flex>
       ))}
+      {notInvoiced && notInvoiced.length > 0 ? (
+        <Flex direction="column" gap="xs">
+          <Divider />
+          <Text format={{ fontWeight: 'bold' }}>{t.notInvoiced}</Text>
+          {notInvoiced.map((deal) => (
+            <Flex key={deal.dealId} direction="column" gap="xs">
+              <Text format={{ fontWeight: 'demibold' }}>{t.deal(deal.dealId)}</Text>
+              <Reasons reasons={deal.reasons} language={language} testId="company-reason" />
+            </Flex>
+          ))}
+        </Flex>
+      ) : null}
     </Flex>
   );
 }
@@ -191,13 +240,31 @@ export function BalanceCardView({ context, fetcher }) {
     );
   }
   const data = state.data;
-  if (!data.hasInvoices) {
+  if (data.objectType === 'deal' && !data.hasInvoices && data.reasons && data.reasons.length > 0) {
+    return (
+      <Flex direction="column" gap="sm">
+        <NotInvoiced data={data} language={language} />
+        <Warnings warnings={data.warnings} t={t} language={language} />
+      </Flex>
+    );
+  }
+  if (!data.hasInvoices && !(data.notInvoiced && data.notInvoiced.length > 0)) {
     return (
       <EmptyState title={data.message ? data.message[language] : ''} layout="vertical">
         <Text>{data.message ? data.message[language === 'ja' ? 'en' : 'ja'] : ''}</Text>
       </EmptyState>
     );
   }
-  if (data.objectType === 'deal') return <DealBalance invoice={data.invoice} t={t} language={language} />;
-  return <CompanyBalance summary={data.summary} invoices={data.invoices} t={t} language={language} />;
+  if (data.objectType === 'deal') {
+    return <DealBalance invoice={data.invoice} warnings={data.warnings} t={t} language={language} />;
+  }
+  return (
+    <CompanyBalance
+      summary={data.summary}
+      invoices={data.invoices}
+      notInvoiced={data.notInvoiced}
+      t={t}
+      language={language}
+    />
+  );
 }
