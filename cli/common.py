@@ -27,6 +27,22 @@ err = Console(stderr=True)
 EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2
 
+#: an invoice attempt's or worker's result in a person's words (ja + en)
+RESULT_WORDS = {
+    "created": "created / 作成",
+    "already_invoiced": "already invoiced / 作成済み",
+    "invalid": "cannot be invoiced / 請求不可",
+    "not_won": "not won / 受注ではない",
+    "deal_missing": "deal not in HubSpot / 取引なし",
+    "flagged_lost": "left its won stage / 受注取消",
+    "cancelled": "invoice cancelled / 請求書取消",
+    "retry": "will retry / 再試行",
+    "gave_up": "gave up / 断念",
+    "refused": "another portal's: refused / 他ポータルのため拒否",
+    "malformed": "unreadable message / 読めないメッセージ",
+    "held": "held / 保留",
+}
+
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print ``error: message`` on stderr (as text: brackets in it are not markup) and return the exit."""

@@ -12,13 +12,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Group
-from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from cli.common import (
     EXIT_INCOMPLETE,
+    RESULT_WORDS,
     console,
     context,
     err,
@@ -79,17 +78,23 @@ def invoice_create(
             console.print(
                 Panel(
                     Group(
-                        f"won stage / 受注: {'yes' if plan.won else '[red]no[/]'} · ledger: {data['ledger_state'] or '-'}"
-                        f" · partner: {plan.partner or '-'}",
+                        Text.assemble(
+                            "won stage / 受注: ",
+                            ("yes / はい", "green") if plan.won else ("no / いいえ", "red"),
+                            f" · ledger / 台帳: {_state_words(data['ledger_state'])}"
+                            f" · partner / 取引先: {plan.partner or '-'}",
+                        ),
                         *_problem_lines(plan.problems, plan.warnings),
-                        "[bold]freee POST /iv/invoices[/] (not sent / 未送信)",
-                        json.dumps(plan.freee_request, ensure_ascii=False, indent=2)
-                        if plan.freee_request
-                        else "(none)",
-                        "[bold]HubSpot deal write[/] (not sent / 未送信)",
-                        json.dumps(plan.deal_write, ensure_ascii=False, indent=2),
+                        Text("freee POST /iv/invoices (not sent / 未送信)", style="bold"),
+                        Text(
+                            json.dumps(plan.freee_request, ensure_ascii=False, indent=2)
+                            if plan.freee_request
+                            else "(none / なし)"
+                        ),
+                        Text("HubSpot deal write (not sent / 未送信)", style="bold"),
+                        Text(json.dumps(plan.deal_write, ensure_ascii=False, indent=2)),
                     ),
-                    title=f"dry run · deal {deal}",
+                    title=Text(f"dry run / 試行 · deal {deal}"),
                 )
             )
         raise typer.Exit(EXIT_INCOMPLETE if plan.problems or not plan.won else 0)
@@ -117,25 +122,51 @@ def invoice_create(
 
 def _print_outcome(outcome: Any) -> None:
     invoice = outcome.invoice
+    words = RESULT_WORDS.get(outcome.result.value, outcome.result.value)
     if invoice is not None:
         console.print(
-            f"[green]{outcome.result.value}[/] deal {outcome.deal_id}: freee {invoice.invoice_number} "
-            f"{format_yen(invoice.amount_total)} (期日 {invoice.due_date}) {invoice.invoice_url}"
-            + (" [dim](found in freee from an earlier attempt)[/]" if outcome.adopted else "")
+            Text.assemble(
+                (words, "green"),
+                f" · deal {outcome.deal_id}: freee {invoice.invoice_number} {format_yen(invoice.amount_total)}"
+                f" · due / 期日 {invoice.due_date or '-'} · {invoice.invoice_url}",
+                (" (found in freee from an earlier attempt / 前回の試行で作成済み)", "dim")
+                if outcome.adopted
+                else "",
+            )
         )
     else:
-        console.print(f"[red]{outcome.result.value}[/] deal {outcome.deal_id}")
+        console.print(Text.assemble((words, "red"), f" · deal {outcome.deal_id}"))
     for line in _problem_lines(outcome.problems, outcome.warnings):
-        console.print(line, highlight=False)
+        console.print(line)
 
 
-def _problem_lines(problems: tuple[Problem, ...], warnings: tuple[Problem, ...]) -> list[str]:
+def _problem_lines(problems: tuple[Problem, ...], warnings: tuple[Problem, ...]) -> list[Text]:
     """Each problem (✗) and warning (⚠) as the deal shows them: code, field, Japanese, English."""
     return [
-        f"  {mark} [bold]{p.code}[/] ({p.field})\n    {escape(p.ja)}\n    [dim]{escape(p.en)}[/]"
-        for mark, group in (("[red]✗[/]", problems), ("[yellow]⚠[/]", warnings))
+        Text.assemble("  ", mark, " ", (p.code, "bold"), f" ({p.field})\n    {p.ja}\n    ", (p.en, "dim"))
+        for mark, group in ((("✗", "red"), problems), (("⚠", "yellow"), warnings))
         for p in group
     ]
+
+
+STATE_WORDS = {
+    "creating": "being created / 作成中",
+    "created": "invoiced / 作成済み",
+    "invalid": "cannot be invoiced / 請求不可",
+    "failed": "failed / 失敗",
+    "cancelled": "cancelled / 取消",
+}
+
+
+def _state_words(state: str | None) -> str:
+    return "-" if state is None else STATE_WORDS.get(state, state)
+
+
+def _tokyo(moment: Any) -> str:
+    """An instant as Tokyo wall-clock time, to the second."""
+    from sdk.terms import TOKYO
+
+    return str(moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S JST"))
 
 
 @invoice_app.command("show")
@@ -169,26 +200,52 @@ def invoice_show(
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
         return
     if row is not None:
-        table = Table(title=f"ledger · deal {deal}", show_header=False)
-        for key, value in _row_json(row, [])["ledger"].items():
-            if key not in ("reasons", "warnings"):
-                table.add_row(key, "" if value is None else str(value))
-        console.print(table)
-        for line in _problem_lines(row.reasons, row.warnings):
-            console.print(line, highlight=False)
-    events = Table(title="history / 履歴", show_header=True, header_style="bold")
-    for column in ("at", "event", "trigger", "detail"):
-        events.add_column(column)
-    for event in history:
-        events.add_row(
-            event.at.isoformat(timespec="seconds"),
-            event.event,
-            event.trigger,
-            json.dumps(dict(event.detail), ensure_ascii=False, default=str),
+        _print_row(deal, row)
+    console.print(Text("history / 履歴", style="bold"))
+    for event in history:  # one line each, Tokyo time; detail as JSON text
+        detail = json.dumps(dict(event.detail), ensure_ascii=False, default=str)
+        console.print(
+            Text.assemble(
+                f"  {_tokyo(event.at)} · ",
+                (event.event, "bold"),
+                f" · trigger / きっかけ: {event.trigger}",
+                (f" · {detail}" if event.detail else "", "dim"),
+            )
         )
-    console.print(events)
     for orphan in orphans:
-        console.print(f"[red]✗ orphan invoice / 二重の請求書[/] {describe(orphan)}", highlight=False)
+        console.print(Text.assemble(("✗ orphan invoice / 二重の請求書 ", "red"), describe(orphan)))
+
+
+def _print_row(deal: str, row: Any) -> None:
+    """The ledger row for a person: state, invoice (¥, dates), who holds it until when (Tokyo), the last error,
+    the reasons and warnings, and the values last written to the deal."""
+    console.print(
+        Text.assemble(
+            (f"deal {deal}", "bold"),
+            f" · {_state_words(row.state.value)} · attempts / 試行 {row.attempts}"
+            f" · company / 会社 {row.company_id or '-'} · partner / 取引先 {row.partner_id or '-'}",
+        )
+    )
+    invoice = row.invoice
+    if invoice is not None:
+        console.print(
+            Text(
+                f"  invoice / 請求書 {invoice.invoice_number}: {format_yen(invoice.amount_total)}"
+                f" (net / 税抜 {format_yen(invoice.amount_net)} + tax / 消費税 {format_yen(invoice.amount_tax)})"
+                f" · billed / 請求日 {invoice.billing_date} · due / 期日 {invoice.due_date or '-'}"
+                f"\n  {invoice.invoice_url}"
+            )
+        )
+    if row.claim_until is not None:
+        console.print(Text(f"  held until / 処理中の期限 {_tokyo(row.claim_until)}"))
+    if row.last_error:
+        console.print(Text(f"  last error (operator) / 最後のエラー（運用者向け）: {row.last_error}"))
+    for line in _problem_lines(row.reasons, row.warnings):
+        console.print(line)
+    if row.written:
+        console.print(Text("  written to the deal / 取引に書いた値:", style="bold"))
+        for key, value in sorted(row.written.items()):
+            console.print(Text(f"    {key}: {value}"))
 
 
 def _row_json(row: Any, history: list[Any]) -> dict[str, Any]:
@@ -261,12 +318,15 @@ def invoice_retry(
             json.dumps({"retried": len(results), "done": ok, "deals": results}, ensure_ascii=False, indent=2)
         )
     else:
-        table = Table(title=f"retried {len(results)} · invoiced {ok}", show_header=True, header_style="bold")
-        for column in ("deal", "result", "detail"):
-            table.add_column(column)
-        for r in results:
-            table.add_row(r["deal_id"], r["result"], r["message"])
-        console.print(table)
+        console.print(Text(f"retried / 再実行 {len(results)} · invoiced / 作成 {ok}", style="bold"))
+        for r in results:  # one line each: error codes in brackets stay as they are
+            console.print(
+                Text.assemble(
+                    f"  deal {r['deal_id']} · ",
+                    (RESULT_WORDS.get(r["result"], r["result"]), "bold"),
+                    f"\n    {r['message']}" if r["message"] else "",
+                )
+            )
     raise typer.Exit(0 if ok == len(results) else EXIT_INCOMPLETE)
 
 

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from cli.common import (
     EXIT_INCOMPLETE,
+    RESULT_WORDS,
     console,
     context,
     err,
@@ -53,21 +54,6 @@ def _worker_json(result: Any) -> dict[str, Any]:
 
 
 _WORKER_STYLES = {"done": "green", "retry": "yellow", "dead": "red", "hold": "magenta"}
-#: a worker result in a person's words (ja + en)
-RESULT_WORDS = {
-    "created": "created / 作成",
-    "already_invoiced": "already invoiced / 作成済み",
-    "invalid": "cannot be invoiced / 請求不可",
-    "not_won": "not won / 受注ではない",
-    "deal_missing": "deal not in HubSpot / 取引なし",
-    "flagged_lost": "left its won stage / 受注取消",
-    "cancelled": "invoice cancelled / 請求書取消",
-    "retry": "will retry / 再試行",
-    "gave_up": "gave up / 断念",
-    "refused": "another portal's: refused / 他ポータルのため拒否",
-    "malformed": "unreadable message / 読めないメッセージ",
-    "held": "held / 保留",
-}
 
 
 def _worker_line(result: Any) -> Text:

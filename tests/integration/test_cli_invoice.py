@@ -67,7 +67,7 @@ def test_create_then_again_then_show(setup):
     assert json.loads(first.stdout)["result"] == "created"
     second = run(env, "invoice", "create", "--deal", deal)
     assert second.exit_code == 0
-    assert "already_invoiced" in second.output
+    assert "already invoiced / 作成済み" in second.output
     assert len(world.invoices()) == 1
     shown = run(env, "invoice", "show", "--deal", deal, "--json")
     data = json.loads(shown.stdout)
@@ -229,3 +229,21 @@ def test_show_prints_the_reasons_a_rep_reads_beside_the_operator_s_last_error(se
 
     assert {r["code"] for r in shown["ledger"]["reasons"]} == {"deal.company_missing", "deal.amount_negative"}
     assert "deal.company_missing" in human and "deal.amount_negative" in human
+
+
+def test_user_data_is_never_read_as_terminal_markup(setup):
+    world, env = setup
+    name = "[bold red]赤字[/] [link=https://evil.example]x[/link]"
+    deal = world.deal(company=world.company("[green]株式会社[/green]"), line_items=items(), dealname=name)
+
+    dry = run(env, "invoice", "create", "--deal", deal, "--dry-run")
+    assert f"[hubspot-freee portal={PORTAL} deal={deal}]" in dry.output  # the marker that prevents duplicates
+    assert "[bold red]赤字[/]" in dry.output
+
+    bad = world.deal(company=None, line_items=[], dealname=name)
+    run(env, "invoice", "create", "--deal", bad)
+    retried = run(env, "invoice", "retry", "--invalid")
+    assert "deal.company_missing" in retried.output and "[" in retried.output
+    shown = run(env, "invoice", "show", "--deal", bad)
+    assert "deal.company_missing" in shown.output
+    assert "\x1b]8;" not in dry.output + shown.output  # no hyperlink escape smuggled in
