@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,16 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print ``error: message`` on stderr (as text: brackets in it are not markup) and return the exit."""
     err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def since_date(since: str | None) -> date | None:
+    """A ``--since`` option's date (YYYY-MM-DD); anything else is exit 2 saying so (ja + en)."""
+    try:
+        return date.fromisoformat(since) if since else None
+    except ValueError:
+        raise fail(
+            f"--since must be a date (YYYY-MM-DD), not {since!r} / --since は日付（YYYY-MM-DD）で指定してください"
+        ) from None
 
 
 def settings_from(config: Path | None) -> Settings:

@@ -27,6 +27,7 @@ from cli.common import (
     progress_bar,
     run_guarded,
     settings_from,
+    since_date,
 )
 from cli.options import ConfigOption, JsonOption, flag
 from sdk.errors import ForeignPortal, Problem
@@ -350,16 +351,9 @@ def invoice_sweep(
     config: ConfigOption = None,
 ) -> None:
     """Find won deals without an invoice and queue them; repair invoiced deals that disagree with the ledger."""
-    from datetime import date
-
     from sdk.usecases.sweep import Action, sweep
 
-    try:
-        start = date.fromisoformat(since) if since else None
-    except ValueError:
-        raise fail(
-            f"--since must be a date (YYYY-MM-DD), not {since!r} / --since は日付（YYYY-MM-DD）です"
-        ) from None
+    start = since_date(since)
     settings = settings_from(config)
     own_portal(settings, None)
     ctx = context(config)

@@ -6,14 +6,13 @@ Thin: ``sdk/usecases/sync_payments.py`` does the work; this module shows its pro
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from cli.common import EXIT_INCOMPLETE, console, context, err, fail, progress_bar, run_guarded
+from cli.common import EXIT_INCOMPLETE, console, context, err, progress_bar, run_guarded, since_date
 from cli.options import ConfigOption, JsonOption, flag
 
 sync_app = typer.Typer(help="Payment status from freee into HubSpot / 入金状況の同期", no_args_is_help=True)
@@ -33,10 +32,7 @@ def sync_payments_command(
     """Read payment status from freee and write it onto deals and companies (only what changed)."""
     from sdk.usecases.sync_payments import sync_payments
 
-    try:
-        start = date.fromisoformat(since) if since else None
-    except ValueError:
-        raise fail(f"--since must be a date (YYYY-MM-DD), not {since!r}") from None
+    start = since_date(since)
     ctx = context(config)
     labels = {"freee": "reading freee / freee読込", "deals": "deals / 取引", "companies": "companies / 会社"}
     with progress_bar(labels, quiet=as_json) as report:
