@@ -18,24 +18,18 @@ import resource
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import requests
 from _record import machine, record
+from _seed import UNLIMITED, companies_with_partners, freee_session, invoiced_deal
 
-from local.world import FREEE_BASE, build_world
-from sandbox import PORTAL_ID
-from sandbox.transport import WSGIAdapter
+from local.world import build_world
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, shortest_span
-from sdk.store import Intent, InvoiceRecord
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.sync_payments import sync_payments
-
-UNLIMITED = ((10**9, 60.0), (10**9, 3600.0))
 
 
 def main() -> None:
@@ -101,64 +95,25 @@ def main() -> None:
 
 def seed(world, args, rng) -> list[tuple[int, int, date]]:
     """Companies, partners, deals, invoices in freee and their ledger rows, without going through the limits."""
-    box = world.freee_box
-    box.state.limiter.windows = UNLIMITED
-    session = requests.Session()
-    session.mount(FREEE_BASE, WSGIAdapter(box.app))
-    session.headers["Authorization"] = f"Bearer {box.issue_tokens()['access_token']}"
-    companies = []
-    for n in range(args.companies):
-        company = world.hubspot_box.create_company(name=f"株式会社ベンチ{n:04d}")
-        partner = box.add_partner(f"株式会社ベンチ{n:04d}", code=f"HS-{company}")
-        world.store.link_partner(PORTAL_ID, company, partner["id"])
-        companies.append((company, partner["id"]))
+    session = freee_session(world)
+    companies = companies_with_partners(world, args.companies, "株式会社ベンチ")
     seeded = []
-    now = world.clock.now()
     for n in range(args.invoices):
         company, partner_id = companies[n % len(companies)]
         deal = world.hubspot_box.create_deal(
             company=company, dealname=f"案件{n}", pipeline="default", dealstage="closedwon"
         )
         billing = date(2026, 1, 1) + timedelta(days=rng.randrange(0, 320))
-        body = {
-            "company_id": 1,
-            "billing_date": billing.isoformat(),
-            "payment_date": (billing + timedelta(days=30)).isoformat(),
-            "tax_entry_method": "out",
-            "tax_fraction": "omit",
-            "withholding_tax_entry_method": "out",
-            "partner_title": "御中",
-            "partner_id": partner_id,
-            "memo": f"[hubspot-freee portal={PORTAL_ID} deal={deal}]",
-            "lines": [
-                {
-                    "type": "item",
-                    "description": "サービス",
-                    "quantity": 1,
-                    "unit_price": str(10000 + n),
-                    "tax_rate": 10,
-                }
-            ],
-        }
-        answer = session.post(f"{FREEE_BASE}/iv/invoices", json=body, timeout=10)
-        answer.raise_for_status()
-        invoice = answer.json()["invoice"]
-        token = uuid.uuid4().hex
-        world.store.claim(PORTAL_ID, deal, token, now, now + timedelta(minutes=5))
-        world.store.note_intent(PORTAL_ID, deal, token, Intent(company, partner_id, billing))
-        record = InvoiceRecord(
-            invoice["id"],
-            invoice["invoice_number"],
-            invoice["report_url"],
-            partner_id,
-            int(invoice["amount_excluding_tax"]),
-            int(invoice["amount_tax"]),
-            int(invoice["total_amount"]),
-            billing,
-            billing + timedelta(days=30),
+        invoice = invoiced_deal(
+            world,
+            session,
+            deal=deal,
+            company=company,
+            partner_id=partner_id,
+            billing=billing,
+            unit_price=10000 + n,
+            written={"freee_payment_status": "unpaid"},
         )
-        world.store.record_invoice(PORTAL_ID, deal, token, record, now)
-        world.store.record_written(PORTAL_ID, deal, {"freee_payment_status": "unpaid"}, now, token=token)
         seeded.append((invoice["id"], int(invoice["total_amount"]), billing))
     return seeded
 

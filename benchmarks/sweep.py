@@ -16,25 +16,21 @@ import random
 import resource
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import requests
 from _record import machine, record
+from _seed import companies_with_partners, freee_session, invoiced_deal
 
-from local.world import FREEE_BASE, build_world
+from local.world import build_world
 from sandbox import PORTAL_ID
-from sandbox.transport import WSGIAdapter
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import FREEE_WINDOWS, RateLimiter, shortest_span
 from sdk.queue.sqlite import SQLiteQueue
-from sdk.store import Intent, InvoiceRecord
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.sweep import sweep
 
-UNLIMITED = ((10**9, 60.0), (10**9, 3600.0))
 TODAY = date(2026, 11, 25)
 
 
@@ -110,20 +106,10 @@ def main() -> None:
 def seed(world, args, rng) -> list[str]:
     """Won deals in HubSpot; all but the missing ones invoiced in freee with their ledger rows and the values
     written on the deal (as the worker leaves them). Returns the missing deals' ids."""
-    box = world.freee_box
-    box.state.limiter.windows = UNLIMITED
-    session = requests.Session()
-    session.mount(FREEE_BASE, WSGIAdapter(box.app))
-    session.headers["Authorization"] = f"Bearer {box.issue_tokens()['access_token']}"
-    companies = []
-    for n in range(args.companies):
-        company = world.hubspot_box.create_company(name=f"株式会社照合{n:04d}")
-        partner = box.add_partner(f"株式会社照合{n:04d}", code=f"HS-{company}")
-        world.store.link_partner(PORTAL_ID, company, partner["id"])
-        companies.append((company, partner["id"]))
+    session = freee_session(world)
+    companies = companies_with_partners(world, args.companies, "株式会社照合")
     missing_at = set(rng.sample(range(args.deals), round(args.deals * args.missing)))
     missing = []
-    now = world.clock.now()
     with world.hubspot_box.webhooks_lost():
         for n in range(args.deals):
             company, partner_id = companies[n % len(companies)]
@@ -138,63 +124,23 @@ def seed(world, args, rng) -> list[str]:
             if n in missing_at:
                 missing.append(deal)
                 continue
-            answer = session.post(
-                f"{FREEE_BASE}/iv/invoices", json=_invoice(deal, partner_id, billing, n), timeout=10
-            )
-            answer.raise_for_status()
-            invoice = answer.json()["invoice"]
-            token = uuid.uuid4().hex
-            world.store.claim(PORTAL_ID, deal, token, now, now + timedelta(minutes=5))
-            world.store.note_intent(PORTAL_ID, deal, token, Intent(company, partner_id, billing))
-            total = int(invoice["total_amount"])
-            world.store.record_invoice(
-                PORTAL_ID,
-                deal,
-                token,
-                InvoiceRecord(
-                    invoice["id"],
-                    invoice["invoice_number"],
-                    invoice["report_url"],
-                    partner_id,
-                    int(invoice["amount_excluding_tax"]),
-                    int(invoice["amount_tax"]),
-                    total,
-                    billing,
-                    billing + timedelta(days=30),
-                ),
-                now,
+            invoice = invoiced_deal(
+                world,
+                session,
+                deal=deal,
+                company=company,
+                partner_id=partner_id,
+                billing=billing,
+                unit_price=10000 + n,
             )
             written = {
                 "freee_invoice_number": invoice["invoice_number"],
                 "freee_sync_status": "created",
-                "freee_amount_invoiced": str(total),
+                "freee_amount_invoiced": str(invoice["total_amount"]),
             }
-            world.store.record_written(PORTAL_ID, deal, written, now, token=token)
+            world.store.record_written(PORTAL_ID, deal, written, world.clock.now())
             world.hubspot_box.update("deals", deal, **written)
     return missing
-
-
-def _invoice(deal: str, partner_id: int, billing: date, n: int) -> dict:
-    return {
-        "company_id": 1,
-        "billing_date": billing.isoformat(),
-        "payment_date": (billing + timedelta(days=30)).isoformat(),
-        "tax_entry_method": "out",
-        "tax_fraction": "omit",
-        "withholding_tax_entry_method": "out",
-        "partner_title": "御中",
-        "partner_id": partner_id,
-        "memo": f"[hubspot-freee portal={PORTAL_ID} deal={deal}]",
-        "lines": [
-            {
-                "type": "item",
-                "description": "サービス",
-                "quantity": 1,
-                "unit_price": str(10000 + n),
-                "tax_rate": 10,
-            }
-        ],
-    }
 
 
 if __name__ == "__main__":
