@@ -224,7 +224,7 @@ def sweep(
             row = rows.get(deal.id)
             if row is None or row.state is not LedgerState.CREATED or row.invoice is None:
                 continue
-            differ = _differing(row.written, deal.properties)
+            differ = _differing(row.written, deal.properties, owned)
             if differ:
                 repairs[deal.id] = differ
                 report.items.append(
@@ -365,9 +365,13 @@ def _check_freee(
         report.errors += written.errors
 
 
-def _differing(written: Mapping[str, str], shown: Mapping[str, str | None]) -> dict[str, str]:
-    """The values written to a deal that HubSpot now shows otherwise (missing, edited, cleared)."""
-    return {k: v for k, v in written.items() if not same_value(v, shown.get(k))}
+def _differing(
+    written: Mapping[str, str], shown: Mapping[str, str | None], owned: Iterable[str]
+) -> dict[str, str]:
+    """The values written to a deal that HubSpot now shows otherwise (missing, edited, cleared), among the
+    properties this package owns (a name written under an older setting is not read back, so not compared)."""
+    keys = set(owned)
+    return {k: v for k, v in written.items() if k in keys and not same_value(v, shown.get(k))}
 
 
 def same_value(written: str | None, shown: str | None) -> bool:

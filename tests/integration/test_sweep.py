@@ -227,6 +227,14 @@ def test_properties_cleared_or_edited_in_hubspot_are_written_again(world: World,
     assert run(world, queue).items == []
 
 
+def test_a_value_written_under_a_property_name_no_longer_set_is_not_repaired_forever(
+    world: World, queue: SQLiteQueue
+) -> None:
+    deal = invoiced(world, queue)
+    world.store.record_written(PORTAL, deal, {"old_freee_invoice_no": "INV-1"}, world.clock.now())
+    assert run(world, queue).items == []
+
+
 def test_an_invoice_cancelled_in_freee_is_shown_on_the_deal(world: World, queue: SQLiteQueue) -> None:
     deal = invoiced(world, queue)
     [invoice] = world.invoices()
