@@ -153,7 +153,9 @@ class Settings(BaseSettings):
     freee_auth_base: str = "https://accounts.secure.freee.co.jp"
     freee_client_id: str | None = None
     freee_client_secret: SecretStr | None = None
-    freee_redirect_uri: str = "urn:ietf:wg:oauth:2.0:oob"
+    # where freee sends the browser with the code (registered in the freee app): a loopback URI is received by
+    # `setup freee` itself; urn:ietf:wg:oauth:2.0:oob (freee shows the code) or any other URI means pasting it
+    freee_redirect_uri: str = "http://127.0.0.1:8765/callback"
     freee_company_id: int | None = Field(default=None, ge=1)
     freee_template_id: int | None = Field(default=None, ge=1)
     freee_partner_code_pattern: str = "HS-{company_id}"
