@@ -41,13 +41,16 @@ def setup_hubspot(
 
     プロパティグループ freee と連携用プロパティを作成します（作成済みのものはそのまま）。"""
     from sdk.hubspot import HubSpotAuthError, HubSpotClient, HubSpotRequestError, HubSpotRetryable
+    from sdk.store import open_store
     from sdk.tenant import token_portal_problem
     from sdk.usecases.setup_hubspot import SCHEMA_SCOPES, setup_hubspot_properties
 
     settings = settings_from(config)
     try:
-        client = HubSpotClient.from_settings(settings)
-    except SettingsError as exc:
+        # a public app's token row is in the store; a private app's token needs none
+        tokens = open_store(settings.storage_url).hubspot_tokens if settings.hubspot_oauth else None
+        client = HubSpotClient.from_settings(settings, token_store=tokens)
+    except (SettingsError, ValueError) as exc:
         raise fail(str(exc)) from None
     try:
         token_portal = client.read_account_details().portal_id
@@ -62,6 +65,10 @@ def setup_hubspot(
                 f"HubSpot refused for missing scopes (403) / スコープが不足しています. Give the private app these "
                 f"scopes: {scopes}. ({exc})"
             ) from None
+        if getattr(
+            exc, "fix", None
+        ):  # a public app's refresh token refused, or the installation disconnected
+            raise fail(str(exc)) from None
         raise fail(
             "HubSpot refused the access token (401): set HUBSPOT_ACCESS_TOKEN to the private app's token / "
             f"アクセストークンが拒否されました ({settings.hubspot_api_base})"
