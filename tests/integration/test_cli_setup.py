@@ -141,6 +141,30 @@ def test_setup_hubspot_wrong_token_is_a_clear_error(empty_portal):
     assert "Traceback" not in result.output
 
 
+def test_setup_hubspot_with_a_public_app_refreshes_its_token_and_says_when_it_is_revoked(
+    empty_portal, tmp_path
+):
+    box, env = empty_portal
+    public = {k: v for k, v in env.items() if k != "HUBSPOT_ACCESS_TOKEN"} | {
+        "HUBSPOT_REFRESH_TOKEN": box.install_app(),
+        "HUBSPOT_CLIENT_ID": "sandbox-hubspot-client-id",
+        "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
+        "STORAGE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}",
+    }
+    dry = runner.invoke(app, ["setup", "hubspot", "--dry-run", "--json"], env=public)
+    assert dry.exit_code == 0, dry.output
+    assert box.token_calls == {"refresh_token": 1}
+    row = SQLiteStore(tmp_path / "store.sqlite").hubspot_tokens.load_token()
+    assert row is not None and row.tokens.access_token
+    box.uninstall_app()
+    box.expire_access_tokens()
+    revoked = runner.invoke(app, ["setup", "hubspot", "--dry-run"], env=public)
+    assert revoked.exit_code == 2
+    assert "BAD_REFRESH_TOKEN" in revoked.output and "HUBSPOT_REFRESH_TOKEN" in revoked.output
+    assert "HubSpot接続が切れています" in revoked.output
+    assert public["HUBSPOT_REFRESH_TOKEN"] not in revoked.output and "Traceback" not in revoked.output
+
+
 def test_setup_hubspot_missing_scopes_names_them(empty_portal):
     box, env = empty_portal
     box.faults.add(FaultRule(FaultKind.SERVER_ERROR, status=403, path_prefix="/crm/v3/properties"))
