@@ -75,7 +75,12 @@ def context(config: Path | None) -> Any:
 
     settings = settings_from(config)
     try:
-        settings.require("hubspot_access_token", "freee_client_id", "freee_client_secret", "freee_company_id")
+        missing = settings.hubspot_auth_error().problems
+        missing += settings.missing_error(
+            "freee_client_id", "freee_client_secret", "freee_company_id"
+        ).problems
+        if missing:
+            raise SettingsError(missing)
         return Context.from_settings(settings)
     except SettingsError as exc:
         raise fail(str(exc)) from None

@@ -42,13 +42,16 @@ def setup_hubspot(
 
     プロパティグループ freee と連携用プロパティを作成します（作成済みのものはそのまま。足りない選択肢は追加します）。"""
     from sdk.hubspot import HubSpotAuthError, HubSpotClient, HubSpotRequestError, HubSpotRetryable
+    from sdk.store import open_store
     from sdk.tenant import token_portal_problem
     from sdk.usecases.setup_hubspot import SCHEMA_SCOPES, setup_hubspot_properties
 
     settings = settings_from(config)
     try:
-        client = HubSpotClient.from_settings(settings)
-    except SettingsError as exc:
+        # a public app's token row is in the store; a private app's token needs none
+        tokens = open_store(settings.storage_url).hubspot_tokens if settings.hubspot_oauth else None
+        client = HubSpotClient.from_settings(settings, token_store=tokens)
+    except (SettingsError, ValueError) as exc:
         raise fail(str(exc)) from None
     try:
         token_portal = client.read_account_details().portal_id
@@ -63,6 +66,10 @@ def setup_hubspot(
                 f"HubSpot refused for missing scopes (403) / スコープが不足しています. Give the private app these "
                 f"scopes: {scopes}. ({exc})"
             ) from None
+        if getattr(
+            exc, "fix", None
+        ):  # a public app's refresh token refused, or the installation disconnected
+            raise fail(str(exc)) from None
         raise fail(
             "HubSpot refused the access token (401): set HUBSPOT_ACCESS_TOKEN to the private app's token / "
             f"アクセストークンが拒否されました ({settings.hubspot_api_base})"
@@ -132,8 +139,19 @@ def setup_freee(
         typer.Option(help="Local callback port (default: from FREEE_REDIRECT_URI, else 8765)"),
     ] = None,
     no_browser: Annotated[
-        bool, flag("--no-browser", "Print the URL to open instead of opening a browser")
+        bool, flag("--no-browser", "Print the URL to open instead of opening a browser (keep listening)")
     ] = False,
+    paste: Annotated[
+        bool,
+        flag("--paste", "Remote machine: print the URL, then paste the code or the redirected URL here"),
+    ] = False,
+    code: Annotated[
+        str | None, typer.Option("--code", help="The authorization code, without a prompt")
+    ] = None,
+    redirected_url: Annotated[
+        str | None,
+        typer.Option("--redirected-url", help="The whole URL freee redirected to, without a prompt"),
+    ] = None,
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for the browser to come back")
     ] = 300.0,
@@ -142,9 +160,12 @@ def setup_freee(
     """Connect freee: authorise this app in the browser (OAuth 2.0), store the tokens where the worker reads
     them, and choose the company. Prints FREEE_COMPANY_ID, or writes it to the settings file in use.
 
-    ブラウザでfreeeを認可し、トークンを保存して事業所を選びます。"""
-    import webbrowser
+    On this machine the browser comes back to a local server (FREEE_REDIRECT_URI, default
+    http://127.0.0.1:8765/callback). On a remote server use --paste: open the URL anywhere, approve, and paste
+    the code (FREEE_REDIRECT_URI=urn:ietf:wg:oauth:2.0:oob) or the whole URL the browser was sent to.
 
+    ブラウザでfreeeを認可し、トークンを保存して事業所を選びます。リモートサーバーでは --paste で認可コード
+    またはリダイレクト後のURLを貼り付けます。"""
     from sdk.freee.errors import FreeeError, SetupFailed
     from sdk.store import open_store
     from sdk.usecases.setup_freee import (
@@ -154,42 +175,25 @@ def setup_freee(
         write_toml_setting,
     )
 
+    if code is not None and redirected_url is not None:
+        raise fail("give --code or --redirected-url, not both / どちらか一方を指定してください")
+    given = code is not None or redirected_url is not None
     settings = settings_from(config)
     try:
         store = open_store(settings.storage_url)
-        authorisation = FreeeAuthorisation(settings, port=port)
+        authorisation = FreeeAuthorisation(settings, port=port, paste=paste or given)
     except (SettingsError, SetupFailed, ValueError) as exc:
         raise fail(str(exc)) from None
     with authorisation:
-        console.print(f"callback / コールバック: [bold]{authorisation.redirect_uri}[/]", highlight=False)
-        if authorisation.redirect_differs:
-            console.print(
-                "[yellow]note:[/] this redirect URI must be registered in the freee app (コールバックURL), "
-                "and FREEE_REDIRECT_URI set to it / このURIをfreeeアプリに登録してください",
-                highlight=False,
-            )
-        opened = False
-        if not no_browser:
-            try:
-                opened = webbrowser.open(authorisation.url)
-            except webbrowser.Error:
-                opened = False
-        if opened:
-            console.print(
-                "opened the browser; approve the app there / ブラウザで「許可する」を選んでください"
-            )
-        console.print(
-            "open this URL to authorise / このURLを開いて認可してください:\n" + authorisation.url,
-            highlight=False,
-            soft_wrap=True,
-        )
-        with err.status(f"waiting for freee (up to {timeout:.0f}s) / freeeの応答待ち…"):
-            try:
-                code = authorisation.wait_for_code(timeout)
-            except SetupFailed as exc:
-                raise fail(str(exc), EXIT_INCOMPLETE) from None
         try:
-            connected = authorisation.connect(code, store.tokens, store.rate_limits)
+            if given:
+                obtained = authorisation.code_given(code=code, redirected_url=redirected_url)
+            else:
+                obtained = _authorise(authorisation, no_browser=no_browser, timeout=timeout)
+        except SetupFailed as exc:
+            raise fail(str(exc), EXIT_INCOMPLETE) from None
+        try:
+            connected = authorisation.connect(obtained, store.tokens, store.rate_limits)
         except (SetupFailed, FreeeError) as exc:
             raise fail(str(exc), EXIT_INCOMPLETE) from None
 
@@ -225,3 +229,61 @@ def setup_freee(
             f"[yellow]note:[/] the environment has FREEE_COMPANY_ID={env}, which wins over the file; "
             "unset or change it / 環境変数が優先されます"
         )
+
+
+def _authorise(authorisation: Any, *, no_browser: bool, timeout: float) -> str:
+    """The code, from the local server (browser on this machine) or pasted at the prompt; SetupFailed else."""
+    import webbrowser
+
+    from sdk.freee.errors import SetupFailed
+    from sdk.usecases.setup_freee import PASTE_PROMPT
+
+    if authorisation.mode == "listen":
+        console.print(f"callback / コールバック: [bold]{authorisation.redirect_uri}[/]", highlight=False)
+        if authorisation.redirect_differs:
+            console.print(
+                "[yellow]note:[/] this redirect URI must be registered in the freee app (コールバックURL), "
+                "and FREEE_REDIRECT_URI set to it / このURIをfreeeアプリに登録してください",
+                highlight=False,
+            )
+        opened = False
+        if not no_browser:
+            try:
+                opened = webbrowser.open(authorisation.url)
+            except webbrowser.Error:
+                opened = False
+            if not opened:  # a server without a desktop: the redirect to its loopback cannot come from here
+                authorisation.stop_listening(
+                    "no browser could be opened on this machine: open the URL on any machine, approve, and paste "
+                    "the whole URL the browser is then sent to (its page may fail to load), or use --no-browser "
+                    "with an SSH tunnel / このマシンでブラウザを開けません。別のマシンでURLを開いて承認し、移動先の"
+                    "URL全体を貼り付けてください"
+                )
+        if opened:
+            console.print(
+                "opened the browser; approve the app there / ブラウザで「許可する」を選んでください"
+            )
+    if authorisation.mode == "listen":
+        console.print(
+            "open this URL to authorise / このURLを開いて認可してください:\n" + authorisation.url,
+            highlight=False,
+            soft_wrap=True,
+        )
+        with err.status(f"waiting for freee (up to {timeout:.0f}s) / freeeの応答待ち…"):
+            return str(authorisation.wait_for_code(timeout))
+    console.print(f"[yellow]note:[/] {authorisation.why}", highlight=False, soft_wrap=True)
+    console.print(
+        f"redirect URI / リダイレクトURI: {authorisation.redirect_uri}\n"
+        "open this URL in a browser on any machine and choose 許可する / 任意のマシンのブラウザでこのURLを開き、"
+        "「許可する」を選んでください:\n" + authorisation.url,
+        highlight=False,
+        soft_wrap=True,
+    )
+    try:
+        pasted = typer.prompt(PASTE_PROMPT, prompt_suffix="\n> ")
+    except typer.Abort:  # end of input: nothing typed (a script, or Ctrl-D)
+        raise SetupFailed(
+            "nothing was pasted; without a terminal pass the code with --code CODE, or the redirected URL with "
+            "--redirected-url URL / 認可コードが入力されませんでした。--code または --redirected-url で指定できます"
+        ) from None
+    return str(authorisation.code_from(pasted))

@@ -67,7 +67,9 @@ class LambdaRuntime:
     def hubspot(self) -> HubSpotPort:
         from sdk.hubspot import HubSpotClient
 
-        return HubSpotClient.from_settings(self.settings, clock=self.clock)
+        return HubSpotClient.from_settings(
+            self.settings, clock=self.clock, token_store=self.store.hubspot_tokens
+        )
 
     @cached_property
     def context(self) -> Context:

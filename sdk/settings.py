@@ -135,8 +135,13 @@ class Settings(BaseSettings):
 
     # services
     hubspot_api_base: str = "https://api.hubapi.com"
-    hubspot_access_token: SecretStr | None = None
+    hubspot_access_token: SecretStr | None = None  # a private app's static token
     hubspot_client_secret: SecretStr | None = None
+    # a public app (OAuth): its client id, and the refresh token of its installation in the portal (the seed of
+    # the store's HubSpot token row, refreshed before each 30-minute access token expires); used instead of
+    # hubspot_access_token when set
+    hubspot_client_id: str | None = None
+    hubspot_refresh_token: SecretStr | None = None
     hubspot_app_id: int | None = None
     hubspot_developer_api_key: SecretStr | None = (
         None  # the app's developer account key (hapikey): action definitions
@@ -155,7 +160,9 @@ class Settings(BaseSettings):
     freee_auth_base: str = "https://accounts.secure.freee.co.jp"
     freee_client_id: str | None = None
     freee_client_secret: SecretStr | None = None
-    freee_redirect_uri: str = "urn:ietf:wg:oauth:2.0:oob"
+    # where freee sends the browser with the code (registered in the freee app): a loopback URI is received by
+    # `setup freee` itself; urn:ietf:wg:oauth:2.0:oob (freee shows the code) or any other URI means pasting it
+    freee_redirect_uri: str = "http://127.0.0.1:8765/callback"
     freee_company_id: int | None = Field(default=None, ge=1)
     freee_template_id: int | None = Field(default=None, ge=1)
     freee_partner_code_pattern: str = "HS-{company_id}"
@@ -302,6 +309,27 @@ class Settings(BaseSettings):
     @property
     def default_terms(self) -> PaymentTerms:
         return parse_terms(self.payment_terms_default)
+
+    @property
+    def hubspot_oauth(self) -> bool:
+        """True when HubSpot is reached with a public app's OAuth tokens (``hubspot_refresh_token`` is set) rather
+        than a private app's static ``hubspot_access_token``."""
+        return not _blank(self.hubspot_refresh_token)
+
+    def hubspot_auth_error(self) -> SettingsError:
+        """What is missing to authenticate to HubSpot (an empty error when nothing is): a public app needs
+        ``hubspot_client_id`` and ``hubspot_client_secret`` with its refresh token, a private app its token."""
+        if self.hubspot_oauth:
+            return self.missing_error("hubspot_client_id", "hubspot_client_secret")
+        if not _blank(self.hubspot_access_token):
+            return SettingsError([])
+        return SettingsError(
+            [
+                "hubspot_access_token: missing; set HUBSPOT_ACCESS_TOKEN (a private app's token) or, for a public "
+                "app, HUBSPOT_REFRESH_TOKEN with HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET / HubSpot の"
+                "アクセストークン（非公開アプリ）またはリフレッシュトークン（公開アプリ）を設定してください"
+            ]
+        )
 
     def require(self, *names: str) -> None:
         """Raise ``SettingsError`` naming every setting in ``names`` that has no value."""

@@ -5,8 +5,9 @@ both ``FREEE_API_BASE`` and ``FREEE_AUTH_BASE``).
 It follows freee's own OpenAPI documents (``specs/freee``): field names, required fields, enums, error
 shapes and status codes; the contract tests validate its answers against them. It computes invoice totals on
 its own (one rounding per tax rate, as freee does), registers an accounting deal (取引) per invoice, takes
-payments through its admin API, rotates single-use refresh tokens, and enforces freee's rate limits on the
-injected clock (429, then a 403 lock-out for sustained overuse).
+payments through its admin API, shows a consent page (許可する / 拒否する) that redirects with a code or, for the
+out-of-band URI ``urn:ietf:wg:oauth:2.0:oob``, shows the code for the user to copy, rotates single-use refresh
+tokens, and enforces freee's rate limits on the injected clock (429, then a 403 lock-out for sustained overuse).
 
 Admin API (no auth, no rate limit) under ``/_sandbox``: ``POST oauth/codes``, ``POST tokens``,
 ``POST tokens/expire``, ``POST invoices/{id}/payments``, ``POST invoices/{id}/register``, and those both

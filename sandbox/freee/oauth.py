@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import secrets
 import threading
 from collections import Counter
@@ -178,8 +179,35 @@ class OAuthState:
             }
 
 
+#: the redirect URI of the copy-the-code flow: freee shows the code on its own page instead of redirecting
+OUT_OF_BAND = "urn:ietf:wg:oauth:2.0:oob"
+_PAGE = (
+    '<!doctype html><html lang="ja"><meta charset="utf-8"><title>{title} - freee (sandbox)</title>'
+    "<body><h1>{title}</h1>{body}</body></html>"
+)
+
+
+def _authorization_request(given: Mapping[str, str], client_id: str) -> dict[str, str]:
+    """The authorisation request's parameters (query of the consent page, or its form), checked as freee does."""
+    if given.get("client_id") != client_id:
+        raise _OAuthError(400, "invalid_client", "client_id が正しくありません。")
+    if not given.get("redirect_uri"):
+        raise _OAuthError(400, "invalid_request", "redirect_uri を指定してください。")
+    if given.get("response_type") != "code":
+        raise _OAuthError(400, "unsupported_response_type", "response_type には code を指定してください。")
+    names = ("client_id", "redirect_uri", "response_type", "state", "prompt")
+    return {name: str(given[name]) for name in names if given.get(name) is not None}
+
+
+def _redirect(redirect_uri: str, query: Mapping[str, str]) -> Response:
+    separator = "&" if "?" in redirect_uri else "?"
+    response = Response(status=302)
+    response.headers["Location"] = f"{redirect_uri}{separator}{urlencode(query)}"
+    return response
+
+
 def install_oauth_routes(app: Flask, state: FreeeState) -> None:
-    """``POST /public_api/token`` and ``GET /public_api/authorize``."""
+    """``POST /public_api/token``, and ``/public_api/authorize``: ``GET`` the consent page, ``POST`` its answer."""
 
     @app.post("/public_api/token")
     def token() -> Response:
@@ -196,30 +224,44 @@ def install_oauth_routes(app: Flask, state: FreeeState) -> None:
 
     @app.get("/public_api/authorize")
     def authorize() -> Response:
-        args = request.args
-        if args.get("client_id") != state.client_id:
-            raise _OAuthError(400, "invalid_client", "client_id が正しくありません。")
-        redirect_uri = args.get("redirect_uri")
-        if not redirect_uri:
-            raise _OAuthError(400, "invalid_request", "redirect_uri を指定してください。")
-        if args.get("response_type") != "code":
-            raise _OAuthError(
-                400, "unsupported_response_type", "response_type には code を指定してください。"
-            )
-        separator = "&" if "?" in redirect_uri else "?"
+        """freee's consent page (アプリ連携の開始): a form that posts the request back with 許可する / 拒否する."""
+        args = _authorization_request(request.args, state.client_id)
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in args.items()
+        )
+        page = _PAGE.format(
+            title="アプリ連携の開始",
+            body=f"<p>アプリ {html.escape(args['client_id'])} に freee のデータへのアクセスを許可しますか？</p>"
+            f'<form method="post" action="/public_api/authorize">{hidden}'
+            '<button type="submit" name="decision" value="allow">許可する</button> '
+            '<button type="submit" name="decision" value="deny">拒否する</button></form>',
+        )
+        return Response(page, 200, content_type="text/html; charset=utf-8")
+
+    @app.post("/public_api/authorize")
+    def decide() -> Response:
+        """The user's answer on the consent page: a code (or ``error=access_denied``) on the redirect, or, for
+        the out-of-band URI ``urn:ietf:wg:oauth:2.0:oob``, on a page of freee's own for the user to copy."""
+        args = _authorization_request(request.form, state.client_id)
+        redirect_uri = args["redirect_uri"]
+        out_of_band = redirect_uri.startswith(OUT_OF_BAND)
         keep_state = {"state": args["state"]} if "state" in args else {}
-        if state.consent_denied and not redirect_uri.startswith("urn:ietf:wg:oauth:2.0:oob"):
+        if state.consent_denied or request.form.get("decision") != "allow":
+            if out_of_band:
+                page = _PAGE.format(
+                    title="認可されませんでした", body="<p>アプリ連携は許可されませんでした。</p>"
+                )
+                return Response(page, 200, content_type="text/html; charset=utf-8")
             denied = {"error": "access_denied", "error_description": "ユーザーが許可しませんでした。"}
-            response = Response(status=302)
-            response.headers["Location"] = f"{redirect_uri}{separator}{urlencode(denied | keep_state)}"
-            return response
+            return _redirect(redirect_uri, denied | keep_state)
         code = state.issue_code(redirect_uri)
-        if redirect_uri.startswith("urn:ietf:wg:oauth:2.0:oob"):
-            page = f'<!doctype html><title>認可コード</title><p>認可コード: <code id="code">{code}</code></p>'
+        if out_of_band:
+            page = _PAGE.format(
+                title="認可コード",
+                body="<p>以下の認可コードをコピーして、アプリケーションに貼り付けてください。</p>"
+                f'<p><code id="code">{html.escape(code)}</code></p>',
+            )
             return Response(page, 200, content_type="text/html; charset=utf-8")
-        query = {"code": code} | keep_state
-        response = Response(status=302)
-        response.headers["Location"] = f"{redirect_uri}{separator}{urlencode(query)}"
-        return response
+        return _redirect(redirect_uri, {"code": code} | keep_state)
 
     # ---------------------------------------------------------------------------------- partners

@@ -14,22 +14,27 @@ It answers the parts of HubSpot's public API this project uses, in HubSpot's JSO
   developer account's API key (``?hapikey=``) as HubSpot's v4 endpoints are, every required field checked.
 * Account information (``GET /account-info/v3/details`` and its date-versioned twin): the portal the token
   belongs to (``portal_id`` of :func:`create_hubspot_sandbox`), in HubSpot's documented shape.
+* A public app's OAuth (:mod:`~sandbox.hubspot.oauth`): installing it gives a refresh token, ``POST
+  /oauth/v1/token`` (``grant_type=refresh_token``) answers an access token that expires after 30 minutes on the
+  sandbox clock (then 401 ``EXPIRED_AUTHENTICATION``), uninstalling revokes the refresh tokens
+  (``BAD_REFRESH_TOKEN``). The private app's static token (``access_token``) is accepted beside them, never expiring.
 * Bearer auth, the ten-secondly rolling rate limit on the sandbox clock (429 body and ``X-HubSpot-RateLimit-*``
   headers), fault injection (:mod:`sandbox.faults`).
 * App webhooks: a deal's ``dealstage`` change enqueues a ``deal.propertyChange`` event; a dispatcher thread
   POSTs batches signed with ``X-HubSpot-Signature-v3`` and retries on time-outs, 429 and 5xx with growing delays
   on the sandbox clock (never after another 4xx), optionally delivering a batch twice.
 * An admin API under ``/_sandbox`` (no auth): ``POST deals/{id}/stage``, ``GET webhooks``,
-  ``POST webhooks/config``, and those both sandboxes share (:func:`sandbox.admin.install_admin`): ``POST reset``,
-  ``POST seed``, ``GET state`` and the fault endpoints; the same operations as Python methods on
-  :class:`HubSpotSandbox`.
+  ``POST webhooks/config``, ``POST oauth/install``, ``POST oauth/uninstall``, ``POST oauth/expire``, and those both
+  sandboxes share (:func:`sandbox.admin.install_admin`): ``POST reset``, ``POST seed``, ``GET state`` and the fault
+  endpoints; the same operations as Python methods on :class:`HubSpotSandbox`.
 
 Served on loopback (``sandbox.transport.serve(sandbox.app)``) for the official client, which speaks urllib3.
 
 The package: :mod:`~sandbox.hubspot.app` (the sandbox, its request hooks, :func:`create_hubspot_sandbox`),
 :mod:`~sandbox.hubspot.routes` (the endpoints), :mod:`~sandbox.hubspot.state` (what the portal holds) with
 :mod:`~sandbox.hubspot.search` and :mod:`~sandbox.hubspot.actions` (workflow action definitions),
-:mod:`~sandbox.hubspot.webhooks`, :mod:`~sandbox.hubspot.catalog` (standard properties and pipelines),
+:mod:`~sandbox.hubspot.webhooks`, :mod:`~sandbox.hubspot.oauth`, :mod:`~sandbox.hubspot.catalog` (standard
+properties and pipelines),
 :mod:`~sandbox.hubspot.demo_world`, :mod:`~sandbox.hubspot.facts` and :mod:`~sandbox.hubspot.errors`.
 """
 

@@ -30,6 +30,7 @@ from sandbox.hubspot.facts import (
     _iso,
     normalize_type,
 )
+from sandbox.hubspot.oauth import ACCESS_TOKEN_TTL, TOKEN_PATH, OAuthApp, TokenRefused
 from sandbox.hubspot.routes import install_admin_routes, install_api_routes
 from sandbox.hubspot.state import ApiCall, CallbackCompletion, HubSpotState
 from sandbox.hubspot.webhooks import WebhookDelivery, WebhookDispatcher, WebhookTarget
@@ -84,6 +85,8 @@ class HubSpotSandbox:
     limiter: RateLimiter
     access_token: str
     client_secret: str
+    #: the public app's OAuth (refresh tokens, expiring access tokens, ``POST /oauth/v1/token``)
+    oauth: OAuthApp
     #: the developer account's API key: action definitions authenticate with ``?hapikey=`` instead of a token
     developer_api_key: str = "sandbox-hubspot-developer-api-key"
 
@@ -98,10 +101,31 @@ class HubSpotSandbox:
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to an empty portal: standard properties and pipelines only; logs and rate window cleared."""
+        """Back to an empty portal: standard properties and pipelines only; logs, rate window and OAuth tokens
+        cleared."""
         self.state.reset()
         self.dispatcher.clear()
         self.limiter.reset()
+        self.oauth.reset()
+
+    # -- the public app's OAuth --------------------------------------------------------------------------------
+
+    def install_app(self) -> str:
+        """Install the public app in the portal: the refresh token of the installation (HUBSPOT_REFRESH_TOKEN)."""
+        return self.oauth.install()
+
+    def uninstall_app(self) -> int:
+        """Uninstall it: its refresh tokens are revoked (``BAD_REFRESH_TOKEN`` from then on); how many."""
+        return self.oauth.uninstall()
+
+    def expire_access_tokens(self) -> int:
+        """Every OAuth access token issued so far expires now (a private app's token never does)."""
+        return self.oauth.expire_access_tokens()
+
+    @property
+    def token_calls(self) -> dict[str, int]:
+        """``POST /oauth/v1/token`` calls by grant type."""
+        return dict(self.oauth.stats()["calls"])
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -310,6 +334,9 @@ def create_hubspot_sandbox(
     webhook_retry_delays: Sequence[float] = WEBHOOK_RETRY_DELAYS,
     webhook_timeout_seconds: float = 5.0,
     developer_api_key: str = DEVELOPER_CREDENTIALS["HUBSPOT_DEVELOPER_API_KEY"],
+    client_id: str = "sandbox-hubspot-client-id",
+    access_token_ttl: float = ACCESS_TOKEN_TTL,
+    rotate_refresh_tokens: bool = False,
 ) -> HubSpotSandbox:
     """A fresh portal. ``webhook_url`` may be a URL or a callable taking a :class:`WebhookRequest` and returning
     the HTTP status (then ``webhook_uri`` is the URL that is signed)."""
@@ -330,8 +357,24 @@ def create_hubspot_sandbox(
     state.on_events = dispatcher.enqueue
     limiter = RateLimiter(clock, rate_limit_per_10s, daily_limit)
     app = Flask("sandbox.hubspot")
+    oauth = OAuthApp(
+        clock,
+        client_id=client_id,
+        client_secret=client_secret,
+        access_token_ttl=access_token_ttl,
+        rotate=rotate_refresh_tokens,
+    )
     sandbox = HubSpotSandbox(
-        app, state, clock, faults, dispatcher, limiter, access_token, client_secret, developer_api_key
+        app,
+        state,
+        clock,
+        faults,
+        dispatcher,
+        limiter,
+        access_token,
+        client_secret,
+        oauth,
+        developer_api_key=developer_api_key,
     )
     _install_hooks(app, sandbox)
     install_api_routes(app, sandbox)
@@ -391,11 +434,17 @@ def _install_hooks(app: Flask, sandbox: HubSpotSandbox) -> None:
             if not key or not hmac.compare_digest(key.encode(), sandbox.developer_api_key.encode()):
                 return error_response(HubSpotApiError(401, _INVALID_API_KEY, "INVALID_AUTHENTICATION"))
             return _take_limit()
+        if request.path == TOKEN_PATH:  # the app's credentials are in the form
+            return None
         header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or not hmac.compare_digest(
-            header.removeprefix("Bearer ").strip().encode(), sandbox.access_token.encode()
-        ):
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        if token and hmac.compare_digest(token.encode(), sandbox.access_token.encode()):
+            return _take_limit()  # the private app's token: it never expires
+        refused = sandbox.oauth.check(token) if token else "unknown"
+        if refused == "unknown":
             return error_response(HubSpotApiError(401, _AUTH_MESSAGE, "INVALID_AUTHENTICATION"))
+        if refused is not None:
+            return error_response(HubSpotApiError(401, refused, "EXPIRED_AUTHENTICATION"))
         return _take_limit()
 
     def _take_limit() -> Response | None:
@@ -424,6 +473,19 @@ def _install_hooks(app: Flask, sandbox: HubSpotSandbox) -> None:
     @app.errorhandler(HubSpotApiError)
     def _api_error(exc: HubSpotApiError) -> Response:
         return error_response(exc)
+
+    @app.post(TOKEN_PATH)
+    def _oauth_token() -> Response:
+        try:
+            body = sandbox.oauth.grant(request.form)
+        except TokenRefused as refused:
+            answer = {
+                "status": refused.code,
+                "message": refused.message,
+                "correlationId": state.correlation_id(),
+            }
+            return _json_response(answer, 400)
+        return _json_response(body, 200, {"Cache-Control": "no-store"})
 
     @app.errorhandler(404)
     def _no_route(exc: Exception) -> Response:

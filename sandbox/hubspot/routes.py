@@ -435,6 +435,18 @@ def install_admin_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
 
     install_admin(app, sandbox, seed=admin_seed, state=admin_state)
 
+    @app.post(f"{ADMIN_PREFIX}/oauth/install")
+    def admin_install() -> Response:
+        return _json_response({"refresh_token": sandbox.install_app()})
+
+    @app.post(f"{ADMIN_PREFIX}/oauth/uninstall")
+    def admin_uninstall() -> Response:
+        return _json_response({"revoked": sandbox.uninstall_app()})
+
+    @app.post(f"{ADMIN_PREFIX}/oauth/expire")
+    def admin_expire() -> Response:
+        return _json_response({"expired": sandbox.expire_access_tokens()})
+
     @app.post(f"{ADMIN_PREFIX}/deals/<deal_id>/stage")
     def admin_stage(deal_id: str) -> Response:
         stage = (request.get_json(silent=True) or {}).get("stage")

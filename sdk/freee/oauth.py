@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 
 from sdk.clock import Clock
+from sdk.errors import AuthError
 from sdk.freee.errors import (
     SETUP_FREEE,
     FreeeAuthError,
@@ -18,7 +18,7 @@ from sdk.freee.errors import (
     FreeeServerError,
     FreeeUnavailable,
 )
-from sdk.freee.tokens import RENEW_REFRESH_TOKEN_AFTER, StoredToken, TokenSet, TokenStore
+from sdk.freee.tokens import RENEW_REFRESH_TOKEN_AFTER, RefreshingTokens, StoredToken, TokenSet, TokenStore
 from sdk.log import get_logger
 
 TOKEN_PATH = "/public_api/token"  # noqa: S105 (a path, not a password)
@@ -103,15 +103,15 @@ class OAuthClient:
         return TokenSet.from_grant(body, self.clock.now())
 
 
-class TokenManager:
-    """Hands out a valid access token; refreshes it at most once across all workers sharing the store.
-
-    States of the token row: *usable* (an access token is handed out, refreshed under a claim when it expires),
-    *disconnected* (freee answered ``invalid_grant`` to the refresh: :class:`FreeeDisconnected` at once, freee
-    is not asked again) until :meth:`connect` stores a new pair. A refresh that got no answer leaves the row as
-    it is and releases its claim: the next call tries again (freee may or may not have used the refresh token;
-    if it did, that refresh is refused and the row becomes disconnected).
+class TokenManager(RefreshingTokens):
+    """freee's token row (:class:`~sdk.freee.tokens.RefreshingTokens`): refreshed through :class:`OAuthClient`,
+    *disconnected* when freee answers ``invalid_grant`` to the refresh (:class:`FreeeDisconnected` at once, freee
+    is not asked again) until :meth:`connect` stores a new pair (``setup freee``). A refresh that got no answer
+    leaves the row as it is: freee may or may not have used the refresh token; if it did, the next refresh is
+    refused and the row becomes disconnected.
     """
+
+    service = "freee"
 
     def __init__(
         self,
@@ -124,31 +124,8 @@ class TokenManager:
         poll: float = 0.05,
         max_wait: float = 60.0,
     ) -> None:
-        self.store, self.oauth, self.clock = store, oauth, clock
-        self.skew, self.lease, self.poll, self.max_wait = skew, lease, poll, max_wait
-        self.holder = f"worker-{uuid.uuid4().hex[:12]}"
-
-    def access_token(self, *, rejected: str | None = None) -> str:
-        """A usable access token. ``rejected``: the token freee just answered 401 to (refresh unless the store
-        already holds a newer one)."""
-        waited = 0.0
-        while True:
-            row = self._connected_row()
-            now = self.clock.now()
-            stale = rejected is not None and row.tokens.access_token == rejected
-            if not stale and row.tokens.access_expires_at - timedelta(seconds=self.skew) > now:
-                return row.tokens.access_token
-            if self._claim(row, now):
-                token = self._refresh(row)
-                if token is not None:
-                    return token
-                continue  # a newer pair was stored while ours was refused: use it
-            if waited >= self.max_wait:
-                raise FreeeAuthError(
-                    f"another worker has held the freee token refresh for {waited:.0f}s; try again"
-                )
-            self.clock.sleep(self.poll)
-            waited += self.poll
+        super().__init__(store, clock, skew=skew, lease=lease, poll=poll, max_wait=max_wait)
+        self.oauth = oauth
 
     def renew_if_older(self, age: timedelta = RENEW_REFRESH_TOKEN_AFTER) -> bool:
         """Refresh now when the stored refresh token is older than ``age`` (or its age is unknown), so it never
@@ -163,52 +140,22 @@ class TokenManager:
             return False
         return self._refresh(row) is not None
 
-    def _connected_row(self) -> StoredToken:
-        """The stored token row; :class:`FreeeAuthError` when freee was never connected, :class:`FreeeDisconnected`
-        when it was disconnected."""
-        row = self.store.load_token()
-        if row is None:
-            raise FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
-        if row.disconnected:
-            raise self._disconnected(row)
-        return row
+    def _refreshed(self, current: TokenSet) -> TokenSet:
+        return self.oauth.refresh(current.refresh_token)
 
-    def _claim(self, row: StoredToken, now: datetime) -> bool:
-        """Take the refresh of ``row`` for ``lease`` seconds; False when it moved on or another holds it."""
-        return self.store.claim_refresh(row.version, self.holder, now, now + timedelta(seconds=self.lease))
+    def _revoked(self, refused: AuthError) -> str | None:
+        if getattr(refused, "oauth_error", None) != "invalid_grant":
+            return None
+        return (
+            "freee refused the refresh token (invalid_grant: already used, expired or revoked)"
+            " / リフレッシュトークンが拒否されました"
+        )
 
-    def _refresh(self, row: StoredToken) -> str | None:
-        """Refresh ``row`` (whose claim we hold): the new access token, or ``None`` when freee refused the refresh
-        token but the row had already moved on to a newer pair (the caller uses that one)."""
-        log = get_logger()
-        try:
-            tokens = self.oauth.refresh(row.tokens.refresh_token)
-        except FreeeAuthError as refused:
-            log.error({"event": "freee_token_refresh_rejected", "version": row.version})
-            if refused.oauth_error != "invalid_grant":
-                self.store.release_refresh(row.version, self.holder)
-                raise
-            reason = (
-                "freee refused the refresh token (invalid_grant: already used, expired or revoked)"
-                " / リフレッシュトークンが拒否されました"
-            )
-            if not self.store.mark_disconnected(row.version, reason, self.clock.now()):
-                return None
-            current = self.store.load_token()
-            raise self._disconnected(
-                current if current is not None and current.disconnected else row
-            ) from None
-        except Exception:
-            # no answer (or 5xx): freee may or may not have used the refresh token; let the next call find out
-            self.store.release_refresh(row.version, self.holder)
-            raise
-        saved = self.store.save_token(tokens, expected_version=row.version)
-        if saved is None:
-            # our lease ran out and the row moved on; the pair we hold is still the newest freee issued
-            current = self.store.load_token()
-            saved = self.store.save_token(tokens, expected_version=current.version if current else None)
-        log.info({"event": "freee_token_refreshed", "version": saved.version if saved else None})
-        return tokens.access_token
+    def _not_connected(self) -> FreeeAuthError:
+        return FreeeAuthError(f"freee is not connected; {REAUTHORIZE}")
+
+    def _error(self, message: str) -> FreeeAuthError:
+        return FreeeAuthError(message)
 
     def _disconnected(self, row: StoredToken) -> FreeeDisconnected:
         """The error for a disconnected row, logged as the ``freee_disconnected`` event (the AWS alarm's metric
@@ -224,12 +171,3 @@ class TokenManager:
             }
         )
         return FreeeDisconnected(reason, since)
-
-    def connect(self, tokens: TokenSet) -> StoredToken:
-        """Store the first pair (after ``setup freee``), replacing whatever was there (a disconnected row
-        included: the installation is connected again)."""
-        current = self.store.load_token()
-        saved = self.store.save_token(tokens, expected_version=current.version if current else None)
-        if saved is None:
-            raise FreeeAuthError("the token row changed while connecting; run setup again")
-        return saved

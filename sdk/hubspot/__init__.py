@@ -1,7 +1,7 @@
 """The HubSpot client package: :class:`HubSpotClient` (:mod:`sdk.hubspot.client`), its typed errors
-(:mod:`sdk.hubspot.errors`), call counting and retries (:mod:`sdk.hubspot.counting`) and the conversions between
-the official client's objects and this package's (:mod:`sdk.hubspot.convert`). The models stay in
-:mod:`sdk.models.hubspot`.
+(:mod:`sdk.hubspot.errors`), a public app's refreshed OAuth token (:mod:`sdk.hubspot.tokens`), call counting and
+retries (:mod:`sdk.hubspot.counting`) and the conversions between the official client's objects and this package's
+(:mod:`sdk.hubspot.convert`). The models stay in :mod:`sdk.models.hubspot`.
 
 The errors load with the package; the rest loads on first use of its name here, so a handler that only needs an
 error does not pay for urllib3 and the client (cold start).
@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from sdk.hubspot.errors import (
     HubSpotAuthError,
+    HubSpotDisconnected,
     HubSpotNotFound,
     HubSpotRequestError,
     HubSpotRetryable,
+    HubSpotTokenRefused,
     translate_error,
 )
 
@@ -63,9 +65,11 @@ __all__ = [
     "ClockRetry",
     "HubSpotAuthError",
     "HubSpotClient",
+    "HubSpotDisconnected",
     "HubSpotNotFound",
     "HubSpotRequestError",
     "HubSpotRetryable",
+    "HubSpotTokenRefused",
     "build_retry",
     "owned_properties",
     "translate_error",

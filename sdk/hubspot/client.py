@@ -3,8 +3,10 @@
 Every call goes through :meth:`HubSpotClient._call`: it counts the call (:class:`~sdk.hubspot.counting.CallCounter`,
 for benchmarks' "calls per deal"), passes the time-out, and maps the official client's ``ApiException`` once to
 this package's errors (:func:`sdk.hubspot.errors.translate_error`). The access token is handed to the official
-client and never appears in a message or a log. Transient answers are first retried inside urllib3
-(:func:`sdk.hubspot.counting.build_retry`), waiting on the injected :class:`~sdk.clock.Clock`.
+client and never appears in a message or a log: a private app's static one at construction, a public app's before
+each call from its refreshed token row (:mod:`sdk.hubspot.tokens`; a 401 refreshes it once and tries again).
+Transient answers are first retried inside urllib3 (:func:`sdk.hubspot.counting.build_retry`), waiting on the
+injected :class:`~sdk.clock.Clock`.
 
 A deal bundle costs at most four calls for up to 100 line items: the deal with its associations, one batch read
 of the line items, the primary company, the first contact. Property names come from ``settings.properties``
@@ -51,6 +53,8 @@ from sdk.terms import TOKYO
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
 
+    from sdk.freee.tokens import TokenStore
+    from sdk.hubspot.tokens import HubSpotTokens
     from sdk.models.hubspot import CrmObject
     from sdk.settings import Settings
 
@@ -89,14 +93,27 @@ class HubSpotClient:
         pipeline_ttl: float = 300.0,
         timeout: tuple[float, float] = (5.0, 30.0),
         retry: Retry | None = None,
+        token_store: TokenStore | None = None,
     ) -> None:
-        settings.require("hubspot_access_token")
-        token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else ""
+        error = settings.hubspot_auth_error()
+        if error.problems:
+            raise error
         from hubspot import HubSpot  # deferred: a heavy import, paid by whoever builds a client
 
         self.settings = settings
         self.metrics = metrics if metrics is not None else CallCounter()
         self.clock = clock if clock is not None else SystemClock()
+        #: a public app's refreshed token (``HUBSPOT_REFRESH_TOKEN``); None for a private app's static token
+        self.tokens: HubSpotTokens | None = None
+        token: str | None = None
+        if settings.hubspot_oauth:
+            if token_store is None:
+                raise ValueError("HUBSPOT_REFRESH_TOKEN is set: the client needs the store's hubspot_tokens")
+            from sdk.hubspot.tokens import HubSpotTokens
+
+            self.tokens = HubSpotTokens.from_settings(settings, token_store, self.clock)
+        else:
+            token = settings.hubspot_access_token.get_secret_value() if settings.hubspot_access_token else ""
         self.pipeline_ttl = pipeline_ttl
         self.timeout = timeout
         self.retry = (
@@ -117,7 +134,8 @@ class HubSpotClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, metrics: CallCounter | None = None, **options: Any) -> Self:
-        """A client for ``settings.hubspot_api_base`` with ``settings.hubspot_access_token`` (required)."""
+        """A client for ``settings.hubspot_api_base`` with a private app's ``hubspot_access_token``, or a public
+        app's ``hubspot_refresh_token`` (then ``token_store``, the store's ``hubspot_tokens``, is required)."""
         return cls(settings, metrics=metrics, **options)
 
     def __repr__(self) -> str:  # no token here, ever
@@ -137,14 +155,36 @@ class HubSpotClient:
             return api
 
     def _call(self, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.metrics.increment(operation)
-        try:
-            return method(*args, _request_timeout=self.timeout, **kwargs)
-        except Exception as exc:
-            error = translate_error(exc, operation)
-            if error is None:
-                raise
-            raise error from exc
+        token = self._authorise(method)
+        refreshed = False
+        while True:
+            self.metrics.increment(operation)
+            try:
+                return method(*args, _request_timeout=self.timeout, **kwargs)
+            except Exception as exc:
+                error = translate_error(exc, operation)
+                if error is None:
+                    raise
+                expired = isinstance(error, HubSpotAuthError) and error.status == 401
+                if token is None or refreshed or not expired:
+                    raise error from exc
+            # a public app's token refused before its time (revoked, or the clocks disagree): one refresh, unless
+            # another worker already stored a newer token, and one more try
+            token, refreshed = self._authorise(method, rejected=token), True
+
+    def _authorise(self, method: Callable[..., Any], *, rejected: str | None = None) -> str | None:
+        """Give the official API object ``method`` belongs to the current access token of a public app (refreshed
+        when it nears its expiry, or when ``rejected`` is still the stored one); None for a private app's token,
+        which the official client holds from the start."""
+        if self.tokens is None:
+            return None
+        token = self.tokens.access_token(rejected=rejected)
+        owner: Any = getattr(method, "__self__", None)
+        api_client: Any = getattr(
+            owner, "api_client", owner
+        )  # an API object, or the ApiClient itself (call_api)
+        api_client.configuration.access_token = token
+        return token
 
     # -- reading a deal ----------------------------------------------------------------------------------------
 
@@ -573,11 +613,10 @@ class HubSpotClient:
 
         settings.require("hubspot_developer_api_key")
         token = settings.hubspot_access_token
+        update: dict[str, Any] = {"hubspot_refresh_token": None}  # no portal's token is used here
         if token is None or not token.get_secret_value().strip():
-            settings = settings.model_copy(
-                update={"hubspot_access_token": SecretStr("no-portal-access-token")}
-            )
-        return cls(settings, metrics=metrics, **options)
+            update["hubspot_access_token"] = SecretStr("no-portal-access-token")
+        return cls(settings.model_copy(update=update), metrics=metrics, **options)
 
     def list_action_definitions(self, app_id: int) -> list[dict[str, Any]]:
         """Every live definition of the app, as HubSpot's JSON (camelCase), following ``paging.next.after``.

@@ -12,6 +12,7 @@ Cheap to import (nothing of urllib3 or of the official client): a use case tells
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sdk.errors import AuthError, HubSpotFreeeError, Retryable
@@ -53,6 +54,42 @@ class HubSpotAuthError(AuthError):
         self.status = status
         self.operation = operation
         super().__init__(message)
+
+
+class HubSpotTokenRefused(HubSpotAuthError):
+    """HubSpot's token endpoint (``POST /oauth/v1/token``) refused to refresh a public app's access token.
+
+    ``code`` is HubSpot's ``status`` of the answer (``BAD_REFRESH_TOKEN``: the app was uninstalled or the token
+    revoked; ``BAD_CLIENT_ID`` / ``BAD_CLIENT_SECRET``: the app's settings), ``fix`` what to do about it."""
+
+    def __init__(self, message: str, *, status: int, code: str | None, fix: str) -> None:
+        self.code = code
+        self.fix = fix
+        super().__init__(f"{message}: {fix}", status=status, operation="oauth.token")
+
+
+class HubSpotDisconnected(HubSpotAuthError):
+    """HubSpot refused the stored refresh token for good, so no access token can be had until an operator
+    installs the app again and sets the new refresh token (``HUBSPOT_REFRESH_TOKEN``). Kept on the token row
+    (:meth:`sdk.freee.tokens.TokenStore.mark_disconnected`): every later call raises it at once, without asking
+    HubSpot again, until the setting changes."""
+
+    fix = (
+        "install the app in the HubSpot portal again and set HUBSPOT_REFRESH_TOKEN to the refresh token of the new "
+        "installation (or use a private app's HUBSPOT_ACCESS_TOKEN instead) / HubSpot のポータルにアプリを再"
+        "インストールし、新しいリフレッシュトークンを HUBSPOT_REFRESH_TOKEN に設定してください"
+    )
+
+    def __init__(self, reason: str, since: datetime | None = None) -> None:
+        self.reason = reason
+        self.since = since
+        when = f"{since.isoformat(timespec='seconds')}, " if since else ""
+        super().__init__(
+            f"HubSpot接続が切れています（{when}{reason}）。/ The HubSpot connection is lost ({when}{reason}). "
+            f"Fix: {self.fix}",
+            status=401,
+            operation="oauth.token",
+        )
 
 
 class HubSpotRetryable(Retryable):

@@ -1,6 +1,6 @@
 """The store port: the ledger (one row per HubSpot deal), company ↔ partner links, seen webhook events, an
-append-only history per deal, and (through ``tokens`` / ``rate_limits``) the freee token row and the shared
-rate-limit log.
+append-only history per deal, and (through ``tokens`` / ``hubspot_tokens`` / ``rate_limits``) the freee token row,
+the HubSpot token row of a public app, and the shared rate-limit log.
 
 :class:`Store` is made of role ports (:class:`Ledger`, :class:`Orphans`, :class:`PartnerLinks`, :class:`EventLog`,
 :class:`History`, :class:`Waiters`, :class:`Leases`, :class:`Rollups`, and the freee ports
@@ -359,10 +359,12 @@ class Rollups(Protocol):
 
 
 class Store(Ledger, Orphans, PartnerLinks, EventLog, History, Waiters, Leases, Rollups, Protocol):
-    """Every role, as each adapter implements them on one database; the freee token row and the rate-limit log
-    are reached through ``tokens`` and ``rate_limits``."""
+    """Every role, as each adapter implements them on one database; the freee token row, the HubSpot token row (a
+    public app's OAuth token) and the rate-limit log are reached through ``tokens``, ``hubspot_tokens`` and
+    ``rate_limits``."""
 
     tokens: TokenStore
+    hubspot_tokens: TokenStore
     rate_limits: RateLimitStore
 
 

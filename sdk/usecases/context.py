@@ -80,7 +80,8 @@ class Context:
         freee = FreeeClient.from_settings(
             settings, token_store=store.tokens, rate_store=store.rate_limits, clock=clock
         )
-        return cls(settings, store, HubSpotClient.from_settings(settings, clock=clock), freee, clock)
+        hubspot = HubSpotClient.from_settings(settings, clock=clock, token_store=store.hubspot_tokens)
+        return cls(settings, store, hubspot, freee, clock)
 
     def now(self) -> datetime:
         return self.clock.now()

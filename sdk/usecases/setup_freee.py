@@ -1,14 +1,24 @@
-"""Connect freee: the OAuth 2.0 authorization-code flow with a callback server on loopback (``setup freee``).
+"""Connect freee: the OAuth 2.0 authorization-code flow of ``setup freee``, on this machine or on a remote one.
 
 The steps, as an operator sees them:
 
-1. a local server listens on ``http://127.0.0.1:PORT/callback`` (the redirect URI registered in the freee app),
-2. the browser opens freee's consent page (``/public_api/authorize`` with a random ``state``),
-3. freee sends the browser back to the local server with a ``code`` (or ``error=access_denied``); the ``state``
-   must be the one we sent, else the answer is refused (it did not come from our request),
-4. the code is exchanged for tokens (:class:`~sdk.freee.oauth.OAuthClient`), and the pair is stored in the same
+1. the authorisation URL (freee's ``/public_api/authorize`` with a random, signed ``state``) is printed, and opened
+   in a browser when the code can come back to this machine,
+2. the user logs in to freee and chooses 許可する; freee hands back a ``code`` (or ``error=access_denied``) in one of
+   two ways, chosen from ``FREEE_REDIRECT_URI`` and the command's options (:func:`authorisation_mode`):
+
+   * **listen**: freee sends the browser to a loopback redirect URI (default ``http://127.0.0.1:8765/callback``)
+     where a one-shot local server (:class:`CallbackServer`) receives the code. Works when the browser runs on
+     this machine, or through an SSH tunnel (``ssh -L 8765:127.0.0.1:8765 server``) from the laptop's browser;
+   * **paste**: the user copies the code and pastes it into the terminal (``--paste``; or ``--code`` /
+     ``--redirected-url`` without a terminal). With ``FREEE_REDIRECT_URI=urn:ietf:wg:oauth:2.0:oob`` freee shows
+     the code on its own page; with any other redirect URI the browser is sent to a page that may not load (the
+     laptop's own 127.0.0.1) and the user pastes that whole URL from the address bar (:func:`read_pasted`),
+
+   either way the ``state`` must be the one we sent, else the answer is refused (it did not come from our request),
+3. the code is exchanged for tokens (:class:`~sdk.freee.oauth.OAuthClient`), and the pair is stored in the same
    token store the worker uses (versioned, :class:`~sdk.freee.oauth.TokenManager.connect`),
-5. the companies the user can access are listed (``GET /api/1/companies``) and one is chosen; its id becomes
+4. the companies the user can access are listed (``GET /api/1/companies``) and one is chosen; its id becomes
    ``FREEE_COMPANY_ID`` (written into the TOML settings file when one is in use, without touching other keys).
 
 Nothing here prints a token: the pair goes from freee's answer straight into the store.
@@ -16,16 +26,19 @@ Nothing here prints a token: the pair goes from freee's answer straight into the
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import os
 import re
+import secrets
 import threading
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -44,6 +57,10 @@ if TYPE_CHECKING:
 OOB_REDIRECT: Final = "urn:ietf:wg:oauth:2.0:oob"
 DEFAULT_PORT: Final = 8765
 CALLBACK_PATH: Final = "/callback"
+PASTE_PROMPT: Final = (
+    "認可コード、またはリダイレクト後のURL全体を貼り付けてください / Paste the authorization code or the whole "
+    "redirected URL"
+)
 LOOPBACK_HOSTS: Final = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "[::1]": "::1"}
 REGISTER_HINT: Final = (
     "register it as a callback URL of the app in the freee app store (開発 → アプリ管理 → コールバックURL) and set "
@@ -73,24 +90,39 @@ class LoopbackRedirect:
         return f"http://{self.host}:{self.port if port is None else port}{self.path}"
 
 
+def _host(parts: Any) -> str:
+    netloc = str(parts.netloc)
+    return (netloc.rsplit(":", 1)[0] if re.search(r":\d+$", netloc) else netloc).lower()
+
+
+def is_loopback(uri: str) -> bool:
+    """True for an ``http://`` URI on this machine's loopback (127.0.0.1, localhost, [::1]) without a query:
+    one a local server can receive the browser on."""
+    parts = urlsplit(uri.strip())
+    return (
+        parts.scheme == "http" and _host(parts) in LOOPBACK_HOSTS and not parts.query and not parts.fragment
+    )
+
+
 def loopback_redirect(configured: str, port: int | None = None) -> LoopbackRedirect:
     """The callback to listen on, from ``FREEE_REDIRECT_URI`` (and ``--port``).
 
-    The default (``urn:ietf:wg:oauth:2.0:oob``, copy-the-code) becomes ``http://127.0.0.1:8765/callback``; a
-    loopback ``http://`` URI is used as it is (``port`` replaces its port); anything else cannot receive the
-    browser here and is refused with what to set instead."""
+    The out-of-band URI (``urn:ietf:wg:oauth:2.0:oob``, copy-the-code) with ``--port`` becomes
+    ``http://127.0.0.1:PORT/callback``; a loopback ``http://`` URI is used as it is (``port`` replaces its port);
+    anything else cannot receive the browser here and is refused, saying what to do instead."""
     if port is not None and not 0 <= port <= 65535:
         raise SetupFailed(f"--port {port} is not a port (0-65535) / ポート番号が不正です")
     if configured.strip() == OOB_REDIRECT:
         return LoopbackRedirect("127.0.0.1", DEFAULT_PORT if port is None else port, CALLBACK_PATH)
     parts = urlsplit(configured.strip())
-    host = (parts.netloc.rsplit(":", 1)[0] if re.search(r":\d+$", parts.netloc) else parts.netloc).lower()
-    if parts.scheme != "http" or host not in LOOPBACK_HOSTS or parts.query or parts.fragment:
+    if not is_loopback(configured):
         suggestion = f"http://127.0.0.1:{port or DEFAULT_PORT}{CALLBACK_PATH}"
         raise SetupFailed(
-            f"FREEE_REDIRECT_URI={configured} cannot reach this machine's browser callback; `setup freee` needs "
-            f"a loopback URI such as {suggestion}: {REGISTER_HINT} / FREEE_REDIRECT_URI はこのマシンのループバック"
-            f"（例: {suggestion}）にしてください"
+            f"FREEE_REDIRECT_URI={configured} is not a loopback address of this machine, so a local server "
+            f"(--port) cannot receive freee's redirect. Run without --port and paste the URL the browser is sent "
+            f"to, or set FREEE_REDIRECT_URI to a loopback URI such as {suggestion}: {REGISTER_HINT} / "
+            f"FREEE_REDIRECT_URI がこのマシンのループバックではないため、--port では受け取れません。--port を付けずに"
+            f"実行してリダイレクト後のURLを貼り付けるか、ループバック（例: {suggestion}）を設定してください"
         )
     try:
         given = parts.port
@@ -99,7 +131,116 @@ def loopback_redirect(configured: str, port: int | None = None) -> LoopbackRedir
             f"FREEE_REDIRECT_URI={configured}: the port is not a number / ポートが不正です"
         ) from None
     chosen = port if port is not None else (given if given is not None else 80)
-    return LoopbackRedirect(host, chosen, parts.path or "/")
+    return LoopbackRedirect(_host(parts), chosen, parts.path or "/")
+
+
+Mode = Literal["listen", "paste"]
+
+
+def authorisation_mode(configured: str, *, port: int | None = None, paste: bool = False) -> tuple[Mode, str]:
+    """How the code comes back, and why (ja + en, for the operator).
+
+    ``paste`` (``--paste``), the out-of-band URI without ``--port``, and a redirect URI that is not on this
+    machine's loopback all mean pasting; a loopback URI (the default) or ``--port`` means listening."""
+    uri = configured.strip()
+    if paste:
+        return "paste", (
+            "--paste: after approving, paste the code, or the whole URL the browser was sent to / "
+            "承認後、認可コードまたはリダイレクト後のURLを貼り付けてください"
+        )
+    if uri == OOB_REDIRECT and port is None:
+        return "paste", (
+            f"FREEE_REDIRECT_URI is {OOB_REDIRECT}: freee shows the authorization code on its own page; copy it "
+            "here / freee の画面に表示される認可コードをコピーして貼り付けてください"
+        )
+    if port is None and not is_loopback(uri):
+        return "paste", (
+            f"FREEE_REDIRECT_URI={uri} is not a loopback address of this machine, so nothing here can receive "
+            "freee's redirect: after approving, paste the whole URL the browser was sent to (from its address bar) "
+            "/ リダイレクトURIがこのマシンではないため、承認後にブラウザのアドレスバーのURL全体を貼り付けてください"
+        )
+    return "listen", "the browser comes back to a local server / ブラウザの応答をローカルで受け取ります"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# what the operator pastes, and the state
+# --------------------------------------------------------------------------------------------------------------
+
+_CODE = re.compile(r"[A-Za-z0-9._~+/=-]{4,2048}")
+
+
+@dataclass(frozen=True, slots=True)
+class Pasted:
+    """What was pasted (or given as ``--code`` / ``--redirected-url``): the code, and what came with it."""
+
+    code: str
+    #: the ``state`` of a pasted URL (``None`` for a bare code)
+    state: str | None = None
+    #: the redirect URI the URL was sent to (``scheme://host/path``; ``None`` for a bare code)
+    redirect_uri: str | None = None
+
+
+def read_pasted(text: str) -> Pasted:
+    """A bare authorization code, or a whole redirected URL (``…?code=…&state=…``, or just its query); an
+    ``error=`` in the URL (the user chose 拒否する: ``access_denied``) is explained as
+    :class:`~sdk.freee.errors.SetupFailed`, and so is anything that is neither."""
+    given = text.strip().strip("'\"<>")
+    if not given:
+        raise SetupFailed(
+            "nothing was pasted: paste the authorization code or the whole redirected URL / 何も貼り付けられていません"
+        )
+    parts = urlsplit(given)
+    query = parts.query if parts.scheme else given.lstrip("?")
+    looks_like_url = bool(parts.scheme and parts.netloc) or re.search(r"(^|[?&#])(code|error|state)=", given)
+    if not looks_like_url:
+        if not _CODE.fullmatch(given):
+            raise SetupFailed(
+                "that is neither an authorization code nor a URL: paste the code freee showed, or the whole URL "
+                "the browser was sent to after 許可する / 認可コードでもURLでもありません"
+            )
+        return Pasted(given)
+    values = parse_qs(query) or parse_qs(parts.fragment)
+
+    def one(name: str) -> str | None:
+        found = values.get(name)
+        return found[0] if found else None
+
+    if one("error"):
+        raise _refusal(one("error") or "", one("error_description"))
+    code = one("code")
+    if not code:
+        raise SetupFailed(
+            "the URL has no code: paste the URL the browser was sent to *after* choosing 許可する (it starts with "
+            "the redirect URI and holds ?code=…), not the authorisation URL / このURLには認可コード(code)が"
+            "ありません。「許可する」の後に移動した先のURLを貼り付けてください"
+        )
+    redirect = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme and parts.netloc else None
+    return Pasted(code, one("state"), redirect)
+
+
+def new_state(secret: str) -> str:
+    """A fresh ``state``: a random nonce signed with the app's client secret, so a later run (``--redirected-url``)
+    can tell a URL of this installation's authorisation from a forged one."""
+    nonce = secrets.token_urlsafe(16)
+    return f"{nonce}.{_state_mac(secret, nonce)}"
+
+
+def state_is_ours(state: str, secret: str) -> bool:
+    nonce, _, mac = state.rpartition(".")
+    return bool(nonce) and hmac.compare_digest(mac, _state_mac(secret, nonce))
+
+
+def _state_mac(secret: str, nonce: str) -> str:
+    return hmac.new(
+        secret.encode(), f"hubspot-freee setup freee {nonce}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
+
+
+STATE_MISMATCH: Final = (
+    "the answer carried a different `state` than this run sent, so it was refused (an old browser tab or URL, or "
+    "a request that did not come from this run); run `hubspot-freee setup freee` again / 認可の応答の state が"
+    "一致しないため拒否しました（古いタブやURL、またはこの実行以外からの応答）。もう一度実行してください"
+)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -153,9 +294,12 @@ class CallbackServer:
             self._server = ThreadingHTTPServer((redirect.bind_host, redirect.port), Handler)
         except OSError as exc:
             raise SetupFailed(
-                f"cannot listen on {redirect.uri()} ({exc.strerror or exc}); free the port or pass --port "
-                f"(the redirect URI then changes and must be registered in the freee app) / "
-                f"ポート {redirect.port} を使用できません"
+                f"cannot listen on {redirect.uri()}: port {redirect.port} is in use or not allowed "
+                f"({exc.strerror or exc}), and whatever holds it would receive freee's code, so nothing was sent. "
+                "Stop what uses the port (another `setup freee`?) and run again, or run with --paste to copy the code "
+                "by hand; --port N also works, but changes the redirect URI, which must then be registered in the freee "
+                f"app / ポート {redirect.port} が使用中です。使用中のプロセスを止めて再実行するか、--paste で認可コードを"
+                "貼り付けてください（--port で変えるとリダイレクトURIの登録が必要です）"
             ) from None
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1})
@@ -177,11 +321,7 @@ class CallbackServer:
 
         outcome = self._outcome
         if self.expected_state is None or one("state") != self.expected_state:
-            outcome.error = SetupFailed(
-                "the answer from the browser carried a different `state` than this run sent, so it was refused "
-                "(an old browser tab, or a request that did not come from this run); run `hubspot-freee setup "
-                "freee` again / 認可の応答の state が一致しないため拒否しました。もう一度実行してください"
-            )
+            outcome.error = SetupFailed(STATE_MISMATCH)
             status, title, body = (
                 400,
                 "state mismatch / state が一致しません",
@@ -207,11 +347,17 @@ class CallbackServer:
         """The authorisation code, once the browser comes back; :class:`~sdk.freee.errors.SetupFailed` for a refusal, a wrong
         ``state`` or no answer within ``timeout`` seconds."""
         if not self._outcome.done.wait(timeout):
+            port = self.port
             raise SetupFailed(
-                f"no answer from the browser within {timeout:.0f}s. Open the URL above and approve the app. If "
-                f"freee showed an error about the redirect URI (redirect_uri), {self.redirect_uri} is not "
-                f"registered: {REGISTER_HINT} / {timeout:.0f}秒以内にブラウザから応答がありませんでした。"
-                "freee がリダイレクトURIのエラーを表示した場合は登録を確認してください"
+                f"no answer from the browser within {timeout:.0f}s on {self.redirect_uri}. If the browser runs on "
+                "another machine (this is a remote server), freee sent it to that machine's own 127.0.0.1, not here: "
+                "run `hubspot-freee setup freee --paste` and paste the URL the browser shows, or forward the port "
+                f"first (`ssh -L {port}:127.0.0.1:{port} <this server>`) and open the URL again. If freee showed an "
+                f"error about the redirect URI (redirect_uri), {self.redirect_uri} is not registered: {REGISTER_HINT} "
+                f"/ {timeout:.0f}秒以内にブラウザから応答がありませんでした。ブラウザが別のマシン（リモートサーバーへの"
+                "接続元）にある場合、応答はそのマシンの 127.0.0.1 に送られています。--paste でURLを貼り付けるか、"
+                f"`ssh -L {port}:127.0.0.1:{port} <サーバー>` でポートを転送して再実行してください。freee が"
+                "リダイレクトURIのエラーを表示した場合は登録を確認してください"
             )
         if self._outcome.error is not None:
             raise self._outcome.error
@@ -251,15 +397,17 @@ class Connected:
 
 
 class FreeeAuthorisation:
-    """One run of ``setup freee``: listen, build the URL, wait for the code, exchange and store it.
+    """One run of ``setup freee``: build the URL, get the code back (a local server, or what the operator pastes),
+    exchange and store it.
 
-    Use as a context manager so the local server stops whatever happens."""
+    Use as a context manager so the local server, when there is one, stops whatever happens."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         port: int | None = None,
+        paste: bool = False,
         session: requests.Session | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -267,38 +415,80 @@ class FreeeAuthorisation:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.session = session or requests.Session()
-        self.server = CallbackServer(loopback_redirect(settings.freee_redirect_uri, port))
         secret = settings.freee_client_secret
+        self._secret = secret.get_secret_value() if secret else ""
+        configured = settings.freee_redirect_uri.strip()
+        self.mode, self.why = authorisation_mode(configured, port=port, paste=paste)
+        self.server: CallbackServer | None = None
+        if self.mode == "listen":
+            self.server = CallbackServer(loopback_redirect(configured, port))
+            redirect = self.server.redirect_uri
+        else:
+            redirect = configured if port is None else loopback_redirect(configured, port).uri()
         self.oauth = OAuthClient(
             auth_base=settings.freee_auth_base,
             client_id=str(settings.freee_client_id),
-            client_secret=secret.get_secret_value() if secret else "",
-            redirect_uri=self.server.redirect_uri,
+            client_secret=self._secret,
+            redirect_uri=redirect,
             session=self.session,
             clock=self.clock,
             timeout=settings.freee_timeout_seconds,
         )
-        self.url, state = self.oauth.authorization_url()
-        self.server.expected_state = state
+        self.state = new_state(self._secret)
+        self.url, _ = self.oauth.authorization_url(self.state)
+        if self.server is not None:
+            self.server.expected_state = self.state
 
     @property
     def redirect_uri(self) -> str:
-        return self.server.redirect_uri
+        return self.oauth.redirect_uri
 
     @property
     def redirect_differs(self) -> bool:
-        """True when the URI listened on is not ``FREEE_REDIRECT_URI`` (default, or ``--port`` changed it):
-        the operator must register it in the freee app."""
-        return self.redirect_uri != self.settings.freee_redirect_uri
+        """True when the redirect URI sent is not ``FREEE_REDIRECT_URI`` (``--port`` changed it): the operator
+        must register it in the freee app."""
+        return self.redirect_uri != self.settings.freee_redirect_uri.strip()
 
     def __enter__(self) -> FreeeAuthorisation:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.close()
+        self.stop_listening()
+
+    def stop_listening(self, why: str | None = None) -> None:
+        """Close the local server (if any); with ``why``, the code is now pasted instead (same URL and state:
+        the browser's redirect to the loopback URI then fails, and the user pastes the URL it shows)."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        if why is not None:
+            self.mode, self.why = "paste", why
 
     def wait_for_code(self, timeout: float) -> str:
+        if self.server is None:
+            raise SetupFailed("not listening: paste the code / ローカルで待ち受けていません")
         return self.server.wait(timeout)
+
+    def code_from(self, text: str) -> str:
+        """The code in what the operator pasted in this run: a URL's ``state`` must be the one this run sent."""
+        pasted = read_pasted(text)
+        if pasted.state is not None and not hmac.compare_digest(pasted.state, self.state):
+            raise SetupFailed(STATE_MISMATCH)
+        return pasted.code
+
+    def code_given(self, *, code: str | None = None, redirected_url: str | None = None) -> str:
+        """The code of ``--code`` / ``--redirected-url`` (from an authorisation URL of an earlier run): a URL's
+        ``state`` must carry this installation's signature, and its redirect URI is the one the code is bound to."""
+        pasted = read_pasted(redirected_url if redirected_url is not None else code or "")
+        if pasted.state is not None and not state_is_ours(pasted.state, self._secret):
+            raise SetupFailed(
+                "the URL's `state` was not made by `setup freee` of this installation (FREEE_CLIENT_SECRET), so it "
+                "was refused: it may be forged, or from another app; run `hubspot-freee setup freee` again / "
+                "URLの state がこのインストールのものではないため拒否しました。もう一度実行してください"
+            )
+        if redirected_url is not None and pasted.redirect_uri is not None:
+            self.oauth.redirect_uri = pasted.redirect_uri
+        return pasted.code
 
     def connect(self, code: str, token_store: TokenStore, rate_store: RateLimitStore) -> Connected:
         """Exchange the code, store the pair for every worker, and list the user's companies."""
@@ -440,12 +630,20 @@ def _toml_literal(value: int | str | bool) -> str:
 __all__ = [
     "CALLBACK_PATH",
     "DEFAULT_PORT",
+    "OOB_REDIRECT",
+    "PASTE_PROMPT",
     "CallbackServer",
     "Connected",
     "FreeeAuthorisation",
     "LoopbackRedirect",
+    "Pasted",
+    "authorisation_mode",
     "choose_company",
+    "is_loopback",
     "loopback_redirect",
+    "new_state",
+    "read_pasted",
     "settings_file_in_use",
+    "state_is_ours",
     "write_toml_setting",
 ]

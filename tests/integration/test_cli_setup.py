@@ -3,6 +3,7 @@ served on loopback. The browser is played by ``requests`` following freee's redi
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -14,8 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import click.testing
 import pytest
 import requests
+import typer.main
 from typer.testing import CliRunner
 
 from cli.app import app
@@ -24,14 +27,17 @@ from sandbox.faults import FaultKind, FaultRule
 from sandbox.hubspot import create_hubspot_sandbox
 from sandbox.transport import ServedApp, serve
 from sdk.clock import SystemClock
+from sdk.freee.oauth import OAuthClient
 from sdk.freee.tokens import TokenSet
 from sdk.properties import PAYMENT_TERMS_OPTIONS
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
 from sdk.terms import parse_terms
+from tests.consent import answer_consent, code_on_page
 
 runner = CliRunner()
 CLIENT_SECRET = "sandbox-client-secret"
+OOB = "urn:ietf:wg:oauth:2.0:oob"
 
 
 @dataclass
@@ -98,7 +104,7 @@ def test_setup_hubspot_dry_run_then_create_then_nothing_left(empty_portal):
     first = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
     assert first.exit_code == 0, first.output
     made = {o["object_type"]: o for o in json.loads(first.stdout)["objects"]}
-    assert len(made["deals"]["created"]) == 13 and len(made["companies"]["created"]) == 9
+    assert len(made["deals"]["created"]) == 14 and len(made["companies"]["created"]) == 9
     assert made["line_items"]["created"] == ["freee_tax_rate"]
     assert box.state.properties["deals"]["freee_invoice_id"]["label"] == "freee請求書ID / freee invoice ID"
     assert box.state.properties["deals"]["freee_invoice_id"]["groupName"] == "freee"
@@ -229,6 +235,30 @@ def test_setup_hubspot_wrong_token_is_a_clear_error(empty_portal):
     assert "Traceback" not in result.output
 
 
+def test_setup_hubspot_with_a_public_app_refreshes_its_token_and_says_when_it_is_revoked(
+    empty_portal, tmp_path
+):
+    box, env = empty_portal
+    public = {k: v for k, v in env.items() if k != "HUBSPOT_ACCESS_TOKEN"} | {
+        "HUBSPOT_REFRESH_TOKEN": box.install_app(),
+        "HUBSPOT_CLIENT_ID": "sandbox-hubspot-client-id",
+        "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
+        "STORAGE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}",
+    }
+    dry = runner.invoke(app, ["setup", "hubspot", "--dry-run", "--json"], env=public)
+    assert dry.exit_code == 0, dry.output
+    assert box.token_calls == {"refresh_token": 1}
+    row = SQLiteStore(tmp_path / "store.sqlite").hubspot_tokens.load_token()
+    assert row is not None and row.tokens.access_token
+    box.uninstall_app()
+    box.expire_access_tokens()
+    revoked = runner.invoke(app, ["setup", "hubspot", "--dry-run"], env=public)
+    assert revoked.exit_code == 2
+    assert "BAD_REFRESH_TOKEN" in revoked.output and "HUBSPOT_REFRESH_TOKEN" in revoked.output
+    assert "HubSpot接続が切れています" in revoked.output
+    assert public["HUBSPOT_REFRESH_TOKEN"] not in revoked.output and "Traceback" not in revoked.output
+
+
 def test_setup_hubspot_missing_scopes_names_them(empty_portal):
     box, env = empty_portal
     box.faults.add(FaultRule(FaultKind.SERVER_ERROR, status=403, path_prefix="/crm/v3/properties"))
@@ -253,14 +283,68 @@ def browser(approve: Callable[[str], None]) -> Callable[..., bool]:
 
 
 def follow(url: str) -> None:
-    requests.get(url, timeout=10)  # freee's consent page redirects to the local callback
+    answer_consent(url, follow=True)  # 許可する: freee's consent page redirects to the local callback
 
 
 def tampered(url: str) -> None:
-    answer = requests.get(url, allow_redirects=False, timeout=10)
+    answer = answer_consent(url)
     location = urlsplit(answer.headers["Location"])
     query = {k: v[0] for k, v in parse_qs(location.query).items()} | {"state": "forged"}
     requests.get(f"{location.scheme}://{location.netloc}{location.path}?{urlencode(query)}", timeout=10)
+
+
+class Typed(io.RawIOBase):
+    """Standard input whose line is typed when the command first reads it: by then the authorisation URL has been
+    built, and ``answer`` acts on it as the operator would (approve in a browser, copy the code or the URL)."""
+
+    def __init__(self, answer: Callable[[str], str], urls: list[str]) -> None:
+        self.answer, self.urls, self.typed = answer, urls, None
+        self.data: bytes | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not len(buffer):
+            return 0
+        if self.data is None:
+            assert self.urls, "the command read standard input before building the authorisation URL"
+            self.typed = self.answer(self.urls[-1])
+            self.data = f"{self.typed}\n".encode()
+        n = min(len(buffer), len(self.data))
+        buffer[:n], self.data = self.data[:n], self.data[n:]
+        return n
+
+
+@pytest.fixture
+def urls(monkeypatch) -> list[str]:
+    """Every authorisation URL ``setup freee`` builds (what it prints for the operator to open)."""
+    built: list[str] = []
+    original = OAuthClient.authorization_url
+
+    def spy(self: OAuthClient, state: str | None = None) -> tuple[str, str]:
+        url, sent = original(self, state)
+        built.append(url)
+        return url, sent
+
+    monkeypatch.setattr(OAuthClient, "authorization_url", spy)
+    return built
+
+
+def typing(args: list[str], env: dict[str, str], typed: Typed, **more: str) -> Any:
+    """Run the command with ``typed`` as its standard input (click's runner: it takes a stream, typer's a string)."""
+    return click.testing.CliRunner().invoke(typer.main.get_command(app), args, env=env | more, input=typed)
+
+
+def paste_code(url: str) -> str:
+    """The operator opens the URL, chooses 許可する, and copies the code freee shows (out-of-band URI)."""
+    return code_on_page(answer_consent(url))
+
+
+def paste_redirected_url(url: str) -> str:
+    """The operator opens the URL, chooses 許可する, and copies the URL the browser was sent to (which may not
+    load: the laptop's own 127.0.0.1)."""
+    return str(answer_consent(url).headers["Location"])
 
 
 @pytest.fixture
@@ -332,12 +416,148 @@ def test_setup_freee_times_out_with_the_url_and_what_to_check(fresh_store, monke
     assert "/public_api/authorize?" in result.output
     assert "no answer from the browser within 1s" in result.output
     assert "redirect" in result.output
+    # what probably happened on a remote server, and the two ways out
+    assert "another machine" in result.output and "--paste" in result.output
+    assert (
+        "ssh -L" in result.output
+        and "127.0.0.1" in result.output
+        and "応答がありませんでした" in result.output
+    )
 
 
-def test_setup_freee_refuses_a_redirect_uri_off_this_machine(fresh_store):
-    result = fresh_store.run("setup", "freee", FREEE_REDIRECT_URI="https://example.com/callback")
+def test_setup_freee_with_a_busy_port_says_so_and_sends_nothing(fresh_store):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = fresh_store.run("setup", "freee", FREEE_REDIRECT_URI=f"http://127.0.0.1:{port}/callback")
     assert result.exit_code == 2
-    assert "FREEE_REDIRECT_URI" in result.output and "http://127.0.0.1:8765/callback" in result.output
+    assert f"port {port} is in use" in result.output and "使用中" in result.output
+    assert "--paste" in result.output
+    assert fresh_store.world.freee_box.state.codes == {}
+
+
+# --- setup freee on a remote machine: paste the code or the redirected URL ------------------------------------
+
+
+def stored_row(setup: Setup) -> Any:
+    return SQLiteStore(setup.tmp / "fresh.sqlite").tokens.load_token()
+
+
+def test_setup_freee_pastes_the_code_freee_shows_for_the_out_of_band_uri(fresh_store, urls, monkeypatch):
+    setup = fresh_store
+    monkeypatch.setattr(webbrowser, "open", lambda *a, **k: pytest.fail("no browser on a remote server"))
+    typed = Typed(paste_code, urls)
+    result = typing(["setup", "freee", "--company-id", "1"], setup.env, typed, FREEE_REDIRECT_URI=OOB)
+    assert result.exit_code == 0, result.output
+    assert urls[-1] in result.output  # printed whole, to open anywhere
+    assert "認可コード、またはリダイレクト後のURL全体を貼り付けてください" in result.output
+    assert "Paste the authorization code or the whole redirected URL" in result.output
+    assert "freee shows the authorization code on its own page" in result.output
+    assert "redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob" in urls[-1]
+    row = stored_row(setup)
+    assert row is not None and row.version == 1 and row.tokens.access_token
+    assert setup.world.freee_box.token_calls.get("authorization_code") == 1
+    assert_no_secret(result.output, [CLIENT_SECRET, row.tokens.access_token, row.tokens.refresh_token])
+
+
+def test_setup_freee_paste_takes_the_whole_url_of_a_redirect_that_went_nowhere(fresh_store, urls):
+    setup = fresh_store
+    nowhere = f"http://127.0.0.1:{closed_port()}/callback"  # the laptop's own loopback: nothing listens
+    typed = Typed(paste_redirected_url, urls)
+    result = typing(
+        ["setup", "freee", "--paste", "--company-id", "1"], setup.env, typed, FREEE_REDIRECT_URI=nowhere
+    )
+    assert result.exit_code == 0, result.output
+    assert typed.typed is not None and typed.typed.startswith(f"{nowhere}?code=")
+    assert stored_row(setup) is not None
+    assert setup.world.freee_box.token_calls.get("authorization_code") == 1
+
+
+def test_setup_freee_pastes_for_a_redirect_uri_off_this_machine(fresh_store, urls):
+    setup = fresh_store
+    typed = Typed(paste_redirected_url, urls)
+    result = typing(
+        ["setup", "freee", "--company-id", "1"],
+        setup.env,
+        typed,
+        FREEE_REDIRECT_URI="https://example.com/callback",
+    )
+    assert result.exit_code == 0, result.output
+    assert "https://example.com/callback is not a loopback address of this machine" in result.output
+    assert "アドレスバー" in result.output
+    assert stored_row(setup) is not None
+
+
+def test_setup_freee_without_a_browser_falls_back_to_pasting(fresh_store, urls, monkeypatch):
+    setup = fresh_store
+    monkeypatch.setattr(webbrowser, "open", lambda *a, **k: False)  # a server without a desktop
+    typed = Typed(paste_redirected_url, urls)
+    result = typing(["setup", "freee", "--port", "0", "--company-id", "1"], setup.env, typed)
+    assert result.exit_code == 0, result.output
+    assert "no browser could be opened on this machine" in result.output
+    assert typed.typed is not None and "?code=" in typed.typed
+    assert stored_row(setup) is not None
+
+
+def test_setup_freee_refuses_a_pasted_url_with_another_state(fresh_store, urls):
+    setup = fresh_store
+
+    def forged(url: str) -> str:
+        location = urlsplit(paste_redirected_url(url))
+        query = {k: v[0] for k, v in parse_qs(location.query).items()} | {"state": "forged"}
+        return f"{location.scheme}://{location.netloc}{location.path}?{urlencode(query)}"
+
+    result = typing(["setup", "freee", "--paste"], setup.env, Typed(forged, urls))
+    assert result.exit_code == 1
+    assert "different `state`" in result.output and "state が一致しない" in result.output
+    assert stored_row(setup) is None
+    assert setup.world.freee_box.token_calls.get("authorization_code") is None  # the code was never used
+
+
+def test_setup_freee_explains_a_pasted_url_saying_access_denied(fresh_store, urls):
+    setup = fresh_store
+
+    def denied(url: str) -> str:
+        return str(answer_consent(url, "deny").headers["Location"])
+
+    result = typing(["setup", "freee", "--paste"], setup.env, Typed(denied, urls))
+    assert result.exit_code == 1
+    assert "access_denied" in result.output and "認可が拒否されました" in result.output
+    assert "許可する" in result.output
+    assert stored_row(setup) is None
+
+
+def test_setup_freee_paste_without_input_names_the_options_for_scripts(fresh_store):
+    result = fresh_store.run("setup", "freee", "--paste")
+    assert result.exit_code == 1
+    assert "/public_api/authorize?" in result.output
+    assert "--code" in result.output and "--redirected-url" in result.output
+
+
+def test_setup_freee_takes_the_redirected_url_of_an_earlier_run_without_a_prompt(fresh_store, urls):
+    setup = fresh_store
+    first = setup.run("setup", "freee", "--paste")  # a script: print the URL, nothing typed
+    assert first.exit_code == 1 and urls[-1] in first.output
+    location = paste_redirected_url(urls[-1])  # the operator approves, later, in any browser
+    forged = location.replace("state=", "state=x")
+    refused = setup.run("setup", "freee", "--redirected-url", forged)
+    assert refused.exit_code == 1 and "was not made by `setup freee` of this installation" in refused.output
+    done = setup.run("setup", "freee", "--redirected-url", location, "--company-id", "1")
+    assert done.exit_code == 0, done.output
+    assert stored_row(setup) is not None
+    assert setup.world.freee_box.token_calls.get("authorization_code") == 1
+
+
+def test_setup_freee_takes_a_code_without_a_prompt(fresh_store, urls):
+    setup = fresh_store
+    oob = {"FREEE_REDIRECT_URI": OOB}
+    assert setup.run("setup", "freee", **oob).exit_code == 1  # prints the URL; nothing typed
+    code = paste_code(urls[-1])
+    done = setup.run("setup", "freee", "--code", code, "--company-id", "1", **oob)
+    assert done.exit_code == 0, done.output
+    assert code not in done.output
+    assert stored_row(setup) is not None
 
 
 # --- doctor ----------------------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ Assertions are on the sandbox's state."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from tests.consent import answer_consent, code_on_page
 from tests.integration.freee_world import BASE, CLIENT, COMPANY, World, messages
 
 
@@ -37,18 +38,19 @@ def test_a_code_from_the_admin_api_exchanges_once_for_a_token_pair(world):
     assert world.sandbox.token_calls == {"authorization_code": 2}
 
 
-def test_authorize_redirects_with_code_and_state_and_the_code_is_bound_to_the_redirect_uri(world):
-    redirect = "http://127.0.0.1:8765/callback"
-    response = world.http.get(
-        f"{BASE}/public_api/authorize",
-        params={
-            "client_id": CLIENT["client_id"],
-            "redirect_uri": redirect,
-            "response_type": "code",
-            "state": "xyz",
-        },
-        allow_redirects=False,
+def authorize_url(redirect: str, **extra: str) -> str:
+    query = urlencode(
+        {"client_id": CLIENT["client_id"], "redirect_uri": redirect, "response_type": "code", **extra}
     )
+    return f"{BASE}/public_api/authorize?{query}"
+
+
+def test_consent_redirects_with_code_and_state_and_the_code_is_bound_to_the_redirect_uri(world):
+    redirect = "http://127.0.0.1:8765/callback"
+    page = world.http.get(authorize_url(redirect, state="xyz"), allow_redirects=False)
+    assert page.status_code == 200 and "許可する" in page.text  # the consent page, no code yet
+    assert world.sandbox.state.codes == {}
+    response = answer_consent(authorize_url(redirect, state="xyz"), session=world.http)
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect
@@ -60,6 +62,30 @@ def test_authorize_redirects_with_code_and_state_and_the_code_is_bound_to_the_re
     assert elsewhere.json()["error"] == "invalid_grant"
     ok = world.token(grant_type="authorization_code", code=query["code"][0], redirect_uri=redirect)
     assert ok.status_code == 200
+
+
+def test_the_out_of_band_redirect_shows_the_code_on_a_page_to_copy(world):
+    oob = "urn:ietf:wg:oauth:2.0:oob"
+    page = answer_consent(authorize_url(oob, state="s"), session=world.http)
+    assert page.status_code == 200 and "Location" not in page.headers
+    code = code_on_page(page)
+    assert world.token(grant_type="authorization_code", code=code, redirect_uri=oob).status_code == 200
+
+
+def test_deny_on_the_consent_page_redirects_with_access_denied(world):
+    denied = answer_consent(authorize_url("http://127.0.0.1:9/cb", state="s"), "deny", session=world.http)
+    query = parse_qs(urlsplit(denied.headers["Location"]).query)
+    assert query["error"] == ["access_denied"] and query["state"] == ["s"] and "code" not in query
+    page = answer_consent(authorize_url("urn:ietf:wg:oauth:2.0:oob"), "deny", session=world.http)
+    assert "認可されませんでした" in page.text and '<code id="code">' not in page.text
+    assert world.sandbox.state.codes == {}
+
+
+def test_the_consent_page_checks_the_request(world):
+    wrong = world.http.get(authorize_url("http://127.0.0.1:9/cb").replace(CLIENT["client_id"], "other"))
+    assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_client")
+    no_redirect = world.http.get(f"{BASE}/public_api/authorize", params={"client_id": CLIENT["client_id"]})
+    assert (no_redirect.status_code, no_redirect.json()["error"]) == (400, "invalid_request")
 
 
 def test_a_refresh_token_is_single_use_and_the_old_access_token_lives_until_it_expires(world):

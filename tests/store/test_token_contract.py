@@ -1,11 +1,14 @@
-"""The token port (``store.tokens``) over every adapter (SQLite, DynamoDB under moto): a versioned row, one refresh
-claim at a time, the disconnected mark; and a SQLite file made before that mark was kept."""
+"""The token port (``store.tokens``, ``store.hubspot_tokens``) over every adapter (SQLite, DynamoDB under moto): a
+versioned row, one refresh claim at a time, the disconnected mark, freee's and HubSpot's rows apart; and a SQLite
+file made before that mark was kept."""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from sdk.freee.tokens import TokenSet
 from sdk.store import (
@@ -141,3 +144,25 @@ def test_a_token_file_made_before_the_disconnected_state_opens_and_keeps_its_pai
     assert port.mark_disconnected(3, "refused", NOW)
     row = port.load_token()
     assert row is not None and row.disconnected_at == NOW
+
+
+def test_the_hubspot_row_is_kept_apart_from_freees(store: Store) -> None:
+    freee, hubspot = store.tokens, store.hubspot_tokens
+    seeded = TokenSet("", "hubspot-refresh", NOW, origin="f1")
+    assert hubspot.save_token(seeded, expected_version=None) is not None
+    assert freee.load_token() is None  # a HubSpot row is not a freee connection
+    assert freee.save_token(tokens(1), expected_version=None) is not None
+    assert hubspot.claim_refresh(1, "h", NOW, NOW + timedelta(seconds=30))
+    assert freee.claim_refresh(1, "f", NOW, NOW + timedelta(seconds=30))  # each row its own claim
+    assert hubspot.mark_disconnected(1, "revoked", NOW)
+    row, other = hubspot.load_token(), freee.load_token()
+    assert row is not None and other is not None
+    assert (row.tokens, row.disconnected, row.tokens.origin) == (seeded, True, "f1")
+    assert (other.tokens, other.disconnected, other.claim_holder) == (tokens(1), False, "f")
+
+
+def test_a_token_row_has_one_of_the_known_names(tmp_path: Any) -> None:
+    from sdk.store.sqlite import SQLiteTokenStore
+
+    with pytest.raises(ValueError, match="not a token name"):
+        SQLiteTokenStore(tmp_path / "x.sqlite", "freee_token; DROP TABLE ledger")

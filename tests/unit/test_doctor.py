@@ -12,7 +12,7 @@ from sdk.errors import SettingsError
 from sdk.freee.client import Company
 from sdk.freee.errors import FreeeAuthError, FreeeUnavailable
 from sdk.freee.tokens import MemoryTokenStore, TokenSet
-from sdk.hubspot import HubSpotAuthError, HubSpotRetryable
+from sdk.hubspot import HubSpotAuthError, HubSpotDisconnected, HubSpotRetryable
 from sdk.models.hubspot import AccountDetails, Pipeline
 from sdk.properties import property_definitions
 from sdk.queue import QueueDepth
@@ -151,6 +151,18 @@ def test_complete_settings_pass():
     assert check_settings(settings).ok
 
 
+def test_a_public_app_needs_its_id_and_secret_instead_of_an_access_token():
+    public = {"hubspot_portal_id": 24681357, "freee_client_id": "id", "freee_client_secret": "s"}
+    public |= {"freee_company_id": 1, "hubspot_refresh_token": "r"}
+    result = check_settings(load_settings(**public))
+    assert result.status is Status.PROBLEM
+    assert "HUBSPOT_CLIENT_ID" in result.detail and "HUBSPOT_CLIENT_SECRET" in result.detail
+    assert "HUBSPOT_ACCESS_TOKEN" not in result.detail
+    assert check_settings(load_settings(**public, hubspot_client_id="c", hubspot_client_secret="s")).ok
+    neither = check_settings(load_settings(**(public | {"hubspot_refresh_token": None})))
+    assert "HUBSPOT_ACCESS_TOKEN" in neither.detail and "HUBSPOT_REFRESH_TOKEN" in neither.detail
+
+
 def test_a_missing_portal_id_is_a_problem_that_names_hubspot_portal_id():
     settings = load_settings(
         hubspot_access_token="x", freee_client_id="id", freee_client_secret="s", freee_company_id=1
@@ -194,6 +206,15 @@ def test_hubspot_401_says_which_token():
     )
     assert result.status is Status.PROBLEM and "401" in result.detail
     assert "HUBSPOT_ACCESS_TOKEN" in result.fix
+
+
+def test_a_disconnected_public_app_says_why_and_how_to_reconnect():
+    lost = HubSpotDisconnected(
+        "HubSpot refused the refresh token (BAD_REFRESH_TOKEN)", datetime(2026, 11, 25, tzinfo=UTC)
+    )
+    result = check_hubspot_connection(FakeHubSpot(error=lost), "https://h")
+    assert result.status is Status.PROBLEM and "BAD_REFRESH_TOKEN" in result.detail
+    assert "HUBSPOT_REFRESH_TOKEN" in result.fix and "HUBSPOT_ACCESS_TOKEN=" not in result.fix
 
 
 def test_hubspot_403_names_the_scopes():

@@ -2,8 +2,8 @@
 write; the items and their keys are listed in :mod:`sdk.store.dynamodb.table`.
 
 :class:`DynamoStore` is the ledger and orphan list (:class:`~sdk.store.dynamodb.ledger.DynamoLedger`) plus partner
-links, seen events, history, waiters, leases and company rollups here, and reaches the freee token row and the
-rate-limit log on the same table through ``tokens`` and ``rate_limits``.
+links, seen events, history, waiters, leases and company rollups here, and reaches the freee and HubSpot token
+rows and the rate-limit log on the same table through ``tokens``, ``hubspot_tokens`` and ``rate_limits``.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class DynamoStore(DynamoLedger):
         self._history_lock = threading.Lock()
         self._history_last = 0
         self.tokens: TokenStore = DynamoTokenStore(self._table)
+        self.hubspot_tokens: TokenStore = DynamoTokenStore(self._table, "hubspot")
         self.rate_limits: RateLimitStore = DynamoRateLimitStore(self._table)
 
     # ---------------------------------------------------------------------------------------- partners

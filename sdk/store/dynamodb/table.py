@@ -14,6 +14,7 @@ Items, by key (``pk`` / ``sk``, both strings):
 ``LEASE#{name}``                ``LEASE``           a named lease (one payment sync at a time)
 ``EVENT#{event id}``            ``EVENT``           a seen webhook event, TTL
 ``FREEE#TOKEN``                 ``TOKEN``           the freee OAuth token row, versioned, with a refresh claim
+``HUBSPOT#TOKEN``               ``TOKEN``           the HubSpot OAuth token row (public app), the same way
 ``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned, < 1 KB
 ==============================  ==================  ======================================================
 
@@ -52,7 +53,6 @@ WAITER_PREFIX = "WAIT#"
 ORPHAN_PREFIX = "ORPHAN#"
 PARTNER_SK = "PARTNER"
 EVENT_SK = "EVENT"
-TOKEN_KEY: Item = {"pk": "FREEE#TOKEN", "sk": "TOKEN"}
 RATE_SK = "RATE"
 TTL_ATTRIBUTE = "expires_at"
 WRITTEN_SK = "WRITTEN"
@@ -77,6 +77,11 @@ GLOBAL_SECONDARY_INDEXES: list[Item] = [
         "Projection": {"ProjectionType": "ALL"},
     }
 ]
+
+
+def token_key(name: str) -> Item:
+    """The item of the OAuth token row ``name`` (``freee``: ``FREEE#TOKEN``, ``hubspot``: ``HUBSPOT#TOKEN``)."""
+    return {"pk": f"{name.upper()}#TOKEN", "sk": "TOKEN"}
 
 
 def create_table(resource: Any, table_name: str) -> Any:

@@ -2,7 +2,8 @@
 
 :class:`SQLiteStore` is the ledger and orphan list (:class:`~sdk.store.sqlite.ledger.SQLiteLedger`) plus the other
 roles' tables here (partner links, seen events, history, waiters, leases, company rollups), and reaches the freee
-token row and rate-limit log of the same file through ``tokens`` and ``rate_limits``. Every read-modify-write runs
+and HubSpot token rows and the rate-limit log of the same file through ``tokens``, ``hubspot_tokens`` and
+``rate_limits``. Every read-modify-write runs
 in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before reading.
 """
 
@@ -50,6 +51,7 @@ class SQLiteStore(SQLiteLedger):
         self.path = db.path
         db.script(_SCHEMA)
         self.tokens: TokenStore = SQLiteTokenStore(db)
+        self.hubspot_tokens: TokenStore = SQLiteTokenStore(db, "hubspot")
         self.rate_limits: RateLimitStore = SQLiteRateLimitStore(db)
 
     # ---------------------------------------------------------------------------------------- partners

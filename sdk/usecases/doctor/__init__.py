@@ -60,8 +60,8 @@ if TYPE_CHECKING:
     from sdk.settings import Settings
     from sdk.usecases.orphans import OrphanStore
 
+#: besides HubSpot's credentials (a private app's token, or a public app's refresh token, id and secret)
 REQUIRED_SETTINGS: Final = (
-    "hubspot_access_token",
     "hubspot_portal_id",
     "freee_client_id",
     "freee_client_secret",
@@ -78,7 +78,7 @@ def check_settings(loaded: Settings | SettingsError) -> CheckResult:
             "; ".join(loaded.problems),
             "fix each setting named (environment variable or hubspot-freee.toml) / 各設定を修正してください",
         )
-    missing = loaded.missing_error(*REQUIRED_SETTINGS).problems
+    missing = loaded.hubspot_auth_error().problems + loaded.missing_error(*REQUIRED_SETTINGS).problems
     if missing:
         extra = ""
         if "freee_company_id" in " ".join(missing):

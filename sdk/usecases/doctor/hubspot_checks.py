@@ -53,6 +53,9 @@ def hubspot_failure(
             f"grant the private app these scopes, then update HUBSPOT_ACCESS_TOKEN if it changed: {', '.join(scopes)}"
             " / 非公開アプリにスコープを追加してください",
         )
+    fix = getattr(exc, "fix", None)  # a public app's token: refused, or the installation disconnected
+    if isinstance(exc, AuthError) and isinstance(fix, str):
+        return problem(name, f"{exc} ({api_base})", fix)
     if isinstance(exc, AuthError):
         return problem(
             name,
@@ -193,8 +196,9 @@ def hubspot_checks(settings: Settings, build: Callable[[Settings], HubSpotReader
         *(f"properties: {t} / プロパティ" for t in object_types),
     ]
     connection = "HubSpot connection / HubSpot接続"
-    if not settings.hubspot_access_token or not settings.hubspot_access_token.get_secret_value().strip():
-        because = "HUBSPOT_ACCESS_TOKEN is not set"
+    missing = settings.hubspot_auth_error().problems
+    if missing:
+        because = "; ".join(missing)
         return then_skipped(skipped(connection, because), names, because)
     try:
         hubspot = build(settings)
@@ -217,10 +221,16 @@ def hubspot_checks(settings: Settings, build: Callable[[Settings], HubSpotReader
 def hubspot_client(clock: Clock) -> Callable[[Settings], HubSpotReader]:
     def build(settings: Settings) -> HubSpotReader:
         from sdk.hubspot import HubSpotClient, build_retry
+        from sdk.store import open_store
 
+        # a public app's token row is in the store (opened only then: a private app's token needs none)
+        tokens = open_store(settings.storage_url).hubspot_tokens if settings.hubspot_oauth else None
         # a doctor answers quickly: two tries, no long back-off
         return HubSpotClient(
-            settings, clock=clock, retry=build_retry(clock, total=2, backoff_factor=0.2, backoff_max=1.0)
+            settings,
+            clock=clock,
+            retry=build_retry(clock, total=2, backoff_factor=0.2, backoff_max=1.0),
+            token_store=tokens,
         )
 
     return build
