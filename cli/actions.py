@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from cli.common import console, fail, run_guarded, settings_from
 from cli.options import ConfigOption, JsonOption
@@ -66,20 +66,30 @@ def actions_register(
         typer.echo(json.dumps([r.as_dict() for r in done], ensure_ascii=False, indent=2))
         return
     colours = {Registration.CREATED: "green", Registration.UPDATED: "yellow", Registration.UNCHANGED: "dim"}
-    table = Table(title=f"workflow actions · app {chosen_app}", show_header=True, header_style="bold")
-    for column in ("file", "status", "definition", "revision", "action", "url", "changed"):
-        table.add_column(column)
-    for r in done:
-        table.add_row(
-            r.name,
-            f"[{colours[r.status]}]{r.status.value}[/]",
-            r.definition_id,
-            r.revision_id,
-            r.action_name + ("" if r.published else " [dim](unpublished)[/]"),
-            r.action_url,
-            ", ".join(r.changed),
+    words = {
+        Registration.CREATED: "created / 作成",
+        Registration.UPDATED: "updated / 更新",
+        Registration.UNCHANGED: "unchanged / 変更なし",
+    }
+    console.print(Text(f"workflow actions / ワークフローアクション · app {chosen_app}", style="bold"))
+    for r in done:  # one block each: readable at 80 columns and in a pipe, names never read as markup
+        console.print(
+            Text.assemble(
+                "• ",
+                (r.name, "bold"),
+                ": ",
+                (words[r.status], colours[r.status]),
+                f" · definition / 定義 {r.definition_id} · revision / 版 {r.revision_id}",
+            )
         )
-    console.print(table)
+        console.print(
+            Text.assemble(
+                f"    {r.action_name}",
+                ("" if r.published else " (unpublished / 未公開)", "dim"),
+                f"\n    {r.action_url}",
+                f"\n    changed / 変更: {', '.join(r.changed)}" if r.changed else "",
+            )
+        )
 
 
 # --- the invoice worker and its dead-letter queue --------------------------------------------------------------

@@ -18,6 +18,7 @@ from rich.text import Text
 from cli.common import EXIT_INCOMPLETE, console, err, fail, settings_from
 from cli.options import ConfigOption, JsonOption, flag
 from sdk.errors import SettingsError
+from sdk.terms import TOKYO
 
 setup_app = typer.Typer(
     help="Install: HubSpot properties, the freee connection / 初期設定（HubSpotプロパティ・freee接続）",
@@ -98,9 +99,13 @@ def setup_hubspot(
     for o in report.objects:
         table.add_row(
             o.object_type,
-            f"[green]{verb.split(' /')[0]}[/]" if o.group_created else "[dim]exists[/]",
-            "\n".join(o.created) or "[dim]—[/]",
-            "\n".join(f"{name}: {', '.join(values)}" for name, values in o.options_added) or "[dim]—[/]",
+            Text(verb.split(" /")[0], style="green")
+            if o.group_created
+            else Text("exists / 作成済み", style="dim"),
+            Text("\n".join(o.created)) if o.created else Text("—", style="dim"),
+            Text("\n".join(f"{name}: {', '.join(values)}" for name, values in o.options_added))
+            if o.options_added
+            else Text("—", style="dim"),
             str(len(o.existing)),
         )
     console.print(table)
@@ -118,10 +123,15 @@ def setup_hubspot(
     changed = report.created_count + report.updated_count
     if changed:
         added = "would get options / 選択肢を追加予定" if dry_run else "got options / 選択肢を追加"
-        console.print(
-            f"[green]{report.created_count}[/] {verb} (the group counts once per object)"
-            + (f", [green]{report.updated_count}[/] dropdown(s) {added}" if report.updated_count else "")
+        line = Text.assemble(
+            (str(report.created_count), "green"),
+            f" {verb} (the group counts once per object / グループはオブジェクトごとに1件)",
         )
+        if report.updated_count:
+            line.append_text(
+                Text.assemble(", ", (str(report.updated_count), "green"), f" dropdown(s) {added}")
+            )
+        console.print(line)
     else:
         console.print("nothing to create: everything already exists / すべて作成済みです（変更なし）")
 
@@ -199,7 +209,7 @@ def setup_freee(
 
     def ask(companies: Any) -> int:
         for c in companies:
-            console.print(f"  {c.id}  {c.name}  ({c.role})", highlight=False)
+            console.print(Text(f"  {c.id}  {c.name}  ({c.role})"))
         return int(typer.prompt("company id / 事業所ID", type=int))
 
     try:
@@ -207,10 +217,13 @@ def setup_freee(
     except SetupFailed as exc:
         raise fail(str(exc), EXIT_INCOMPLETE) from None
     table = Table(title="freee connected / freee接続完了", show_header=False)
-    table.add_row("company / 事業所", f"{company.id} {company.name}")
-    table.add_row("role / 権限", company.role)
-    table.add_row("tokens stored in / トークン保存先", settings.storage_url)
-    table.add_row("access token valid until / 有効期限", connected.token.tokens.access_expires_at.isoformat())
+    table.add_row("company / 事業所", Text(f"{company.id} {company.name}"))
+    table.add_row("role / 権限", Text(company.role))
+    table.add_row("tokens stored in / トークン保存先", Text(settings.storage_url))
+    table.add_row(
+        "access token valid until / 有効期限",
+        connected.token.tokens.access_expires_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M:%S JST"),
+    )
     console.print(table)
     target = settings_file_in_use(config)
     if target is None:
@@ -220,14 +233,22 @@ def setup_freee(
     try:
         write_toml_setting(target, "freee_company_id", company.id)
     except (SetupFailed, OSError) as exc:
-        console.print(f"[yellow]{exc}[/]; set it yourself: export FREEE_COMPANY_ID={company.id}")
+        console.print(
+            Text.assemble(
+                (str(exc), "yellow"),
+                f"; set it yourself / 手動で設定してください: export FREEE_COMPANY_ID={company.id}",
+            )
+        )
         raise typer.Exit(EXIT_INCOMPLETE) from None
-    console.print(f"wrote freee_company_id = {company.id} to {target} / 設定ファイルに書き込みました")
+    console.print(Text(f"wrote freee_company_id = {company.id} to {target} / 設定ファイルに書き込みました"))
     env = os.environ.get("FREEE_COMPANY_ID")
     if env and env.strip() != str(company.id):
         console.print(
-            f"[yellow]note:[/] the environment has FREEE_COMPANY_ID={env}, which wins over the file; "
-            "unset or change it / 環境変数が優先されます"
+            Text.assemble(
+                ("note: ", "yellow"),
+                f"the environment has FREEE_COMPANY_ID={env}, which wins over the file; "
+                "unset or change it / 環境変数が優先されます",
+            )
         )
 
 
@@ -239,12 +260,14 @@ def _authorise(authorisation: Any, *, no_browser: bool, timeout: float) -> str:
     from sdk.usecases.setup_freee import PASTE_PROMPT
 
     if authorisation.mode == "listen":
-        console.print(f"callback / コールバック: [bold]{authorisation.redirect_uri}[/]", highlight=False)
+        console.print(Text.assemble("callback / コールバック: ", (authorisation.redirect_uri, "bold")))
         if authorisation.redirect_differs:
             console.print(
-                "[yellow]note:[/] this redirect URI must be registered in the freee app (コールバックURL), "
-                "and FREEE_REDIRECT_URI set to it / このURIをfreeeアプリに登録してください",
-                highlight=False,
+                Text.assemble(
+                    ("note: ", "yellow"),
+                    "this redirect URI must be registered in the freee app (コールバックURL), "
+                    "and FREEE_REDIRECT_URI set to it / このURIをfreeeアプリに登録してください",
+                )
             )
         opened = False
         if not no_browser:
@@ -265,18 +288,18 @@ def _authorise(authorisation: Any, *, no_browser: bool, timeout: float) -> str:
             )
     if authorisation.mode == "listen":
         console.print(
-            "open this URL to authorise / このURLを開いて認可してください:\n" + authorisation.url,
-            highlight=False,
+            Text("open this URL to authorise / このURLを開いて認可してください:\n" + authorisation.url),
             soft_wrap=True,
         )
         with err.status(f"waiting for freee (up to {timeout:.0f}s) / freeeの応答待ち…"):
             return str(authorisation.wait_for_code(timeout))
-    console.print(f"[yellow]note:[/] {authorisation.why}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("note: ", "yellow"), authorisation.why), soft_wrap=True)
     console.print(
-        f"redirect URI / リダイレクトURI: {authorisation.redirect_uri}\n"
-        "open this URL in a browser on any machine and choose 許可する / 任意のマシンのブラウザでこのURLを開き、"
-        "「許可する」を選んでください:\n" + authorisation.url,
-        highlight=False,
+        Text(
+            f"redirect URI / リダイレクトURI: {authorisation.redirect_uri}\n"
+            "open this URL in a browser on any machine and choose 許可する / 任意のマシンのブラウザでこのURLを開き、"
+            "「許可する」を選んでください:\n" + authorisation.url
+        ),
         soft_wrap=True,
     )
     try:
