@@ -71,7 +71,8 @@ class ApiCall:
 @dataclass(frozen=True)
 class CallbackCompletion:
     callback_id: str
-    output_fields: dict[str, Any]
+    output_fields: dict[str, str]
+    typed_outputs: dict[str, Any]
     at: str
 
 
@@ -652,7 +653,12 @@ class HubSpotState:
                 "propertyGroups": {t: sorted(self.groups[t]) for t in OBJECT_TYPES},
                 "pipelines": self.pipelines,
                 "callbacks": [
-                    {"callbackId": c.callback_id, "outputFields": c.output_fields, "at": c.at}
+                    {
+                        "callbackId": c.callback_id,
+                        "outputFields": c.output_fields,
+                        "typedOutputs": c.typed_outputs,
+                        "at": c.at,
+                    }
                     for c in self.callbacks
                 ],
                 "events": list(self.events),

@@ -370,17 +370,34 @@ def test_enumeration_definitions_keep_their_options(client: HubSpotClient, sandb
     assert [o["value"] for o in options] == ["10", "8_reduced"]
 
 
-def test_callback_completion_is_recorded(
+def test_callback_completion_sends_the_outputs_as_text_and_typed(
     client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter
 ) -> None:
     client.complete_callback(
-        "cb-42", {"hs_execution_state": "SUCCESS", "freee_invoice_number": 1024, "retried": False}
+        "cb-42",
+        {"hs_execution_state": "SUCCESS", "freee_invoice_number": "1024", "result": "created"},
+        {"freee_invoice_number": "1024", "result": "created"},
     )
 
-    assert [(c.callback_id, c.output_fields) for c in sandbox.callbacks] == [
-        ("cb-42", {"hs_execution_state": "SUCCESS", "freee_invoice_number": "1024", "retried": "false"})
-    ]
+    [done] = sandbox.callbacks
+    assert done.callback_id == "cb-42"
+    assert done.output_fields == {
+        "hs_execution_state": "SUCCESS",
+        "freee_invoice_number": "1024",
+        "result": "created",
+    }
+    assert done.typed_outputs == {"freee_invoice_number": "1024", "result": "created"}
     assert metrics.snapshot() == {"callbacks.complete": 1}
+
+
+def test_a_completion_the_reference_would_refuse_is_not_sent(
+    client: HubSpotClient, sandbox: HubSpotSandbox
+) -> None:
+    with pytest.raises(ValueError, match=r"outputFields\.result: Input should be a valid string"):
+        client.complete_callback("cb-43", {"result": 1}, {"result": 1})  # type: ignore[dict-item]
+
+    assert sandbox.callbacks == []
+    assert [c.path for c in sandbox.api_calls] == []
 
 
 # -- errors and retries ----------------------------------------------------------------------------------------------
