@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, Response, g, request
 
@@ -92,6 +92,10 @@ class HubSpotSandbox:
     developer_scopes: frozenset[str] = DEVELOPER_SCOPES
     #: set: ``?hapikey=`` with this developer API key is taken too, as the reference listed before 2026-04-15
     developer_api_key: str | None = None
+    #: a batch update naming a record that is not there (deleted, or never created): ``"refuse"`` answers 404
+    #: ``OBJECT_NOT_FOUND`` for the whole batch with the ids in ``context.ids`` and writes nothing; ``"partial"``
+    #: writes the others and answers 207 with the ids among ``errors``. HubSpot's reference allows both.
+    batch_update_missing: Literal["refuse", "partial"] = "refuse"
 
     @property
     def portal_id(self) -> int:
@@ -205,6 +209,10 @@ class HubSpotSandbox:
             change_source="CRM_UI",
             source_id=f"userId:{user_id}",
         )
+
+    def delete(self, object_type: str, object_id: str) -> None:
+        """Someone deletes the record in HubSpot (it is archived: reads and writes by id no longer find it)."""
+        self.state.archive(normalize_type(object_type), str(object_id))
 
     def update(self, object_type: str, object_id: str, **properties: Any) -> None:
         self.state.update(normalize_type(object_type), str(object_id), properties)

@@ -191,6 +191,14 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
         body = _body()
         inputs = _inputs(body)
         with state.lock:
+            missing = state.missing_ids(object_type, inputs)
+            if missing and sandbox.batch_update_missing == "refuse":  # the whole batch, nothing written
+                raise HubSpotApiError(
+                    404,
+                    not_found_error(object_type, missing)["message"],
+                    "OBJECT_NOT_FOUND",
+                    context={"ids": missing},
+                )
             updated, missing = state.batch_update(object_type, inputs)
             written = {str(i.get("id")): list((i.get("properties") or {}).keys()) for i in inputs}
             results = [

@@ -430,6 +430,15 @@ class HubSpotState:
             self._apply(object_type, obj, checked, change_source, source_id)
             return obj
 
+    def missing_ids(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The inputs' ids that name no live record (never created, or archived: deleted), in input order."""
+        with self.lock:
+            return [
+                str(item.get("id", ""))
+                for item in inputs
+                if self.find(object_type, item.get("idProperty"), str(item.get("id", ""))) is None
+            ]
+
     def batch_update(
         self, object_type: str, inputs: Sequence[Mapping[str, Any]], id_property: str | None = None
     ) -> tuple[list[StoredObject], list[str]]:

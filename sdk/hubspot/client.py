@@ -65,7 +65,9 @@ _V3_PRIMARY_COMPANY: Final = "deal_to_company"
 
 @dataclass(frozen=True, slots=True)
 class BatchUpdateResult:
-    """Ids written, and ids HubSpot did not find (deleted or merged records)."""
+    """Ids written (as HubSpot answered them), and ids not written because HubSpot does not have them: deleted
+    (or merged) records it named, and any input its answer left out (a merged record may answer under the id
+    of the record it was merged into: the write is not confirmed under the id asked for)."""
 
     updated: tuple[str, ...]
     not_found: tuple[str, ...]
@@ -317,27 +319,56 @@ class HubSpotClient:
     def _batch_update(
         self, object_type: str, updates: Mapping[str, Mapping[str, PropertyValue]]
     ) -> BatchUpdateResult:
-        module = importlib.import_module(f"hubspot.crm.{object_type}")
         updated: list[str] = []
         missing: list[str] = []
         items = [(str(k), v) for k, v in updates.items() if v]
         for chunk in chunks(items):
-            answer = self._call(
-                f"{object_type}.batch_update",
-                self._api(f"crm.{object_type}.batch_api").update,
-                module.BatchInputSimplePublicObjectBatchInput(
-                    inputs=[
-                        module.SimplePublicObjectBatchInput(
-                            id=object_id, properties={k: as_text(v) for k, v in values.items()}
-                        )
-                        for object_id, values in chunk
-                    ]
-                ),
-            )
-            updated += [str(r.id) for r in answer.results or []]
-            for error in getattr(answer, "errors", None) or []:
-                missing += [str(i) for i in (error.context or {}).get("ids", [])]
+            written, gone = self._update_chunk(object_type, chunk)
+            updated += written
+            missing += gone
         return BatchUpdateResult(tuple(updated), tuple(missing))
+
+    def _update_chunk(
+        self, object_type: str, chunk: Sequence[tuple[str, Mapping[str, PropertyValue]]]
+    ) -> tuple[list[str], list[str]]:
+        """One batch of up to 100: ``(ids written, ids HubSpot does not have)``.
+
+        HubSpot answers an id it no longer has (a deleted or merged record) either among the batch's errors (207,
+        the others written) or by refusing the whole batch (400/404 ``OBJECT_NOT_FOUND``, the ids in
+        ``context.ids``, nothing written). The refused batch is sent once more without those ids, so one deleted
+        deal never blocks the other 99; a second refusal is raised."""
+        refused: list[str] = []
+        try:
+            answer = self._send_batch_update(object_type, chunk)
+        except (HubSpotNotFound, HubSpotRequestError) as exc:
+            named = set(exc.context.get("ids", [])) if exc.category == "OBJECT_NOT_FOUND" else set()
+            refused = [object_id for object_id, _ in chunk if object_id in named]
+            if not refused:
+                raise
+            chunk = [(object_id, values) for object_id, values in chunk if object_id not in named]
+            if not chunk:
+                return [], refused
+            answer = self._send_batch_update(object_type, chunk)
+        written = [str(r.id) for r in answer.results or []]
+        confirmed = set(written)
+        return written, refused + [object_id for object_id, _ in chunk if object_id not in confirmed]
+
+    def _send_batch_update(
+        self, object_type: str, chunk: Sequence[tuple[str, Mapping[str, PropertyValue]]]
+    ) -> Any:
+        module = importlib.import_module(f"hubspot.crm.{object_type}")
+        return self._call(
+            f"{object_type}.batch_update",
+            self._api(f"crm.{object_type}.batch_api").update,
+            module.BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    module.SimplePublicObjectBatchInput(
+                        id=object_id, properties={k: as_text(v) for k, v in values.items()}
+                    )
+                    for object_id, values in chunk
+                ]
+            ),
+        )
 
     # -- properties --------------------------------------------------------------------------------------------
 
