@@ -15,5 +15,6 @@ CREDENTIALS = {
     "FREEE_CLIENT_ID": "sandbox-client-id",
     "FREEE_CLIENT_SECRET": "sandbox-client-secret",
     "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "HUBSPOT_DEVELOPER_ACCESS_TOKEN": "sandbox-hubspot-developer-token",  # action definitions (app 4242)
     "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
 }

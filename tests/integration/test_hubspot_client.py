@@ -341,22 +341,6 @@ def test_one_deleted_deal_never_blocks_the_other_99(
             assert sandbox.properties_of("deals", deal_id)[names.deal_payment_status] == "paid"
 
 
-def test_a_hubspot_that_writes_the_others_and_names_the_deleted_one_is_called_once(
-    client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter, hub_settings: Settings
-) -> None:
-    set_up_project_properties(client, hub_settings)
-    names = hub_settings.properties
-    sandbox.batch_update_missing = "partial"  # 207: the others written, the gone one among the errors
-    kept, deleted = sandbox.create_deal(dealname="kept"), sandbox.create_deal(dealname="deleted")
-    sandbox.delete("deals", deleted)
-    metrics.reset()
-
-    result = client.update_deals({d: {names.deal_payment_status: "paid"} for d in (kept, deleted)})
-
-    assert (result.updated, result.not_found) == ((kept,), (deleted,))
-    assert metrics.snapshot() == {"deals.batch_update": 1}
-
-
 def test_a_batch_of_deals_all_gone_writes_nothing_and_says_which(
     client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter, hub_settings: Settings
 ) -> None:
@@ -386,18 +370,25 @@ class _MergedAway:
         return answer
 
 
-def test_a_deal_answered_under_another_id_is_not_counted_as_written(
-    client: HubSpotClient, sandbox: HubSpotSandbox, hub_settings: Settings
+def test_a_207_answer_names_the_deleted_deal_and_one_answered_under_another_id_is_not_counted(
+    client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter, hub_settings: Settings
 ) -> None:
     set_up_project_properties(client, hub_settings)
     names = hub_settings.properties
-    kept, merged, survivor = (sandbox.create_deal(dealname=n) for n in ("kept", "merged", "survivor"))
+    sandbox.batch_update_missing = "partial"  # 207: the others written, the gone one among the errors
+    kept, deleted, merged, survivor = (
+        sandbox.create_deal(dealname=n) for n in ("kept", "deleted", "merged", "survivor")
+    )
+    sandbox.delete("deals", deleted)
     client._apis["crm.deals.batch_api"] = _MergedAway(client._api("crm.deals.batch_api"), merged, survivor)
+    metrics.reset()
 
-    result = client.update_deals({d: {names.deal_payment_status: "paid"} for d in (kept, merged)})
+    result = client.update_deals({d: {names.deal_payment_status: "paid"} for d in (kept, deleted, merged)})
 
-    assert result.not_found == (merged,)  # its write is not confirmed under the id asked for
+    assert result.not_found == (deleted, merged)  # the merged one's write is not confirmed under its id
     assert set(result.updated) == {kept, survivor}
+    assert metrics.snapshot() == {"deals.batch_update": 1}  # nothing refused: nothing sent again
+    assert sandbox.properties_of("deals", kept)[names.deal_payment_status] == "paid"
 
 
 def test_writing_a_property_that_was_never_created_is_a_request_error(
