@@ -40,7 +40,8 @@ def actions_register(
 ) -> None:
     """Create or update the app's custom workflow actions; an unchanged definition is left as it is.
 
-    Authenticates with the developer account's API key (HUBSPOT_DEVELOPER_API_KEY)."""
+    Authenticates as the app's developer account: HUBSPOT_DEVELOPER_ACCESS_TOKEN (OAuth, scopes developers-read and
+    developers-write, as HubSpot's current reference lists), else the legacy HUBSPOT_DEVELOPER_API_KEY."""
     from sdk.errors import DefinitionFileError
     from sdk.hubspot import HubSpotClient
     from sdk.usecases.register_actions import Registration, register_actions
@@ -48,7 +49,7 @@ def actions_register(
     settings = settings_from(config)
     chosen_app = app_id if app_id is not None else settings.hubspot_app_id
     base = base_url or getattr(settings, "public_base_url", None)
-    missing = list(settings.missing_error("hubspot_developer_api_key").problems)
+    missing = settings.missing_developer_credentials()
     if chosen_app is None:
         missing += [f"{p} (or pass --app-id)" for p in settings.missing_error("hubspot_app_id").problems]
     if not base:

@@ -46,15 +46,25 @@ def sync_payments_command(
         table.add_column("changed deals / 変更取引")
         table.add_column("changed companies / 変更会社")
         table.add_column("written calls / 書込")
+        table.add_column("gone from HubSpot / 削除済み")
         table.add_column("errors / エラー")
         table.add_row(
             str(summary.checked),
             str(summary.changed_deals),
             str(summary.changed_companies),
             str(summary.written_calls),
+            str(len(summary.gone_deals) + len(summary.gone_companies)),
             str(len(summary.errors)),
         )
         console.print(table)
+        for kind, ids in (("deal / 取引", summary.gone_deals), ("company / 会社", summary.gone_companies)):
+            if ids:
+                err.print(
+                    f"[yellow]•[/] not in HubSpot any more (deleted or merged), skipped / "
+                    f"HubSpotにないため未更新 {kind}: {', '.join(ids)}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         for message in summary.errors:
             err.print(Text.assemble(("• ", "red"), message), soft_wrap=True)
     raise typer.Exit(0 if summary.ok else EXIT_INCOMPLETE)

@@ -15,12 +15,12 @@ CREDENTIALS = {
     "FREEE_CLIENT_ID": "sandbox-client-id",
     "FREEE_CLIENT_SECRET": "sandbox-client-secret",
     "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "HUBSPOT_DEVELOPER_ACCESS_TOKEN": "sandbox-hubspot-developer-token",  # action definitions (app 4242)
     "HUBSPOT_CLIENT_SECRET": "sandbox-hubspot-client-secret",
 }
 APP_ID = 4242
 #: what the operator's next steps need beyond the settings above (``actions register``, the custom-code snippets)
 DEVELOPER_CREDENTIALS = {
     "HUBSPOT_APP_ID": str(APP_ID),
-    "HUBSPOT_DEVELOPER_API_KEY": "sandbox-hubspot-developer-api-key",
     "CUSTOM_CODE_SECRET": "sandbox-custom-code-secret",
 }

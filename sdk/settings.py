@@ -143,8 +143,11 @@ class Settings(BaseSettings):
     hubspot_client_id: str | None = None
     hubspot_refresh_token: SecretStr | None = None
     hubspot_app_id: int | None = None
+    hubspot_developer_access_token: SecretStr | None = (
+        None  # OAuth token of the app's developer account (developers-read/-write): action definitions
+    )
     hubspot_developer_api_key: SecretStr | None = (
-        None  # the app's developer account key (hapikey): action definitions
+        None  # legacy: the developer account's API key (hapikey), used only without the token above
     )
     hubspot_portal_id: int | None = Field(default=None, ge=1)
     public_base_url: str | None = (
@@ -343,6 +346,17 @@ class Settings(BaseSettings):
         return SettingsError(
             [f"{name}: missing; set {env_name(name)} or {name} in the TOML file" for name in missing]
         )
+
+    def missing_developer_credentials(self) -> list[str]:
+        """What to set when neither credential of the app's developer account is (workflow action
+        definitions): the OAuth access token HubSpot's current reference lists, else the legacy API key."""
+        if not (_blank(self.hubspot_developer_access_token) and _blank(self.hubspot_developer_api_key)):
+            return []
+        return [
+            "hubspot_developer_access_token: missing; set HUBSPOT_DEVELOPER_ACCESS_TOKEN (an OAuth access token of "
+            "the developer account that owns the app, scopes developers-read and developers-write) or, where "
+            "HubSpot still takes it, the developer API key HUBSPOT_DEVELOPER_API_KEY"
+        ]
 
     @classmethod
     def settings_customise_sources(

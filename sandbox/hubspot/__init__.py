@@ -9,9 +9,13 @@ It answers the parts of HubSpot's public API this project uses, in HubSpot's JSO
 * Associations v4 (read one, batch read, create default) with HubSpot's type ids (deal → company primary 5,
   unlabeled 341; deal → contact 3; deal → line item 19), also shown in the v3 ``?associations=`` answer.
 * Deal pipelines, properties and property groups (HubSpot's standard properties are seeded; writing an unknown
-  property is refused with ``PROPERTY_DOESNT_EXIST`` as HubSpot does), workflow action callbacks.
-* Custom workflow action definitions v4 (list, create, read, patch) for the app, authenticated with the
-  developer account's API key (``?hapikey=``) as HubSpot's v4 endpoints are, every required field checked.
+  property is refused with ``PROPERTY_DOESNT_EXIST`` as HubSpot does), workflow action callbacks (single and
+  batch; ``outputFields`` and ``typedOutputs`` required, as HubSpot's current v4 reference has them).
+* Custom workflow action definitions v4 (list, create, read, patch) for the app, authenticated as HubSpot's
+  current v4 reference lists: an OAuth token of the developer account with ``developers-read`` (to read) and
+  ``developers-write`` (to write); the developer API key (``?hapikey=``) only when the sandbox is made with one
+  (the legacy way). Every field that reference marks required is checked (an output field's ``options``,
+  ``externalOptions``, ``schema``, ``useChirp``; every option's fields), all problems in one 400.
 * Account information (``GET /account-info/v3/details`` and its date-versioned twin): the portal the token
   belongs to (``portal_id`` of :func:`create_hubspot_sandbox`), in HubSpot's documented shape.
 * A public app's OAuth (:mod:`~sandbox.hubspot.oauth`): installing it gives a refresh token, ``POST

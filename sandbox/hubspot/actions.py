@@ -14,7 +14,10 @@ from sandbox.hubspot.facts import (
     _ACTION_FUNCTION_TYPES,
     _ACTION_OBJECT_TYPES,
     _ACTION_VALUE_TYPES,
+    _FIELD_SCHEMA_TYPES,
     _FIELD_TYPES,
+    _INPUT_OPTION_FIELDS,
+    _OUTPUT_OPTION_FIELDS,
 )
 
 
@@ -63,18 +66,46 @@ def _field_problems(fields: Any, where: str, *, output: bool) -> tuple[list[str]
             )
         if "fieldType" in spec and spec["fieldType"] not in _FIELD_TYPES:
             problems.append(f"{at}.typeDefinition.fieldType {spec['fieldType']!r} is not valid")
-        options = spec.get("options") or []
-        if not isinstance(options, list) or any(not isinstance(o, dict) or "value" not in o for o in options):
-            problems.append(f"{at}.typeDefinition.options must be a list of {{label, value}}")
-        elif spec.get("type") == "enumeration" and not options and not spec.get("optionsUrl"):
-            problems.append(f"{at}: an enumeration needs options (or an optionsUrl)")
-        if not output:
+        options = spec.get("options")
+        if options is None:
+            problems.append(f"{at}.typeDefinition.options is required (may be empty)")
+        elif not isinstance(options, list) or any(not isinstance(o, dict) for o in options):
+            problems.append(f"{at}.typeDefinition.options must be a list of options")
+        else:
+            wanted = _OUTPUT_OPTION_FIELDS if output else _INPUT_OPTION_FIELDS
+            for number, option in enumerate(options):
+                absent = sorted(name for name in wanted if option.get(name) is None)
+                if absent:
+                    problems.append(f"{at}.typeDefinition.options[{number}] lacks {', '.join(absent)}")
+            if spec.get("type") == "enumeration" and not options and not spec.get("optionsUrl"):
+                problems.append(f"{at}: an enumeration needs options (or an optionsUrl)")
+        if output:
+            problems += _output_type_problems(spec, at)
+        else:
             if not isinstance(field_def.get("isRequired"), bool):
                 problems.append(f"{at}.isRequired is required (true or false)")
             kinds = field_def.get("supportedValueTypes") or []
             if not isinstance(kinds, list) or any(k not in _ACTION_VALUE_TYPES for k in kinds):
                 problems.append(f"{at}.supportedValueTypes must be among {sorted(_ACTION_VALUE_TYPES)}")
     return problems, names
+
+
+def _output_type_problems(spec: Mapping[str, Any], at: str) -> list[str]:
+    """An output field's ``typeDefinition`` (``FieldTypeDefinition``) needs ``externalOptions``, ``schema`` and
+    ``useChirp`` too, which HubSpot's current v4 reference marks required (since its revision of 2026-02-10)."""
+    problems = [
+        f"{at}.typeDefinition.{name} is required (true or false)"
+        for name in ("externalOptions", "useChirp")
+        if not isinstance(spec.get(name), bool)
+    ]
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        problems.append(f'{at}.typeDefinition.schema is required: e.g. {{"type": "STRING"}}')
+    elif schema.get("type") not in _FIELD_SCHEMA_TYPES:
+        problems.append(
+            f"{at}.typeDefinition.schema.type {schema.get('type')!r} is not one of {sorted(_FIELD_SCHEMA_TYPES)}"
+        )
+    return problems
 
 
 def _action_problems(body: Mapping[str, Any]) -> list[str]:
@@ -169,9 +200,9 @@ def _action_field_json(field_def: Mapping[str, Any], *, output: bool) -> dict[st
         }
         for index, o in enumerate(spec.get("options") or [])
     ]
-    spec.setdefault("externalOptions", False)
     answer: dict[str, Any] = {"typeDefinition": spec}
     if not output:
+        spec.setdefault("externalOptions", False)  # HubSpot's answers carry it for input fields too
         answer["isRequired"] = bool(field_def["isRequired"])
         answer["supportedValueTypes"] = list(field_def.get("supportedValueTypes") or ["STATIC_VALUE"])
         if field_def.get("automationFieldType"):

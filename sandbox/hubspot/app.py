@@ -11,21 +11,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from flask import Flask, Response, g, request
 
-from sandbox import APP_ID, DEVELOPER_CREDENTIALS, PORTAL_ID
+from sandbox import APP_ID, PORTAL_ID
 from sandbox.admin import ADMIN_PREFIX, install_faults
 from sandbox.faults import FaultInjector
 from sandbox.hubspot.catalog import _GROUPS
 from sandbox.hubspot.demo_world import demo_world
-from sandbox.hubspot.errors import HubSpotApiError, _json_response
+from sandbox.hubspot.errors import HubSpotApiError, _json_response, _missing_scopes
 from sandbox.hubspot.facts import (
     _ACTION_DEFINITIONS_PATH,
     _ASSOCIATION_TYPES,
     _AUTH_MESSAGE,
     _INVALID_API_KEY,
+    DEVELOPER_SCOPES,
+    DEVELOPERS_READ,
+    DEVELOPERS_WRITE,
     WEBHOOK_RETRY_DELAYS,
     _iso,
     normalize_type,
@@ -87,8 +90,16 @@ class HubSpotSandbox:
     client_secret: str
     #: the public app's OAuth (refresh tokens, expiring access tokens, ``POST /oauth/v1/token``)
     oauth: OAuthApp
-    #: the developer account's API key: action definitions authenticate with ``?hapikey=`` instead of a token
-    developer_api_key: str = "sandbox-hubspot-developer-api-key"
+    #: action definitions take an OAuth token of the app's developer account (not the portal's), as HubSpot's
+    #: current v4 reference lists: reading needs the scope ``developers-read``, writing ``developers-write``
+    developer_access_token: str = "sandbox-hubspot-developer-token"  # noqa: S105 - a sandbox's well-known value
+    developer_scopes: frozenset[str] = DEVELOPER_SCOPES
+    #: set: ``?hapikey=`` with this developer API key is taken too, as the reference listed before 2026-04-15
+    developer_api_key: str | None = None
+    #: a batch update naming a record that is not there (deleted, or never created): ``"refuse"`` answers 404
+    #: ``OBJECT_NOT_FOUND`` for the whole batch with the ids in ``context.ids`` and writes nothing; ``"partial"``
+    #: writes the others and answers 207 with the ids among ``errors``. HubSpot's reference allows both.
+    batch_update_missing: Literal["refuse", "partial"] = "refuse"
 
     @property
     def portal_id(self) -> int:
@@ -224,6 +235,10 @@ class HubSpotSandbox:
             source_id=f"userId:{user_id}",
         )
 
+    def delete(self, object_type: str, object_id: str) -> None:
+        """Someone deletes the record in HubSpot (it is archived: reads and writes by id no longer find it)."""
+        self.state.archive(normalize_type(object_type), str(object_id))
+
     def update(self, object_type: str, object_id: str, **properties: Any) -> None:
         self.state.update(normalize_type(object_type), str(object_id), properties)
 
@@ -333,13 +348,17 @@ def create_hubspot_sandbox(
     webhook_uri: str = "https://webhooks.sandbox.invalid/hubspot",
     webhook_retry_delays: Sequence[float] = WEBHOOK_RETRY_DELAYS,
     webhook_timeout_seconds: float = 5.0,
-    developer_api_key: str = DEVELOPER_CREDENTIALS["HUBSPOT_DEVELOPER_API_KEY"],
     client_id: str = "sandbox-hubspot-client-id",
     access_token_ttl: float = ACCESS_TOKEN_TTL,
     rotate_refresh_tokens: bool = False,
+    developer_access_token: str = "sandbox-hubspot-developer-token",  # noqa: S107 - a sandbox's well-known value
+    developer_scopes: Sequence[str] = tuple(sorted(DEVELOPER_SCOPES)),
+    developer_api_key: str | None = None,
 ) -> HubSpotSandbox:
     """A fresh portal. ``webhook_url`` may be a URL or a callable taking a :class:`WebhookRequest` and returning
-    the HTTP status (then ``webhook_uri`` is the URL that is signed)."""
+    the HTTP status (then ``webhook_uri`` is the URL that is signed). Action definitions take
+    ``developer_access_token`` (with ``developer_scopes``); ``developer_api_key`` set, ``?hapikey=`` too (the
+    legacy way, which HubSpot's current reference no longer lists)."""
     clock = clock if clock is not None else SystemClock()
     faults = faults if faults is not None else FaultInjector(seed=seed)
     rng = random.Random(seed)
@@ -374,7 +393,9 @@ def create_hubspot_sandbox(
         access_token,
         client_secret,
         oauth,
-        developer_api_key=developer_api_key,
+        developer_access_token,
+        frozenset(developer_scopes),
+        developer_api_key,
     )
     _install_hooks(app, sandbox)
     install_api_routes(app, sandbox)
@@ -407,6 +428,37 @@ def _limit_headers(sandbox: HubSpotSandbox, remaining: int, remaining_daily: int
     }
 
 
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+
+
+def _same_secret(given: str, expected: str | None) -> bool:
+    return bool(given) and expected is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _developer_refusal(sandbox: HubSpotSandbox) -> HubSpotApiError | None:
+    """Why a call to the action definitions is refused (None: it is not). A Bearer token of the developer account
+    with the scope the method needs (``developers-read`` to read, ``developers-write`` to write); the portal's
+    token lacks both scopes; ``?hapikey=`` only where the sandbox models the legacy developer API key."""
+    token = _bearer()
+    if token:
+        if _same_secret(token, sandbox.developer_access_token):
+            granted = sandbox.developer_scopes
+        elif _same_secret(token, sandbox.access_token):
+            granted = frozenset()
+        else:
+            return HubSpotApiError(401, _AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+        needed = DEVELOPERS_READ if request.method in ("GET", "HEAD") else DEVELOPERS_WRITE
+        return None if needed in granted else _missing_scopes(needed)
+    key = request.args.get("hapikey", "")
+    if key and sandbox.developer_api_key is not None:
+        if _same_secret(key, sandbox.developer_api_key):
+            return None
+        return HubSpotApiError(401, _INVALID_API_KEY, "INVALID_AUTHENTICATION")
+    return HubSpotApiError(401, _AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+
+
 def _install_hooks(app: Flask, sandbox: HubSpotSandbox) -> None:
     """Token (or developer API key) and rate limit before every call, faults, the call log, error answers."""
     state = sandbox.state
@@ -429,16 +481,13 @@ def _install_hooks(app: Flask, sandbox: HubSpotSandbox) -> None:
     def _auth_and_limits() -> Response | None:
         if request.path.startswith(ADMIN_PREFIX):
             return None
-        if _ACTION_DEFINITIONS_PATH.match(request.path):  # the developer API key, not a portal's token
-            key = request.args.get("hapikey", "")
-            if not key or not hmac.compare_digest(key.encode(), sandbox.developer_api_key.encode()):
-                return error_response(HubSpotApiError(401, _INVALID_API_KEY, "INVALID_AUTHENTICATION"))
-            return _take_limit()
+        if _ACTION_DEFINITIONS_PATH.match(request.path):  # the developer account, not the portal
+            refused_developer = _developer_refusal(sandbox)
+            return error_response(refused_developer) if refused_developer is not None else _take_limit()
         if request.path == TOKEN_PATH:  # the app's credentials are in the form
             return None
-        header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        if token and hmac.compare_digest(token.encode(), sandbox.access_token.encode()):
+        token = _bearer()
+        if token and _same_secret(token, sandbox.access_token):
             return _take_limit()  # the private app's token: it never expires
         refused = sandbox.oauth.check(token) if token else "unknown"
         if refused == "unknown":

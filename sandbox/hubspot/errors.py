@@ -68,6 +68,34 @@ def _not_found(object_type: str, object_id: str) -> HubSpotApiError:
     return _missing("resource not found", id=object_id, type=object_type)
 
 
+def _unbuildable(schema: str, absent: list[str]) -> HubSpotApiError:
+    """HubSpot's 400 for a request body without a field its reference marks required."""
+    return HubSpotApiError(
+        400,
+        f"Invalid input JSON on line 1, column 1: Cannot build {schema}, some of required attributes are not set "
+        f"[{', '.join(absent)}]",
+        "VALIDATION_ERROR",
+        context={"missingAttributes": list(absent)},
+    )
+
+
+def _missing_scopes(scope: str) -> HubSpotApiError:
+    """HubSpot's 403 for a token without the scope the call needs."""
+    return HubSpotApiError(
+        403,
+        "This app hasn't been granted all required scopes to make this call. Read more about required scopes "
+        "here: https://developers.hubspot.com/scopes.",
+        "MISSING_SCOPES",
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": [scope]},
+            }
+        ],
+        extra={"links": {"scopes": "https://developers.hubspot.com/scopes"}},
+    )
+
+
 def _problem(name: str, code: str, message: str) -> dict[str, Any]:
     return {
         "isValid": False,

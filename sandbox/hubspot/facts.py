@@ -125,6 +125,9 @@ _PROPERTY_UPDATE_FIELDS = frozenset(
     }
 )
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+#: what ``CallbackCompletionRequest`` (and each batch input, with ``callbackId``) must carry: HubSpot's Automation
+#: Actions V4 reference, revision "v4" of 2026-08-14 (``typedOutputs`` required since its revision of 2026-02-10)
+_CALLBACK_REQUIRED = ("outputFields", "typedOutputs")
 #: custom workflow action definitions: ``/automation/v4/actions/{appId}[/{definitionId}]`` (not ``callbacks``)
 _ACTION_DEFINITIONS_PATH = re.compile(r"^/automation/v4/actions/(\d+)(?:/([^/]+))?/?$")
 #: what the official client's models accept (``FieldTypeDefinition.type``, ``supportedValueTypes``, ...)
@@ -148,9 +151,20 @@ _ACTION_VALUE_TYPES = frozenset(
 _ACTION_FUNCTION_TYPES = frozenset(
     {"PRE_ACTION_EXECUTION", "PRE_FETCH_OPTIONS", "POST_FETCH_OPTIONS", "POST_ACTION_EXECUTION"}
 )
+#: what each option of an output field (``Option``) and of an input field (``PublicOption``) must carry
+_OUTPUT_OPTION_FIELDS = ("description", "displayOrder", "doubleData", "hidden", "label", "readOnly", "value")
+_INPUT_OPTION_FIELDS = ("label", "value")
+#: ``FieldTypeDefinition.schema.type``
+_FIELD_SCHEMA_TYPES = frozenset(
+    {"INTEGER", "LONG", "DOUBLE", "STRING", "BOOLEAN", "ARRAY", "OBJECT", "UNKNOWN"}
+)
 _ACTION_OBJECT_TYPES = frozenset({"CONTACT", "COMPANY", "DEAL", "TICKET", "QUOTE", "LINE_ITEM", "PRODUCT"})
 #: a PATCH's fields (``PublicActionDefinitionPatch``) and what only a create may carry
 _ACTION_CREATE_FIELDS = ACTION_PATCH_FIELDS | {"functions", "archivedAt"}
+#: the scopes HubSpot's current v4 reference lists on the action definitions: reading, and writing
+DEVELOPERS_READ = "developers-read"
+DEVELOPERS_WRITE = "developers-write"
+DEVELOPER_SCOPES = frozenset({DEVELOPERS_READ, DEVELOPERS_WRITE})
 _INVALID_API_KEY = (
     "The API key provided is invalid. View or manage your API key here: https://app.hubspot.com/l/api-key/"
 )

@@ -3,15 +3,17 @@ HubSpot-only admin routes."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 
 from sandbox.admin import ADMIN_PREFIX, install_admin
-from sandbox.hubspot.errors import HubSpotApiError, _json_response, _missing, _not_found
+from sandbox.hubspot.errors import HubSpotApiError, _json_response, _missing, _not_found, _unbuildable
 from sandbox.hubspot.facts import (
     _ASSOCIATION_TYPES,
+    _CALLBACK_REQUIRED,
     _DEFAULTS,
     _OBJECT_NAME,
     _PRIMARY_TYPES,
@@ -189,6 +191,14 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
         body = _body()
         inputs = _inputs(body)
         with state.lock:
+            missing = state.missing_ids(object_type, inputs)
+            if missing and sandbox.batch_update_missing == "refuse":  # the whole batch, nothing written
+                raise HubSpotApiError(
+                    404,
+                    not_found_error(object_type, missing)["message"],
+                    "OBJECT_NOT_FOUND",
+                    context={"ids": missing},
+                )
             updated, missing = state.batch_update(object_type, inputs)
             written = {str(i.get("id")): list((i.get("properties") or {}).keys()) for i in inputs}
             results = [
@@ -373,22 +383,42 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
 
     # -- workflow action callbacks -----------------------------------------------------------------------------
 
-    def record_callback(callback_id: str, body: Mapping[str, Any]) -> None:
-        output = body.get("outputFields")
-        if not isinstance(output, dict):
-            raise HubSpotApiError(400, "Invalid input JSON: outputFields is required", "VALIDATION_ERROR")
-        with state.lock:
-            state.callbacks.append(CallbackCompletion(callback_id, dict(output), _iso(sandbox.clock.now())))
+    def completion(body: Mapping[str, Any], schema: str, required: tuple[str, ...]) -> CallbackCompletion:
+        """One completion; a required field missing is a 400, as HubSpot's v4 reference has it (the
+        ``typedOutputs`` too, which ``hubspot-api-client`` 12 cannot send)."""
+        absent = [name for name in required if body.get(name) is None]
+        if absent:
+            raise _unbuildable(schema, absent)
+        output, typed = body["outputFields"], body["typedOutputs"]
+        if "callbackId" in required and (not isinstance(body["callbackId"], str) or not body["callbackId"]):
+            raise HubSpotApiError(400, "Invalid input JSON: callbackId must be a string", "VALIDATION_ERROR")
+        if not isinstance(output, dict) or any(not isinstance(v, str) for v in output.values()):
+            raise HubSpotApiError(
+                400, "Invalid input JSON: outputFields must be an object of strings", "VALIDATION_ERROR"
+            )
+        if not isinstance(typed, dict):
+            raise HubSpotApiError(
+                400, "Invalid input JSON: typedOutputs must be an object", "VALIDATION_ERROR"
+            )
+        return CallbackCompletion(
+            str(body.get("callbackId", "")), dict(output), dict(typed), _iso(sandbox.clock.now())
+        )
 
     @app.post("/automation/v4/actions/callbacks/<callback_id>/complete")
     def complete_callback(callback_id: str) -> Response:
-        record_callback(callback_id, _body())
+        done = completion(_body(), "CallbackCompletionRequest", _CALLBACK_REQUIRED)
+        with state.lock:
+            state.callbacks.append(dataclasses.replace(done, callback_id=callback_id))
         return Response(status=204)
 
     @app.post("/automation/v4/actions/callbacks/complete")
     def complete_callbacks() -> Response:
-        for item in _inputs(_body()):
-            record_callback(str(item.get("callbackId", "")), item)
+        done = [  # every input checked before any is recorded
+            completion(item, "CallbackCompletionBatchRequest", ("callbackId", *_CALLBACK_REQUIRED))
+            for item in _inputs(_body())
+        ]
+        with state.lock:
+            state.callbacks.extend(done)
         return Response(status=204)
 
     # -- workflow action definitions ---------------------------------------------------------------------------

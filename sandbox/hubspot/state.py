@@ -79,7 +79,8 @@ class ApiCall:
 @dataclass(frozen=True)
 class CallbackCompletion:
     callback_id: str
-    output_fields: dict[str, Any]
+    output_fields: dict[str, str]
+    typed_outputs: dict[str, Any]
     at: str
 
 
@@ -470,6 +471,15 @@ class HubSpotState:
             self._apply(object_type, obj, checked, change_source, source_id)
             return obj
 
+    def missing_ids(self, object_type: str, inputs: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The inputs' ids that name no live record (never created, or archived: deleted), in input order."""
+        with self.lock:
+            return [
+                str(item.get("id", ""))
+                for item in inputs
+                if self.find(object_type, item.get("idProperty"), str(item.get("id", ""))) is None
+            ]
+
     def batch_update(
         self, object_type: str, inputs: Sequence[Mapping[str, Any]], id_property: str | None = None
     ) -> tuple[list[StoredObject], list[str]]:
@@ -693,7 +703,12 @@ class HubSpotState:
                 "propertyGroups": {t: sorted(self.groups[t]) for t in OBJECT_TYPES},
                 "pipelines": self.pipelines,
                 "callbacks": [
-                    {"callbackId": c.callback_id, "outputFields": c.output_fields, "at": c.at}
+                    {
+                        "callbackId": c.callback_id,
+                        "outputFields": c.output_fields,
+                        "typedOutputs": c.typed_outputs,
+                        "at": c.at,
+                    }
                     for c in self.callbacks
                 ],
                 "events": list(self.events),

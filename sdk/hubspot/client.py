@@ -25,13 +25,13 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from sdk.clock import Clock, SystemClock
+from sdk.errors import SettingsError
 from sdk.hubspot.convert import (
     COMPANY_PROPERTIES,
     CONTACT_PROPERTIES,
     DEAL_PROPERTIES,
     LINE_ITEM_PROPERTIES,
     PropertyValue,
-    action_model,
     as_text,
     chunks,
     crm_object,
@@ -47,6 +47,12 @@ from sdk.hubspot.errors import (
     translate_error,
 )
 from sdk.models.hubspot import AccountDetails, Company, Contact, Deal, DealBundle, LineItem, Pipeline
+from sdk.models.hubspot_actions import (
+    CallbackCompletionRequest,
+    PublicActionDefinitionEgg,
+    PublicActionDefinitionPatch,
+    reference_body,
+)
 from sdk.pipelines import won_stages
 from sdk.terms import TOKYO
 
@@ -75,7 +81,9 @@ class DealSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class BatchUpdateResult:
-    """Ids written, and ids HubSpot did not find (deleted or merged records)."""
+    """Ids written (as HubSpot answered them), and ids not written because HubSpot does not have them: deleted
+    (or merged) records it named, and any input its answer left out (a merged record may answer under the id
+    of the record it was merged into: the write is not confirmed under the id asked for)."""
 
     updated: tuple[str, ...]
     not_found: tuple[str, ...]
@@ -441,27 +449,56 @@ class HubSpotClient:
     def _batch_update(
         self, object_type: str, updates: Mapping[str, Mapping[str, PropertyValue]]
     ) -> BatchUpdateResult:
-        module = importlib.import_module(f"hubspot.crm.{object_type}")
         updated: list[str] = []
         missing: list[str] = []
         items = [(str(k), v) for k, v in updates.items() if v]
         for chunk in chunks(items):
-            answer = self._call(
-                f"{object_type}.batch_update",
-                self._api(f"crm.{object_type}.batch_api").update,
-                module.BatchInputSimplePublicObjectBatchInput(
-                    inputs=[
-                        module.SimplePublicObjectBatchInput(
-                            id=object_id, properties={k: as_text(v) for k, v in values.items()}
-                        )
-                        for object_id, values in chunk
-                    ]
-                ),
-            )
-            updated += [str(r.id) for r in answer.results or []]
-            for error in getattr(answer, "errors", None) or []:
-                missing += [str(i) for i in (error.context or {}).get("ids", [])]
+            written, gone = self._update_chunk(object_type, chunk)
+            updated += written
+            missing += gone
         return BatchUpdateResult(tuple(updated), tuple(missing))
+
+    def _update_chunk(
+        self, object_type: str, chunk: Sequence[tuple[str, Mapping[str, PropertyValue]]]
+    ) -> tuple[list[str], list[str]]:
+        """One batch of up to 100: ``(ids written, ids HubSpot does not have)``.
+
+        HubSpot answers an id it no longer has (a deleted or merged record) either among the batch's errors (207,
+        the others written) or by refusing the whole batch (400/404 ``OBJECT_NOT_FOUND``, the ids in
+        ``context.ids``, nothing written). The refused batch is sent once more without those ids, so one deleted
+        deal never blocks the other 99; a second refusal is raised."""
+        refused: list[str] = []
+        try:
+            answer = self._send_batch_update(object_type, chunk)
+        except (HubSpotNotFound, HubSpotRequestError) as exc:
+            named = set(exc.context.get("ids", [])) if exc.category == "OBJECT_NOT_FOUND" else set()
+            refused = [object_id for object_id, _ in chunk if object_id in named]
+            if not refused:
+                raise
+            chunk = [(object_id, values) for object_id, values in chunk if object_id not in named]
+            if not chunk:
+                return [], refused
+            answer = self._send_batch_update(object_type, chunk)
+        written = [str(r.id) for r in answer.results or []]
+        confirmed = set(written)
+        return written, refused + [object_id for object_id, _ in chunk if object_id not in confirmed]
+
+    def _send_batch_update(
+        self, object_type: str, chunk: Sequence[tuple[str, Mapping[str, PropertyValue]]]
+    ) -> Any:
+        module = importlib.import_module(f"hubspot.crm.{object_type}")
+        return self._call(
+            f"{object_type}.batch_update",
+            self._api(f"crm.{object_type}.batch_api").update,
+            module.BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    module.SimplePublicObjectBatchInput(
+                        id=object_id, properties={k: as_text(v) for k, v in values.items()}
+                    )
+                    for object_id, values in chunk
+                ]
+            ),
+        )
 
     # -- properties --------------------------------------------------------------------------------------------
 
@@ -570,32 +607,63 @@ class HubSpotClient:
 
     def read_account_details(self) -> AccountDetails:
         """``GET /account-info/v3/details``: the portal (and its settings) the access token belongs to, for the
-        tenant check of ``doctor`` and ``setup hubspot``. The official client has no API object for it, so the
-        call goes through one it has (same host, token, retry, time-out and error mapping)."""
+        tenant check of ``doctor`` and ``setup hubspot``. The official client has no API object for it."""
         api = self._api("crm.pipelines.pipelines_api").api_client
-        answer = self._call(
-            "account.details",
-            api.call_api,
-            "/account-info/v3/details",
-            "GET",
-            header_params={"Accept": "application/json"},
-            response_types_map={200: "object"},
-            auth_settings=["oauth2"],
+        answer = self._send("account.details", api, "GET", "/account-info/v3/details", auth="oauth2")
+        return AccountDetails.model_validate(answer)
+
+    def _send(
+        self,
+        operation: str,
+        api_client: Any,
+        method: str,
+        path: str,
+        *,
+        auth: str,
+        path_params: Mapping[str, str | int] | None = None,
+        query: Sequence[tuple[str, str]] = (),
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One call as HubSpot's current reference has it, through an official API client's HTTP layer (its
+        host, credentials ``auth``, retry; this client's time-out, counting and error mapping): for what the
+        official client has no method for, or only an older shape of, whose models would drop fields the
+        reference requires. The answer is HubSpot's JSON as it came (None when it has no body)."""
+        return self._call(
+            operation,
+            api_client.call_api,
+            path,
+            method,
+            dict(path_params or {}),
+            list(query),
+            {"Accept": "application/json"},
+            body=dict(body) if body is not None else None,
+            auth_settings=[auth],
+            response_types_map={200: "object", 201: "object"},
             _return_http_data_only=True,
         )
-        return AccountDetails.model_validate(answer)
 
     # -- workflow actions --------------------------------------------------------------------------------------
 
-    def complete_callback(self, callback_id: str, output_fields: Mapping[str, PropertyValue]) -> None:
-        """Finish a workflow action that answered BLOCK (``hs_execution_state`` among ``output_fields``)."""
-        from hubspot.automation.actions import CallbackCompletionRequest
-
-        self._call(
+    def complete_callback(
+        self, callback_id: str, output_fields: Mapping[str, str], typed_outputs: Mapping[str, Any]
+    ) -> None:
+        """Finish a workflow action that answered BLOCK: ``outputFields`` (text, ``hs_execution_state`` among
+        them) and ``typedOutputs`` (the outputs, each value of its field's type), both required by HubSpot's
+        current reference (:mod:`sdk.models.hubspot_actions`); the official ``CallbackCompletionRequest`` has
+        no ``typedOutputs``."""
+        body = reference_body(
+            CallbackCompletionRequest,
+            {"outputFields": dict(output_fields), "typedOutputs": dict(typed_outputs)},
+        )
+        api = self._api("automation.actions.callbacks_api").api_client
+        self._send(
             "callbacks.complete",
-            self._api("automation.actions.callbacks_api").complete,
-            callback_id,
-            CallbackCompletionRequest(output_fields={k: as_text(v) for k, v in output_fields.items()}),
+            api,
+            "POST",
+            "/automation/v4/actions/callbacks/{callbackId}/complete",
+            auth="oauth2",
+            path_params={"callbackId": callback_id},
+            body=body,
         )
 
     # -- workflow action definitions (the app's developer account) ---------------------------------------------
@@ -604,14 +672,19 @@ class HubSpotClient:
     def for_developer_account(
         cls, settings: Settings, *, metrics: CallCounter | None = None, **options: Any
     ) -> Self:
-        """A client for the app's custom workflow action definitions.
+        """A client for the app's custom workflow action definitions (``/automation/v4/actions/{appId}``).
 
-        HubSpot's v4 definition endpoints authenticate with the developer account's API key (``?hapikey=``,
-        ``settings.hubspot_developer_api_key``, required), not with a portal's access token, so none is needed
-        here; without one, a CRM call through this client is refused by HubSpot (401)."""
+        HubSpot's current reference lists one way in for them: an OAuth access token of the developer account
+        that owns the app, with the ``developers-read`` and ``developers-write`` scopes
+        (``settings.hubspot_developer_access_token``, sent as ``Authorization: Bearer``). Without one, the
+        developer API key (``?hapikey=``, ``settings.hubspot_developer_api_key``), which the reference listed
+        until its revision of 2026-04-15 and ``hubspot-api-client`` 12 still sends. One of the two is required;
+        a portal's access token is not (a CRM call through this client is refused by HubSpot without one)."""
         from pydantic import SecretStr
 
-        settings.require("hubspot_developer_api_key")
+        problems = settings.missing_developer_credentials()
+        if problems:
+            raise SettingsError(problems)
         token = settings.hubspot_access_token
         update: dict[str, Any] = {"hubspot_refresh_token": None}  # no portal's token is used here
         if token is None or not token.get_secret_value().strip():
@@ -619,83 +692,107 @@ class HubSpotClient:
         return cls(settings.model_copy(update=update), metrics=metrics, **options)
 
     def list_action_definitions(self, app_id: int) -> list[dict[str, Any]]:
-        """Every live definition of the app, as HubSpot's JSON (camelCase), following ``paging.next.after``.
-
-        Each answer goes through the official client's models first: what it cannot read fails here."""
-        api = self._developer_api("automation.actions.definitions_api")
+        """Every live definition of the app, as HubSpot's JSON, following ``paging.next.after``."""
         found: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            kwargs: dict[str, Any] = {} if after is None else {"after": after}
-            page = self._developer_call("action_definitions.get_page", api.get_page, app_id, **kwargs)
-            found += [self._action_json(d) for d in page.results or []]
-            following = page.paging.next if page.paging is not None else None
-            if following is None or not following.after:
+            page = self._developer_send(
+                "action_definitions.get_page",
+                "GET",
+                "/automation/v4/actions/{appId}",
+                path_params={"appId": app_id},
+                query=[] if after is None else [("after", after)],
+            )
+            found += [dict(d) for d in page.get("results") or []]
+            after = str(((page.get("paging") or {}).get("next") or {}).get("after") or "") or None
+            if after is None:
                 return found
-            after = str(following.after)
 
     def get_action_definition(self, app_id: int, definition_id: str) -> dict[str, Any]:
         """One definition (HubSpot's JSON); :class:`HubSpotNotFound` when the app has no such definition."""
-        api = self._developer_api("automation.actions.definitions_api")
-        answer = self._developer_call("action_definitions.get", api.get_by_id, str(definition_id), app_id)
-        return self._action_json(answer)
+        return dict(
+            self._developer_send(
+                "action_definitions.get",
+                "GET",
+                "/automation/v4/actions/{appId}/{definitionId}",
+                path_params={"appId": app_id, "definitionId": str(definition_id)},
+            )
+        )
 
     def create_action_definition(self, app_id: int, definition: Mapping[str, Any]) -> dict[str, Any]:
         """Create a definition from HubSpot's JSON; returns it as HubSpot stored it (with ``id``, ``revisionId``).
 
-        A field the official client does not know, or a required one missing, is a ``ValueError`` before
-        anything is sent. ``functions`` may be left out (none)."""
-        body = action_model("PublicActionDefinitionEgg", {"functions": [], **definition})
-        api = self._developer_api("automation.actions.definitions_api")
-        return self._action_json(self._developer_call("action_definitions.create", api.create, app_id, body))
+        Checked against HubSpot's current reference first (``PublicActionDefinitionEgg``): a required field
+        missing or a field it does not know is a ``ValueError`` before anything is sent. ``functions`` may be
+        left out (none)."""
+        body = reference_body(PublicActionDefinitionEgg, {"functions": [], **definition})
+        return dict(
+            self._developer_send(
+                "action_definitions.create",
+                "POST",
+                "/automation/v4/actions/{appId}",
+                path_params={"appId": app_id},
+                body=body,
+            )
+        )
 
     def update_action_definition(
         self, app_id: int, definition_id: str, changes: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """PATCH the fields in ``changes`` (HubSpot's JSON; each replaced whole); returns the new revision."""
-        body = action_model("PublicActionDefinitionPatch", changes)
-        api = self._developer_api("automation.actions.definitions_api")
-        answer = self._developer_call(
-            "action_definitions.update", api.update, str(definition_id), app_id, body
+        """PATCH the fields in ``changes`` (HubSpot's JSON; each replaced whole, checked like a create's);
+        returns the new revision."""
+        body = reference_body(PublicActionDefinitionPatch, changes)
+        return dict(
+            self._developer_send(
+                "action_definitions.update",
+                "PATCH",
+                "/automation/v4/actions/{appId}/{definitionId}",
+                path_params={"appId": app_id, "definitionId": str(definition_id)},
+                body=body,
+            )
         )
-        return self._action_json(answer)
 
-    def _developer_api(self, path: str) -> Any:
-        """An API object of an official client keyed with the developer API key (built once, like ``_api``)."""
-        self.settings.require("hubspot_developer_api_key")
-        key = f"developer:{path}"
-        with self._lock:
-            api = self._apis.get(key)
-            if api is None:
-                from hubspot import HubSpot
-
-                secret = self.settings.hubspot_developer_api_key
-                api = HubSpot(
-                    api_key=secret.get_secret_value() if secret else "",
-                    host=self.settings.hubspot_api_base,
-                    retry=self.retry,
-                )
-                for part in path.split("."):
-                    api = getattr(api, part)
-                self._apis[key] = api
-            return api
-
-    def _developer_call(self, operation: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """:meth:`_call`, with a refusal naming the developer API key rather than the access token."""
+    def _developer_send(self, operation: str, method: str, path: str, **request: Any) -> Any:
+        """:meth:`_send` as the developer account; a refusal names the credential used, never its value."""
+        api, auth, setting = self._developer_api()
         try:
-            return self._call(operation, method, *args, **kwargs)
+            return self._send(operation, api, method, path, auth=auth, **request)
         except HubSpotAuthError as exc:
             said = error_details(getattr(exc.__cause__, "body", None), "")[0]
             raise HubSpotAuthError(
                 f"HubSpot {operation} → {exc.status}"
                 + (f": {said}" if said else "")
-                + ". Check HUBSPOT_DEVELOPER_API_KEY (the developer account that owns the app) and the app id. / "
-                "開発者アカウントのAPIキーとアプリIDを確認してください。",
+                + f". Check {setting} and the app id (the developer account that owns the app"
+                + (", with the developers-read and developers-write scopes" if auth == "oauth2" else "")
+                + "). / 開発者アカウントの認証情報とアプリIDを確認してください。",
                 status=exc.status,
                 operation=operation,
             ) from exc
 
-    def _action_json(self, model: Any) -> dict[str, Any]:
-        """An official model as HubSpot's JSON (camelCase, unset fields left out), as the client would send it."""
-        api = self._developer_api("automation.actions.definitions_api")
-        return dict(api.api_client.sanitize_for_serialization(model))
+    def _developer_api(self) -> tuple[Any, str, str]:
+        """An official API client keyed for the developer account (built once, like ``_api``), the auth setting
+        it sends (``oauth2``: Bearer; ``developer_hapikey``: ``?hapikey=``) and the environment variable."""
+        with self._lock:
+            found = self._apis.get("developer")
+            if found is None:
+                from hubspot import HubSpot
+
+                token = self.settings.hubspot_developer_access_token
+                key = self.settings.hubspot_developer_api_key
+                if token is not None and token.get_secret_value().strip():
+                    hubspot = HubSpot(
+                        access_token=token.get_secret_value(),
+                        host=self.settings.hubspot_api_base,
+                        retry=self.retry,
+                    )
+                    auth, setting = "oauth2", "HUBSPOT_DEVELOPER_ACCESS_TOKEN"
+                else:
+                    hubspot = HubSpot(
+                        api_key=key.get_secret_value() if key is not None else "",
+                        host=self.settings.hubspot_api_base,
+                        retry=self.retry,
+                    )
+                    auth, setting = "developer_hapikey", "HUBSPOT_DEVELOPER_API_KEY"
+                found = (hubspot.automation.actions.definitions_api.api_client, auth, setting)
+                self._apis["developer"] = found
+            return found

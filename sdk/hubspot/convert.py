@@ -78,52 +78,6 @@ def crm_object(cls: type[CrmObject], obj: Any) -> Any:
     )
 
 
-def action_model(kind: str, data: Any) -> Any:
-    """The official ``hubspot.automation.actions`` model ``kind`` built from HubSpot's JSON.
-
-    An option given as ``{label, value}`` gets the fields HubSpot's answers always carry (``displayOrder``
-    by position, not hidden, not read-only)."""
-    from hubspot.automation.actions import models
-
-    if data is None:
-        return None
-    if kind.startswith("list["):
-        inner = kind[5:-1]
-        if not isinstance(data, list | tuple):
-            raise ValueError(f"expected a list of {inner}, got {type(data).__name__}")
-        if inner == "Option":
-            data = [{"displayOrder": index, **option} for index, option in enumerate(data)]
-        return [action_model(inner, item) for item in data]
-    if kind.startswith("dict["):
-        inner = kind[5:-1].split(",", 1)[1].strip()
-        if not isinstance(data, Mapping):
-            raise ValueError(f"expected an object of {inner}, got {type(data).__name__}")
-        return {str(k): action_model(inner, v) for k, v in data.items()}
-    if kind in ("str", "int", "float", "bool", "object", "date", "datetime"):
-        return data
-    cls = getattr(models, kind)
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{kind}: expected an object, got {type(data).__name__}")
-    if kind == "Option":
-        data = {
-            "label": data.get("value"),
-            "displayOrder": 0,
-            "hidden": False,
-            "description": "",
-            "doubleData": 0.0,
-            "readOnly": False,
-            **data,
-        }
-    by_json = {json_name: attr for attr, json_name in cls.attribute_map.items()}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        attr = by_json.get(key)
-        if attr is None:
-            raise ValueError(f"{kind}: unknown field {key!r} (known: {', '.join(sorted(by_json))})")
-        kwargs[attr] = action_model(cls.openapi_types[attr], value)
-    return cls(**kwargs)
-
-
 def property_create(definition: Mapping[str, Any]) -> Any:
     """The official client's ``PropertyCreate`` from HubSpot's JSON (camelCase) or its snake_case names."""
     from hubspot.crm.properties import OptionInput, PropertyCreate

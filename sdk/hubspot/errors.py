@@ -19,12 +19,23 @@ from sdk.errors import AuthError, HubSpotFreeeError, Retryable
 
 
 class HubSpotNotFound(HubSpotFreeeError):
-    """The record (or route) does not exist in HubSpot (404)."""
+    """The record (or route) does not exist in HubSpot (404). ``context`` is the error body's (a batch names
+    the ids it did not find in ``context["ids"]``)."""
 
-    def __init__(self, message: str, *, operation: str, correlation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        category: str | None = None,
+        correlation_id: str | None = None,
+        context: dict[str, list[str]] | None = None,
+    ) -> None:
         self.status = 404
         self.operation = operation
+        self.category = category
         self.correlation_id = correlation_id
+        self.context = context or {}
         super().__init__(message)
 
 
@@ -39,11 +50,13 @@ class HubSpotRequestError(HubSpotFreeeError):
         operation: str,
         category: str | None = None,
         correlation_id: str | None = None,
+        context: dict[str, list[str]] | None = None,
     ) -> None:
         self.status = status
         self.operation = operation
         self.category = category
         self.correlation_id = correlation_id
+        self.context = context or {}
         super().__init__(message)
 
 
@@ -151,7 +164,13 @@ def _from_status(
             operation=operation,
         )
     if status == 404:
-        return HubSpotNotFound(said, operation=operation, correlation_id=correlation)
+        return HubSpotNotFound(
+            said,
+            operation=operation,
+            category=category,
+            correlation_id=correlation,
+            context=error_context(body),
+        )
     if status == 429 or status >= 500 or status == 0:
         retry_after = _seconds(_header(headers, "Retry-After"))
         if retry_after is None and status == 429:
@@ -164,19 +183,40 @@ def _from_status(
             retry_after=retry_after,
         )
     return HubSpotRequestError(
-        said, status=status, operation=operation, category=category, correlation_id=correlation
+        said,
+        status=status,
+        operation=operation,
+        category=category,
+        correlation_id=correlation,
+        context=error_context(body),
     )
 
 
-def error_details(body: Any, reason: str) -> tuple[str, str | None, str | None]:
-    """``(message, category, correlationId)`` from HubSpot's error body (JSON), else the HTTP reason."""
+def _error_json(body: Any) -> dict[str, Any] | None:
     if isinstance(body, bytes | bytearray):
         body = body.decode("utf-8", "replace")
     try:
         data = json.loads(body) if isinstance(body, str) and body.strip() else None
     except ValueError:
-        data = None
-    if not isinstance(data, dict):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def error_context(body: Any) -> dict[str, list[str]]:
+    """The ``context`` of HubSpot's error body (``{"ids": ["123"]}``, ...), its values as lists of text."""
+    context = (_error_json(body) or {}).get("context")
+    if not isinstance(context, dict):
+        return {}
+    return {
+        str(k): [str(v) for v in values] if isinstance(values, list) else [str(values)]
+        for k, values in context.items()
+    }
+
+
+def error_details(body: Any, reason: str) -> tuple[str, str | None, str | None]:
+    """``(message, category, correlationId)`` from HubSpot's error body (JSON), else the HTTP reason."""
+    data = _error_json(body)
+    if data is None:
         return reason, None, None
     category = data.get("category") or data.get("errorType") or data.get("policyName")
     correlation = data.get("correlationId")

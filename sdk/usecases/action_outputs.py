@@ -15,6 +15,7 @@ both in Japanese and English, in words a rep can act on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
@@ -33,6 +34,18 @@ OUTPUT_FIELDS: Final = (
     "warning_message",
     EXECUTION_STATE,
 )
+
+
+#: the output fields of the "Create freee invoice" definition (``workflows/actions/create_invoice.json``) and their
+#: ``type`` there: a callback completion's ``typedOutputs`` carries each with a value of that type
+OUTPUT_FIELD_TYPES: Final = {
+    "freee_invoice_id": "string",
+    "freee_invoice_number": "string",
+    "freee_invoice_url": "string",
+    "result": "enumeration",
+    "error_message": "string",
+    "warning_message": "string",
+}
 
 
 class ActionResult(StrEnum):
@@ -100,6 +113,18 @@ def pending_output_fields() -> dict[str, str]:
     return fields
 
 
+def typed_outputs(fields: Mapping[str, str]) -> dict[str, str]:
+    """A callback completion's ``typedOutputs``: each output field of the definition with a value of its type.
+    Every one is text (``string``; ``result`` an ``enumeration``, whose value must be one of its options).
+    ``hs_execution_state`` is an instruction to HubSpot, not an output field of the definition: it stays in
+    ``outputFields`` only."""
+    typed: dict[str, str] = {}
+    for name, kind in OUTPUT_FIELD_TYPES.items():
+        if name in fields:
+            typed[name] = ActionResult(fields[name]).value if kind == "enumeration" else str(fields[name])
+    return typed
+
+
 def custom_code_output_fields(fields: dict[str, str]) -> dict[str, str]:
     """The action's fields as the custom-code snippet gets them: no ``hs_execution_state`` (it branches on
     ``result`` instead)."""
@@ -110,9 +135,11 @@ __all__ = [
     "BLOCK",
     "FAIL_CONTINUE",
     "OUTPUT_FIELDS",
+    "OUTPUT_FIELD_TYPES",
     "SUCCESS",
     "ActionResult",
     "action_output_fields",
     "custom_code_output_fields",
     "pending_output_fields",
+    "typed_outputs",
 ]

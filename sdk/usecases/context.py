@@ -29,7 +29,9 @@ class HubSpotPort(Protocol):
 
     def update_companies(self, updates: Mapping[str, Mapping[str, Any]]) -> Any: ...
 
-    def complete_callback(self, callback_id: str, output_fields: Mapping[str, Any]) -> None: ...
+    def complete_callback(
+        self, callback_id: str, output_fields: Mapping[str, str], typed_outputs: Mapping[str, Any]
+    ) -> None: ...
 
 
 class FreeePort(Protocol):

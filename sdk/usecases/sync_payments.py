@@ -71,6 +71,9 @@ class SyncSummary:
     changed_companies: int = 0
     written_calls: int = 0
     cancelled: int = 0
+    #: deals and companies HubSpot no longer has (deleted or merged): skipped, the rest written without them
+    gone_deals: list[str] = field(default_factory=list)
+    gone_companies: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     already_running: bool = False
     dry_run: bool = False
@@ -398,9 +401,7 @@ def _write_deals(
         for u in chunk:
             row = u.row
             if row.deal_id in missing:
-                summary.errors.append(
-                    f"deal {row.deal_id} is not in HubSpot any more / HubSpotに取引がありません"
-                )
+                _gone(summary.gone_deals, "deal", row.portal_id, row.deal_id, u.changes)
                 continue
             # only what this sync wrote: the row it read may be stale (an error written since stays remembered)
             ctx.store.record_written(row.portal_id, row.deal_id, u.changes, ctx.now(), invoice=u.invoice)
@@ -409,6 +410,25 @@ def _write_deals(
             ctx.remember(row.portal_id, row.deal_id, "payment_synced", "sync", fields=sorted(u.changes))
         done += len(chunk)
         progress("deals", done, len(updates))
+
+
+def _gone(
+    skipped: list[str], object_type: str, portal_id: int, object_id: str, changes: Mapping[str, str]
+) -> None:
+    """A record HubSpot no longer has (deleted or merged): skipped, counted in the summary and logged; nothing
+    is remembered as written, so a record that comes back (restored) is written by the next sync."""
+    skipped.append(object_id)
+    get_logger().warning(
+        {
+            "event": "hubspot_record_gone",
+            "object_type": object_type,
+            "portal_id": portal_id,
+            f"{object_type}_id": object_id,
+            "fields": sorted(changes),
+            "message": f"{object_type} {object_id} is not in HubSpot any more (deleted or merged): not written / "
+            "HubSpotにレコードがありません（削除または統合）",
+        }
+    )
 
 
 def _company_values(ctx: Context, rollup: CompanyRollup) -> dict[str, str]:
@@ -465,11 +485,9 @@ def _roll_up_companies(
         finally:
             summary.written_calls += 1
         missing = set(getattr(result, "not_found", ()) or ())
-        for portal_id, company_id, _, after in chunk:
+        for portal_id, company_id, changes, after in chunk:
             if company_id in missing:
-                summary.errors.append(
-                    f"company {company_id} is not in HubSpot any more / HubSpotに会社がありません"
-                )
+                _gone(summary.gone_companies, "company", portal_id, company_id, changes)
                 continue
             ctx.store.record_company_written(portal_id, company_id, after, ctx.now())
         done += len(chunk)

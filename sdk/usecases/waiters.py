@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 
 from sdk.log import get_logger
 from sdk.store import LedgerRow, LedgerState
-from sdk.usecases.action_outputs import action_output_fields
+from sdk.usecases.action_outputs import action_output_fields, typed_outputs
 from sdk.usecases.create_invoice import InvoiceOutcome, Result
 
 if TYPE_CHECKING:
@@ -85,10 +85,11 @@ def complete_queued_action(ctx: Context, job: InvoiceJob, fields: Mapping[str, s
 def _complete(
     ctx: Context, portal_id: int, deal_id: str, callback_id: str, fields: Mapping[str, str], *, waiter: bool
 ) -> None:
-    """``POST /automation/v4/actions/callbacks/{callbackId}/complete``. A taken waiter (``waiter``) is put back
-    if HubSpot does not take it, and its completion goes into the deal's history."""
+    """``POST /automation/v4/actions/callbacks/{callbackId}/complete`` with the output fields as text and typed
+    (``typedOutputs``). A taken waiter (``waiter``) is put back if HubSpot does not take it, and its completion
+    goes into the deal's history."""
     try:
-        ctx.hubspot.complete_callback(callback_id, fields)
+        ctx.hubspot.complete_callback(callback_id, fields, typed_outputs(fields))
     except Exception:
         if waiter:
             ctx.store.add_waiter(portal_id, deal_id, callback_id, ctx.now() + WAITER_TTL)

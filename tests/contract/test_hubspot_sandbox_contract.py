@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 from hubspot import HubSpot
+from hubspot.automation.actions import ApiException as ActionsApiException
 from hubspot.automation.actions import CallbackCompletionRequest
 from hubspot.crm.associations.v4 import (
     BatchInputPublicFetchAssociationsBatchRequest,
@@ -511,15 +512,58 @@ def test_a_property_update_replaces_the_options_given_and_the_dropdown_then_refu
     assert hubspots_own.value.status == 400
 
 
-def test_callback_completion_is_recorded(hs: HubSpot, sandbox: HubSpotSandbox) -> None:
-    hs.automation.actions.callbacks_api.complete(
-        "cb-contract-1", CallbackCompletionRequest(output_fields={"hs_execution_state": "SUCCESS"})
+def test_callback_completion_with_typed_outputs_is_recorded(
+    sandbox: HubSpotSandbox, served: ServedApp
+) -> None:
+    response = requests.post(
+        f"{served.url}/automation/v4/actions/callbacks/cb-contract-1/complete",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"outputFields": {"hs_execution_state": "SUCCESS", "n": "3"}, "typedOutputs": {"n": 3}},
+        timeout=5,
     )
 
-    assert any(
-        c.callback_id == "cb-contract-1" and c.output_fields == {"hs_execution_state": "SUCCESS"}
-        for c in sandbox.callbacks
-    )
+    assert response.status_code == 204
+    [done] = [c for c in sandbox.callbacks if c.callback_id == "cb-contract-1"]
+    assert (done.output_fields, done.typed_outputs) == ({"hs_execution_state": "SUCCESS", "n": "3"}, {"n": 3})
+
+
+def test_the_official_clients_completion_without_typed_outputs_is_refused(
+    hs: HubSpot, sandbox: HubSpotSandbox
+) -> None:
+    """``hubspot-api-client`` 12's ``CallbackCompletionRequest`` has no ``typedOutputs``, which HubSpot's current
+    reference requires: the sandbox refuses it as HubSpot would, so nothing that HubSpot refuses passes here."""
+    with pytest.raises(ActionsApiException) as refused:
+        hs.automation.actions.callbacks_api.complete(
+            "cb-contract-2", CallbackCompletionRequest(output_fields={"hs_execution_state": "SUCCESS"})
+        )
+
+    assert refused.value.status == 400
+    body = error_body(refused.value)
+    assert body["category"] == "VALIDATION_ERROR"
+    assert "Cannot build CallbackCompletionRequest" in body["message"]
+    assert body["context"] == {"missingAttributes": ["typedOutputs"]}
+    assert not any(c.callback_id == "cb-contract-2" for c in sandbox.callbacks)
+
+
+def test_a_batch_of_completions_is_refused_whole_when_one_lacks_a_required_field(
+    sandbox: HubSpotSandbox, served: ServedApp
+) -> None:
+    url = f"{served.url}/automation/v4/actions/callbacks/complete"
+    good = {"callbackId": "cb-batch-1", "outputFields": {"r": "ok"}, "typedOutputs": {"r": "ok"}}
+    untyped = {"callbackId": "cb-batch-2", "outputFields": {"r": "ok"}}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    refused = requests.post(url, headers=auth, json={"inputs": [good, untyped]}, timeout=5)
+    nameless = requests.post(url, headers=auth, json={"inputs": [{**good, "callbackId": None}]}, timeout=5)
+    accepted = requests.post(url, headers=auth, json={"inputs": [good]}, timeout=5)
+
+    assert (refused.status_code, nameless.status_code, accepted.status_code) == (400, 400, 204)
+    assert "CallbackCompletionBatchRequest" in refused.json()["message"]
+    assert refused.json()["context"] == {"missingAttributes": ["typedOutputs"]}
+    assert nameless.json()["context"] == {"missingAttributes": ["callbackId"]}
+    assert [c.callback_id for c in sandbox.callbacks if c.callback_id.startswith("cb-batch")] == [
+        "cb-batch-1"
+    ]
 
 
 # -- account information -------------------------------------------------------------------------------------------

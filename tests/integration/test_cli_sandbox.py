@@ -20,7 +20,12 @@ def _next_steps_work_with_only_what_was_printed(exports: dict[str, str], tmp_pat
 
     from cli.app import app
 
-    for name in ("HUBSPOT_APP_ID", "HUBSPOT_DEVELOPER_API_KEY", "CUSTOM_CODE_SECRET", "HUBSPOT_PORTAL_ID"):
+    for name in (
+        "HUBSPOT_APP_ID",
+        "HUBSPOT_DEVELOPER_ACCESS_TOKEN",
+        "CUSTOM_CODE_SECRET",
+        "HUBSPOT_PORTAL_ID",
+    ):
         assert exports.get(name), f"{name} was not printed"
     env = exports | {"STORAGE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}", "LOG_LEVEL": "ERROR"}
     runner = CliRunner()

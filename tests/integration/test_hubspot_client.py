@@ -302,11 +302,12 @@ def test_updating_250_deals_takes_three_calls_and_lands(
 
 
 def test_company_update_reports_companies_that_are_gone(
-    client: HubSpotClient, sandbox: HubSpotSandbox, hub_settings: Settings
+    client: HubSpotClient, sandbox: HubSpotSandbox, hub_settings: Settings, metrics: CallCounter
 ) -> None:
     set_up_project_properties(client, hub_settings)
     names = hub_settings.properties
     company = sandbox.create_company(name="残高あり")
+    metrics.reset()
 
     result = client.update_companies(
         {company: {names.company_outstanding_total: 55000}, "404404": {names.company_outstanding_total: 1}}
@@ -315,6 +316,79 @@ def test_company_update_reports_companies_that_are_gone(
     assert result.updated == (company,)
     assert result.not_found == ("404404",)
     assert sandbox.properties_of("companies", company)[names.company_outstanding_total] == "55000"
+    assert metrics.snapshot() == {"companies.batch_update": 2}  # refused whole, then sent without 404404
+
+
+def test_one_deleted_deal_never_blocks_the_other_99(
+    client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter, hub_settings: Settings
+) -> None:
+    set_up_project_properties(client, hub_settings)
+    names = hub_settings.properties
+    deal_ids = [sandbox.create_deal(dealname=f"deal {n}") for n in range(100)]
+    deleted = deal_ids[37]
+    sandbox.delete("deals", deleted)  # someone deletes it in HubSpot between two syncs
+    metrics.reset()
+
+    result = client.update_deals({deal_id: {names.deal_payment_status: "paid"} for deal_id in deal_ids})
+
+    assert result.not_found == (deleted,)
+    assert sorted(result.updated) == sorted(d for d in deal_ids if d != deleted)
+    assert metrics.snapshot() == {"deals.batch_update": 2}
+    refused, retried = [c for c in sandbox.api_calls if c.path.endswith("/batch/update")]
+    assert (refused.status, retried.status) == (404, 200)
+    for deal_id in deal_ids:
+        if deal_id != deleted:
+            assert sandbox.properties_of("deals", deal_id)[names.deal_payment_status] == "paid"
+
+
+def test_a_batch_of_deals_all_gone_writes_nothing_and_says_which(
+    client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter, hub_settings: Settings
+) -> None:
+    set_up_project_properties(client, hub_settings)
+    names = hub_settings.properties
+    gone = [sandbox.create_deal(dealname=f"gone {n}") for n in range(3)]
+    for deal_id in gone:
+        sandbox.delete("deals", deal_id)
+    metrics.reset()
+
+    result = client.update_deals({d: {names.deal_payment_status: "paid"} for d in gone})
+
+    assert (result.updated, result.not_found) == ((), tuple(gone))
+    assert metrics.snapshot() == {"deals.batch_update": 1}  # nothing left to send again
+
+
+class _MergedAway:
+    """HubSpot's batch API answering a merged record under the id of the record it was merged into."""
+
+    def __init__(self, inner: Any, merged: str, into: str) -> None:
+        self.inner, self.merged, self.into = inner, merged, into
+
+    def update(self, body: Any, **options: Any) -> Any:
+        body.inputs = [i for i in body.inputs if i.id != self.merged]
+        answer = self.inner.update(body, **options)
+        answer.results.append(type(answer.results[0])(**{**answer.results[0].to_dict(), "id": self.into}))
+        return answer
+
+
+def test_a_207_answer_names_the_deleted_deal_and_one_answered_under_another_id_is_not_counted(
+    client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter, hub_settings: Settings
+) -> None:
+    set_up_project_properties(client, hub_settings)
+    names = hub_settings.properties
+    sandbox.batch_update_missing = "partial"  # 207: the others written, the gone one among the errors
+    kept, deleted, merged, survivor = (
+        sandbox.create_deal(dealname=n) for n in ("kept", "deleted", "merged", "survivor")
+    )
+    sandbox.delete("deals", deleted)
+    client._apis["crm.deals.batch_api"] = _MergedAway(client._api("crm.deals.batch_api"), merged, survivor)
+    metrics.reset()
+
+    result = client.update_deals({d: {names.deal_payment_status: "paid"} for d in (kept, deleted, merged)})
+
+    assert result.not_found == (deleted, merged)  # the merged one's write is not confirmed under its id
+    assert set(result.updated) == {kept, survivor}
+    assert metrics.snapshot() == {"deals.batch_update": 1}  # nothing refused: nothing sent again
+    assert sandbox.properties_of("deals", kept)[names.deal_payment_status] == "paid"
 
 
 def test_writing_a_property_that_was_never_created_is_a_request_error(
@@ -370,17 +444,34 @@ def test_enumeration_definitions_keep_their_options(client: HubSpotClient, sandb
     assert [o["value"] for o in options] == ["10", "8_reduced"]
 
 
-def test_callback_completion_is_recorded(
+def test_callback_completion_sends_the_outputs_as_text_and_typed(
     client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter
 ) -> None:
     client.complete_callback(
-        "cb-42", {"hs_execution_state": "SUCCESS", "freee_invoice_number": 1024, "retried": False}
+        "cb-42",
+        {"hs_execution_state": "SUCCESS", "freee_invoice_number": "1024", "result": "created"},
+        {"freee_invoice_number": "1024", "result": "created"},
     )
 
-    assert [(c.callback_id, c.output_fields) for c in sandbox.callbacks] == [
-        ("cb-42", {"hs_execution_state": "SUCCESS", "freee_invoice_number": "1024", "retried": "false"})
-    ]
+    [done] = sandbox.callbacks
+    assert done.callback_id == "cb-42"
+    assert done.output_fields == {
+        "hs_execution_state": "SUCCESS",
+        "freee_invoice_number": "1024",
+        "result": "created",
+    }
+    assert done.typed_outputs == {"freee_invoice_number": "1024", "result": "created"}
     assert metrics.snapshot() == {"callbacks.complete": 1}
+
+
+def test_a_completion_the_reference_would_refuse_is_not_sent(
+    client: HubSpotClient, sandbox: HubSpotSandbox
+) -> None:
+    with pytest.raises(ValueError, match=r"outputFields\.result: Input should be a valid string"):
+        client.complete_callback("cb-43", {"result": 1}, {"result": 1})  # type: ignore[dict-item]
+
+    assert sandbox.callbacks == []
+    assert [c.path for c in sandbox.api_calls] == []
 
 
 # -- errors and retries ----------------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Registering the custom workflow actions (``workflows/actions``) with the HubSpot sandbox on loopback.
 
 Registration is idempotent: the first run creates, the next finds the same definition (by its ``actionUrl`` path)
-and writes nothing when nothing changed; a changed label or base URL updates that definition in place. The
-definitions go through the official client's models both ways, and the sandbox checks every required field.
+and writes nothing when nothing changed; a changed label or base URL updates that definition in place. Every body
+is checked against HubSpot's current v4 reference before it is sent (``sdk.models.hubspot_actions``), the sandbox
+refuses what that reference marks required and missing, and the calls authenticate as the reference lists: an OAuth
+token of the developer account with ``developers-read`` / ``developers-write`` (the developer API key only where a
+sandbox models the legacy way).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from sandbox.transport import ServedApp, serve
 from sdk.clock import FakeClock
 from sdk.errors import DefinitionFileError, SettingsError
 from sdk.hubspot import CallCounter, HubSpotAuthError, HubSpotClient, HubSpotNotFound, HubSpotRequestError
-from sdk.hubspot.convert import action_model
+from sdk.models.hubspot_actions import PublicActionDefinitionEgg, reference_body
 from sdk.settings import load_settings
+from sdk.usecases.action_outputs import OUTPUT_FIELD_TYPES, ActionResult
 from sdk.usecases.register_actions import (
     Registration,
     load_action_files,
@@ -38,6 +42,7 @@ from sdk.usecases.register_actions import (
 from tests.world import Switch
 
 ACTIONS = Path(__file__).resolve().parents[2] / "workflows" / "actions"
+TOKEN = "integration-developer-token"
 KEY = "integration-developer-key"
 APP_ID = 4242
 BASE = "https://invoices.example.jp/prod"
@@ -57,7 +62,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox(server: tuple[Switch, ServedApp], clock: FakeClock) -> Iterator[HubSpotSandbox]:
-    box = create_hubspot_sandbox(clock=clock, app_id=APP_ID, developer_api_key=KEY, seed=5)
+    box = create_hubspot_sandbox(clock=clock, app_id=APP_ID, developer_access_token=TOKEN, seed=5)
     server[0].app = box.app
     yield box
     box.close()
@@ -75,8 +80,12 @@ def metrics() -> CallCounter:
 
 @pytest.fixture
 def client(url: str, metrics: CallCounter, clock: FakeClock) -> HubSpotClient:
-    settings = load_settings(hubspot_api_base=url, hubspot_developer_api_key=KEY)
+    settings = load_settings(hubspot_api_base=url, hubspot_developer_access_token=TOKEN)
     return HubSpotClient.for_developer_account(settings, metrics=metrics, clock=clock)
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -200,10 +209,11 @@ def test_definitions_deserialize_through_the_official_client(
     client: HubSpotClient, sandbox: HubSpotSandbox, url: str
 ) -> None:
     [registered] = register_actions(client, APP_ID, BASE, ACTIONS)
-    official = HubSpot(api_key=KEY, host=url).automation.actions.definitions_api
+    official = HubSpot(host=url).automation.actions.definitions_api
+    as_developer = {"in": "header", "key": "Authorization", "value": f"Bearer {TOKEN}", "type": "oauth2"}
 
-    page = official.get_page(APP_ID)
-    one = official.get_by_id(registered.definition_id, APP_ID)
+    page = official.get_page(APP_ID, _request_auth=as_developer)
+    one = official.get_by_id(registered.definition_id, APP_ID, _request_auth=as_developer)
 
     assert isinstance(page, CollectionResponsePublicActionDefinitionForwardPaging)
     assert isinstance(one, PublicActionDefinition)
@@ -248,11 +258,20 @@ def test_definitions_deserialize_through_the_official_client(
     assert "{{ error_message }}" in one.labels["en"].execution_rules["failed"]
 
 
-def test_every_project_definition_is_accepted_by_the_official_models() -> None:
+def test_every_project_definition_matches_hubspots_current_reference() -> None:
     for action in load_action_files(ACTIONS, BASE):
-        egg = action_model("PublicActionDefinitionEgg", action.definition)
-        assert egg.action_url.startswith(BASE)
-        assert egg.labels["en"].action_name
+        assert reference_body(PublicActionDefinitionEgg, action.definition) == action.definition
+        for output in action.definition["outputFields"]:
+            spec = output["typeDefinition"]
+            assert {"options", "externalOptions", "schema", "useChirp"} <= set(spec), spec["name"]
+
+
+def test_the_typed_outputs_follow_the_definitions_output_fields() -> None:
+    [action] = load_action_files(ACTIONS, BASE)
+    fields = {f["typeDefinition"]["name"]: f["typeDefinition"] for f in action.definition["outputFields"]}
+
+    assert {name: spec["type"] for name, spec in fields.items()} == OUTPUT_FIELD_TYPES
+    assert [o["value"] for o in fields["result"]["options"]] == [r.value for r in ActionResult]
 
 
 # -- refusals ----------------------------------------------------------------------------------------------------------
@@ -263,8 +282,14 @@ def test_the_sandbox_refuses_a_definition_without_its_required_fields(
 ) -> None:
     response = requests.post(
         f"{url}/automation/v4/actions/{APP_ID}",
-        params={"hapikey": KEY},
-        json={"inputFields": [{"typeDefinition": {"name": "x", "type": "string"}}], "labels": {"ja": {}}},
+        headers=bearer(),
+        json={
+            "inputFields": [{"typeDefinition": {"name": "x", "type": "string"}}],
+            "outputFields": [
+                {"typeDefinition": {"name": "result", "type": "enumeration", "options": [{"value": "a"}]}}
+            ],
+            "labels": {"ja": {}},
+        },
         timeout=5,
     )
 
@@ -277,10 +302,44 @@ def test_the_sandbox_refuses_a_definition_without_its_required_fields(
         "objectTypes is required",
         "labels.en is required",
         "isRequired is required",
+        "inputFields[0].typeDefinition.options is required",
+        "outputFields[0].typeDefinition.options[0] lacks description, displayOrder, doubleData, hidden, label, "
+        "readOnly",
+        "outputFields[0].typeDefinition.externalOptions is required",
+        "outputFields[0].typeDefinition.useChirp is required",
+        "outputFields[0].typeDefinition.schema is required",
         "labels.ja.actionName is required",
     ):
         assert missing in body["message"], missing
     assert sandbox.action_definitions() == []
+
+
+@pytest.mark.parametrize("required", ["options", "externalOptions", "schema", "useChirp"])
+def test_the_sandbox_refuses_an_output_field_the_reference_would_refuse(
+    url: str, sandbox: HubSpotSandbox, required: str
+) -> None:
+    [ours] = load_action_files(ACTIONS, BASE)
+    old_shape = json.loads(json.dumps(ours.definition))
+    del old_shape["outputFields"][0]["typeDefinition"][required]
+
+    response = requests.post(
+        f"{url}/automation/v4/actions/{APP_ID}", headers=bearer(), json=old_shape, timeout=5
+    )
+
+    assert response.status_code == 400
+    assert f"outputFields[0].typeDefinition.{required} is required" in response.json()["message"]
+    assert sandbox.action_definitions() == []
+
+
+@pytest.mark.parametrize("required", ["options", "externalOptions", "schema", "useChirp"])
+def test_an_output_field_without_what_the_reference_requires_is_refused_before_sending(
+    client: HubSpotClient, sandbox: HubSpotSandbox, definitions: Path, required: str
+) -> None:
+    edit(definitions, "create_invoice", lambda d: d["outputFields"][3]["typeDefinition"].pop(required))
+
+    with pytest.raises(ValueError, match=rf"outputFields\.3\.typeDefinition\.{required}: Field required"):
+        register_actions(client, APP_ID, BASE, definitions)
+    assert writes(sandbox) == []
 
 
 def test_an_execution_rule_without_an_english_message_is_refused(
@@ -294,38 +353,97 @@ def test_an_execution_rule_without_an_english_message_is_refused(
         register_actions(client, APP_ID, BASE, definitions)
 
 
-def test_a_field_the_official_client_does_not_know_is_refused_before_sending(
+def test_a_field_the_reference_does_not_know_is_refused_before_sending(
     client: HubSpotClient, sandbox: HubSpotSandbox, definitions: Path
 ) -> None:
     edit(definitions, "create_invoice", lambda d: d.update(actionURL="typo"))
 
-    with pytest.raises(ValueError, match="unknown field 'actionURL'"):
+    with pytest.raises(ValueError, match="actionURL: Extra inputs are not permitted"):
         register_actions(client, APP_ID, BASE, definitions)
     assert writes(sandbox) == []
 
 
-def test_definitions_want_the_developer_key_not_a_portal_token(url: str, sandbox: HubSpotSandbox) -> None:
-    with_token = requests.get(
-        f"{url}/automation/v4/actions/{APP_ID}",
-        headers={"Authorization": f"Bearer {sandbox.access_token}"},
-        timeout=5,
-    )
-    with_key = requests.get(f"{url}/automation/v4/actions/{APP_ID}", params={"hapikey": KEY}, timeout=5)
-
-    assert with_token.status_code == 401
-    assert with_key.status_code == 200
+# -- how the definitions authenticate --------------------------------------------------------------------------------
 
 
-def test_a_wrong_developer_key_is_an_auth_error_naming_the_setting(url: str, sandbox: HubSpotSandbox) -> None:
-    settings = load_settings(hubspot_api_base=url, hubspot_developer_api_key="wrong-key")
+def test_definitions_want_the_developer_accounts_token_not_the_portals(
+    url: str, sandbox: HubSpotSandbox
+) -> None:
+    listing = f"{url}/automation/v4/actions/{APP_ID}"
+
+    with_developer_token = requests.get(listing, headers=bearer(), timeout=5)
+    with_portal_token = requests.get(listing, headers=bearer(sandbox.access_token), timeout=5)
+    with_key = requests.get(listing, params={"hapikey": KEY}, timeout=5)
+    with_nothing = requests.get(listing, timeout=5)
+
+    assert with_developer_token.status_code == 200
+    assert with_portal_token.status_code == 403
+    assert with_portal_token.json()["category"] == "MISSING_SCOPES"
+    assert with_portal_token.json()["errors"][0]["context"] == {"requiredGranularScopes": ["developers-read"]}
+    assert (with_key.status_code, with_nothing.status_code) == (401, 401)  # the reference lists no API key
+    assert with_key.json()["category"] == "INVALID_AUTHENTICATION"
+
+
+def test_a_token_without_developers_write_reads_but_cannot_create(
+    client: HubSpotClient, sandbox: HubSpotSandbox
+) -> None:
+    sandbox.developer_scopes = frozenset({"developers-read"})
+
+    with pytest.raises(HubSpotAuthError) as refused:
+        register_actions(client, APP_ID, BASE, ACTIONS)
+
+    assert refused.value.status == 403
+    assert "HUBSPOT_DEVELOPER_ACCESS_TOKEN" in str(refused.value)
+    assert "developers-write" in str(refused.value)
+    assert writes(sandbox) == [f"POST /automation/v4/actions/{APP_ID}"]  # refused: nothing stored
+    assert sandbox.action_definitions() == []
+
+
+def test_a_wrong_developer_token_is_an_auth_error_naming_the_setting(
+    url: str, sandbox: HubSpotSandbox
+) -> None:
+    settings = load_settings(hubspot_api_base=url, hubspot_developer_access_token="wrong-token")
     client = HubSpotClient.for_developer_account(settings)
 
     with pytest.raises(HubSpotAuthError) as refused:
         client.list_action_definitions(APP_ID)
 
+    assert refused.value.status == 401
+    assert "HUBSPOT_DEVELOPER_ACCESS_TOKEN" in str(refused.value)
+    assert "wrong-token" not in str(refused.value)
+
+
+def test_the_token_is_sent_rather_than_the_legacy_key_when_both_are_set(
+    url: str, sandbox: HubSpotSandbox
+) -> None:
+    settings = load_settings(
+        hubspot_api_base=url, hubspot_developer_access_token=TOKEN, hubspot_developer_api_key="stale-key"
+    )
+
+    [created] = register_actions(HubSpotClient.for_developer_account(settings), APP_ID, BASE, ACTIONS)
+
+    assert created.status is Registration.CREATED
+
+
+def test_the_legacy_developer_api_key_works_only_where_hubspot_takes_it(
+    server: tuple[Switch, ServedApp], clock: FakeClock
+) -> None:
+    settings = load_settings(hubspot_api_base=server[1].url, hubspot_developer_api_key=KEY)
+    legacy = create_hubspot_sandbox(clock=clock, app_id=APP_ID, developer_api_key=KEY, seed=6)
+    current = create_hubspot_sandbox(clock=clock, app_id=APP_ID, seed=7)
+    try:
+        server[0].app = legacy.app
+        [created] = register_actions(HubSpotClient.for_developer_account(settings), APP_ID, BASE, ACTIONS)
+        server[0].app = current.app
+        with pytest.raises(HubSpotAuthError) as refused:
+            register_actions(HubSpotClient.for_developer_account(settings), APP_ID, BASE, ACTIONS)
+    finally:
+        legacy.close()
+        current.close()
+
+    assert created.status is Registration.CREATED
     assert "HUBSPOT_DEVELOPER_API_KEY" in str(refused.value)
-    assert "The API key provided is invalid" in str(refused.value)
-    assert "wrong-key" not in str(refused.value)
+    assert KEY not in str(refused.value)
 
 
 def test_an_app_of_another_developer_account_is_not_found(
@@ -335,8 +453,8 @@ def test_an_app_of_another_developer_account_is_not_found(
         register_actions(client, 999, BASE, ACTIONS)
 
 
-def test_a_client_without_the_developer_key_says_which_setting_is_missing(url: str) -> None:
-    with pytest.raises(SettingsError, match="hubspot_developer_api_key"):
+def test_a_client_without_a_developer_credential_says_which_setting_is_missing(url: str) -> None:
+    with pytest.raises(SettingsError, match="HUBSPOT_DEVELOPER_ACCESS_TOKEN"):
         HubSpotClient.for_developer_account(load_settings(hubspot_api_base=url))
 
 
@@ -378,7 +496,7 @@ def cli(env: dict[str, str], *args: str) -> Any:
 
 
 def test_command_registers_then_reports_unchanged(url: str, sandbox: HubSpotSandbox) -> None:
-    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": str(APP_ID)}
+    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_ACCESS_TOKEN": TOKEN, "HUBSPOT_APP_ID": str(APP_ID)}
 
     first = cli(env, "--base-url", BASE, "--json")
     second = cli(env, "--base-url", BASE)
@@ -394,7 +512,7 @@ def test_command_registers_then_reports_unchanged(url: str, sandbox: HubSpotSand
 
 
 def test_command_takes_the_app_id_option_over_the_setting(url: str, sandbox: HubSpotSandbox) -> None:
-    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": "999"}
+    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_ACCESS_TOKEN": TOKEN, "HUBSPOT_APP_ID": "999"}
 
     result = cli(env, "--app-id", str(APP_ID), "--base-url", BASE, "--json")
 
@@ -405,16 +523,16 @@ def test_command_takes_the_app_id_option_over_the_setting(url: str, sandbox: Hub
 @pytest.mark.parametrize(
     ("env", "args", "named"),
     [
-        ({"HUBSPOT_APP_ID": "4242"}, ["--base-url", BASE], "HUBSPOT_DEVELOPER_API_KEY"),
-        ({"HUBSPOT_DEVELOPER_API_KEY": KEY}, ["--base-url", BASE], "HUBSPOT_APP_ID"),
-        ({"HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": "4242"}, [], "--base-url"),
+        ({"HUBSPOT_APP_ID": "4242"}, ["--base-url", BASE], "HUBSPOT_DEVELOPER_ACCESS_TOKEN"),
+        ({"HUBSPOT_DEVELOPER_ACCESS_TOKEN": TOKEN}, ["--base-url", BASE], "HUBSPOT_APP_ID"),
+        ({"HUBSPOT_DEVELOPER_ACCESS_TOKEN": TOKEN, "HUBSPOT_APP_ID": "4242"}, [], "--base-url"),
         (
-            {"HUBSPOT_DEVELOPER_API_KEY": KEY, "HUBSPOT_APP_ID": "4242"},
+            {"HUBSPOT_DEVELOPER_ACCESS_TOKEN": TOKEN, "HUBSPOT_APP_ID": "4242"},
             ["--base-url", "example.jp"],
             "absolute",
         ),
     ],
-    ids=["no-key", "no-app", "no-base-url", "relative-base-url"],
+    ids=["no-credential", "no-app", "no-base-url", "relative-base-url"],
 )
 def test_command_exits_2_naming_what_is_missing(
     url: str, sandbox: HubSpotSandbox, env: dict[str, str], args: list[str], named: str
@@ -427,11 +545,15 @@ def test_command_exits_2_naming_what_is_missing(
     assert sandbox.action_definitions() == []
 
 
-def test_command_with_a_refused_key_exits_2_without_echoing_it(url: str, sandbox: HubSpotSandbox) -> None:
-    env = {"HUBSPOT_API_BASE": url, "HUBSPOT_DEVELOPER_API_KEY": "nope-not-it", "HUBSPOT_APP_ID": str(APP_ID)}
+def test_command_with_a_refused_token_exits_2_without_echoing_it(url: str, sandbox: HubSpotSandbox) -> None:
+    env = {
+        "HUBSPOT_API_BASE": url,
+        "HUBSPOT_DEVELOPER_ACCESS_TOKEN": "nope-not-it",
+        "HUBSPOT_APP_ID": str(APP_ID),
+    }
 
     result = cli(env, "--base-url", BASE)
 
     assert result.exit_code == 2
-    assert "HUBSPOT_DEVELOPER_API_KEY" in result.output
+    assert "HUBSPOT_DEVELOPER_ACCESS_TOKEN" in result.output
     assert "nope-not-it" not in result.output

@@ -159,6 +159,37 @@ def test_every_payment_situation_shows_on_deals_and_companies(world: World):
     assert summary.written_calls == 2
 
 
+def test_a_deal_and_a_company_deleted_in_hubspot_are_skipped_reported_and_block_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+):
+    book = a_book_of_invoices(world)
+    gone_deal, gone_company = book.deals["none"], book.c
+    world.hubspot_box.delete("deals", gone_deal)
+    world.hubspot_box.delete("companies", gone_company)
+    world.counter.reset()
+
+    with caplog.at_level("WARNING", logger="hubspot-freee"):
+        summary = sync_payments(world.context())
+
+    assert summary.ok, summary.errors  # not a failure of the sync: the records are gone
+    assert (summary.gone_deals, summary.gone_companies) == ([gone_deal], [gone_company])
+    assert writes(world) == (2, 2)  # each batch refused whole for the gone record, then sent without it
+    d = book.deals
+    assert payment(world, d["full"]) == ("paid", "110000", "0", "2026-12-01", "0")
+    assert payment(world, d["later_part"]) == ("partially_paid", "10000", "100000", "", "0")
+    assert rollup(world, book.a) == ("180000", "180000", "2", "2", "2026-12-10", "overdue")
+    assert caplog.text.count("'event': 'hubspot_record_gone'") == 2
+    assert f"'deal_id': '{gone_deal}'" in caplog.text
+    assert f"'company_id': '{gone_company}'" in caplog.text
+    assert summary.as_dict()["gone_deals"] == [gone_deal]
+    world.counter.reset()
+
+    again = sync_payments(world.context())  # nothing was remembered as written for them: reported again
+
+    assert (again.gone_deals, again.gone_companies) == ([gone_deal], [gone_company])
+    assert (again.changed_deals, again.changed_companies) == (1, 1)
+
+
 class Listings:
     """The freee client, noting each listing the sync asks for (and its filters)."""
 

@@ -301,12 +301,12 @@ def test_callback_that_cannot_be_completed_is_retried_without_a_second_invoice(
     calls = 0
     real = world.hubspot.complete_callback
 
-    def flaky(callback_id: str, fields: Any) -> None:
+    def flaky(callback_id: str, fields: Any, typed: Any) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise ConnectionError("HubSpot went away")
-        real(callback_id, fields)
+        real(callback_id, fields, typed)
 
     world.hubspot.complete_callback = flaky  # type: ignore[method-assign]
     [first] = drain(ctx, queue)

@@ -125,6 +125,15 @@ def test_busy_freee_blocks_and_the_worker_completes_the_callback(client, world, 
     [completed] = [c for c in world.hubspot_box.callbacks if c.callback_id == "cb-busy"]  # once
     assert completed.output_fields["freee_invoice_id"] == str(invoice["id"])
     assert completed.output_fields["hs_execution_state"] == "SUCCESS"
+    # HubSpot's current reference requires typedOutputs too: the definition's output fields, typed as declared
+    assert completed.typed_outputs == {
+        "freee_invoice_id": str(invoice["id"]),
+        "freee_invoice_number": invoice["invoice_number"],
+        "freee_invoice_url": completed.output_fields["freee_invoice_url"],
+        "result": "created",
+        "error_message": "",
+        "warning_message": "",
+    }
 
 
 def test_action_on_a_company_record_is_refused_politely(client, world):

@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import pytest
+
 from sdk.errors import Problem
 from sdk.settings import PropertyNames
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
@@ -15,6 +17,7 @@ from sdk.usecases.action_outputs import (
     action_output_fields,
     custom_code_output_fields,
     pending_output_fields,
+    typed_outputs,
 )
 from sdk.usecases.create_invoice import InvoiceOutcome, Result
 from sdk.usecases.payment_status_outputs import payment_status_output_fields
@@ -110,3 +113,21 @@ def test_the_custom_code_snippet_gets_the_actions_fields_without_the_execution_s
     assert fields == {k: v for k, v in failed.items() if k != "hs_execution_state"}
     assert (fields["result"], fields["error_message"]) == ("failed", "freee is down")
     assert custom_code_output_fields(pending_output_fields())["result"] == "pending"
+
+
+def test_a_callback_completions_typed_outputs_are_the_definitions_output_fields_typed() -> None:
+    failed = action_output_fields(None, "freee is down")
+
+    typed = typed_outputs(failed)
+
+    assert typed == {
+        k: v for k, v in failed.items() if k != "hs_execution_state"
+    }  # all text: string, enumeration
+    assert (
+        "hs_execution_state" not in typed
+    )  # an instruction to HubSpot, not an output field of the definition
+
+
+def test_a_result_outside_the_definitions_options_is_not_sent_as_a_typed_output() -> None:
+    with pytest.raises(ValueError, match="'done' is not a valid ActionResult"):
+        typed_outputs({"result": "done"})
