@@ -21,9 +21,9 @@ from sandbox.hubspot.catalog import _GROUPS
 from sandbox.hubspot.demo_world import demo_world
 from sandbox.hubspot.errors import HubSpotApiError, _json_response
 from sandbox.hubspot.facts import (
-    _ACTION_DEFINITIONS_PATH,
     _ASSOCIATION_TYPES,
     _AUTH_MESSAGE,
+    _DEVELOPER_KEY_PATH,
     _INVALID_API_KEY,
     WEBHOOK_RETRY_DELAYS,
     _iso,
@@ -268,8 +268,17 @@ class HubSpotSandbox:
         return self.state.list_action_definitions(self.state.app_id, archived=archived)
 
     def set_webhook_target(self, target: str | WebhookTarget | None, *, uri: str | None = None) -> None:
-        """Where webhook batches go: a URL, or a callable (then ``uri`` is the URL signed, as if served there)."""
+        """Where webhook batches go: a URL, or a callable (then ``uri`` is the URL signed, as if served there);
+        None: nowhere. The app's webhook settings (``GET /webhooks/v3/{appId}/settings``) report it."""
         self.dispatcher.configure(target, uri)
+
+    @property
+    def webhook_target_url(self) -> str | None:
+        """The app's webhook target URL: the URL batches are sent to (or signed for), None when none is set."""
+        target = self.dispatcher.target
+        if target is None:
+            return None
+        return target if isinstance(target, str) else self.dispatcher.target_uri
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait (real seconds) until every queued webhook is delivered or given up. True when idle."""
@@ -374,7 +383,7 @@ def _install_hooks(app: Flask, sandbox: HubSpotSandbox) -> None:
     def _auth_and_limits() -> Response | None:
         if request.path.startswith(ADMIN_PREFIX):
             return None
-        if _ACTION_DEFINITIONS_PATH.match(request.path):  # the developer API key, not a portal's token
+        if _DEVELOPER_KEY_PATH.match(request.path):  # the developer API key, not a portal's token
             key = request.args.get("hapikey", "")
             if not key or not hmac.compare_digest(key.encode(), sandbox.developer_api_key.encode()):
                 return error_response(HubSpotApiError(401, _INVALID_API_KEY, "INVALID_AUTHENTICATION"))

@@ -110,8 +110,12 @@ _FIELD_TYPES = frozenset(
     }
 )
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
-#: custom workflow action definitions: ``/automation/v4/actions/{appId}[/{definitionId}]`` (not ``callbacks``)
-_ACTION_DEFINITIONS_PATH = re.compile(r"^/automation/v4/actions/(\d+)(?:/([^/]+))?/?$")
+#: what authenticates with the developer account's API key (``?hapikey=``) rather than a portal's token: custom
+#: workflow action definitions, ``/automation/v4/actions/{appId}[/{definitionId}]`` (not ``callbacks``), and the
+#: app's webhook settings and subscriptions, ``/webhooks/v3/{appId}/...``
+_DEVELOPER_KEY_PATH = re.compile(
+    r"^(?:/automation/v4/actions/\d+(?:/[^/]+)?|/webhooks/v3/\d+/(?:settings|subscriptions)(?:/.*)?)/?$"
+)
 #: what the official client's models accept (``FieldTypeDefinition.type``, ``supportedValueTypes``, ...)
 _ACTION_FIELD_TYPES = frozenset(
     {
