@@ -43,7 +43,17 @@ from sdk.hubspot.errors import (
     error_details,
     translate_error,
 )
-from sdk.models.hubspot import AccountDetails, Company, Contact, Deal, DealBundle, LineItem, Pipeline
+from sdk.models.hubspot import (
+    AccountDetails,
+    Company,
+    Contact,
+    Deal,
+    DealBundle,
+    LineItem,
+    Pipeline,
+    WebhookSettings,
+    WebhookSubscription,
+)
 from sdk.pipelines import won_stages
 
 if TYPE_CHECKING:
@@ -437,11 +447,11 @@ class HubSpotClient:
     def for_developer_account(
         cls, settings: Settings, *, metrics: CallCounter | None = None, **options: Any
     ) -> Self:
-        """A client for the app's custom workflow action definitions.
+        """A client for the app's custom workflow action definitions and webhook settings.
 
-        HubSpot's v4 definition endpoints authenticate with the developer account's API key (``?hapikey=``,
-        ``settings.hubspot_developer_api_key``, required), not with a portal's access token, so none is needed
-        here; without one, a CRM call through this client is refused by HubSpot (401)."""
+        HubSpot's v4 definition endpoints and the webhooks API v3 authenticate with the developer account's API
+        key (``?hapikey=``, ``settings.hubspot_developer_api_key``, required), not with a portal's access token, so
+        none is needed here; without one, a CRM call through this client is refused by HubSpot (401)."""
         from pydantic import SecretStr
 
         settings.require("hubspot_developer_api_key")
@@ -493,6 +503,27 @@ class HubSpotClient:
             "action_definitions.update", api.update, str(definition_id), app_id, body
         )
         return self._action_json(answer)
+
+    # -- the app's webhooks (the app's developer account) ------------------------------------------------------
+
+    def read_webhook_settings(self, app_id: int) -> WebhookSettings | None:
+        """``GET /webhooks/v3/{appId}/settings`` (developer API key): where HubSpot sends the app's webhooks;
+        None when the app has no target URL (HubSpot answers 404)."""
+        api = self._developer_api("webhooks.settings_api")
+        try:
+            answer = self._developer_call("webhook_settings.get", api.get_all, app_id)
+        except HubSpotNotFound:
+            return None
+        data = api.api_client.sanitize_for_serialization(answer)
+        return WebhookSettings.model_validate(data) if data.get("targetUrl") else None
+
+    def list_webhook_subscriptions(self, app_id: int) -> list[WebhookSubscription]:
+        """``GET /webhooks/v3/{appId}/subscriptions`` (developer API key): every subscription of the app, active
+        or paused; :class:`HubSpotNotFound` when the developer account has no such app."""
+        api = self._developer_api("webhooks.subscriptions_api")
+        answer = self._developer_call("webhook_subscriptions.get_all", api.get_all, app_id)
+        data = api.api_client.sanitize_for_serialization(answer)
+        return [WebhookSubscription.model_validate(s) for s in data.get("results") or []]
 
     def _developer_api(self, path: str) -> Any:
         """An API object of an official client keyed with the developer API key (built once, like ``_api``)."""
