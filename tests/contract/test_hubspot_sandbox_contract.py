@@ -591,7 +591,7 @@ def test_a_subscription_can_be_created_and_deleted(developer) -> None:
 def test_webhook_endpoints_want_the_developer_key_and_the_app(developer) -> None:
     from hubspot.webhooks import ApiException as WebhooksApiException
 
-    box, hs = developer
+    _box, hs = developer
     url = hs.webhooks.subscriptions_api.api_client.configuration.host
     with_token = requests.get(
         f"{url}/webhooks/v3/4242/subscriptions", headers={"Authorization": "Bearer a-portal-token"}, timeout=5

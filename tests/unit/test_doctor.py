@@ -19,13 +19,13 @@ from sdk.queue import QueueDepth
 from sdk.settings import PropertyNames, WonStageRules, load_settings
 from sdk.store import OrphanInvoice
 from sdk.usecases.doctor import (
-    CHECK_NAMES,
-    Status,
+    Level,
     Wiring,
     check_freee_connection,
     check_freee_token,
     check_hubspot_connection,
     check_hubspot_portal,
+    check_ids,
     check_orphans,
     check_partner_codes,
     check_properties,
@@ -130,12 +130,12 @@ class FakeTokens:
 
 def test_settings_that_do_not_load_are_named():
     result = check_settings(SettingsError(["tax.rounding (TAX__ROUNDING): bad"]))
-    assert result.status is Status.PROBLEM and "TAX__ROUNDING" in result.detail
+    assert result.level is Level.ERROR and "TAX__ROUNDING" in result.detail
 
 
 def test_missing_required_settings_are_named_with_their_variables():
     result = check_settings(load_settings(hubspot_access_token="x", freee_client_id="id"))
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "FREEE_CLIENT_SECRET" in result.detail and "FREEE_COMPANY_ID" in result.detail
     assert "setup freee" in result.fix
 
@@ -151,15 +151,6 @@ def test_complete_settings_pass():
     assert check_settings(settings).ok
 
 
-def test_a_missing_portal_id_is_a_problem_that_names_hubspot_portal_id():
-    settings = load_settings(
-        hubspot_access_token="x", freee_client_id="id", freee_client_secret="s", freee_company_id=1
-    )
-    result = check_settings(settings)
-    assert result.status is Status.PROBLEM
-    assert "HUBSPOT_PORTAL_ID" in result.detail and "HUBSPOT_PORTAL_ID" in result.fix
-
-
 # --- HubSpot ---------------------------------------------------------------------------------------------------
 
 
@@ -170,14 +161,14 @@ def test_the_token_of_the_configured_portal_passes():
 
 def test_a_token_of_another_portal_names_both_numbers_and_what_to_fix():
     result = check_hubspot_portal(FakeHubSpot(portal=99887766), 24681357)
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "99887766" in result.detail and "24681357" in result.detail
     assert "HUBSPOT_PORTAL_ID=99887766" in result.fix and "HUBSPOT_ACCESS_TOKEN" in result.fix
 
 
 def test_an_unset_portal_id_says_which_portal_the_token_belongs_to():
     result = check_hubspot_portal(FakeHubSpot(portal=99887766), None)
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "not set" in result.detail and "99887766" in result.detail
     assert "HUBSPOT_PORTAL_ID=99887766" in result.fix
 
@@ -185,14 +176,14 @@ def test_an_unset_portal_id_says_which_portal_the_token_belongs_to():
 def test_the_portal_check_explains_a_refused_token():
     refused = HubSpotAuthError("no", status=401, operation="account.details")
     result = check_hubspot_portal(FakeHubSpot(error=refused), 24681357)
-    assert result.status is Status.PROBLEM and "HUBSPOT_ACCESS_TOKEN" in result.fix
+    assert result.level is Level.ERROR and "HUBSPOT_ACCESS_TOKEN" in result.fix
 
 
 def test_hubspot_401_says_which_token():
     result = check_hubspot_connection(
         FakeHubSpot(error=HubSpotAuthError("no", status=401, operation="pipelines.get_all")), "https://h"
     )
-    assert result.status is Status.PROBLEM and "401" in result.detail
+    assert result.level is Level.ERROR and "401" in result.detail
     assert "HUBSPOT_ACCESS_TOKEN" in result.fix
 
 
@@ -212,7 +203,7 @@ def test_hubspot_unreachable_names_the_url():
 
 def test_a_pipeline_without_a_won_stage_is_a_problem():
     result = check_won_stages(FakeHubSpot([SALES, NO_WON]), WonStageRules())
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "'Renewals' (777)" in result.detail and "Sales" not in result.detail
 
 
@@ -243,7 +234,7 @@ def test_missing_property_and_wrong_type_and_missing_option():
     properties["deals"]["freee_amount_paid"]["type"] = "string"
     properties["deals"]["freee_payment_status"]["options"] = ["unpaid", "paid"]
     result = check_properties(FakeHubSpot(properties=properties), NAMES, "deals")
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "freee_due_date" in result.detail
     assert "freee_amount_paid is string, expected number" in result.detail
     assert "partially_paid, overdue" in result.detail
@@ -267,7 +258,7 @@ def clock() -> FakeClock:
 def test_no_token_stored_says_run_setup(clock):
     store = MemoryTokenStore()
     result = check_freee_token(store, FakeTokens(store, clock), clock, "https://a")
-    assert result.status is Status.PROBLEM and "hubspot-freee setup freee" in result.fix
+    assert result.level is Level.ERROR and "hubspot-freee setup freee" in result.fix
 
 
 def test_a_valid_access_token_reports_its_expiry(clock):
@@ -291,7 +282,7 @@ def test_a_refresh_token_past_freees_90_days_is_named_as_the_cause(clock):
     store = MemoryTokenStore(TokenSet("a", "r", issued + timedelta(hours=6), refresh_issued_at=issued))
     result = check_freee_token(store, FakeTokens(store, clock, FreeeAuthError("invalid_grant")), clock, "x")
     ended = (issued + timedelta(days=90)).isoformat(timespec="minutes")
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert f"it expired at {ended}: freee keeps a refresh token 90 days" in result.detail
     assert "setup freee` again" in result.fix
 
@@ -306,7 +297,7 @@ def test_an_expired_access_token_is_refreshed(clock):
 def test_a_refused_refresh_token_says_authorise_again(clock):
     store = MemoryTokenStore(TokenSet("a", "r", clock.now() - timedelta(minutes=1)))
     result = check_freee_token(store, FakeTokens(store, clock, FreeeAuthError("invalid_grant")), clock, "x")
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "refused the refresh token" in result.detail and "setup freee` again" in result.fix
 
 
@@ -315,7 +306,7 @@ def test_a_disconnected_installation_says_since_when_why_and_what_to_run_without
     since = clock.now() - timedelta(hours=3)
     assert store.mark_disconnected(1, "freee refused the refresh token (invalid_grant)", since)
     result = check_freee_token(store, FakeTokens(store, clock, AssertionError("no refresh")), clock, "x")
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert f"disconnected since {since.isoformat(timespec='minutes')}" in result.detail
     assert "invalid_grant" in result.detail and "freee接続が切れています" in result.detail
     assert "hubspot-freee setup freee" in result.fix and "automatically" in result.fix
@@ -331,9 +322,7 @@ def test_an_unreachable_token_endpoint_names_the_url(clock):
 
 def test_the_company_must_be_one_the_token_can_access():
     result = check_freee_connection(FakeFreee(), 2, "https://api")
-    assert (
-        result.status is Status.PROBLEM and "FREEE_COMPANY_ID=2" in result.detail and "1 (" in result.detail
-    )
+    assert result.level is Level.ERROR and "FREEE_COMPANY_ID=2" in result.detail and "1 (" in result.detail
     assert check_freee_connection(FakeFreee(), 1, "https://api").ok
     assert "not set" in check_freee_connection(FakeFreee(), None, "https://api").detail
 
@@ -347,14 +336,14 @@ def test_partner_codes_disabled_in_freee_but_used_is_a_problem():
     freee = FakeFreee()
     freee.codes = False
     result = check_partner_codes(freee, use_codes=True)
-    assert result.status is Status.PROBLEM and "FREEE_USE_PARTNER_CODES=false" in result.fix
+    assert result.level is Level.ERROR and "FREEE_USE_PARTNER_CODES=false" in result.fix
     assert check_partner_codes(freee, use_codes=False).ok
 
 
 def test_partner_codes_unknown_when_freee_cannot_say_is_a_problem():
     freee = FakeFreee()
     freee.codes = FreeeUnavailable("x")
-    assert check_partner_codes(freee, use_codes=True).status is Status.PROBLEM
+    assert check_partner_codes(freee, use_codes=True).level is Level.ERROR
 
 
 def test_partner_codes_enabled_pass_either_way():
@@ -380,14 +369,14 @@ class FakeQueue:
 
 def test_queue_with_dead_letters_points_at_the_dlq_commands():
     result = check_queue(FakeQueue(QueueDepth(visible=2, in_flight=0, dead=3)))  # type: ignore[arg-type]
-    assert result.status is Status.PROBLEM and "3 message(s)" in result.detail
+    assert result.level is Level.ERROR and "3 message(s)" in result.detail
     assert "dlq list" in result.fix and "dlq redrive" in result.fix
 
 
 def test_empty_dlq_passes_and_an_unusable_queue_is_a_problem():
     assert check_queue(FakeQueue(QueueDepth(1, 1, 0))).ok  # type: ignore[arg-type]
     broken = check_queue(FakeQueue(error=OSError("disk")))  # type: ignore[arg-type]
-    assert broken.status is Status.PROBLEM and "QUEUE_URL" in broken.fix
+    assert broken.level is Level.ERROR and "QUEUE_URL" in broken.fix
 
 
 # --- all together ----------------------------------------------------------------------------------------------
@@ -421,7 +410,7 @@ def test_one_crashing_check_does_not_stop_the_others(clock):
         queue=lambda s: FakeQueue(QueueDepth(0, 0, 0)),  # type: ignore[arg-type,return-value]
     )
     results = run_doctor(lambda: settings, clock=clock, wiring=wiring)
-    assert [r.name for r in results] == list(CHECK_NAMES)
+    assert [r.id for r in results] == check_ids()
     by_name = {r.name.split(" /")[0]: r for r in results}
     assert "ZeroDivisionError" in by_name["properties: deals"].detail
     assert by_name["won stages"].ok and by_name["freee connection"].ok and by_name["queue"].ok
@@ -433,7 +422,7 @@ def test_settings_that_do_not_load_skip_everything_else():
         raise SettingsError(["x (X): bad"])
 
     results = run_doctor(load)
-    assert [r.status for r in results] == [Status.PROBLEM] + [Status.SKIPPED] * (len(CHECK_NAMES) - 1)
+    assert [r.level for r in results] == [Level.ERROR] + [Level.SKIPPED] * (len(check_ids()) - 1)
     assert all("settings do not load" in r.detail for r in results[1:])
 
 
@@ -457,7 +446,7 @@ def orphan(invoice_id: int, resolved: bool = False) -> OrphanInvoice:
 
 def test_an_orphan_invoice_is_a_problem_that_names_it_and_says_cancel_it_in_freee(clock):
     result = check_orphans(FakeStore(MemoryTokenStore(), [orphan(601), orphan(602, resolved=True)]))  # type: ignore[arg-type]
-    assert result.status is Status.PROBLEM
+    assert result.level is Level.ERROR
     assert "INV-601" in result.detail and "9001" in result.detail and "110,000" in result.detail
     assert "INV-602" not in result.detail  # resolved
     assert "cancel each in freee" in result.fix and "取り消" in result.fix
