@@ -566,3 +566,18 @@ def test_the_output_fits_80_columns_has_no_colour_codes_in_a_pipe_and_prints_mar
     )  # markup-like text printed as is
     assert "[red]x[/red]" in result.output.replace("\n      ", "")
     assert "エラー" in result.output and "error(s)" in result.output
+
+
+def test_wrap_breaks_japanese_between_characters_but_not_before_closing_punctuation():
+    from cli.doctor import wrap
+
+    lines = wrap("アクセストークンが拒否されました。再度 `hubspot-freee setup freee` を実行してください", 20)
+    assert all(cell_len(line) <= 20 for line in lines)
+    assert not any(line.startswith(("。", "、", "）", "ッ")) for line in lines)
+    assert (
+        "".join(lines).replace(" ", "")
+        == "アクセストークンが拒否されました。再度`hubspot-freeesetupfreee`を実行してください"
+    )
+    url = "https://invoices.example.jp/" + "x" * 100
+    assert "".join(wrap(url, 30)) == url and max(cell_len(line) for line in wrap(url, 30)) == 30
+    assert wrap("one\ntwo", 80) == ["one", "two"]

@@ -64,11 +64,11 @@ def _aws_refused(check_id: str, what: str, exc: BaseException, permission: str) 
 def check_store(settings: Settings, open_store: Callable[[Settings], Any]) -> tuple[CheckResult, Any | None]:
     """The store of ``STORAGE_URL`` is there and usable, and the store itself (None when it is not)."""
     url = settings.storage_url
-    found: CheckResult | None = (
-        _check_sqlite_store(url)
-        if url.startswith("sqlite:///")
-        else _check_dynamodb_table(url.removeprefix("dynamodb://"))
-    )
+    gaps: list[str] = []
+    if url.startswith("sqlite:///"):
+        found, gaps = _check_sqlite_store(url)
+    else:
+        found = _check_dynamodb_table(url.removeprefix("dynamodb://"))
     if found is not None and not found.ok:
         return found, None
     try:
@@ -82,10 +82,39 @@ def check_store(settings: Settings, open_store: Callable[[Settings], Any]) -> tu
             ),
             Bilingual("check STORAGE_URL", "STORAGE_URL を確認してください"),
         ), None
+    if gaps:
+        return _migrated(url, gaps), store
     return found or ok("store", f"{url}: opened", f"{url}: 開けました"), store
 
 
-def _check_sqlite_store(url: str) -> CheckResult:
+def _migrated(url: str, gaps: list[str]) -> CheckResult:
+    """A SQLite store that lacked ``gaps`` once opened (which adds what this version adds to an older file)."""
+    from sdk.store.sqlite.store import schema_gaps
+
+    left = schema_gaps(_sqlite_file(url))
+    if left:
+        missing = ", ".join(left)
+        return error(
+            "store",
+            Bilingual(
+                f"{url} lacks {missing}, which no version adds: it is not a hubspot-freee store, or a damaged one",
+                f"{url} に {missing} がありません（追加できません）。hubspot-freee のストアではないか、壊れています",
+            ),
+            Bilingual(
+                "set STORAGE_URL to the installation's store, or restore it from a backup",
+                "STORAGE_URL をインストールのストアに設定するか、バックアップから復元してください",
+            ),
+        )
+    added = ", ".join(gaps)
+    return ok(
+        "store",
+        f"{url}: made by an older version; brought up to date now (added {added})",
+        f"{url}: 旧バージョンのファイルのため更新しました（追加: {added}）",
+    )
+
+
+def _check_sqlite_store(url: str) -> tuple[CheckResult | None, list[str]]:
+    """An error, or nothing wrong (None) and what the file lacks that opening it adds."""
     from sdk.store.sqlite.store import schema_gaps
 
     path = _sqlite_file(url)
@@ -106,7 +135,7 @@ def _check_sqlite_store(url: str) -> CheckResult:
                 "（例: sqlite:////srv/hubspot-freee/hubspot-freee.sqlite）。新規なら "
                 "`hubspot-freee setup freee` が作成します",
             ),
-        )
+        ), []
     try:
         gaps = schema_gaps(path)
     except sqlite3.Error as exc:
@@ -121,7 +150,7 @@ def _check_sqlite_store(url: str) -> CheckResult:
                 "restore it from a backup",
                 "STORAGE_URL をインストールのストアに設定するか、バックアップから復元してください",
             ),
-        )
+        ), []
     if not _writable(path):
         return error(
             "store",
@@ -137,15 +166,10 @@ def _check_sqlite_store(url: str) -> CheckResult:
                 "サービスのユーザーで実行するか、ファイルとフォルダへの書き込み権限を与えてください"
                 "（-wal と -shm ファイルが同じ場所に作られます）",
             ),
-        )
-    if gaps:
-        added = ", ".join(gaps)
-        return ok(
-            "store",
-            f"{url}: made by an older version; brought up to date now (added {added})",
-            f"{url}: 旧バージョンのファイルのため更新しました（追加: {added}）",
-        )
-    return ok("store", f"{url}: every table of this version is there", f"{url}: 全テーブルがそろっています")
+        ), []
+    return ok(
+        "store", f"{url}: every table of this version is there", f"{url}: 全テーブルがそろっています"
+    ), gaps
 
 
 def _check_dynamodb_table(table_name: str) -> CheckResult | None:
