@@ -769,3 +769,14 @@ def test_warnings_alone_are_not_errors():
         CheckResult("store", Level.OK, Bilingual("o", "o")),
     ]
     assert errors(results) == [] and len(warnings(results)) == 1
+
+
+def test_an_unexpected_failure_of_the_developer_account_is_that_checks_error_not_a_crash():
+    class Broken(FakeDeveloper):
+        def list_webhook_subscriptions(self, app_id: int) -> list[WebhookSubscription]:
+            raise ValueError("Invalid value for `event_type`")
+
+    configured = load_settings(**EVERYTHING, hubspot_app_id=4242, hubspot_developer_api_key="k")
+    results = app_checks(configured, lambda s: Broken(), ROUTES, ACTIONS)
+    assert [r.level for r in results] == [Level.OK, Level.ERROR, Level.SKIPPED, Level.SKIPPED]
+    assert "ValueError: Invalid value for `event_type`" in results[1].message.en

@@ -28,6 +28,7 @@ from sdk.usecases.doctor.results import (
     skipped,
     then_skipped,
     transient_or_other,
+    unexpected,
 )
 
 if TYPE_CHECKING:
@@ -365,8 +366,12 @@ def app_checks(
         reader = build(settings)
         subscriptions = reader.list_webhook_subscriptions(app_id)
         hook = reader.read_webhook_settings(app_id)
-    except HubSpotFreeeError as exc:
-        failed = developer_failure(LATER[0], exc, app_id, api_base)
+    except Exception as exc:  # expected refusals are told as what to fix; anything else as it is
+        failed = (
+            developer_failure(LATER[0], exc, app_id, api_base)
+            if isinstance(exc, HubSpotFreeeError)
+            else unexpected(LATER[0], exc)
+        )
         because = Bilingual("the developer account did not answer", "開発者アカウントから応答がありません")
         return [first, *then_skipped(failed, LATER[1:], because)]
     public = settings.public_base_url
