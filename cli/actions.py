@@ -20,7 +20,7 @@ actions_app = typer.Typer(
     help="Custom workflow actions / カスタムワークフローアクション", no_args_is_help=True
 )
 
-_ACTIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "actions"
+ACTIONS_DIR = Path(__file__).resolve().parent.parent / "workflows" / "actions"
 
 
 @actions_app.command("register")
@@ -34,7 +34,7 @@ def actions_register(
     ] = None,
     definitions: Annotated[
         Path, typer.Option("--definitions", help="Folder of action definitions (*.json)")
-    ] = _ACTIONS_DIR,
+    ] = ACTIONS_DIR,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:

@@ -58,7 +58,7 @@ def setup_hubspot(
         token_portal = client.read_account_details().portal_id
         mismatch = token_portal_problem(token_portal, settings.hubspot_portal_id)
         if mismatch is not None and settings.hubspot_portal_id is not None:
-            raise fail(f"{mismatch[0]}. Nothing was created. {mismatch[1]}")
+            raise fail(f"{mismatch.detail}. Nothing was created. {mismatch.fix}")
         report = setup_hubspot_properties(client, settings, dry_run=dry_run)
     except HubSpotAuthError as exc:
         if exc.status == 403:
@@ -83,7 +83,7 @@ def setup_hubspot(
             f"HubSpot refused a property / HubSpotがプロパティを拒否しました: {exc}", EXIT_INCOMPLETE
         ) from None
     if mismatch is not None:  # HUBSPOT_PORTAL_ID unset: say which portal the token belongs to
-        err.print(Text.assemble(("note: ", "yellow"), f"{mismatch[0]}. {mismatch[1]}"), soft_wrap=True)
+        err.print(Text.assemble(("note: ", "yellow"), f"{mismatch.detail}. {mismatch.fix}"), soft_wrap=True)
     if as_json:
         portal = {"token_portal_id": token_portal, "configured_portal_id": settings.hubspot_portal_id}
         typer.echo(json.dumps(report.as_dict() | {"portal": portal}, ensure_ascii=False, indent=2))

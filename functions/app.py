@@ -21,6 +21,7 @@ from functions.actions import (
 )
 from functions.cards import CardDeps, handle_balance_card
 from functions.health import HealthDeps, healthz
+from sdk.admission import CARD, CUSTOM_CODE, WEBHOOK, WORKFLOW_ACTION, Scheme
 from sdk.http import MAX_BODY_BYTES, Headers, HttpRequest, HttpResponse, error, public_uri
 from webhooks.hubspot import WebhookDeps
 from webhooks.hubspot import handle as handle_webhook
@@ -37,19 +38,36 @@ class Route:
     path: str
     name: str
     lambda_handler: str  # "module.function" that serves this route on AWS (serverless.yml's handler)
+    #: how the handler admits a request (:mod:`sdk.admission`): the secret it needs, besides HUBSPOT_PORTAL_ID
+    #: (None: open, no setting needed). ``doctor`` names the routes a missing setting leaves answering 503;
+    #: tests/integration/test_route_settings.py holds each handler to it
+    admission: Scheme | None = None
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/webhooks/hubspot", "hubspot_webhook", "webhooks.hubspot.lambda_handler"),
-    Route("POST", "/actions/create-invoice", "workflow_action", "functions.actions.lambda_handler"),
-    Route("POST", "/custom-code/create-invoice", "custom_code_invoice", "functions.actions.lambda_handler"),
+    Route("POST", "/webhooks/hubspot", "hubspot_webhook", "webhooks.hubspot.lambda_handler", WEBHOOK),
+    Route(
+        "POST",
+        "/actions/create-invoice",
+        "workflow_action",
+        "functions.actions.lambda_handler",
+        WORKFLOW_ACTION,
+    ),
+    Route(
+        "POST",
+        "/custom-code/create-invoice",
+        "custom_code_invoice",
+        "functions.actions.lambda_handler",
+        CUSTOM_CODE,
+    ),
     Route(
         "POST",
         "/custom-code/payment-status",
         "custom_code_payment_status",
         "functions.actions.lambda_handler",
+        CUSTOM_CODE,
     ),
-    Route("GET", "/cards/balance", "balance_card", "functions.cards.lambda_handler"),
+    Route("GET", "/cards/balance", "balance_card", "functions.cards.lambda_handler", CARD),
     Route("GET", "/healthz", "healthz", "functions.health.lambda_handler"),
 )
 

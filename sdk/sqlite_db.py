@@ -56,3 +56,36 @@ class SQLiteDB:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+def tables_of(db: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    """Every table of ``db`` (SQLite's own left out) with its column names."""
+    names = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {name: frozenset(r[1] for r in db.execute(f"PRAGMA table_info({name})")) for name in names}
+
+
+def read_tables(path: str | Path) -> dict[str, frozenset[str]]:
+    """:func:`tables_of` the file at ``path``, opened read-only (nothing is created or changed). Raises
+    ``sqlite3.DatabaseError`` for a file that is not a SQLite database, ``sqlite3.OperationalError`` for one that
+    cannot be opened."""
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        return tables_of(db)
+    finally:
+        db.close()
+
+
+def missing_tables(have: Mapping[str, frozenset[str]], want: Mapping[str, frozenset[str]]) -> list[str]:
+    """What ``have`` lacks of ``want``: ``"table ledger"``, ``"column ledger.intents"``."""
+    gaps: list[str] = []
+    for table, columns in want.items():
+        if table not in have:
+            gaps.append(f"table {table}")
+            continue
+        gaps += [f"column {table}.{c}" for c in sorted(columns - have[table])]
+    return gaps

@@ -14,6 +14,7 @@ HTTP handlers map the two refusals once with :func:`http_refusal`: 503 ``not_con
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sdk.errors import ForeignPortal, SettingsError
@@ -82,29 +83,51 @@ def foreign_portal(foreign: ForeignPortal) -> HttpResponse:
     return error(403, "foreign_portal", f"{foreign.en} / {foreign.ja}", portalId=foreign.received)
 
 
-def token_portal_problem(token_portal: int, configured: int | None) -> tuple[str, str] | None:
+@dataclass(frozen=True, slots=True)
+class PortalMismatch:
+    """What is wrong when the access token's portal is not ``HUBSPOT_PORTAL_ID``, and what to do, in English and
+    Japanese (both portals named: the operator reads it)."""
+
+    detail_en: str
+    detail_ja: str
+    fix_en: str
+    fix_ja: str
+
+    @property
+    def detail(self) -> str:
+        return f"{self.detail_en} / {self.detail_ja}"
+
+    @property
+    def fix(self) -> str:
+        return f"{self.fix_en} / {self.fix_ja}"
+
+
+def token_portal_problem(token_portal: int, configured: int | None) -> PortalMismatch | None:
     """What is wrong (and what to do) when the access token's portal is not ``HUBSPOT_PORTAL_ID``; None when they
-    agree. For ``doctor`` and ``setup hubspot``, read by the operator (both numbers are named)."""
+    agree. For ``doctor`` and ``setup hubspot``."""
     if configured is None:
-        return (
-            f"HUBSPOT_PORTAL_ID is not set; the access token belongs to portal {token_portal} / "
+        return PortalMismatch(
+            f"HUBSPOT_PORTAL_ID is not set; the access token belongs to portal {token_portal}",
             f"HUBSPOT_PORTAL_ID が未設定です（アクセストークンのポータルは {token_portal}）",
-            f"set HUBSPOT_PORTAL_ID={token_portal} (environment, or hubspot_portal_id in hubspot-freee.toml) / "
-            f"HUBSPOT_PORTAL_ID={token_portal} を設定してください",
+            f"set HUBSPOT_PORTAL_ID={token_portal} (environment, or hubspot_portal_id in hubspot-freee.toml)",
+            f"HUBSPOT_PORTAL_ID={token_portal} を設定してください（環境変数、または hubspot-freee.toml の "
+            "hubspot_portal_id）",
         )
     if configured != token_portal:
-        return (
+        return PortalMismatch(
             f"the access token belongs to portal {token_portal} but HUBSPOT_PORTAL_ID is {configured}: every "
-            f"request for portal {configured} would read and write portal {token_portal} / アクセストークンの"
-            f"ポータル（{token_portal}）と HUBSPOT_PORTAL_ID（{configured}）が一致しません",
+            f"request for portal {configured} would read and write portal {token_portal}",
+            f"アクセストークンのポータル（{token_portal}）と HUBSPOT_PORTAL_ID（{configured}）が一致しません",
             f"if this installation serves portal {token_portal}, set HUBSPOT_PORTAL_ID={token_portal}; otherwise "
-            f"set HUBSPOT_ACCESS_TOKEN to the private app token of portal {configured} / どちらかを正しい"
-            "ポータルに合わせてください",
+            f"set HUBSPOT_ACCESS_TOKEN to the private app token of portal {configured}",
+            f"このインストールがポータル {token_portal} 用なら HUBSPOT_PORTAL_ID={token_portal} を、そうでなければ "
+            f"HUBSPOT_ACCESS_TOKEN をポータル {configured} の非公開アプリのトークンに設定してください",
         )
     return None
 
 
 __all__ = [
+    "PortalMismatch",
     "check_portal",
     "foreign_portal",
     "http_refusal",

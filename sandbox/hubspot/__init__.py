@@ -24,6 +24,10 @@ It answers the parts of HubSpot's public API this project uses, in HubSpot's JSO
   (``BAD_REFRESH_TOKEN``). The private app's static token (``access_token``) is accepted beside them, never expiring.
 * Bearer auth, the ten-secondly rolling rate limit on the sandbox clock (429 body and ``X-HubSpot-RateLimit-*``
   headers), fault injection (:mod:`sandbox.faults`).
+* The app's webhook settings and subscriptions (webhooks API v3, ``/webhooks/v3/{appId}/settings`` and
+  ``.../subscriptions``, developer API key): the target URL is where the dispatcher delivers, and a fresh sandbox
+  is subscribed (active) to ``deal.propertyChange`` on ``dealstage``; pausing it stops the events
+  (:mod:`~sandbox.hubspot.subscriptions`).
 * App webhooks: a deal's ``dealstage`` change enqueues a ``deal.propertyChange`` event; a dispatcher thread
   POSTs batches signed with ``X-HubSpot-Signature-v3`` and retries on time-outs, 429 and 5xx with growing delays
   on the sandbox clock (never after another 4xx), optionally delivering a batch twice.
@@ -37,8 +41,8 @@ Served on loopback (``sandbox.transport.serve(sandbox.app)``) for the official c
 The package: :mod:`~sandbox.hubspot.app` (the sandbox, its request hooks, :func:`create_hubspot_sandbox`),
 :mod:`~sandbox.hubspot.routes` (the endpoints), :mod:`~sandbox.hubspot.state` (what the portal holds) with
 :mod:`~sandbox.hubspot.search` and :mod:`~sandbox.hubspot.actions` (workflow action definitions),
-:mod:`~sandbox.hubspot.webhooks`, :mod:`~sandbox.hubspot.oauth`, :mod:`~sandbox.hubspot.catalog` (standard
-properties and pipelines),
+:mod:`~sandbox.hubspot.webhooks`, :mod:`~sandbox.hubspot.oauth`, :mod:`~sandbox.hubspot.subscriptions`,
+:mod:`~sandbox.hubspot.catalog` (standard properties and pipelines),
 :mod:`~sandbox.hubspot.demo_world`, :mod:`~sandbox.hubspot.facts` and :mod:`~sandbox.hubspot.errors`.
 """
 

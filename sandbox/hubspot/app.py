@@ -26,6 +26,7 @@ from sandbox.hubspot.facts import (
     _ASSOCIATION_TYPES,
     _AUTH_MESSAGE,
     _INVALID_API_KEY,
+    _WEBHOOK_SETTINGS_PATH,
     DEVELOPER_SCOPES,
     DEVELOPERS_READ,
     DEVELOPERS_WRITE,
@@ -308,7 +309,8 @@ class HubSpotSandbox:
         return self.state.list_action_definitions(self.state.app_id, archived=archived)
 
     def set_webhook_target(self, target: str | WebhookTarget | None, *, uri: str | None = None) -> None:
-        """Where webhook batches go: a URL, or a callable (then ``uri`` is the URL signed, as if served there)."""
+        """Where webhook batches go: a URL, or a callable (then ``uri`` is the URL signed, as if served there);
+        None: nowhere. The app's webhook settings (``GET /webhooks/v3/{appId}/settings``) report it."""
         self.dispatcher.configure(target, uri)
 
     @contextmanager
@@ -321,6 +323,14 @@ class HubSpotSandbox:
             yield
         finally:
             self.dispatcher.configure(target)
+
+    @property
+    def webhook_target_url(self) -> str | None:
+        """The app's webhook target URL: the URL batches are sent to (or signed for), None when none is set."""
+        target = self.dispatcher.target
+        if target is None:
+            return None
+        return target if isinstance(target, str) else self.dispatcher.target_uri
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait (real seconds) until every queued webhook is delivered or given up. True when idle."""
@@ -481,7 +491,8 @@ def _install_hooks(app: Flask, sandbox: HubSpotSandbox) -> None:
     def _auth_and_limits() -> Response | None:
         if request.path.startswith(ADMIN_PREFIX):
             return None
-        if _ACTION_DEFINITIONS_PATH.match(request.path):  # the developer account, not the portal
+        if _ACTION_DEFINITIONS_PATH.match(request.path) or _WEBHOOK_SETTINGS_PATH.match(request.path):
+            # the developer account (action definitions, the app's webhook settings), not the portal
             refused_developer = _developer_refusal(sandbox)
             return error_response(refused_developer) if refused_developer is not None else _take_limit()
         if request.path == TOKEN_PATH:  # the app's credentials are in the form

@@ -130,6 +130,9 @@ _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 _CALLBACK_REQUIRED = ("outputFields", "typedOutputs")
 #: custom workflow action definitions: ``/automation/v4/actions/{appId}[/{definitionId}]`` (not ``callbacks``)
 _ACTION_DEFINITIONS_PATH = re.compile(r"^/automation/v4/actions/(\d+)(?:/([^/]+))?/?$")
+#: the app's webhook settings and subscriptions, ``/webhooks/v3/{appId}/...``: the developer account's credentials,
+#: as the action definitions, not a portal's token
+_WEBHOOK_SETTINGS_PATH = re.compile(r"^/webhooks/v3/\d+/(?:settings|subscriptions)(?:/.*)?/?$")
 #: what the official client's models accept (``FieldTypeDefinition.type``, ``supportedValueTypes``, ...)
 _ACTION_FIELD_TYPES = frozenset(
     {

@@ -1,5 +1,5 @@
-"""The API routes (CRM objects, associations, pipelines, properties, account, workflow actions) and the
-HubSpot-only admin routes."""
+"""The API routes (CRM objects, associations, pipelines, properties, account, workflow actions, the app's
+webhook settings and subscriptions) and the HubSpot-only admin routes."""
 
 from __future__ import annotations
 
@@ -445,6 +445,63 @@ def install_api_routes(app: Flask, sandbox: HubSpotSandbox) -> None:
     @app.patch("/automation/v4/actions/<int:app_id>/<definition_id>")
     def update_action_definition(app_id: int, definition_id: str) -> Response:
         return _json_response(state.patch_action(app_id, definition_id, _body()))
+
+    # -- the app's webhooks (settings and subscriptions) -------------------------------------------------------
+
+    @app.get("/webhooks/v3/<int:app_id>/settings")
+    def webhook_settings(app_id: int) -> Response:
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            return _json_response(state.webhooks.settings_json(sandbox.webhook_target_url))
+
+    @app.put("/webhooks/v3/<int:app_id>/settings")
+    def change_webhook_settings(app_id: int) -> Response:
+        body = _body()
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            url = state.webhooks.change_settings(body, had_target=sandbox.webhook_target_url is not None)
+            sandbox.set_webhook_target(url)
+            return _json_response(state.webhooks.settings_json(url))
+
+    @app.delete("/webhooks/v3/<int:app_id>/settings")
+    def clear_webhook_settings(app_id: int) -> Response:
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            sandbox.set_webhook_target(None)
+        return Response(status=204)
+
+    @app.get("/webhooks/v3/<int:app_id>/subscriptions")
+    def webhook_subscriptions(app_id: int) -> Response:
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            return _json_response({"results": state.webhooks.list_subscriptions()})
+
+    @app.post("/webhooks/v3/<int:app_id>/subscriptions")
+    def create_webhook_subscription(app_id: int) -> Response:
+        body = _body()
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            return _json_response(state.webhooks.create_subscription(body), 201)
+
+    @app.get("/webhooks/v3/<int:app_id>/subscriptions/<subscription_id>")
+    def webhook_subscription(app_id: int, subscription_id: str) -> Response:
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            return _json_response(dict(state.webhooks.subscription(subscription_id)))
+
+    @app.patch("/webhooks/v3/<int:app_id>/subscriptions/<subscription_id>")
+    def change_webhook_subscription(app_id: int, subscription_id: str) -> Response:
+        body = _body()
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            return _json_response(state.webhooks.patch_subscription(subscription_id, body))
+
+    @app.delete("/webhooks/v3/<int:app_id>/subscriptions/<subscription_id>")
+    def delete_webhook_subscription(app_id: int, subscription_id: str) -> Response:
+        with state.lock:
+            state.webhooks.check_app(app_id)
+            state.webhooks.delete_subscription(subscription_id)
+        return Response(status=204)
 
 
 def install_admin_routes(app: Flask, sandbox: HubSpotSandbox) -> None:

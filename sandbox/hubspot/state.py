@@ -43,7 +43,6 @@ from sandbox.hubspot.facts import (
     _TYPE_ALIASES,
     _V3_ASSOCIATION_KEY,
     _V3_TYPE_NAME,
-    DEAL_STAGE_SUBSCRIPTION_ID,
     OBJECT_TYPES,
     _epoch_ms,
     _format_number,
@@ -54,6 +53,7 @@ from sandbox.hubspot.facts import (
     normalize_type,
 )
 from sandbox.hubspot.search import search_objects
+from sandbox.hubspot.subscriptions import WebhookConfig
 from sdk.clock import Clock
 from sdk.models.hubspot import ACTION_PATCH_FIELDS
 
@@ -130,6 +130,8 @@ class HubSpotState:
                         now=now,
                     )
             self.callbacks: list[CallbackCompletion] = []
+            #: the app's webhook settings and subscriptions (``/webhooks/v3/{appId}/...``)
+            self.webhooks = WebhookConfig(self.clock, self.app_id)
             #: app id → definition id → the definition as HubSpot answers it
             self.action_definitions: dict[int, dict[str, dict[str, Any]]] = {}
             self._next_definition_id = 10_860_200
@@ -548,10 +550,13 @@ class HubSpotState:
     def _emit_stage_change(
         self, obj: StoredObject, stage: str, change_source: str, source_id: str | None, now: datetime
     ) -> None:
+        subscription = self.webhooks.active_subscription("deal.propertyChange", "dealstage")
+        if subscription is None:  # HubSpot sends nothing the app is not (actively) subscribed to
+            return
         self._next_event_id += 1
         event = {
             "eventId": self._next_event_id,
-            "subscriptionId": DEAL_STAGE_SUBSCRIPTION_ID,
+            "subscriptionId": int(subscription["id"]),
             "portalId": self.portal_id,
             "appId": self.app_id,
             "occurredAt": _ms(now),

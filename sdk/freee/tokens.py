@@ -41,7 +41,9 @@ from sdk.log import get_logger
 #: the token rows a store keeps: freee's, and a HubSpot public app's
 TOKEN_NAMES: Final = ("freee", "hubspot")
 
-#: how long freee keeps a refresh token usable after issuing it (リフレッシュトークンの有効期限: 90日)
+#: how long freee keeps a refresh token usable after issuing it (リフレッシュトークンの有効期限: 90日; the access
+#: token lasts 6 hours): https://developer.freee.co.jp/reference/faq/token_lifetime, since December 2023
+#: (https://developer.freee.co.jp/news/6540)
 REFRESH_TOKEN_LIFETIME = timedelta(days=90)
 #: a refresh token older than this is renewed by the scheduled payment sync, even when no call needed it, so a
 #: quiet installation (no won deal, no open invoice for months) does not lose its freee connection

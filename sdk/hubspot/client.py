@@ -46,7 +46,17 @@ from sdk.hubspot.errors import (
     error_details,
     translate_error,
 )
-from sdk.models.hubspot import AccountDetails, Company, Contact, Deal, DealBundle, LineItem, Pipeline
+from sdk.models.hubspot import (
+    AccountDetails,
+    Company,
+    Contact,
+    Deal,
+    DealBundle,
+    LineItem,
+    Pipeline,
+    WebhookSettings,
+    WebhookSubscription,
+)
 from sdk.models.hubspot_actions import (
     CallbackCompletionRequest,
     PublicActionDefinitionEgg,
@@ -672,7 +682,8 @@ class HubSpotClient:
     def for_developer_account(
         cls, settings: Settings, *, metrics: CallCounter | None = None, **options: Any
     ) -> Self:
-        """A client for the app's custom workflow action definitions (``/automation/v4/actions/{appId}``).
+        """A client for the app's custom workflow action definitions (``/automation/v4/actions/{appId}``) and its
+        webhook settings and subscriptions (``/webhooks/v3/{appId}/...``, the same credentials).
 
         HubSpot's current reference lists one way in for them: an OAuth access token of the developer account
         that owns the app, with the ``developers-read`` and ``developers-write`` scopes
@@ -751,6 +762,31 @@ class HubSpotClient:
                 body=body,
             )
         )
+
+    # -- the app's webhooks (the app's developer account) ------------------------------------------------------
+
+    def read_webhook_settings(self, app_id: int) -> WebhookSettings | None:
+        """``GET /webhooks/v3/{appId}/settings``: where HubSpot sends the app's webhooks; None when the app has no
+        target URL (HubSpot answers 404)."""
+        try:
+            data = self._developer_send(
+                "webhook_settings.get", "GET", "/webhooks/v3/{appId}/settings", path_params={"appId": app_id}
+            )
+        except HubSpotNotFound:
+            return None
+        settings = dict(data or {})
+        return WebhookSettings.model_validate(settings) if settings.get("targetUrl") else None
+
+    def list_webhook_subscriptions(self, app_id: int) -> list[WebhookSubscription]:
+        """``GET /webhooks/v3/{appId}/subscriptions``: every subscription of the app, active or paused;
+        :class:`HubSpotNotFound` when the developer account has no such app."""
+        data = self._developer_send(
+            "webhook_subscriptions.get_all",
+            "GET",
+            "/webhooks/v3/{appId}/subscriptions",
+            path_params={"appId": app_id},
+        )
+        return [WebhookSubscription.model_validate(s) for s in dict(data or {}).get("results") or []]
 
     def _developer_send(self, operation: str, method: str, path: str, **request: Any) -> Any:
         """:meth:`_send` as the developer account; a refusal names the credential used, never its value."""

@@ -278,3 +278,19 @@ class AccountDetails(_HubSpotModel):
     ui_domain: str | None = Field(default=None, alias="uiDomain")
     data_hosting_location: str | None = Field(default=None, alias="dataHostingLocation")
     account_type: str | None = Field(default=None, alias="accountType")
+
+
+class WebhookSettings(_HubSpotModel):
+    """``GET /webhooks/v3/{appId}/settings``: where HubSpot sends the app's webhooks."""
+
+    target_url: str = Field(alias="targetUrl")
+
+
+class WebhookSubscription(_HubSpotModel):
+    """One entry of ``GET /webhooks/v3/{appId}/subscriptions``: an event type (and, for a property change, the
+    property) HubSpot sends to the app while ``active``."""
+
+    id: str
+    event_type: str = Field(alias="eventType")
+    property_name: str | None = Field(default=None, alias="propertyName")
+    active: bool

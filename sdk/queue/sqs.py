@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sdk.queue import DEFAULT_MAX_RECEIVES, DLQ_SUFFIX, Message, QueueDepth, decode_body, encode_body
@@ -71,6 +72,16 @@ def create_queues(
 def queue_name_from_arn(arn: str) -> str:
     """``arn:aws:sqs:region:account:name`` → ``name``."""
     return arn.rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueShape:
+    """What SQS says of the queue pair: the names that do not exist, the queue the redrive policy sends dead
+    letters to (None: no policy) and after how many receives."""
+
+    missing: tuple[str, ...]
+    redrive_target: str | None = None
+    max_receive_count: int | None = None
 
 
 def _seconds(value: float, limit: int) -> int:
@@ -119,6 +130,28 @@ class SQSQueue:
     @property
     def dlq_url(self) -> str:
         return self._url(self.dlq_name)
+
+    def shape(self) -> QueueShape:
+        """Whether the queue and its DLQ exist, and where the queue's redrive policy sends dead letters after how
+        many receives (``doctor``). Any refusal but a missing queue (credentials, permissions) raises botocore's
+        error."""
+        missing: list[str] = []
+        for name in (self.name, self.dlq_name):
+            try:
+                self._url(name)
+            except self.client.exceptions.QueueDoesNotExist:
+                missing.append(name)
+        if self.name in missing:
+            return QueueShape(tuple(missing))
+        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["RedrivePolicy"])
+        policy = json.loads(attributes.get("Attributes", {}).get("RedrivePolicy") or "{}")
+        target = policy.get("deadLetterTargetArn")
+        count = policy.get("maxReceiveCount")
+        return QueueShape(
+            tuple(missing),
+            queue_name_from_arn(str(target)) if target else None,
+            int(count) if count is not None else None,
+        )
 
     # ------------------------------------------------------------------------------------------- messages
 

@@ -88,6 +88,36 @@ class ActionFile:
         return str(self.definition.get("labels", {}).get("en", {}).get("actionName", ""))
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """What a definition file has in HubSpot: the app's definition doing what it does (``match``, None when there
+    is none) and the fields the file sets that differ from it (``changed``; none: the two agree)."""
+
+    action: ActionFile
+    match: dict[str, Any] | None
+    changed: tuple[str, ...] = ()
+
+
+def plan_actions(files: list[ActionFile], existing: list[dict[str, Any]]) -> list[PlannedAction]:
+    """Each file against the app's live definitions ``existing`` (as HubSpot lists them): no match → create, a
+    match with ``changed`` fields → update, else unchanged. :func:`register_actions` acts on it; ``doctor``
+    reports it."""
+    live = [d for d in existing if not d.get("archivedAt")]
+    taken: set[str] = set()
+    planned: list[PlannedAction] = []
+    for action in files:
+        match = _match(action, live, taken)
+        if match is None:
+            planned.append(PlannedAction(action, None))
+            continue
+        taken.add(str(match["id"]))
+        changed = tuple(
+            k for k, v in action.definition.items() if k in ACTION_PATCH_FIELDS and not _same(v, match.get(k))
+        )
+        planned.append(PlannedAction(action, match, changed))
+    return planned
+
+
 def register_actions(
     hubspot: ActionDefinitions, app_id: int, base_url: str, definitions_dir: Path
 ) -> list[RegisteredAction]:
@@ -95,26 +125,18 @@ def register_actions(
 
     Calls: one listing (more when HubSpot pages), then one create or update per file that needs one."""
     files = load_action_files(definitions_dir, base_url)
-    existing = [d for d in hubspot.list_action_definitions(app_id) if not d.get("archivedAt")]
-    taken: set[str] = set()
     registered: list[RegisteredAction] = []
-    for action in files:
-        match = _match(action, existing, taken)
-        if match is None:
+    for step in plan_actions(files, hubspot.list_action_definitions(app_id)):
+        action = step.action
+        if step.match is None:
             created = hubspot.create_action_definition(app_id, action.definition)
-            taken.add(str(created["id"]))
             registered.append(_registered(action, created, Registration.CREATED))
-            continue
-        taken.add(str(match["id"]))
-        changed = tuple(
-            k for k, v in action.definition.items() if k in ACTION_PATCH_FIELDS and not _same(v, match.get(k))
-        )
-        if not changed:
-            registered.append(_registered(action, match, Registration.UNCHANGED))
-            continue
-        changes = {k: v for k, v in action.definition.items() if k in ACTION_PATCH_FIELDS}
-        updated = hubspot.update_action_definition(app_id, str(match["id"]), changes)
-        registered.append(_registered(action, updated, Registration.UPDATED, changed))
+        elif not step.changed:
+            registered.append(_registered(action, step.match, Registration.UNCHANGED))
+        else:
+            changes = {k: v for k, v in action.definition.items() if k in ACTION_PATCH_FIELDS}
+            updated = hubspot.update_action_definition(app_id, str(step.match["id"]), changes)
+            registered.append(_registered(action, updated, Registration.UPDATED, step.changed))
     return registered
 
 
@@ -221,8 +243,10 @@ __all__ = [
     "BASE_URL_PLACEHOLDER",
     "ActionDefinitions",
     "ActionFile",
+    "PlannedAction",
     "RegisteredAction",
     "Registration",
     "load_action_files",
+    "plan_actions",
     "register_actions",
 ]

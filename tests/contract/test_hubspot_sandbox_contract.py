@@ -609,6 +609,101 @@ def test_the_project_client_reads_the_portal_of_its_token() -> None:
     box.close()
 
 
+# -- the app's webhook settings and subscriptions (webhooks API v3, developer API key) ------------------------------
+
+DEVELOPER_KEY = "contract-developer-key"
+
+
+@pytest.fixture
+def developer() -> Iterator[tuple[HubSpotSandbox, HubSpot]]:
+    box = create_hubspot_sandbox(clock=FakeClock(), developer_api_key=DEVELOPER_KEY, app_id=4242)
+    with serve(box.app) as served:
+        yield box, HubSpot(api_key=DEVELOPER_KEY, host=served.url, client_side_validation=True)
+    box.close()
+
+
+def test_webhook_settings_are_404_until_a_target_url_is_set_then_answer_it(developer) -> None:
+    from hubspot.webhooks import ApiException as WebhooksApiException
+    from hubspot.webhooks import SettingsChangeRequest, SettingsResponse, ThrottlingSettings
+
+    box, hs = developer
+    with pytest.raises(WebhooksApiException) as raised:
+        hs.webhooks.settings_api.get_all(4242)
+    assert raised.value.status == 404
+    assert error_body(raised.value)["category"] == "OBJECT_NOT_FOUND"
+
+    change = SettingsChangeRequest(
+        target_url="https://invoices.example.jp/webhooks/hubspot",
+        throttling=ThrottlingSettings(max_concurrent_requests=5),
+    )
+    hs.webhooks.settings_api.configure(4242, change)
+    answer = hs.webhooks.settings_api.get_all(4242)
+
+    assert isinstance(answer, SettingsResponse)
+    present(answer, "target_url", "created_at", "updated_at", "throttling.max_concurrent_requests")
+    assert answer.target_url == "https://invoices.example.jp/webhooks/hubspot"
+    assert answer.throttling.max_concurrent_requests == 5
+    assert box.webhook_target_url == answer.target_url  # where the dispatcher now delivers
+    hs.webhooks.settings_api.clear(4242)
+    assert box.webhook_target_url is None
+
+
+def test_a_callable_target_is_reported_as_the_url_it_is_signed_for(developer) -> None:
+    box, hs = developer
+    box.set_webhook_target(lambda request: 204, uri="https://hooks.example.jp/webhooks/hubspot")
+    assert hs.webhooks.settings_api.get_all(4242).target_url == "https://hooks.example.jp/webhooks/hubspot"
+
+
+def test_subscriptions_list_the_dealstage_one_and_pausing_it_stops_the_events(developer) -> None:
+    from hubspot.webhooks import SubscriptionListResponse, SubscriptionPatchRequest
+
+    box, hs = developer
+    listed = hs.webhooks.subscriptions_api.get_all(4242)
+    assert isinstance(listed, SubscriptionListResponse)
+    (dealstage,) = listed.results
+    present(dealstage, "id", "event_type", "property_name", "active", "created_at", "updated_at")
+    assert (dealstage.event_type, dealstage.property_name, dealstage.active) == (
+        "deal.propertyChange",
+        "dealstage",
+        True,
+    )
+    deal = box.create_deal(dealname="x", dealstage="appointmentscheduled", pipeline="default")
+    box.move_deal_to_stage(deal, "closedwon")
+    assert [e["subscriptionId"] for e in box.events] == [int(dealstage.id)]
+
+    hs.webhooks.subscriptions_api.update(dealstage.id, 4242, SubscriptionPatchRequest(active=False))
+    assert hs.webhooks.subscriptions_api.get_by_id(dealstage.id, 4242).active is False
+    box.move_deal_to_stage(deal, "appointmentscheduled")
+    assert len(box.events) == 1  # paused: HubSpot sends nothing
+
+
+def test_a_subscription_can_be_created_and_deleted(developer) -> None:
+    from hubspot.webhooks import SubscriptionCreateRequest, SubscriptionResponse
+
+    _, hs = developer
+    created = hs.webhooks.subscriptions_api.create(
+        4242, SubscriptionCreateRequest(event_type="deal.creation", active=True)
+    )
+    assert isinstance(created, SubscriptionResponse) and created.active is True
+    assert len(hs.webhooks.subscriptions_api.get_all(4242).results) == 2
+    hs.webhooks.subscriptions_api.archive(created.id, 4242)
+    assert len(hs.webhooks.subscriptions_api.get_all(4242).results) == 1
+
+
+def test_webhook_endpoints_want_the_developer_key_and_the_app(developer) -> None:
+    from hubspot.webhooks import ApiException as WebhooksApiException
+
+    _box, hs = developer
+    url = hs.webhooks.subscriptions_api.api_client.configuration.host
+    with_token = requests.get(
+        f"{url}/webhooks/v3/4242/subscriptions", headers={"Authorization": "Bearer a-portal-token"}, timeout=5
+    )
+    assert with_token.status_code == 401
+    with pytest.raises(WebhooksApiException) as raised:
+        hs.webhooks.subscriptions_api.get_all(999)
+    assert raised.value.status == 404
+
+
 # -- auth, rate limit ----------------------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from sdk.usecases.create_invoice import (
     create_invoice_for_deal,
     plan_invoice_for_deal,
 )
-from sdk.usecases.doctor import Status, check_orphans
+from sdk.usecases.doctor import Level, check_orphans
 from sdk.usecases.orphans import open_orphans, settle_orphans
 
 PORTAL = 24681357
@@ -178,14 +178,14 @@ def test_an_attempt_that_lost_its_claim_after_its_post_leaves_an_orphan_that_doc
     assert [e.detail["invoice_id"] for e in events] == [ours["id"]]
 
     reported = check_orphans(world.store)
-    assert reported.status is Status.PROBLEM
+    assert reported.level is Level.ERROR
     assert ours["invoice_number"] in reported.detail and deal in reported.detail
     assert "cancel" in reported.fix and "取り消" in reported.fix
 
     world.freee.cancel_invoice(ours["id"])  # what the operator does
     assert settle_orphans(world.context()) == []
     assert open_orphans(world.store) == []
-    assert check_orphans(world.store).status is Status.OK
+    assert check_orphans(world.store).level is Level.OK
 
 
 def test_an_orphan_later_adopted_as_the_deals_invoice_is_no_longer_reported(world: World):

@@ -8,14 +8,24 @@ and company rollups), ``tokens`` (the freee token row) and ``ratelimit`` (the sh
 
 from sdk.store.dynamodb.ratelimit import DynamoRateLimitStore
 from sdk.store.dynamodb.store import DynamoStore
-from sdk.store.dynamodb.table import TTL_ATTRIBUTE, create_table, item_size
+from sdk.store.dynamodb.table import (
+    KEY_SCHEMA,
+    TTL_ATTRIBUTE,
+    TableShape,
+    create_table,
+    item_size,
+    table_shape,
+)
 from sdk.store.dynamodb.tokens import DynamoTokenStore
 
 __all__ = [
+    "KEY_SCHEMA",
     "TTL_ATTRIBUTE",
     "DynamoRateLimitStore",
     "DynamoStore",
     "DynamoTokenStore",
+    "TableShape",
     "create_table",
     "item_size",
+    "table_shape",
 ]

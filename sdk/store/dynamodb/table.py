@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -84,6 +85,10 @@ def token_key(name: str) -> Item:
     return {"pk": f"{name.upper()}#TOKEN", "sk": "TOKEN"}
 
 
+#: the table's key schema: (attribute, key type, attribute type)
+KEY_SCHEMA: tuple[tuple[str, str, str], ...] = (("pk", "HASH", "S"), ("sk", "RANGE", "S"))
+
+
 def create_table(resource: Any, table_name: str) -> Any:
     """Create the table this store needs (on-demand, ``pk``/``sk`` strings, the :data:`COMPANY_INDEX` index, TTL on
     ``expires_at``); returns it.
@@ -92,10 +97,7 @@ def create_table(resource: Any, table_name: str) -> Any:
     """
     table = resource.create_table(
         TableName=table_name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
+        KeySchema=[{"AttributeName": name, "KeyType": kind} for name, kind, _ in KEY_SCHEMA],
         AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
         GlobalSecondaryIndexes=GLOBAL_SECONDARY_INDEXES,
         BillingMode="PAY_PER_REQUEST",
@@ -106,6 +108,41 @@ def create_table(resource: Any, table_name: str) -> Any:
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class TableShape:
+    """What DynamoDB says of a table (``describe_table``, ``describe_time_to_live``): whether it exists, its key
+    schema as :data:`KEY_SCHEMA` spells it, its status, and the attribute TTL is on (None: off; ``ttl_known``
+    False when DynamoDB would not say)."""
+
+    name: str
+    exists: bool
+    keys: tuple[tuple[str, str, str], ...] = ()
+    status: str | None = None
+    ttl_attribute: str | None = None
+    ttl_known: bool = True
+
+
+def table_shape(client: Any, table_name: str) -> TableShape:
+    """The shape of ``table_name`` through a ``boto3.client("dynamodb")``; a missing table is ``exists`` False,
+    any other refusal (credentials, permissions) raises botocore's error."""
+    try:
+        described = client.describe_table(TableName=table_name)["Table"]
+    except client.exceptions.ResourceNotFoundException:
+        return TableShape(table_name, exists=False)
+    types = {a["AttributeName"]: a["AttributeType"] for a in described.get("AttributeDefinitions", [])}
+    keys = tuple(
+        (k["AttributeName"], k["KeyType"], types.get(k["AttributeName"], "?")) for k in described["KeySchema"]
+    )
+    try:
+        ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    except Exception:  # permission to read TTL is not needed to run: unknown, not wrong
+        return TableShape(table_name, True, keys, described.get("TableStatus"), None, ttl_known=False)
+    on = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+    return TableShape(
+        table_name, True, keys, described.get("TableStatus"), ttl.get("AttributeName") if on else None
+    )
 
 
 # ------------------------------------------------------------------------------------------- conversions

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 from sdk.freee.ratelimit import RateLimitStore
 from sdk.freee.tokens import TokenStore
-from sdk.sqlite_db import SQLiteDB
+from sdk.sqlite_db import SQLiteDB, missing_tables, read_tables, tables_of
 from sdk.store import HistoryEvent
 from sdk.store.codec import detail_from_json, detail_to_json
 from sdk.store.sqlite.ledger import SQLiteLedger
@@ -40,6 +41,24 @@ CREATE TABLE IF NOT EXISTS company_written (
     portal_id INTEGER NOT NULL, company_id TEXT NOT NULL, written TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (portal_id, company_id));
 """
+
+
+def schema_gaps(path: str | Path) -> list[str]:
+    """What the file at ``path`` lacks of the tables and columns :class:`SQLiteStore` makes (``"table ledger"``,
+    ``"column ledger.intents"``), read without writing; empty when it has them all. Opening the store adds them.
+    Raises ``sqlite3.DatabaseError`` for a file that is not a SQLite database."""
+    return missing_tables(read_tables(path), _expected_tables())
+
+
+@cache
+def _expected_tables() -> dict[str, frozenset[str]]:
+    """The tables and columns of a store made now (in memory)."""
+    store = SQLiteStore(":memory:")
+    db = store.db.connection()
+    try:
+        return tables_of(db)
+    finally:
+        db.close()
 
 
 class SQLiteStore(SQLiteLedger):
