@@ -22,8 +22,10 @@ from rich.text import Text
 from sdk.errors import SettingsError
 from sdk.settings import Settings, load_settings
 
-console = Console()
-err = Console(stderr=True)
+#: markup off: a deal name, a memo marker ``[hubspot-freee portal=… deal=…]`` or an error code in brackets is
+#: printed as it is, never read as a style; our own styling is given as ``Text`` / ``style=``
+console = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 EXIT_INCOMPLETE = 1
 EXIT_BAD_INPUT = 2

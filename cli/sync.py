@@ -60,9 +60,11 @@ def sync_payments_command(
         for kind, ids in (("deal / 取引", summary.gone_deals), ("company / 会社", summary.gone_companies)):
             if ids:
                 err.print(
-                    f"[yellow]•[/] not in HubSpot any more (deleted or merged), skipped / "
-                    f"HubSpotにないため未更新 {kind}: {', '.join(ids)}",
-                    highlight=False,
+                    Text.assemble(
+                        ("• ", "yellow"),
+                        "not in HubSpot any more (deleted or merged), skipped / "
+                        f"HubSpotにないため未更新 {kind}: {', '.join(ids)}",
+                    ),
                     soft_wrap=True,
                 )
         for message in summary.errors:

@@ -136,7 +136,7 @@ def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
     """Run the loop; raises :class:`DemoFailed` at the first step that did not do what it should (after
     stopping everything), and returns the run (with any wrong value in ``problems``) otherwise."""
     if not console.is_terminal:  # a log (CI, a pipe): wide enough for the tables, whatever COLUMNS says
-        console = Console(file=console.file, width=max(console.width, 150), soft_wrap=False)
+        console = Console(file=console.file, width=max(console.width, 150), soft_wrap=False, markup=False)
     with (
         tempfile.TemporaryDirectory(prefix="hubspot-freee-demo-") as tmp,
         _World.start(workdir or Path(tmp)) as world,
