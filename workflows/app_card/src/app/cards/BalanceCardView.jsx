@@ -103,7 +103,7 @@ function Status({ status, t }) {
 
 function Reasons({ reasons, language, testId }) {
   return (reasons || []).map((reason, index) => (
-    <Text key={`${reason.code}-${index}`} testId={testId}>
+    <Text key={`${reason.code}-${index}`} testId={`${testId}-${index}`}>
       {reason[language]}
     </Text>
   ));
