@@ -20,6 +20,7 @@ from sdk.admission import WEBHOOK
 from sdk.errors import AuthError, DefinitionFileError, HubSpotFreeeError, Retryable
 from sdk.hubspot.errors import HubSpotNotFound
 from sdk.settings import env_name
+from sdk.usecases.doctor.hubspot_checks import hubspot_unreachable
 from sdk.usecases.doctor.results import (
     Bilingual,
     error,
@@ -140,14 +141,7 @@ def developer_failure(check_id: str, exc: BaseException, app_id: int, api_base: 
             ),
         )
     if isinstance(exc, Retryable) and getattr(exc, "status", None) is None:
-        return error(
-            check_id,
-            Bilingual(f"HubSpot unreachable at {api_base}", f"HubSpot に接続できません ({api_base})"),
-            Bilingual(
-                "check HUBSPOT_API_BASE, the network and any proxy",
-                "HUBSPOT_API_BASE、ネットワーク、プロキシを確認してください",
-            ),
-        )
+        return hubspot_unreachable(check_id, api_base)
     busy = (
         Bilingual(f"HubSpot is busy or failing: {exc}", f"HubSpot が一時的なエラーを返しました: {exc}"),
         Bilingual("try again in a few minutes", "数分後に再実行してください"),

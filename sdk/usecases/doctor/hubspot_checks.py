@@ -50,6 +50,18 @@ class HubSpotReader(Protocol):
     def read_account_details(self) -> AccountDetails: ...
 
 
+def hubspot_unreachable(check_id: str, api_base: str) -> CheckResult:
+    """No answer from HubSpot at all (connection refused, DNS, time-out): what to check."""
+    return error(
+        check_id,
+        Bilingual(f"HubSpot unreachable at {api_base}", f"HubSpot に接続できません ({api_base})"),
+        Bilingual(
+            "check HUBSPOT_API_BASE, the network and any proxy",
+            "HUBSPOT_API_BASE、ネットワーク、プロキシを確認してください",
+        ),
+    )
+
+
 def hubspot_failure(
     check_id: str, exc: BaseException, api_base: str, scopes: Sequence[str] = HUBSPOT_SCOPES
 ) -> CheckResult:
@@ -86,14 +98,7 @@ def hubspot_failure(
             ),
         )
     if isinstance(exc, Retryable) and status is None:
-        return error(
-            check_id,
-            Bilingual(f"HubSpot unreachable at {api_base}", f"HubSpot に接続できません ({api_base})"),
-            Bilingual(
-                "check HUBSPOT_API_BASE, the network and any proxy",
-                "HUBSPOT_API_BASE、ネットワーク、プロキシを確認してください",
-            ),
-        )
+        return hubspot_unreachable(check_id, api_base)
     busy = (
         Bilingual(
             f"HubSpot answered {status} at {api_base} (rate limit or outage)",
