@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -211,7 +212,7 @@ class MemoryTokenStore:
             return True
 
 
-class RefreshingTokens:
+class RefreshingTokens(ABC):
     """Hands out a valid access token of one token row; refreshes it at most once across all workers sharing the
     store.
 
@@ -317,20 +318,22 @@ class RefreshingTokens:
 
     # -- what a service fills in -------------------------------------------------------------------------------
 
+    @abstractmethod
     def _refreshed(self, current: TokenSet) -> TokenSet:
         """The pair the token endpoint answers for ``current.refresh_token``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _revoked(self, refused: AuthError) -> str | None:
         """Why ``refused`` ends the pair for good (the row is then marked disconnected), else ``None``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _not_connected(self) -> Exception:
-        raise NotImplementedError
+        """The service's error for a store that holds no token row yet (never connected)."""
 
+    @abstractmethod
     def _disconnected(self, row: StoredToken) -> Exception:
-        raise NotImplementedError
+        """The service's error for a row marked disconnected (since when, why, and the fix)."""
 
+    @abstractmethod
     def _error(self, message: str) -> Exception:
         """The service's auth error saying ``message`` (the refresh is held too long, the row changed)."""
-        raise NotImplementedError
