@@ -37,18 +37,15 @@ def _main(
     """HubSpot ⇄ freee: 受注した取引からfreeeの請求書を作成し、入金状況をHubSpotに戻します。"""
     import os
 
-    from sdk.log import env_level, get_logger
+    from sdk.log import env_level, set_level
 
-    logger = get_logger()
-    before = logger.log_level
     if verbose:
-        level = "DEBUG" if env_level() == "DEBUG" else "INFO"
-    elif "LOG_LEVEL" in os.environ or ctx.invoked_subcommand in LOGGING_COMMANDS:
-        level = env_level()
+        set_level("DEBUG" if env_level() == "DEBUG" else "INFO")
+    elif "LOG_LEVEL" not in os.environ and ctx.invoked_subcommand not in LOGGING_COMMANDS:
+        set_level("WARNING")
     else:
-        level = "WARNING"
-    logger.setLevel(level)
-    ctx.call_on_close(lambda: logger.setLevel(before))
+        set_level(None)
+    ctx.call_on_close(lambda: set_level(None))
 
 
 app.command()(preview.preview)

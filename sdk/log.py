@@ -21,6 +21,7 @@ SERVICE = "hubspot-freee"
 
 _lock = threading.Lock()
 _logger: Logger | None = None
+_level: str | None = None  # set_level's: the level whatever LOG_LEVEL says (None: LOG_LEVEL's)
 
 
 def get_logger() -> Logger:
@@ -37,6 +38,16 @@ def get_logger() -> Logger:
 
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def set_level(level: str | None) -> None:
+    """Log at ``level`` from now on (``None``: as ``LOG_LEVEL`` says), whether or not the logger is built yet: a
+    command sets it at start without paying for building a logger it may never use."""
+    global _level
+    with _lock:
+        _level = level
+        if _logger is not None:
+            _logger.setLevel(level or env_level())
 
 
 def env_level() -> str:
@@ -71,7 +82,7 @@ def _build() -> None:
 
     _logger = Logger(
         service=SERVICE,
-        level=env_level(),
+        level=_level or env_level(),
         log_uncaught_exceptions=False,
         logger_handler=_CurrentStderr(),
     )

@@ -27,11 +27,11 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(CONFIG_ENV, raising=False)
     monkeypatch.delenv("SECRETS_ID", raising=False)  # no secrets read from anyone's AWS account
     monkeypatch.chdir(tmp_path)  # so no ./hubspot-freee.toml of the developer's is read
-    from sdk.log import env_level, get_logger
+    from sdk.log import set_level
 
     # one logger per process: a CLI run in an earlier test set its level for that command (quiet, --verbose,
     # LOG_LEVEL); each test starts from the environment's (INFO), as a process does
-    get_logger().setLevel(env_level())
+    set_level(None)
 
 
 @pytest.fixture
