@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sdk.freee.errors import FreeeDisconnected, FreeeError
+from sdk.hubspot.convert import owned_properties
 from sdk.log import get_logger
 from sdk.pipelines import is_won_stage
 from sdk.queue import InvoiceJob
@@ -209,8 +210,7 @@ def sweep(
             "受注ステージがありません（won_stages の設定を確認） / no won stage: check the won_stages settings"
         )
         return report
-    names = ctx.settings.properties
-    owned = [getattr(names, f) for f in type(names).model_fields if f.startswith("deal_")]
+    owned = owned_properties(ctx.settings.properties, "deal_")
     search = cast(DealSearch, ctx.hubspot)
     invoiced: list[tuple[LedgerRow, str]] = []
     repairs: dict[str, dict[str, str]] = {}
