@@ -150,17 +150,13 @@ def _problem_lines(problems: tuple[Problem, ...], warnings: tuple[Problem, ...])
     ]
 
 
-STATE_WORDS = {
-    "creating": "being created / 作成中",
-    "created": "invoiced / 作成済み",
-    "invalid": "cannot be invoiced / 請求不可",
-    "failed": "failed / 失敗",
-    "cancelled": "cancelled / 取消",
-}
-
-
 def _state_words(state: str | None) -> str:
-    return "-" if state is None else STATE_WORDS.get(state, state)
+    """A ledger state in the words the deal's ``freee_sync_status`` dropdown uses (``creating`` shows there as
+    ``pending``)."""
+    from sdk.properties import SYNC_STATUS
+
+    labels = dict(SYNC_STATUS)
+    return "-" if state is None else labels.get("pending" if state == "creating" else state, state)
 
 
 def _tokyo(moment: Any) -> str:
