@@ -188,7 +188,8 @@ def _company_answer(
     rows: Sequence[LedgerRow], portal_id: int, company_id: str, settings: Settings, today: date
 ) -> dict[str, Any]:
     invoices = sorted((_card_invoice(r, settings, today) for r in rows if invoiced(r)), key=_overdue_first)
-    rollup = company_rollups(rows, settings, today).get((portal_id, company_id), CompanyRollup())
+    worked_out = {(i.row.portal_id, i.deal_id): i.standing for i in invoices}  # each standing once
+    rollup = company_rollups(rows, settings, today, worked_out).get((portal_id, company_id), CompanyRollup())
     summary = {
         "outstandingTotal": rollup.outstanding_total,
         "overdueTotal": rollup.overdue_total,
