@@ -35,9 +35,9 @@ from collections import Counter
 from _loopback import loopback_stand, path_pattern
 from _record import load, record, stamp
 
+from sdk.billing.units import parse_marker
 from sdk.clock import ScaledClock
 from sdk.freee.ratelimit import shortest_span
-from sdk.mapping import parse_marker
 from sdk.terms import tokyo_today
 
 

@@ -30,8 +30,8 @@ from _loopback import loopback_stand, path_pattern, percentile
 from _record import load, record, stamp
 
 from sandbox import PORTAL_ID
+from sdk.billing.units import parse_marker
 from sdk.clock import SystemClock
-from sdk.mapping import parse_marker
 from sdk.terms import tokyo_today
 
 SECONDS_PER_FREEE_CALL = 2.5  # spacing between wins: 60 / 2.5 = 24 calls a minute, under freee's 30

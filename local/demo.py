@@ -357,7 +357,7 @@ class _World:
             )
 
     def invoice_of(self, deal_id: str) -> dict[str, Any]:
-        from sdk.mapping import parse_marker
+        from sdk.billing.units import parse_marker
 
         mine = [i for i in self.freee_box.invoices() if parse_marker(i.get("memo")) == (PORTAL, deal_id)]
         if len(mine) != 1:
@@ -371,7 +371,7 @@ class _World:
 def _check(world: _World, run: DemoRun) -> None:
     """Every deal shows what the plan says; every invoice belongs to one deal; each company's balance is the sum
     of its deals'. Wrong values are collected in ``run.problems`` (the caller exits non-zero)."""
-    from sdk.mapping import parse_marker
+    from sdk.billing.units import parse_marker
 
     names = world.settings.properties
     markers = [parse_marker(i.get("memo")) for i in world.freee_box.invoices()]

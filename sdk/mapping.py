@@ -2,7 +2,9 @@
 
 * :func:`build_invoice_request` — a validated deal (:class:`~sdk.validation.InvoiceDraft`) → ``POST /iv/invoices``.
 * :func:`build_partner_request` — a HubSpot company (+ primary contact) → ``POST /api/1/partners``.
-* :func:`invoice_marker` — the text that ties a freee invoice to its deal.
+
+The marker that ties a freee invoice to its deal (or period, or consolidated window) is the unit's
+(:meth:`sdk.billing.units.Unit.marker`, read back by :func:`sdk.billing.units.parse_marker`).
 
 Where the marker lives: freee accepts no idempotency key and its invoice list cannot search the internal memo,
 but it lists by ``partner_ids`` and billing-date range and returns each invoice's ``memo``. The marker therefore
@@ -23,9 +25,6 @@ from sdk.validation import InvoiceDraft
 
 if TYPE_CHECKING:
     from sdk.settings import Settings
-
-MARKER_PREFIX = "hubspot-freee"
-_MARKER = re.compile(rf"\[{MARKER_PREFIX} portal=(\d+) deal=(\d+)\]")
 
 # 都道府県コード as freee numbers them (0 = 北海道 … 46 = 沖縄), JIS X 0401 order.
 PREFECTURES: tuple[str, ...] = (
@@ -48,17 +47,6 @@ class PartnerRef:
     def __post_init__(self) -> None:
         if (self.id is None) == (self.code is None):
             raise ValueError("a partner is named by exactly one of id or code")
-
-
-def invoice_marker(portal_id: int, deal_id: str) -> str:
-    """``[hubspot-freee portal=123 deal=456]``: written into the invoice memo, matched by :func:`parse_marker`."""
-    return f"[{MARKER_PREFIX} portal={portal_id} deal={deal_id}]"
-
-
-def parse_marker(memo: str | None) -> tuple[int, str] | None:
-    """``(portal_id, deal_id)`` from an invoice memo, or ``None`` when the memo carries no marker."""
-    match = _MARKER.search(memo or "")
-    return (int(match.group(1)), match.group(2)) if match else None
 
 
 def partner_code(hubspot_company_id: str, settings: Settings) -> str:
@@ -144,7 +132,7 @@ def build_invoice_request(
         tax_fraction=fraction,
         line_amount_fraction=fraction,
         withholding_tax_entry_method="out",
-        memo=invoice_marker(draft.portal_id, draft.deal_id),
+        memo=draft.unit.marker(draft.portal_id),
         partner_id=partner.id,
         partner_code=partner.code,
         partner_title=settings.invoice_partner_title,

@@ -49,6 +49,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from sdk.billing.schedule import BILLING_SUBJECT_PLACEHOLDERS, Timing
 from sdk.errors import SettingsError
 from sdk.money import Rounding
 from sdk.tax import TaxEntryMethod, TaxRate
@@ -109,6 +110,7 @@ class PropertyNames(BaseModel):
     deal_paid_date: str = "freee_paid_date"
     deal_days_overdue: str = "freee_days_overdue"
     deal_synced_at: str = "freee_synced_at"
+    deal_billing_plan: str = "freee_billing_plan"
     # company
     company_partner_id: str = "freee_partner_id"
     company_outstanding_total: str = "freee_outstanding_total"
@@ -193,6 +195,10 @@ class Settings(BaseSettings):
     invoice_partner_title: Literal["御中", "様", "(空白)"] = "御中"
     issue_date_source: IssueDateSource = IssueDateSource.CLOSE_DATE
     currency: Literal["JPY"] = "JPY"
+    # billing schedules (issue 17): a period is billed on its first day (advance) or its last (arrears); its
+    # invoice's subject follows billing_subject_pattern ({period} = 2027年1月分 / 分割 1/3回目)
+    billing_timing: Timing = Timing.ADVANCE
+    billing_subject_pattern: str = "{period} {deal_name}"
     properties: PropertyNames = PropertyNames()
 
     # payment sync (issue 6): a company's freee_payment_risk is "overdue" when an invoice is more than
@@ -257,6 +263,16 @@ class Settings(BaseSettings):
                 "使えない差し込み項目があります / unknown placeholder; use {deal_name}, {deal_id}, {company_name},"
                 " {close_date}, {portal_id}"
             ) from exc
+        return value
+
+    @field_validator("billing_subject_pattern")
+    @classmethod
+    def _billing_subject(cls, value: str) -> str:
+        try:
+            value.format(**dict.fromkeys(BILLING_SUBJECT_PLACEHOLDERS, ""))
+        except (KeyError, IndexError, ValueError) as exc:
+            names = ", ".join(f"{{{name}}}" for name in BILLING_SUBJECT_PLACEHOLDERS)
+            raise ValueError(f"使えない差し込み項目があります / unknown placeholder; use {names}") from exc
         return value
 
     @field_validator("freee_partner_code_pattern")

@@ -25,6 +25,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from sdk.billing.units import Unit
 from sdk.errors import NotANumber, Problem, ValidationFailed
 from sdk.money import decimal_places, format_yen, line_amount, round_yen, to_decimal
 from sdk.tax import TaxEntryMethod, TaxRate, TaxSummary, summarize
@@ -84,6 +85,16 @@ class InvoiceDraft:
     contact_name: str | None = None
     contact_email: str | None = None
     warnings: tuple[Problem, ...] = field(default=())
+    period: int | None = None
+    """The period of the deal's schedule this invoice bills (:func:`sdk.billing.schedule.period_draft`); ``None``
+    for a deal billed once."""
+
+    @property
+    def unit(self) -> Unit:
+        """What the invoice bills, as the ledger keys it and its marker names it."""
+        return (
+            Unit.of_period(self.deal_id, self.period) if self.period is not None else Unit.deal(self.deal_id)
+        )
 
 
 SHOWN_LIMIT = 40  # how much of a value a message quotes back

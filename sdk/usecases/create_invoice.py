@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from sdk.billing.units import parse_marker
 from sdk.errors import (
     ClaimLost,
     DealBusy,
@@ -29,7 +30,7 @@ from sdk.errors import (
 from sdk.freee.errors import FreeeDisconnected, FreeeOutcomeUnknown, FreeeValidationError
 from sdk.hubspot.errors import HubSpotNotFound
 from sdk.log import get_logger
-from sdk.mapping import PartnerRef, build_invoice_request, known_partner, parse_marker
+from sdk.mapping import PartnerRef, build_invoice_request, known_partner
 from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sdk.mapping import parse_marker
+from sdk.billing.units import parse_marker
 from sdk.terms import tokyo_today
 from tests.chaos.races import check_races
 

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from sdk.billing.units import Unit, parse_marker
 from sdk.freee.ratelimit import RateLimiter, Window
-from sdk.mapping import invoice_marker, parse_marker
 
 if TYPE_CHECKING:
     from sandbox.freee import FreeeSandbox
@@ -147,7 +147,7 @@ def preseed_invoices(
                 "partner_id": partner_id,
                 "partner_title": "御中",
                 "subject": f"既存案件 {n}",
-                "memo": invoice_marker(portal_id, str(first_deal + n)),
+                "memo": Unit.deal(str(first_deal + n)).marker(portal_id),
                 "lines": [
                     {
                         "type": "item",

@@ -9,8 +9,8 @@ from functions.app import Services, create_app
 from functions.worker import drain
 from local.world import build_world
 from sandbox.transport import serve
+from sdk.billing.units import parse_marker
 from sdk.clock import SystemClock
-from sdk.mapping import parse_marker
 from sdk.queue.sqlite import SQLiteQueue
 from sdk.store.sqlite import SQLiteStore
 from tests.signing import SECRET

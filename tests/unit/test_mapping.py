@@ -2,13 +2,12 @@ from datetime import date
 
 import pytest
 
+from sdk.billing.units import Unit, parse_marker
 from sdk.mapping import (
     PartnerRef,
     build_invoice_request,
     build_partner_request,
-    invoice_marker,
     known_partner,
-    parse_marker,
     partner_code,
     prefecture_code,
 )
@@ -16,6 +15,10 @@ from sdk.settings import load_settings
 from sdk.validation import validate_deal
 from tests.conftest import TODAY
 from tests.factories import VALID_REGISTRATION, bundle, company, contact, line_item
+
+
+def invoice_marker(portal_id: int, deal_id: str) -> str:
+    return Unit.deal(deal_id).marker(portal_id)
 
 
 def test_marker_ties_the_invoice_to_portal_and_deal_and_is_found_again():
