@@ -112,7 +112,10 @@ class DynamoSchedules(TableAdapter):
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": "#dp = :portal AND #ds < :after",
             "ExpressionAttributeNames": {"#dp": DUE_PK, "#ds": DUE_SK},
-            "ExpressionAttributeValues": {":portal": _due_partition(portal_id), ":after": f"{on.isoformat()}$"},
+            "ExpressionAttributeValues": {
+                ":portal": _due_partition(portal_id),
+                ":after": f"{on.isoformat()}$",
+            },
         }
         for item in pages(self._table.query, request):
             yield _schedule_row(item)
@@ -125,7 +128,11 @@ class DynamoSchedules(TableAdapter):
             "KeyConditionExpression": "#c = :company AND #p = :portal",
             "FilterExpression": "#sk = :schedule",
             "ExpressionAttributeNames": {"#c": "company_id", "#p": "portal_id", "#sk": "sk"},
-            "ExpressionAttributeValues": {":company": company_id, ":portal": portal_id, ":schedule": SCHEDULE_SK},
+            "ExpressionAttributeValues": {
+                ":company": company_id,
+                ":portal": portal_id,
+                ":schedule": SCHEDULE_SK,
+            },
         }
         rows = [_schedule_row(item) for item in pages(self._table.query, request)]
         return sorted(rows, key=lambda row: row.deal_id)

@@ -98,7 +98,8 @@ class SQLiteSchedules:
         stored = replace(row, plan=plan_from_json(plan), version=row.version + 1, updated_at=now)
         with self.db.transaction(immediate=True) as db:
             r = db.execute(
-                "SELECT version FROM schedules WHERE portal_id = ? AND deal_id = ?", (row.portal_id, row.deal_id)
+                "SELECT version FROM schedules WHERE portal_id = ? AND deal_id = ?",
+                (row.portal_id, row.deal_id),
             ).fetchone()
             found = None if r is None else int(r[0])
             if (found or 0) != row.version:

@@ -234,7 +234,9 @@ def _spelled(keys: tuple[tuple[str, str, str], ...]) -> str:
     return ", ".join(f"{n} ({k}, {t})" for n, k, t in keys)
 
 
-def _check_indexes(table_name: str, have: Mapping[str, tuple[tuple[str, str, str], ...]]) -> CheckResult | None:
+def _check_indexes(
+    table_name: str, have: Mapping[str, tuple[tuple[str, str, str], ...]]
+) -> CheckResult | None:
     """An error for the first index of :data:`~sdk.store.dynamodb.table.INDEX_KEYS` the table lacks or keys
     otherwise (None: every one is there)."""
     from sdk.store.dynamodb.table import INDEX_KEYS
