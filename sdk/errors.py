@@ -137,6 +137,26 @@ class LeaseTooShort(Retryable):
     """Too little of the lease is left to send a freee write and record its answer: nothing was sent."""
 
 
+class ScheduleConflict(HubSpotFreeeError):
+    """Another writer saved a deal's billing schedule since this one read it (raised by
+    :meth:`sdk.store.Schedules.save_schedule`, whose write is conditioned on the version read): nothing was
+    written; read the schedule again and redo the change on what is stored now. ``expected`` is the version this
+    write started from (0: none stored), ``found`` the one stored when the write was refused (None: none is)."""
+
+    def __init__(self, portal_id: int, deal_id: str, expected: int, found: int | None) -> None:
+        self.portal_id = portal_id
+        self.deal_id = deal_id
+        self.expected = expected
+        self.found = found
+        started = f"version {expected}" if expected else "no schedule stored"
+        stored = "none is stored" if found is None else f"version {found} is stored"
+        super().__init__(
+            f"deal {deal_id} (portal {portal_id}): the billing schedule was saved by another writer first "
+            f"(this write started from {started}, {stored} now); nothing was written: read it again and redo "
+            "the change"
+        )
+
+
 class PartnerConflict(Conflict):
     """The deal's company cannot be matched to one freee partner; ``problem`` says why (ja + en)."""
 

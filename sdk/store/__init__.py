@@ -1,9 +1,10 @@
-"""The store port: the ledger (one row per HubSpot deal), company ↔ partner links, seen webhook events, an
-append-only history per deal, and (through ``tokens`` / ``hubspot_tokens`` / ``rate_limits``) the freee token row,
-the HubSpot token row of a public app, and the shared rate-limit log.
+"""The store port: the ledger (one row per billing unit: a HubSpot deal billed once, one period of a deal's billing
+schedule, or a company's consolidated invoice), the billing schedule of each deal billed per period, company ↔
+partner links, seen webhook events, an append-only history per deal, and (through ``tokens`` / ``hubspot_tokens`` /
+``rate_limits``) the freee token row, the HubSpot token row of a public app, and the shared rate-limit log.
 
-:class:`Store` is made of role ports (:class:`Ledger`, :class:`Orphans`, :class:`PartnerLinks`, :class:`EventLog`,
-:class:`History`, :class:`Waiters`, :class:`Leases`, :class:`Rollups`, and the freee ports
+:class:`Store` is made of role ports (:class:`Ledger`, :class:`Orphans`, :class:`Schedules`, :class:`PartnerLinks`,
+:class:`EventLog`, :class:`History`, :class:`Waiters`, :class:`Leases`, :class:`Rollups`, and the freee ports
 :class:`~sdk.freee.tokens.TokenStore` and :class:`~sdk.freee.ratelimit.RateLimitStore`), so a use case that needs
 one role asks for that one. Two adapters implement them all and pass one test suite (``tests/store``):
 :class:`sdk.store.sqlite.SQLiteStore` (embedded default, one machine, several processes) and
@@ -25,6 +26,12 @@ adapters): a row that is ``created`` changes only by :meth:`Ledger.record_writte
 The holder renews the lease (:meth:`Ledger.renew_claim`) right before each freee write, and an invoice freee created
 for an attempt that had lost its claim anyway is kept in the orphan list (:meth:`Orphans.record_orphan`) for a
 person to cancel in freee (:mod:`sdk.usecases.orphans`).
+
+The ledger's key (``deal_id``) is a *billing unit*, any string: ``"456"`` (deal 456, billed once), ``"456:3"``
+(period 3 of deal 456's schedule), ``"c789:2027-01-31"`` (company 789's consolidated invoice for the window closing
+2027-01-31); the store gives it no meaning. A deal billed per period keeps one :class:`ScheduleRow` (its plan, as
+:mod:`sdk.billing` keeps it, opaque here), saved by an optimistic write on its version
+(:meth:`Schedules.save_schedule`); :meth:`Schedules.due_schedules` reads the active ones due by a date.
 """
 
 from __future__ import annotations
@@ -109,6 +116,35 @@ class LedgerRow:
 
     def claimed(self, now: datetime) -> bool:
         return self.claim_token is not None and self.claim_until is not None and self.claim_until > now
+
+
+class ScheduleState(StrEnum):
+    ACTIVE = "active"  # periods still to bill
+    STOPPED = "stopped"  # stopped by a person / the deal (moved out of won, subscription cancelled): no more periods
+    ENDED = "ended"  # every period of a fixed term billed
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    """A deal's billing schedule (one invoice per period), one row per deal. The periods it bills are ledger rows
+    keyed by their billing unit (``"{deal}:{period}"``, or the company's consolidated ``"c{company}:{date}"``)."""
+
+    portal_id: int
+    deal_id: str
+    state: ScheduleState
+    plan: Mapping[str, Any]
+    """The schedule as :mod:`sdk.billing` keeps it: JSON-able, opaque to the store (kept as JSON, read back as
+    JSON reads it: a tuple comes back a list)."""
+    next_due: date | None = None
+    """The billing date of the first period not yet invoiced; None when none is left."""
+    company_id: str | None = None
+    consolidated: bool = False
+    """Billed on the company's consolidated (合算) invoice."""
+    note: str = ""
+    """Why it stopped (ja / en text), shown on the deal and in ``billing show``."""
+    version: int = 0
+    """0: never saved; each save moves it by one."""
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +248,8 @@ class LedgerReads(Protocol):
 
 
 class Ledger(LedgerReads, Protocol):
-    """One row per deal and the claim that lets one attempt at a time create its invoice."""
+    """One row per billing unit (a deal billed once, a period of a schedule, a consolidated invoice: its key is
+    ``deal_id``) and the claim that lets one attempt at a time create its invoice."""
 
     def claim(self, portal_id: int, deal_id: str, token: str, now: datetime, until: datetime) -> Claim:
         """Take the deal for creating its invoice when the row is absent or in :data:`CLAIMABLE` with no live lease
@@ -283,6 +320,38 @@ class Orphans(Protocol):
 
     def resolve_orphan(self, portal_id: int, deal_id: str, invoice_id: int, now: datetime) -> bool:
         """Mark an orphan resolved; False when there is no such orphan or it was resolved already."""
+        ...
+
+
+class Schedules(Protocol):
+    """The billing schedule of each deal billed per period: one row per deal, every write conditioned on the version
+    the writer read."""
+
+    def get_schedule(self, portal_id: int, deal_id: str) -> ScheduleRow | None: ...
+
+    def get_schedules(self, portal_id: int, deal_ids: Iterable[str]) -> dict[str, ScheduleRow]:
+        """The schedules of these deals that exist, by deal id: keyed reads in batches (SQLite ``IN``, DynamoDB
+        ``BatchGetItem``), never a scan."""
+        ...
+
+    def save_schedule(self, row: ScheduleRow, now: datetime) -> ScheduleRow:
+        """Write ``row`` if the stored one still has ``row.version`` (0: none stored yet): an optimistic,
+        conditional write. Returns the row as stored (``version`` + 1, ``updated_at`` = ``now``, ``plan`` as read
+        back). Raises :class:`~sdk.errors.ScheduleConflict` when another writer saved first (nothing written)."""
+        ...
+
+    def due_schedules(self, portal_id: int, on: date) -> Iterator[ScheduleRow]:
+        """:data:`~ScheduleState.ACTIVE` rows whose ``next_due`` is on or before ``on``, ordered by (``next_due``,
+        deal id): a keyed read (SQLite an index, DynamoDB a query on a sparse index, never a scan), page by page.
+
+        On DynamoDB the index is eventually consistent: a row saved a moment ago may be missing or stale. Read the
+        row with :meth:`get_schedule` before acting on it (:meth:`save_schedule` refuses a stale one anyway). A row
+        saved while the iteration runs may be met again at its new ``next_due`` when that is still due."""
+        ...
+
+    def schedules_for_company(self, portal_id: int, company_id: str) -> list[ScheduleRow]:
+        """One company's schedules, ordered by deal id: a keyed read (SQLite an index, DynamoDB the ``by_company``
+        index, eventually consistent like :meth:`LedgerReads.ledger_for_company`)."""
         ...
 
 
@@ -358,7 +427,7 @@ class Rollups(Protocol):
         ...
 
 
-class Store(Ledger, Orphans, PartnerLinks, EventLog, History, Waiters, Leases, Rollups, Protocol):
+class Store(Ledger, Orphans, Schedules, PartnerLinks, EventLog, History, Waiters, Leases, Rollups, Protocol):
     """Every role, as each adapter implements them on one database; the freee token row, the HubSpot token row (a
     public app's OAuth token) and the rate-limit log are reached through ``tokens``, ``hubspot_tokens`` and
     ``rate_limits``."""

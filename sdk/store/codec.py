@@ -1,7 +1,7 @@
 """The store's flat records (:class:`~sdk.store.InvoiceRecord`, :class:`~sdk.store.OrphanInvoice`) as plain
 values and back, for both adapters: dates and instants as ISO strings, integers and strings as they are; a ledger
-row's reasons and warnings (:class:`~sdk.errors.Problem`) as plain lists; and a history event's detail as the JSON
-text both keep.
+row's reasons and warnings (:class:`~sdk.errors.Problem`) as plain lists; and a history event's detail and a billing
+schedule's plan as the JSON text both keep.
 
 Reading goes by each field's annotation, so a number DynamoDB hands back as a ``Decimal`` becomes an ``int`` again,
 and a field missing from what was kept (a row written before the field existed) takes its default.
@@ -53,6 +53,17 @@ def detail_to_json(detail: Mapping[str, Any]) -> str:
 def detail_from_json(text: str) -> dict[str, Any]:
     data = json.loads(text)
     return data if isinstance(data, dict) else {"value": data}
+
+
+def plan_to_json(plan: Mapping[str, Any]) -> str:
+    """A billing schedule's plan (:attr:`~sdk.store.ScheduleRow.plan`) as both adapters keep it; ``TypeError`` /
+    ``ValueError`` for one JSON cannot hold (an object of a class, a NaN)."""
+    return json.dumps(dict(plan), ensure_ascii=False, sort_keys=True, allow_nan=False)
+
+
+def plan_from_json(text: str) -> dict[str, Any]:
+    plan: dict[str, Any] = json.loads(text)
+    return plan
 
 
 def _plain(value: Any) -> Any:

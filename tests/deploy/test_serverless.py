@@ -26,7 +26,7 @@ from functions.app import ROUTES
 from sdk.queue import DLQ_SUFFIX
 from sdk.settings import LEASE_MARGIN_SECONDS, SECRETS_ENV, Settings
 from sdk.store.dynamodb import TTL_ATTRIBUTE
-from sdk.store.dynamodb.table import ATTRIBUTE_DEFINITIONS, COMPANY_INDEX, GLOBAL_SECONDARY_INDEXES
+from sdk.store.dynamodb.table import ATTRIBUTE_DEFINITIONS, COMPANY_INDEX, DUE_INDEX, GLOBAL_SECONDARY_INDEXES
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = "test"
@@ -358,18 +358,25 @@ def test_the_reconciliation_sweep_runs_every_hour_without_freee_and_daily_with_i
     assert not any("sqs:ReceiveMessage" in _listed(s["Action"]) for s in statements)
 
 
-def test_only_the_card_reads_the_company_index_and_only_by_query():
+def _readers_of(index: str) -> dict[str, list[set[str]]]:
+    """The handlers whose role may act on the table's index ``index``, with the actions of each statement."""
     on_index = {
         function["handler"]: [
             set(_listed(s["Action"]))
             for s in _statements(resources()[function["role"]])
-            if s["Resource"] == {"Fn::Sub": f"${{Table.Arn}}/index/{COMPANY_INDEX}"}
+            if s["Resource"] == {"Fn::Sub": f"${{Table.Arn}}/index/{index}"}
         ]
         for function in functions().values()
     }
-    assert {handler: found for handler, found in on_index.items() if found} == {
-        "functions.cards.lambda_handler": [{"dynamodb:Query"}]
-    }
+    return {handler: found for handler, found in on_index.items() if found}
+
+
+def test_only_the_card_reads_the_company_index_and_only_by_query():
+    assert _readers_of(COMPANY_INDEX) == {"functions.cards.lambda_handler": [{"dynamodb:Query"}]}
+
+
+def test_only_the_sweep_reads_the_due_index_and_only_by_query():
+    assert _readers_of(DUE_INDEX) == {"functions.sweep.lambda_handler": [{"dynamodb:Query"}]}
 
 
 # ------------------------------------------------------------------------------------------ roles, secrets

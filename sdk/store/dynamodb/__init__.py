@@ -2,8 +2,9 @@
 write.
 
 ``table`` (the items and their keys, :func:`create_table`, what every adapter writes with), ``ledger`` (the ledger
-and orphan list), ``store`` (:class:`DynamoStore`: those plus partner links, seen events, history, waiters, leases
-and company rollups), ``tokens`` (the freee token row) and ``ratelimit`` (the shared rate-limit log).
+and orphan list), ``schedules`` (deals' billing schedules), ``store`` (:class:`DynamoStore`: those plus partner
+links, seen events, history, waiters, leases and company rollups), ``tokens`` (the freee token row) and
+``ratelimit`` (the shared rate-limit log).
 """
 
 from sdk.store.dynamodb.ratelimit import DynamoRateLimitStore

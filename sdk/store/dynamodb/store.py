@@ -1,9 +1,10 @@
 """The AWS store: every store port on one DynamoDB table (single-table design), every decision a conditional
 write; the items and their keys are listed in :mod:`sdk.store.dynamodb.table`.
 
-:class:`DynamoStore` is the ledger and orphan list (:class:`~sdk.store.dynamodb.ledger.DynamoLedger`) plus partner
-links, seen events, history, waiters, leases and company rollups here, and reaches the freee and HubSpot token
-rows and the rate-limit log on the same table through ``tokens``, ``hubspot_tokens`` and ``rate_limits``.
+:class:`DynamoStore` is the ledger and orphan list (:class:`~sdk.store.dynamodb.ledger.DynamoLedger`) and the
+billing schedules (:class:`~sdk.store.dynamodb.schedules.DynamoSchedules`) plus partner links, seen events, history,
+waiters, leases and company rollups here, and reaches the freee and HubSpot token rows and the rate-limit log on the
+same table through ``tokens``, ``hubspot_tokens`` and ``rate_limits``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sdk.store import HistoryEvent
 from sdk.store.codec import detail_from_json, detail_to_json
 from sdk.store.dynamodb.ledger import DynamoLedger
 from sdk.store.dynamodb.ratelimit import DynamoRateLimitStore
+from sdk.store.dynamodb.schedules import DynamoSchedules
 from sdk.store.dynamodb.table import (
     EVENT_SK,
     HISTORY_PREFIX,
@@ -40,7 +42,7 @@ from sdk.store.dynamodb.table import (
 from sdk.store.dynamodb.tokens import DynamoTokenStore
 
 
-class DynamoStore(DynamoLedger):
+class DynamoStore(DynamoLedger, DynamoSchedules):
     """The :class:`~sdk.store.Store` port on one DynamoDB table.
 
     ``resource`` is a ``boto3.resource("dynamodb")`` (the default: region and endpoint from the environment).

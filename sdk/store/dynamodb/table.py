@@ -5,7 +5,8 @@ Items, by key (``pk`` / ``sk``, both strings):
 ==============================  ==================  ======================================================
 ``pk``                          ``sk``              what
 ==============================  ==================  ======================================================
-``DEAL#{portal}#{deal}``        ``LEDGER``          the ledger row of a deal (state, version, claim, invoice)
+``DEAL#{portal}#{unit}``        ``LEDGER``          the ledger row of a billing unit (state, version, claim, invoice)
+``DEAL#{portal}#{deal}``        ``SCHEDULE``        a deal's billing schedule (state, plan as JSON, next_due, version)
 ``DEAL#{portal}#{deal}``        ``HIST#{utc}#...``  one history event; queried in ``sk`` order, TTL
 ``DEAL#{portal}#{deal}``        ``WAIT#{cb id}``    a blocked workflow action (its callback id) waiting, TTL
 ``DEAL#{portal}#{deal}``        ``ORPHAN#{inv id}`` an invoice created by an attempt that had lost its claim
@@ -18,12 +19,21 @@ Items, by key (``pk`` / ``sk``, both strings):
 ``RATE#{key}``                  ``RATE``            the call log of one rate-limit key, versioned, < 1 KB
 ==============================  ==================  ======================================================
 
-One global secondary index, :data:`COMPANY_INDEX` (``by_company``): ``company_id`` (string) + ``portal_id``
-(number), projecting whole items, so one company's ledger rows are a query rather than a scan of the table. It
-keys on attributes the items carry already (a ledger row once an attempt noted its company, a company's
-``PARTNER`` and ``WRITTEN`` items), so an index added to a table that has rows indexes them without a backfill;
-every item that carries ``company_id`` carries it as a string and ``portal_id`` as a number (the index refuses a
-write of another type). Reads of it are eventually consistent.
+A ledger row's key is its billing unit, any string (``456``, ``456:3``, ``c789:2027-01-31``): ``pk`` is
+``DEAL#{portal}#{unit}``, read and written whole, never split, so a ``:`` or ``#`` in it changes nothing.
+
+Two global secondary indexes (:data:`GLOBAL_SECONDARY_INDEXES`), projecting whole items; reads of them are
+eventually consistent:
+
+- :data:`COMPANY_INDEX` (``by_company``): ``company_id`` (string) + ``portal_id`` (number), so one company's ledger
+  rows, or its schedules, are a query rather than a scan of the table (each read keeps only its own ``sk``). It keys
+  on attributes the items carry already (a ledger row once an attempt noted its company, a schedule with a company,
+  a company's ``PARTNER`` and ``WRITTEN`` items), so an index added to a table that has rows indexes them without a
+  backfill; every item that carries ``company_id`` carries it as a string and ``portal_id`` as a number (the index
+  refuses a write of another type).
+- :data:`DUE_INDEX` (``by_due``), sparse: ``due_pk`` (``DUE#{portal}``) + ``due_sk`` (``{next_due}#{deal}``), which
+  only a ``SCHEDULE`` item that is active with a ``next_due`` carries (a save of any other removes them), so the
+  schedules due by a date are one query over due ones only, in (date, deal) order.
 
 Instants a condition compares are kept twice: as an ISO string for people and as epoch seconds (``*_ts``,
 a number) for the condition, since ISO strings with different offsets do not sort as instants. DynamoDB's TTL
@@ -41,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -58,15 +68,22 @@ RATE_SK = "RATE"
 TTL_ATTRIBUTE = "expires_at"
 WRITTEN_SK = "WRITTEN"
 LEASE_SK = "LEASE"
+SCHEDULE_SK = "SCHEDULE"
 COMPANY_INDEX = "by_company"
+DUE_INDEX = "by_due"
+#: the key attributes of :data:`DUE_INDEX`, set on a schedule item only while it is due (active, with a next_due)
+DUE_PK = "due_pk"
+DUE_SK = "due_sk"
 
-#: the key attributes of the table and its index, and the index (``serverless.yml`` declares the same: a test
+#: the key attributes of the table and its indexes, and the indexes (``serverless.yml`` declares the same: a test
 #: holds it to these)
 ATTRIBUTE_DEFINITIONS: list[Item] = [
     {"AttributeName": "pk", "AttributeType": "S"},
     {"AttributeName": "sk", "AttributeType": "S"},
     {"AttributeName": "company_id", "AttributeType": "S"},
     {"AttributeName": "portal_id", "AttributeType": "N"},
+    {"AttributeName": DUE_PK, "AttributeType": "S"},
+    {"AttributeName": DUE_SK, "AttributeType": "S"},
 ]
 GLOBAL_SECONDARY_INDEXES: list[Item] = [
     {
@@ -76,7 +93,15 @@ GLOBAL_SECONDARY_INDEXES: list[Item] = [
             {"AttributeName": "portal_id", "KeyType": "RANGE"},
         ],
         "Projection": {"ProjectionType": "ALL"},
-    }
+    },
+    {
+        "IndexName": DUE_INDEX,
+        "KeySchema": [
+            {"AttributeName": DUE_PK, "KeyType": "HASH"},
+            {"AttributeName": DUE_SK, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    },
 ]
 
 
@@ -85,13 +110,31 @@ def token_key(name: str) -> Item:
     return {"pk": f"{name.upper()}#TOKEN", "sk": "TOKEN"}
 
 
+Keys = tuple[tuple[str, str, str], ...]
+
 #: the table's key schema: (attribute, key type, attribute type)
-KEY_SCHEMA: tuple[tuple[str, str, str], ...] = (("pk", "HASH", "S"), ("sk", "RANGE", "S"))
+KEY_SCHEMA: Keys = (("pk", "HASH", "S"), ("sk", "RANGE", "S"))
+
+
+def _keys(key_schema: Iterable[Mapping[str, str]], types: Mapping[str, str]) -> Keys:
+    """A key schema as :data:`KEY_SCHEMA` spells it (an attribute of unknown type is ``?``)."""
+    return tuple((k["AttributeName"], k["KeyType"], types.get(k["AttributeName"], "?")) for k in key_schema)
+
+
+def _types(definitions: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    return {a["AttributeName"]: a["AttributeType"] for a in definitions}
+
+
+#: each global secondary index of the table by name, its key schema spelled as :data:`KEY_SCHEMA` is
+INDEX_KEYS: dict[str, Keys] = {
+    index["IndexName"]: _keys(index["KeySchema"], _types(ATTRIBUTE_DEFINITIONS))
+    for index in GLOBAL_SECONDARY_INDEXES
+}
 
 
 def create_table(resource: Any, table_name: str) -> Any:
-    """Create the table this store needs (on-demand, ``pk``/``sk`` strings, the :data:`COMPANY_INDEX` index, TTL on
-    ``expires_at``); returns it.
+    """Create the table this store needs (on-demand, ``pk``/``sk`` strings, the :data:`COMPANY_INDEX` and
+    :data:`DUE_INDEX` indexes, TTL on ``expires_at``); returns it.
 
     For tests, the demo and documentation: ``serverless.yml`` declares the same shape for deployments.
     """
@@ -113,15 +156,16 @@ def create_table(resource: Any, table_name: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class TableShape:
     """What DynamoDB says of a table (``describe_table``, ``describe_time_to_live``): whether it exists, its key
-    schema as :data:`KEY_SCHEMA` spells it, its status, and the attribute TTL is on (None: off; ``ttl_known``
-    False when DynamoDB would not say)."""
+    schema as :data:`KEY_SCHEMA` spells it, its status, the attribute TTL is on (None: off; ``ttl_known`` False when
+    DynamoDB would not say), and its global secondary indexes with their keys (as :data:`INDEX_KEYS`)."""
 
     name: str
     exists: bool
-    keys: tuple[tuple[str, str, str], ...] = ()
+    keys: Keys = ()
     status: str | None = None
     ttl_attribute: str | None = None
     ttl_known: bool = True
+    indexes: Mapping[str, Keys] = field(default_factory=dict)
 
 
 def table_shape(client: Any, table_name: str) -> TableShape:
@@ -131,17 +175,20 @@ def table_shape(client: Any, table_name: str) -> TableShape:
         described = client.describe_table(TableName=table_name)["Table"]
     except client.exceptions.ResourceNotFoundException:
         return TableShape(table_name, exists=False)
-    types = {a["AttributeName"]: a["AttributeType"] for a in described.get("AttributeDefinitions", [])}
-    keys = tuple(
-        (k["AttributeName"], k["KeyType"], types.get(k["AttributeName"], "?")) for k in described["KeySchema"]
-    )
+    types = _types(described.get("AttributeDefinitions", []))
+    keys = _keys(described["KeySchema"], types)
+    indexes = {
+        index["IndexName"]: _keys(index["KeySchema"], types)
+        for index in described.get("GlobalSecondaryIndexes", [])
+    }
+    status = described.get("TableStatus")
     try:
         ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
     except Exception:  # permission to read TTL is not needed to run: unknown, not wrong
-        return TableShape(table_name, True, keys, described.get("TableStatus"), None, ttl_known=False)
+        return TableShape(table_name, True, keys, status, None, ttl_known=False, indexes=indexes)
     on = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
     return TableShape(
-        table_name, True, keys, described.get("TableStatus"), ttl.get("AttributeName") if on else None
+        table_name, True, keys, status, ttl.get("AttributeName") if on else None, indexes=indexes
     )
 
 

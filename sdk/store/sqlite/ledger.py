@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS orphans (
     resolved_at TEXT, PRIMARY KEY (portal_id, deal_id, invoice_id));
 """
 #: columns added to ``ledger`` after files were made without them (added when missing, on open)
-_IN_BATCH = 500  # deal ids per IN (...) query: well under SQLite's 32,766 bound parameters
+IN_BATCH = 500  # deal ids per IN (...) query: well under SQLite's 32,766 bound parameters
 _LEDGER_COLUMNS = {
     "intents": "TEXT NOT NULL DEFAULT '[]'",
     "reasons": "TEXT NOT NULL DEFAULT '[]'",
@@ -139,8 +139,8 @@ class SQLiteLedger:
         ids = list(dict.fromkeys(deal_ids))
         found: dict[str, LedgerRow] = {}
         with self._tx() as db:
-            for start in range(0, len(ids), _IN_BATCH):
-                chunk = ids[start : start + _IN_BATCH]
+            for start in range(0, len(ids), IN_BATCH):
+                chunk = ids[start : start + IN_BATCH]
                 marks = ", ".join("?" * len(chunk))
                 for r in db.execute(
                     f"SELECT * FROM ledger WHERE portal_id = ? AND deal_id IN ({marks})",  # noqa: S608

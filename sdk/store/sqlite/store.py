@@ -1,10 +1,10 @@
 """The embedded store: one SQLite file (WAL), safe for several processes on one machine.
 
-:class:`SQLiteStore` is the ledger and orphan list (:class:`~sdk.store.sqlite.ledger.SQLiteLedger`) plus the other
-roles' tables here (partner links, seen events, history, waiters, leases, company rollups), and reaches the freee
-and HubSpot token rows and the rate-limit log of the same file through ``tokens``, ``hubspot_tokens`` and
-``rate_limits``. Every read-modify-write runs
-in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before reading.
+:class:`SQLiteStore` is the ledger and orphan list (:class:`~sdk.store.sqlite.ledger.SQLiteLedger`) and the billing
+schedules (:class:`~sdk.store.sqlite.schedules.SQLiteSchedules`) plus the other roles' tables here (partner links,
+seen events, history, waiters, leases, company rollups), and reaches the freee and HubSpot token rows and the
+rate-limit log of the same file through ``tokens``, ``hubspot_tokens`` and ``rate_limits``. Every read-modify-write
+runs in ``BEGIN IMMEDIATE``, which takes SQLite's write lock before reading.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sdk.store import HistoryEvent
 from sdk.store.codec import detail_from_json, detail_to_json
 from sdk.store.sqlite.ledger import SQLiteLedger
 from sdk.store.sqlite.ratelimit import SQLiteRateLimitStore
+from sdk.store.sqlite.schedules import SQLiteSchedules
 from sdk.store.sqlite.tokens import SQLiteTokenStore
 
 _SCHEMA = """
@@ -61,12 +62,13 @@ def _expected_tables() -> dict[str, frozenset[str]]:
         db.close()
 
 
-class SQLiteStore(SQLiteLedger):
+class SQLiteStore(SQLiteLedger, SQLiteSchedules):
     """The :class:`~sdk.store.Store` port on the SQLite file at ``path`` (made, with its tables, when absent)."""
 
     def __init__(self, path: str | Path) -> None:
         db = SQLiteDB(path)
-        super().__init__(db)
+        SQLiteLedger.__init__(self, db)
+        SQLiteSchedules.__init__(self, db)
         self.path = db.path
         db.script(_SCHEMA)
         self.tokens: TokenStore = SQLiteTokenStore(db)

@@ -1,7 +1,9 @@
 """The doctor's checks of what the installation keeps its state in: the store (``STORAGE_URL``: the SQLite file
 exists, is a SQLite database this user can write, with every table of this version; or the DynamoDB table exists
 with this application's keys and TTL) and the queue (``QUEUE_URL``: the SQLite file, or the SQS queue, its
-dead-letter queue and the redrive policy between them; then its depth and dead letters).
+dead-letter queue and the redrive policy between them; then its depth and dead letters). The table's global
+secondary indexes are checked too: without ``by_company`` the company card fails, without ``by_due`` no billing
+schedule is ever found due.
 
 Neither check creates anything: a store or queue file that is missing is reported, not made (opening one makes
 it). A SQLite store made by an older version is brought up to date by opening it, as the server would.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -206,6 +208,9 @@ def _check_dynamodb_table(table_name: str) -> CheckResult | None:
                 "STORAGE_URL をスタックの出力 TableName に合わせてください（dynamodb://<TableName>）",
             ),
         )
+    indexes = _check_indexes(table_name, shape.indexes)
+    if indexes is not None:
+        return indexes
     if shape.ttl_known and shape.ttl_attribute != TTL_ATTRIBUTE:
         return warning(
             "store",
@@ -223,6 +228,95 @@ def _check_dynamodb_table(table_name: str) -> CheckResult | None:
             ),
         )
     return None
+
+
+def _spelled(keys: tuple[tuple[str, str, str], ...]) -> str:
+    return ", ".join(f"{n} ({k}, {t})" for n, k, t in keys)
+
+
+def _check_indexes(
+    table_name: str, have: Mapping[str, tuple[tuple[str, str, str], ...]]
+) -> CheckResult | None:
+    """An error for the first index of :data:`~sdk.store.dynamodb.table.INDEX_KEYS` the table lacks or keys
+    otherwise (None: every one is there)."""
+    from sdk.store.dynamodb.table import INDEX_KEYS
+
+    for name, keys in INDEX_KEYS.items():
+        if name not in have:
+            command = _create_index(table_name, name)
+            return error(
+                "store",
+                Bilingual(
+                    f"the DynamoDB table {table_name} has no index {name} ({_spelled(keys)}): "
+                    f"{_index_use(name).en}",
+                    f"DynamoDB テーブル {table_name} にインデックス {name}（{_spelled(keys)}）がありません。"
+                    f"{_index_use(name).ja}",
+                ),
+                Bilingual(
+                    f"deploy the stack (`npx osls deploy`), which adds it; or add it by hand: {command} "
+                    "(DynamoDB adds one index per update-table; it is used once its status is ACTIVE)",
+                    f"スタックをデプロイしてください（`npx osls deploy`、インデックスが追加されます）。手動なら: {command}"
+                    "（update-table 1回につき1つ追加でき、状態が ACTIVE になると使われます）",
+                ),
+            )
+        if have[name] != keys:
+            return error(
+                "store",
+                Bilingual(
+                    f"the DynamoDB table {table_name} has an index {name} keyed on {_spelled(have[name])}, not "
+                    f"{_spelled(keys)}: the store cannot read it",
+                    f"DynamoDB テーブル {table_name} のインデックス {name} のキーが {_spelled(have[name])} で、"
+                    f"{_spelled(keys)} ではありません。ストアが読めません",
+                ),
+                Bilingual(
+                    f"delete the index ({_index_update(table_name, {'Delete': {'IndexName': name}})}), then "
+                    "deploy the stack (`npx osls deploy`), which adds it as this version reads it",
+                    f"インデックスを削除し（{_index_update(table_name, {'Delete': {'IndexName': name}})}）、"
+                    "スタックをデプロイしてください（`npx osls deploy`、正しいキーで追加されます）",
+                ),
+            )
+    return None
+
+
+def _index_use(name: str) -> Bilingual:
+    """What fails without the index ``name`` (the store's reads of it)."""
+    from sdk.store.dynamodb.table import COMPANY_INDEX, DUE_INDEX
+
+    return {
+        COMPANY_INDEX: Bilingual(
+            "a company's invoices and billing schedules cannot be read (the company card fails)",
+            "会社の請求書と請求スケジュールを読めません（会社カードが失敗します）",
+        ),
+        DUE_INDEX: Bilingual(
+            "no billing schedule is ever found due, so no period is invoiced",
+            "請求スケジュールの期日が見つからず、期ごとの請求書が作成されません",
+        ),
+    }[name]
+
+
+def _create_index(table_name: str, name: str) -> str:
+    """The AWS CLI command that adds the index ``name`` as the store declares it."""
+    from sdk.store.dynamodb.table import ATTRIBUTE_DEFINITIONS, GLOBAL_SECONDARY_INDEXES
+
+    (index,) = [i for i in GLOBAL_SECONDARY_INDEXES if i["IndexName"] == name]
+    keyed = {k["AttributeName"] for k in index["KeySchema"]}
+    attributes = " ".join(
+        f"AttributeName={a['AttributeName']},AttributeType={a['AttributeType']}"
+        for a in ATTRIBUTE_DEFINITIONS
+        if a["AttributeName"] in keyed
+    )
+    return _index_update(table_name, {"Create": index}, f" --attribute-definitions {attributes}")
+
+
+def _index_update(table_name: str, update: Mapping[str, Any], options: str = "") -> str:
+    """``aws dynamodb update-table`` making one change (``update``) to the table's global secondary indexes."""
+    import json
+
+    updates = json.dumps([update], separators=(",", ":"))
+    return (
+        f"aws dynamodb update-table --table-name {table_name}{options} "
+        f"--global-secondary-index-updates '{updates}'"
+    )
 
 
 # -- the queue ---------------------------------------------------------------------------------------------------
