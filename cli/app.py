@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli import actions, doctor, invoice, preview, queue, serve, setup, sync
+from cli import actions, billing, doctor, invoice, preview, queue, serve, setup, sync
 
 app = typer.Typer(
     name="hubspot-freee",
@@ -58,6 +58,7 @@ app.add_typer(invoice.invoice_app, name="invoice")
 app.add_typer(actions.actions_app, name="actions")
 app.add_typer(queue.dlq_app, name="dlq")
 app.add_typer(sync.sync_app, name="sync")
+app.add_typer(billing.billing_app, name="billing")
 app.add_typer(setup.setup_app, name="setup")
 
 

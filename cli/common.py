@@ -44,6 +44,8 @@ RESULT_WORDS = {
     "refused": "another portal's: refused / 他ポータルのため拒否",
     "malformed": "unreadable message / 読めないメッセージ",
     "held": "held / 保留",
+    "scheduled": "scheduled, nothing due yet / 定期請求（未到来）",
+    "stopped": "schedule stopped / 定期請求停止",
 }
 
 

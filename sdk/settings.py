@@ -110,7 +110,10 @@ class PropertyNames(BaseModel):
     deal_paid_date: str = "freee_paid_date"
     deal_days_overdue: str = "freee_days_overdue"
     deal_synced_at: str = "freee_synced_at"
-    deal_billing_plan: str = "freee_billing_plan"
+    deal_billing_plan: str = "freee_billing_plan"  # input: equal instalments overriding the line items' schedule
+    deal_next_billing_date: str = "freee_next_billing_date"
+    deal_invoice_count: str = "freee_invoice_count"
+    deal_billing_status: str = "freee_billing_status"
     # company
     company_partner_id: str = "freee_partner_id"
     company_outstanding_total: str = "freee_outstanding_total"

@@ -55,6 +55,9 @@ class LedgerState(StrEnum):
     INVALID = "invalid"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SCHEDULED = "scheduled"
+    """The deal is billed by its schedule: its invoices are on its periods' rows (``deal:period``), or on its
+    company's consolidated invoices; this row keeps what the deal shows (``written``) and never holds an invoice."""
 
 
 #: the states :meth:`Ledger.claim` takes a row from (once no live lease holds it); never created or cancelled
@@ -276,6 +279,11 @@ class Ledger(LedgerReads, Protocol):
     ) -> LedgerRow:
         """``creating → created`` (the row's ``reasons`` cleared); the claim is kept until :meth:`record_written`
         (so write-back happens once). Raises :class:`ClaimLost` unless the row is ``creating`` held by ``token``."""
+        ...
+
+    def record_scheduled(self, portal_id: int, deal_id: str, token: str, now: datetime) -> LedgerRow:
+        """``creating → scheduled`` (the claim released, the row's ``reasons`` cleared): the deal is billed by its
+        schedule from now on. Raises :class:`ClaimLost` unless the row is ``creating`` held by ``token``."""
         ...
 
     def record_failure(

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sdk.billing.units import parse_marker
+from sdk.billing.schedule import plan_for_deal
+from sdk.billing.units import Unit, parse_marker
 from sdk.errors import (
     ClaimLost,
     DealBusy,
@@ -35,7 +36,7 @@ from sdk.models.freee import Invoice
 from sdk.models.hubspot import DealBundle
 from sdk.pipelines import is_won_stage
 from sdk.settings import LEASE_MARGIN_SECONDS
-from sdk.store import Claim, Failure, Intent, InvoiceRecord, LedgerRow, LedgerState
+from sdk.store import Claim, Failure, Intent, InvoiceRecord, LedgerRow, LedgerState, ScheduleState
 from sdk.tenant import check_portal
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
@@ -55,6 +56,8 @@ class Result(StrEnum):
     )
     FLAGGED_LOST = "flagged_lost"
     CANCELLED = "cancelled"
+    SCHEDULED = "scheduled"  # the deal's schedule is stored; none of its periods is billed yet
+    STOPPED = "stopped"  # the deal's schedule stopped (left won, lost its recurring lines): no more periods
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,9 @@ class InvoiceOutcome:
     problems: tuple[Problem, ...] = field(default=())
     adopted: bool = False
     warnings: tuple[Problem, ...] = field(default=())
+    invoices: tuple[InvoiceRecord, ...] = field(default=())
+    """Every invoice this attempt created or adopted when it made several (a schedule catching up on its due
+    periods); ``invoice`` is the last of them."""
 
     @property
     def error_message(self) -> str:
@@ -89,7 +95,9 @@ PARTNERS_PER_LIST = 3
 FREEE_DISCONNECTED_MESSAGE = DISCONNECTED.line()
 
 
-def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
+def create_invoice_for_deal(
+    ctx: Context, portal_id: int, deal_id: str, trigger: str, *, on: date | None = None
+) -> InvoiceOutcome:
     """Invoice the deal (or confirm its invoice), then complete every workflow action waiting on it.
 
     Another portal than this installation's is refused first (:class:`~sdk.errors.ForeignPortal`), before any
@@ -98,12 +106,14 @@ def create_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str, trigger:
     # imported here: waiters → action_outputs → this module
     from sdk.usecases.waiters import complete_waiters
 
-    outcome = _invoice_deal(ctx, portal_id, deal_id, trigger)
+    outcome = _invoice_deal(ctx, portal_id, deal_id, trigger, on)
     complete_waiters(ctx, outcome)
     return outcome
 
 
-def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> InvoiceOutcome:
+def _invoice_deal(
+    ctx: Context, portal_id: int, deal_id: str, trigger: str, on: date | None
+) -> InvoiceOutcome:
     ctx.remember(portal_id, deal_id, "triggered", trigger)
     row = ctx.store.get_ledger(portal_id, deal_id)
     try:
@@ -124,17 +134,31 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
     if not _is_won(ctx, bundle):
         if row is not None and row.state is LedgerState.CREATED:
             return _deal_left_won_stage(ctx, row, trigger)
+        schedule = ctx.store.get_schedule(portal_id, deal_id) if row is not None else None
+        if schedule is not None and schedule.state is ScheduleState.ACTIVE:
+            from sdk.usecases.billing import stop_schedule
+
+            return stop_schedule(ctx, schedule, "left_won", trigger)
         ctx.remember(portal_id, deal_id, "not_won", trigger, stage=bundle.deal.stage)
         return InvoiceOutcome(Result.NOT_WON, portal_id, deal_id)
 
     if row is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
         return _already_invoiced(ctx, row, trigger)
 
-    today = tokyo_today(ctx.now())
+    scheduled = row is not None and row.state is LedgerState.SCHEDULED
     try:
-        draft = validate_deal(bundle, ctx.settings, today=today)
+        draft = validate_deal(bundle, ctx.settings, today=tokyo_today(ctx.now()))
+        plan = plan_for_deal(bundle, draft, ctx.settings)
     except ValidationFailed as failure:
+        if scheduled:  # invoices exist: the schedule waits for the fix, its deal says why
+            from sdk.usecases.billing import refuse_schedule
+
+            return refuse_schedule(ctx, bundle, failure, trigger)
         return _refuse(ctx, portal_id, deal_id, trigger, failure.problems, failure.warnings)
+    if plan is not None or scheduled:
+        from sdk.usecases.billing import bill_schedule  # billing builds on this module's protocol
+
+        return bill_schedule(ctx, bundle, draft, plan, trigger, on=on)
 
     token = uuid.uuid4().hex
     claim = ctx.store.claim(
@@ -142,8 +166,46 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
     )
     if not claim.granted:
         return _not_ours(ctx, claim, trigger)
-    ctx.remember(portal_id, deal_id, "claimed", trigger, attempt=claim.row.attempts, resumed=claim.resumed)
+    issued = issue(ctx, claim, token, bundle, draft, trigger)
+    if isinstance(issued, InvoiceOutcome):
+        return issued
+    company = bundle.company
+    assert company is not None  # noqa: S101 - validate_deal refuses a deal without a company
+    shown = company.prop(ctx.settings.properties.company_partner_id)
+    _write_back(ctx, issued.row, trigger, token=token, partner_id=issued.partner_id, company_shows=shown)
+    return InvoiceOutcome(
+        Result.CREATED,
+        portal_id,
+        deal_id,
+        issued.record,
+        adopted=issued.adopted,
+        warnings=issued.row.warnings,
+    )
 
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """An invoice created (or adopted) for a unit by :func:`issue`: the unit's row, now ``created`` and still
+    claimed by the attempt (so its write-back happens once), the invoice, and the partner it was made for."""
+
+    row: LedgerRow
+    record: InvoiceRecord
+    adopted: bool
+    partner_id: int
+
+
+def issue(
+    ctx: Context, claim: Claim, token: str, bundle: DealBundle, draft: InvoiceDraft, trigger: str
+) -> Issued | InvoiceOutcome:
+    """The exactly-once protocol for one billing unit (DESIGN §3), given the granted claim on its ledger row
+    (``draft.unit``): find or create the partner, note where the invoice will be, look for an invoice an earlier
+    attempt left (by the unit's marker), else create it, and record it.
+
+    Returns the invoice with the claim still held; or, when freee or the partner refuses the deal, the ``invalid``
+    outcome (shown on the deal, the claim released). Any other failure is recorded as retryable and raised."""
+    row = claim.row
+    portal_id, key = row.portal_id, row.deal_id
+    ctx.remember(portal_id, key, "claimed", trigger, attempt=row.attempts, resumed=claim.resumed)
     company = bundle.company
     assert company is not None  # noqa: S101 - validate_deal refuses a deal without a company
     warnings = draft.warnings
@@ -155,9 +217,9 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
     except Exception as error:
         _fail_retryable(ctx, claim, token, trigger, error, warnings)
         raise
-    ctx.remember(portal_id, deal_id, "partner", trigger, partner_id=partner.partner_id, how=partner.how)
+    ctx.remember(portal_id, key, "partner", trigger, partner_id=partner.partner_id, how=partner.how)
     ctx.store.note_intent(
-        portal_id, deal_id, token, Intent(company.id, partner.partner_id, draft.billing_date, warnings)
+        portal_id, key, token, Intent(company.id, partner.partner_id, draft.billing_date, warnings)
     )
 
     try:
@@ -180,25 +242,21 @@ def _invoice_deal(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> I
 
     record = _record(invoice)
     try:
-        row = ctx.store.record_invoice(portal_id, deal_id, token, record, ctx.now())
+        recorded = ctx.store.record_invoice(portal_id, key, token, record, ctx.now())
     except ClaimLost:
         raise _claim_lost_after_write(
-            ctx, portal_id, deal_id, invoice, trigger, created=existing is None
+            ctx, portal_id, key, invoice, trigger, created=existing is None
         ) from None
     ctx.remember(
         portal_id,
-        deal_id,
+        key,
         "invoice_adopted" if existing is not None else "invoice_created",
         trigger,
         invoice_id=record.invoice_id,
         invoice_number=record.invoice_number,
         total=record.amount_total,
     )
-    shown = company.prop(ctx.settings.properties.company_partner_id)
-    _write_back(ctx, row, trigger, token=token, partner_id=partner.partner_id, company_shows=shown)
-    return InvoiceOutcome(
-        Result.CREATED, portal_id, deal_id, record, adopted=existing is not None, warnings=row.warnings
-    )
+    return Issued(recorded, record, existing is not None, partner.partner_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +298,7 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
         draft = validate_deal(bundle, ctx.settings, today=tokyo_today(ctx.now()))
     except ValidationFailed as failure:
         write = {names.deal_sync_status: "invalid", names.deal_sync_error: failure.summary()}
-        write |= _warning_change(ctx, row, failure.warnings)
+        write |= warning_change(ctx, row, failure.warnings)
         return InvoicePlan(
             portal_id,
             deal_id,
@@ -270,7 +328,7 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
         names.deal_payment_status: "unpaid",
         names.deal_sync_error: "",
     }
-    write |= _warning_change(ctx, row, draft.warnings)
+    write |= warning_change(ctx, row, draft.warnings)
     return InvoicePlan(
         portal_id, deal_id, won, row, draft, request.to_json(), partner, write, warnings=draft.warnings
     )
@@ -402,7 +460,7 @@ def deal_values(ctx: Context, row: LedgerRow) -> dict[str, str]:
         names.deal_due_date: invoice.due_date.isoformat() if invoice.due_date else "",
         names.deal_sync_status: "created",
         names.deal_sync_error: "",
-        **_warning_change(ctx, row, row.warnings),
+        **warning_change(ctx, row, row.warnings),
     }
     if names.deal_payment_status not in row.written:
         values[names.deal_payment_status] = "unpaid"
@@ -413,7 +471,7 @@ def _changed(wanted: Mapping[str, str], written: Mapping[str, str]) -> dict[str,
     return {k: v for k, v in wanted.items() if written.get(k) != v}
 
 
-def _warning_change(ctx: Context, row: LedgerRow | None, warnings: tuple[Problem, ...]) -> dict[str, str]:
+def warning_change(ctx: Context, row: LedgerRow | None, warnings: tuple[Problem, ...]) -> dict[str, str]:
     """The deal's ``freee_sync_warning`` for ``warnings`` when the deal does not show that already: the warnings,
     or an empty value that clears a warning that no longer holds (nothing when there never was one)."""
     name = ctx.settings.properties.deal_sync_warning
@@ -514,7 +572,7 @@ def _fail_invalid(
     summary = lines(problems)
     names = ctx.settings.properties
     values = {names.deal_sync_status: "invalid", names.deal_sync_error: summary}
-    values |= _warning_change(ctx, row, warnings)
+    values |= warning_change(ctx, row, warnings)
     try:
         shown = _show_failure(ctx, row, token, values)
     except Exception:
@@ -552,7 +610,7 @@ def _fail_retryable(
     names = ctx.settings.properties
     reason = failed_reason(error)
     values = {names.deal_sync_status: "failed", names.deal_sync_error: reason.line()}
-    values |= _warning_change(ctx, row, warnings)
+    values |= warning_change(ctx, row, warnings)
     changes = _changed(values, row.written) if isinstance(error, FreeeDisconnected) else values
     written: dict[str, str] = {}
     try:
@@ -589,8 +647,19 @@ def _show_failure(ctx: Context, row: LedgerRow, token: str, values: Mapping[str,
         return {}
     now = ctx.now()
     ctx.store.renew_claim(row.portal_id, row.deal_id, token, now, now + timedelta(seconds=ctx.lease_seconds))
-    ctx.hubspot.update_deals({row.deal_id: dict(values)})
+    deal_id = deal_of(row)
+    ctx.hubspot.update_deals({deal_id: dict(values)})
+    if deal_id != row.deal_id:  # a period's failure: what the deal shows is kept on the deal's own row
+        ctx.store.record_written(row.portal_id, deal_id, values, ctx.now())
     return dict(values)
+
+
+def deal_of(row: LedgerRow) -> str:
+    """The HubSpot deal a ledger row's invoice is for (a period's row is keyed ``deal:period``)."""
+    deal_id = Unit.from_key(row.deal_id).deal_id
+    if deal_id is None:
+        raise ValueError(f"{row.deal_id}: a consolidated invoice belongs to no single deal")
+    return deal_id
 
 
 def _deal_left_won_stage(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceOutcome:

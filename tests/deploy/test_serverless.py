@@ -358,6 +358,19 @@ def test_the_reconciliation_sweep_runs_every_hour_without_freee_and_daily_with_i
     assert not any("sqs:ReceiveMessage" in _listed(s["Action"]) for s in statements)
 
 
+def test_the_billing_pass_runs_daily_in_the_tokyo_morning_and_only_queues():
+    billing = function_with("functions.billing.lambda_handler")
+    (schedule,) = [e["schedule"] for e in billing["events"] if "schedule" in e]
+    _minute, hour, *_ = schedule["rate"].removeprefix("cron(").split()
+    assert (int(hour) + 9) % 24 in range(
+        6, 11
+    )  # Tokyo morning: the day's periods billed at the working day's start
+    assert billing["reservedConcurrency"] == 1
+    statements = _statements(resources()[billing["role"]])
+    assert any("sqs:SendMessage" in _listed(s["Action"]) for s in statements)
+    assert not any("sqs:ReceiveMessage" in _listed(s["Action"]) for s in statements)
+
+
 def _readers_of(index: str) -> dict[str, list[set[str]]]:
     """The handlers whose role may act on the table's index ``index``, with the actions of each statement."""
     on_index = {
@@ -375,8 +388,8 @@ def test_only_the_card_reads_the_company_index_and_only_by_query():
     assert _readers_of(COMPANY_INDEX) == {"functions.cards.lambda_handler": [{"dynamodb:Query"}]}
 
 
-def test_only_the_sweep_reads_the_due_index_and_only_by_query():
-    assert _readers_of(DUE_INDEX) == {"functions.sweep.lambda_handler": [{"dynamodb:Query"}]}
+def test_only_the_billing_pass_reads_the_due_index_and_only_by_query():
+    assert _readers_of(DUE_INDEX) == {"functions.billing.lambda_handler": [{"dynamodb:Query"}]}
 
 
 # ------------------------------------------------------------------------------------------ roles, secrets

@@ -74,6 +74,28 @@ def test_created_row_still_holding_its_claim_is_not_claimable_after_the_lease(st
     assert refused.row.claim_token == "t1"
 
 
+def test_a_scheduled_row_is_never_claimable_and_keeps_no_claim_or_reasons(store: Store) -> None:
+    claim(store, "t1")
+    store.record_failure(PORTAL, DEAL, "t1", Failure(LedgerState.INVALID, "bad term"), NOW)
+    claim(store, "t2", now=NOW + timedelta(seconds=1))
+    row = store.record_scheduled(PORTAL, DEAL, "t2", NOW + timedelta(seconds=2))
+    assert (row.state, row.claim_token, row.claim_until, row.reasons, row.last_error, row.invoice) == (
+        LedgerState.SCHEDULED,
+        None,
+        None,
+        (),
+        None,
+        None,
+    )
+    assert store.get_ledger(PORTAL, DEAL) == row
+    refused = claim(store, "t3", now=NOW + timedelta(days=30))
+    assert not refused.granted and refused.row.state is LedgerState.SCHEDULED
+    with pytest.raises(ClaimLost):  # only the holder of a creating row moves it
+        store.record_scheduled(PORTAL, DEAL, "t3", NOW)
+    written = store.record_written(PORTAL, DEAL, {"freee_invoice_count": "2"}, NOW)
+    assert written.state is LedgerState.SCHEDULED and written.written == {"freee_invoice_count": "2"}
+
+
 @pytest.mark.parametrize("state", [LedgerState.FAILED, LedgerState.INVALID])
 def test_failed_and_invalid_rows_are_claimable_at_once(store: Store, state: LedgerState) -> None:
     claim(store, "t1")

@@ -211,6 +211,13 @@ class DynamoLedger(TableAdapter):
         )
         return self._holding_update(portal_id, deal_id, token, update, state=HELD)
 
+    def record_scheduled(self, portal_id: int, deal_id: str, token: str, now: datetime) -> LedgerRow:
+        update = update_expression(
+            {"state": LedgerState.SCHEDULED.value, "updated_at": now.isoformat()},
+            remove=("last_error", "reasons", *_CLAIM_FIELDS),
+        )
+        return self._holding_update(portal_id, deal_id, token, update, state=HELD)
+
     def record_failure(
         self, portal_id: int, deal_id: str, token: str, failure: Failure, now: datetime
     ) -> LedgerRow:

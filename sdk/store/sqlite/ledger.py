@@ -228,6 +228,21 @@ class SQLiteLedger:
                 updated_at=now.isoformat(),
             )
 
+    def record_scheduled(self, portal_id: int, deal_id: str, token: str, now: datetime) -> LedgerRow:
+        with self._tx(immediate=True) as db:
+            self._holding(db, portal_id, deal_id, token, HELD)
+            return self._update(
+                db,
+                portal_id,
+                deal_id,
+                state=LedgerState.SCHEDULED,
+                last_error=None,
+                reasons=_problems_json(()),
+                claim_token=None,
+                claim_until=None,
+                updated_at=now.isoformat(),
+            )
+
     def record_failure(
         self, portal_id: int, deal_id: str, token: str, failure: Failure, now: datetime
     ) -> LedgerRow:
