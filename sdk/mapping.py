@@ -139,7 +139,9 @@ def build_invoice_request(
         partner_contact_name=draft.contact_name,
         partner_contact_email_to=draft.contact_email,
         lines=[
-            InvoiceLineRequest(
+            InvoiceLineRequest.text(line.description)
+            if line.kind == "text"
+            else InvoiceLineRequest(
                 description=line.description,
                 quantity=line.quantity,
                 unit_price=plain(line.unit_price),

@@ -49,7 +49,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from sdk.billing.schedule import BILLING_SUBJECT_PLACEHOLDERS, Timing
+from sdk.billing.schedule import BILLING_SUBJECT_PLACEHOLDERS, CONSOLIDATED_SUBJECT_PLACEHOLDERS, Timing
 from sdk.errors import SettingsError
 from sdk.money import Rounding
 from sdk.tax import TaxEntryMethod, TaxRate
@@ -110,7 +110,9 @@ class PropertyNames(BaseModel):
     deal_paid_date: str = "freee_paid_date"
     deal_days_overdue: str = "freee_days_overdue"
     deal_synced_at: str = "freee_synced_at"
-    deal_billing_plan: str = "freee_billing_plan"  # input: equal instalments overriding the line items' schedule
+    deal_billing_plan: str = (
+        "freee_billing_plan"  # input: equal instalments overriding the line items' schedule
+    )
     deal_next_billing_date: str = "freee_next_billing_date"
     deal_invoice_count: str = "freee_invoice_count"
     deal_billing_status: str = "freee_billing_status"
@@ -124,6 +126,10 @@ class PropertyNames(BaseModel):
     company_payment_risk: str = "freee_payment_risk"
     company_registration_number: str = "freee_invoice_registration_number"
     company_payment_terms: str = "freee_payment_terms"
+    company_billing_mode: str = (
+        "freee_billing_mode"  # input: an invoice per deal, or one consolidated a month
+    )
+    company_closing_day: str = "freee_closing_day"  # input: the consolidated invoice's closing day
     # line item
     line_item_tax_rate: str = "freee_tax_rate"
 
@@ -202,6 +208,8 @@ class Settings(BaseSettings):
     # invoice's subject follows billing_subject_pattern ({period} = 2027年1月分 / 分割 1/3回目)
     billing_timing: Timing = Timing.ADVANCE
     billing_subject_pattern: str = "{period} {deal_name}"
+    # a company's month-end consolidated invoice (合算請求): {window} = 2027年1月分 (the closing window)
+    consolidated_subject_pattern: str = "{window} ご請求"
     properties: PropertyNames = PropertyNames()
 
     # payment sync (issue 6): a company's freee_payment_risk is "overdue" when an invoice is more than
@@ -275,6 +283,16 @@ class Settings(BaseSettings):
             value.format(**dict.fromkeys(BILLING_SUBJECT_PLACEHOLDERS, ""))
         except (KeyError, IndexError, ValueError) as exc:
             names = ", ".join(f"{{{name}}}" for name in BILLING_SUBJECT_PLACEHOLDERS)
+            raise ValueError(f"使えない差し込み項目があります / unknown placeholder; use {names}") from exc
+        return value
+
+    @field_validator("consolidated_subject_pattern")
+    @classmethod
+    def _consolidated_subject(cls, value: str) -> str:
+        try:
+            value.format(**dict.fromkeys(CONSOLIDATED_SUBJECT_PLACEHOLDERS, ""))
+        except (KeyError, IndexError, ValueError) as exc:
+            names = ", ".join(f"{{{name}}}" for name in CONSOLIDATED_SUBJECT_PLACEHOLDERS)
             raise ValueError(f"使えない差し込み項目があります / unknown placeholder; use {names}") from exc
         return value
 

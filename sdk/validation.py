@@ -62,7 +62,8 @@ class DraftLine:
     unit_price: Decimal
     amount: int
     rate: TaxRate
-    kind: Literal["item", "discount"] = "item"
+    kind: Literal["item", "discount", "text"] = "item"
+    """``text``: a heading (a consolidated invoice's deal and period), no amount."""
     line_item_id: str | None = None
 
 
@@ -89,9 +90,15 @@ class InvoiceDraft:
     """The period of the deal's schedule this invoice bills (:func:`sdk.billing.schedule.period_draft`); ``None``
     for a deal billed once."""
 
+    billing_unit: Unit | None = None
+    """What the invoice bills when it is not the deal (or its period): a company's consolidated invoice
+    (:func:`sdk.billing.consolidation.consolidated_draft`)."""
+
     @property
     def unit(self) -> Unit:
         """What the invoice bills, as the ledger keys it and its marker names it."""
+        if self.billing_unit is not None:
+            return self.billing_unit
         return (
             Unit.of_period(self.deal_id, self.period) if self.period is not None else Unit.deal(self.deal_id)
         )

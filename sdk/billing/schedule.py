@@ -146,6 +146,8 @@ BILLING_SUBJECT_PLACEHOLDERS = (
     "start",
     "end",
 )
+#: what ``consolidated_subject_pattern`` may name (:func:`sdk.billing.consolidation.consolidated_draft`)
+CONSOLIDATED_SUBJECT_PLACEHOLDERS = ("window", "company_name", "start", "end", "count")
 
 
 class PlanKind(StrEnum):

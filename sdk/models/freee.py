@@ -96,24 +96,44 @@ class Partner(_Response):
 
 
 class InvoiceLineRequest(_Request):
-    """One line of ``POST /iv/invoices`` (``InvoiceRequest_lines``)."""
+    """One line of ``POST /iv/invoices`` (``InvoiceRequest_lines``): an item, or a text line (``type`` ``text``: a
+    heading, freee keeps only its description)."""
 
     type: Literal["item", "text"] = "item"
     description: str = Field(min_length=1, max_length=255)
     sales_date: date | None = None
     unit: str | None = Field(default=None, min_length=1, max_length=255)
-    quantity: Decimal = Field(ge=Decimal("-99999999.999"), le=Decimal("99999999.999"), decimal_places=3)
-    unit_price: str = Field(pattern=r"^-?[0-9]{0,13}(\.[0-9]{1,3})?$")
-    tax_rate: Literal[0, 8, 10]
+    quantity: Decimal | None = Field(
+        default=None, ge=Decimal("-99999999.999"), le=Decimal("99999999.999"), decimal_places=3
+    )
+    unit_price: str | None = Field(default=None, pattern=r"^-?[0-9]{0,13}(\.[0-9]{1,3})?$")
+    tax_rate: Literal[0, 8, 10] | None = None
     reduced_tax_rate: bool = False
     withholding: bool = False
 
+    @model_validator(mode="after")
+    def _item_has_its_figures(self) -> InvoiceLineRequest:
+        if self.type == "item" and (
+            self.quantity is None or self.unit_price is None or self.tax_rate is None
+        ):
+            raise ValueError("an item line has a quantity, a unit price and a tax rate")
+        return self
+
+    @classmethod
+    def text(cls, description: str) -> InvoiceLineRequest:
+        return cls(type="text", description=description)
+
     def to_json(self) -> dict[str, object]:
+        if self.type == "text":
+            return {"type": "text", "description": self.description}
         body = super().to_json()
-        # JSON ``number`` as the spec says; Decimal keeps it exact until here (at most 3 decimal places).
-        body["quantity"] = (
-            int(self.quantity) if self.quantity == self.quantity.to_integral_value() else float(self.quantity)
-        )
+        if self.quantity is not None:
+            # JSON ``number`` as the spec says; Decimal keeps it exact until here (at most 3 decimal places).
+            body["quantity"] = (
+                int(self.quantity)
+                if self.quantity == self.quantity.to_integral_value()
+                else float(self.quantity)
+            )
         return body
 
 
