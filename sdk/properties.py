@@ -64,6 +64,20 @@ PAYMENT_STATUS = [
     ("overdue", "期日超過 / overdue"),
 ]
 RISK = [("none", "問題なし / none"), ("watch", "注意 / watch"), ("overdue", "期日超過あり / overdue")]
+#: the deal dropdown ``freee_billing_status``: where the deal's billing schedule stands (written by us)
+BILLING_STATUS = [
+    ("one_off", "単発 / one-off"),
+    ("scheduled", "定期請求中 / scheduled"),
+    ("ended", "請求完了 / ended"),
+    ("stopped", "停止 / stopped"),
+]
+#: the company dropdown ``freee_billing_mode``: an invoice per deal (the default, also when empty) or one a month
+BILLING_MODE = [("per_deal", "取引ごと / per deal"), ("consolidated", "月締め合算 / consolidated monthly")]
+#: the company dropdown ``freee_closing_day``: the day a consolidated month closes (empty: month end)
+CLOSING_DAY = [
+    ("month_end", "末日 / month end"),
+    *((str(day), f"{day}日締め / closes on the {day}th") for day in (5, 10, 15, 20, 25)),
+]
 #: the line item dropdown ``freee_tax_rate``: exactly the values HubSpot accepts (TaxRate's values, in its order)
 TAX_RATES = [
     (rate.value, rate.label_ja if rate.label_ja == rate.label_en else f"{rate.label_ja} / {rate.label_en}")
@@ -128,7 +142,8 @@ def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]
         _prop(
             names.deal_amount_invoiced,
             "請求金額（税込） / amount invoiced",
-            "freee請求書の合計（円）",
+            "これまでに発行したfreee請求書の合計（税込、円） / invoiced to date: the freee invoices issued for the deal "
+            "so far (tax included, yen)",
             "number",
             group=g,
         ),
@@ -149,6 +164,37 @@ def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]
             "freeeから最後に同期した日時",
             "datetime",
             group=g,
+        ),
+        _prop(
+            names.deal_billing_plan,
+            "分割回数 / instalments",
+            "入力：取引の金額をこの回数の均等分割で請求（明細の請求スケジュールより優先）。空欄なら明細どおり / set by "
+            "you: bill the deal in this many equal instalments instead of the line items' schedule; empty: follow "
+            "the line items",
+            "number",
+            group=g,
+        ),
+        _prop(
+            names.deal_next_billing_date,
+            "次回請求日 / next billing date",
+            "次の請求期間の請求日（予定がなければ空欄） / the next period's billing date; empty when none is left",
+            "date",
+            group=g,
+        ),
+        _prop(
+            names.deal_invoice_count,
+            "請求書発行数 / invoices issued",
+            "この取引でこれまでに発行したfreee請求書の数 / freee invoices issued for the deal so far",
+            "number",
+            group=g,
+        ),
+        _prop(
+            names.deal_billing_status,
+            "請求状況 / billing status",
+            "単発・定期請求中・請求完了・停止 / one-off, scheduled, ended or stopped",
+            "enumeration",
+            group=g,
+            options=BILLING_STATUS,
         ),
     ]
     company = [
@@ -214,6 +260,23 @@ def property_definitions(names: PropertyNames) -> dict[str, list[dict[str, Any]]
             "enumeration",
             group=g,
             options=PAYMENT_TERMS_OPTIONS,
+        ),
+        _prop(
+            names.company_billing_mode,
+            "請求方法 / billing mode",
+            "取引ごとに請求書を作るか、月締めで1通にまとめるか（空欄は取引ごと） / an invoice per deal, or one "
+            "invoice a month for all of the company's deals (empty: per deal)",
+            "enumeration",
+            group=g,
+            options=BILLING_MODE,
+        ),
+        _prop(
+            names.company_closing_day,
+            "締め日 / closing day",
+            "月締め合算の締め日（空欄は末日） / the day the consolidated month closes (empty: month end)",
+            "enumeration",
+            group=g,
+            options=CLOSING_DAY,
         ),
     ]
     line_item = [

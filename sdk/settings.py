@@ -110,9 +110,8 @@ class PropertyNames(BaseModel):
     deal_paid_date: str = "freee_paid_date"
     deal_days_overdue: str = "freee_days_overdue"
     deal_synced_at: str = "freee_synced_at"
-    deal_billing_plan: str = (
-        "freee_billing_plan"  # input: equal instalments overriding the line items' schedule
-    )
+    # deal: the billing schedule (issue 17); the plan (equal instalments) is set by the rep, the rest by us
+    deal_billing_plan: str = "freee_billing_plan"
     deal_next_billing_date: str = "freee_next_billing_date"
     deal_invoice_count: str = "freee_invoice_count"
     deal_billing_status: str = "freee_billing_status"
@@ -126,10 +125,9 @@ class PropertyNames(BaseModel):
     company_payment_risk: str = "freee_payment_risk"
     company_registration_number: str = "freee_invoice_registration_number"
     company_payment_terms: str = "freee_payment_terms"
-    company_billing_mode: str = (
-        "freee_billing_mode"  # input: an invoice per deal, or one consolidated a month
-    )
-    company_closing_day: str = "freee_closing_day"  # input: the consolidated invoice's closing day
+    # company inputs: an invoice per deal or one a month (consolidated), and the consolidated month's closing day
+    company_billing_mode: str = "freee_billing_mode"
+    company_closing_day: str = "freee_closing_day"
     # line item
     line_item_tax_rate: str = "freee_tax_rate"
 

@@ -9,7 +9,9 @@ It answers the parts of HubSpot's public API this project uses, in HubSpot's JSO
 * Associations v4 (read one, batch read, create default) with HubSpot's type ids (deal → company primary 5,
   unlabeled 341; deal → contact 3; deal → line item 19), also shown in the v3 ``?associations=`` answer.
 * Deal pipelines, properties and property groups (HubSpot's standard properties are seeded; writing an unknown
-  property is refused with ``PROPERTY_DOESNT_EXIST`` as HubSpot does), workflow action callbacks (single and
+  property is refused with ``PROPERTY_DOESNT_EXIST`` as HubSpot does; a line item's recurring billing, its
+  frequency, term, start and calculated number of payments, as ``specs/hubspot/recurring-line-items.md`` records
+  them; a ``date`` value is kept as ``YYYY-MM-DD`` and one that is not midnight UTC refused), workflow action callbacks (single and
   batch; ``outputFields`` and ``typedOutputs`` required, as HubSpot's current v4 reference has them).
 * Custom workflow action definitions v4 (list, create, read, patch) for the app, authenticated as HubSpot's
   current v4 reference lists: an OAuth token of the developer account with ``developers-read`` (to read) and
@@ -42,7 +44,8 @@ The package: :mod:`~sandbox.hubspot.app` (the sandbox, its request hooks, :func:
 :mod:`~sandbox.hubspot.routes` (the endpoints), :mod:`~sandbox.hubspot.state` (what the portal holds) with
 :mod:`~sandbox.hubspot.search` and :mod:`~sandbox.hubspot.actions` (workflow action definitions),
 :mod:`~sandbox.hubspot.webhooks`, :mod:`~sandbox.hubspot.oauth`, :mod:`~sandbox.hubspot.subscriptions`,
-:mod:`~sandbox.hubspot.catalog` (standard properties and pipelines),
+:mod:`~sandbox.hubspot.catalog` (standard properties and pipelines), :mod:`~sandbox.hubspot.recurring` (line items'
+recurring billing),
 :mod:`~sandbox.hubspot.demo_world`, :mod:`~sandbox.hubspot.facts` and :mod:`~sandbox.hubspot.errors`.
 """
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sandbox.hubspot.recurring import PROPERTIES as RECURRING_BILLING
+
 _GROUPS = {
     "deals": ("dealinformation", "Deal information"),
     "companies": ("companyinformation", "Company information"),
@@ -78,7 +80,7 @@ _STANDARD_PROPERTIES: dict[str, tuple[_StandardProperty, ...]] = {
         ("hs_sku", "SKU", "string", "text", (), False),
         ("hs_product_id", "Product ID", "number", "number", (), False),
         ("hs_position_on_quote", "Position on quote", "number", "number", (), False),
-        ("hs_recurring_billing_period", "Term", "string", "text", (), False),
+        *RECURRING_BILLING,  # frequency, term, start and delay, number of payments, end date
     ),
 }
 

@@ -234,5 +234,21 @@ def _epoch_ms(text: str) -> float | None:
     return parsed.timestamp() * 1000
 
 
+def _calendar_date(text: str) -> str:
+    """A ``date`` property's value as HubSpot keeps it, ``YYYY-MM-DD``; a moment that is not midnight UTC is
+    refused (``ValueError`` with HubSpot's message), as HubSpot refuses it."""
+    ms = _epoch_ms(text)
+    if ms is None:
+        raise ValueError(f"{text} was not a valid date.")
+    into_day = int(ms) % 86_400_000
+    if into_day or ms != int(ms):
+        seconds, millis = divmod(into_day, 1000)
+        hours, rest = divmod(seconds, 3600)
+        raise ValueError(
+            f"{text} is at {hours}:{rest // 60:02d}:{rest % 60:02d}.{millis:03d} UTC, not midnight!"
+        )
+    return datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+
+
 def _format_number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(round(value, 6))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sandbox.hubspot import recurring
 from sandbox.hubspot.actions import (
     _action_json,
     _action_problems,
@@ -44,6 +45,7 @@ from sandbox.hubspot.facts import (
     _V3_ASSOCIATION_KEY,
     _V3_TYPE_NAME,
     OBJECT_TYPES,
+    _calendar_date,
     _epoch_ms,
     _format_number,
     _iso,
@@ -203,6 +205,12 @@ class HubSpotState:
                     code = "INVALID_DATE" if kind == "date" else "INVALID_DATETIME"
                     problems.append(_problem(name, code, f"{value} was not a valid {kind}."))
                     continue
+                if kind == "date":
+                    try:
+                        value = _calendar_date(value)
+                    except ValueError as not_midnight:
+                        problems.append(_problem(name, "INVALID_DATE", str(not_midnight)))
+                        continue
                 if kind == "enumeration":
                     allowed = self._options(object_type, name, merged)
                     chosen = value.split(";") if definition["fieldType"] == "checkbox" else [value]
@@ -215,6 +223,10 @@ class HubSpotState:
                             )
                         )
                         continue
+                problem = recurring.value_problem(object_type, name, value)
+                if problem is not None:
+                    problems.append(problem)
+                    continue
             out[name] = value
         if problems:
             raise _validation_error(problems)
@@ -527,9 +539,11 @@ class HubSpotState:
             self._emit_stage_change(obj, str(new_stage or ""), change_source, source_id, now)
 
     def _derive(self, object_type: str, obj: StoredObject) -> None:
-        """Calculated properties: a line item's net ``amount``, a deal's ``hs_is_closed_won``."""
+        """Calculated properties: a line item's net ``amount`` and number of payments, a deal's
+        ``hs_is_closed_won``."""
         props = obj.properties
         if object_type == "line_items":
+            recurring.derive(props)
             quantity, price = _number(props.get("quantity") or ""), _number(props.get("price") or "")
             if quantity is not None and price is not None:
                 percent = _number(props.get("hs_discount_percentage") or "") or 0.0

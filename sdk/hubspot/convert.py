@@ -24,6 +24,15 @@ LINE_ITEM_PROPERTIES: Final = (
     "hs_line_item_currency_code",
     "hs_sku",
     "hs_position_on_quote",
+    # recurring billing (specs/hubspot/recurring-line-items.md)
+    "recurringbillingfrequency",
+    "hs_recurring_billing_period",
+    "hs_recurring_billing_start_date",
+    "hs_billing_start_delay_type",
+    "hs_billing_start_delay_days",
+    "hs_billing_start_delay_months",
+    "hs_recurring_billing_number_of_payments",
+    "hs_recurring_billing_end_date",
 )
 COMPANY_PROPERTIES: Final = (
     "name",

@@ -95,6 +95,48 @@ class LineItem(CrmObject):
     def sku(self) -> str | None:
         return self.prop("hs_sku")
 
+    # recurring billing (specs/hubspot/recurring-line-items.md): raw text, parsed by sdk.billing
+
+    @property
+    def billing_frequency(self) -> str | None:
+        """``recurringbillingfrequency``: ``monthly``, ``quarterly``, … ; absent on a one-off line."""
+        return self.prop("recurringbillingfrequency")
+
+    @property
+    def billing_period(self) -> str | None:
+        """``hs_recurring_billing_period``, the term as an ISO-8601 duration (``P12M``, ``P1Y``, ``P12W``); absent
+        on a recurring line: it renews until cancelled."""
+        return self.prop("hs_recurring_billing_period")
+
+    @property
+    def billing_start_date(self) -> str | None:
+        """``hs_recurring_billing_start_date`` (``YYYY-MM-DD``)."""
+        return self.prop("hs_recurring_billing_start_date")
+
+    @property
+    def billing_start_delay_type(self) -> str | None:
+        """``hs_billing_start_delay_type``: the name of the property that sets the start (the start date, the
+        delay in days or the delay in months)."""
+        return self.prop("hs_billing_start_delay_type")
+
+    @property
+    def billing_start_delay_days(self) -> str | None:
+        return self.prop("hs_billing_start_delay_days")
+
+    @property
+    def billing_start_delay_months(self) -> str | None:
+        return self.prop("hs_billing_start_delay_months")
+
+    @property
+    def billing_number_of_payments(self) -> str | None:
+        """``hs_recurring_billing_number_of_payments``, which HubSpot calculates from term and frequency."""
+        return self.prop("hs_recurring_billing_number_of_payments")
+
+    @property
+    def billing_end_date(self) -> str | None:
+        """``hs_recurring_billing_end_date``: informational; the term is what limits billing."""
+        return self.prop("hs_recurring_billing_end_date")
+
     @property
     def position(self) -> int:
         """``hs_position_on_quote`` orders lines as the rep arranged them; unknown positions sort last."""

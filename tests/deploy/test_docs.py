@@ -210,3 +210,14 @@ def test_the_readmes_list_exactly_the_tax_rate_dropdown():
     assert re.findall(r"`([^`]+)` \(([^)]+)\)", listed) == expected
     [line] = [line for line in README_JA.splitlines() if line.startswith("ドロップダウン：")]
     assert re.findall(r"`([^`]+)`（(.+?)）(?:、|。)", line) == expected
+
+
+@pytest.mark.parametrize("name", ["freee_billing_status", "freee_billing_mode", "freee_closing_day"])
+def test_the_readmes_list_exactly_each_billing_dropdown(name):
+    """The property tables (English: "`value` (ja)", Japanese: "`value`（ja）") name every option, in order,
+    with the Japanese half of its label."""
+    expected = [(value, label.split(" / ")[0]) for value, label in dropdown_options(name)]
+    [en] = [line for line in README_EN.splitlines() if line.startswith(f"| `{name}`")]
+    assert re.findall(r"`([^`]+)` \(([^)]+)\)", en) == expected
+    [ja] = [line for line in README_JA.splitlines() if line.startswith(f"| `{name}`")]
+    assert re.findall(r"`([^`]+)`（([^）]+)）", ja) == expected

@@ -101,7 +101,7 @@ def test_setup_hubspot_dry_run_then_create_then_nothing_left(empty_portal):
     first = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
     assert first.exit_code == 0, first.output
     made = {o["object_type"]: o for o in json.loads(first.stdout)["objects"]}
-    assert len(made["deals"]["created"]) == 14 and len(made["companies"]["created"]) == 9
+    assert len(made["deals"]["created"]) == 18 and len(made["companies"]["created"]) == 11
     assert made["line_items"]["created"] == ["freee_tax_rate"]
     assert box.state.properties["deals"]["freee_invoice_id"]["label"] == "freee請求書ID / freee invoice ID"
     assert box.state.properties["deals"]["freee_invoice_id"]["groupName"] == "freee"
@@ -134,6 +134,52 @@ def test_setup_hubspot_makes_payment_terms_a_dropdown_of_codes_with_japanese_lab
     for code, label in options.items():
         assert parse_terms(label) == parse_terms(code) and parse_terms(code).code == code
     assert box.state.properties["line_items"]["freee_tax_rate"]["options"][1]["value"] == "8_reduced"
+
+
+def test_setup_hubspot_creates_the_billing_schedule_properties_once(empty_portal):
+    box, env = empty_portal
+    first = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert first.exit_code == 0, first.output
+    made = {o["object_type"]: o for o in json.loads(first.stdout)["objects"]}
+    assert {
+        "freee_billing_plan",
+        "freee_next_billing_date",
+        "freee_invoice_count",
+        "freee_billing_status",
+    } <= set(made["deals"]["created"])
+    assert {"freee_billing_mode", "freee_closing_day"} <= set(made["companies"]["created"])
+    deals, companies = box.state.properties["deals"], box.state.properties["companies"]
+    kinds = {
+        name: (found["type"], found["fieldType"])
+        for name, found in (deals | companies).items()
+        if name in ("freee_billing_plan", "freee_next_billing_date", "freee_invoice_count")
+    }
+    assert kinds == {
+        "freee_billing_plan": ("number", "number"),
+        "freee_next_billing_date": ("date", "date"),
+        "freee_invoice_count": ("number", "number"),
+    }
+    dropdowns = {
+        "freee_billing_status": ["one_off", "scheduled", "ended", "stopped"],
+        "freee_billing_mode": ["per_deal", "consolidated"],
+        "freee_closing_day": ["month_end", "5", "10", "15", "20", "25"],
+    }
+    for name, values in dropdowns.items():
+        stored = (deals | companies)[name]
+        assert (stored["type"], stored["fieldType"]) == ("enumeration", "select")
+        assert [o["value"] for o in stored["options"]] == values
+    assert companies["freee_closing_day"]["options"][1]["label"] == "5日締め / closes on the 5th"
+    company = box.create_company(
+        name="株式会社月締め", freee_billing_mode="consolidated", freee_closing_day="20"
+    )  # the dropdowns take our values
+    assert box.properties_of("companies", company)["freee_closing_day"] == "20"
+
+    before = writes(box)
+    again = runner.invoke(app, ["setup", "hubspot", "--json"], env=env)
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert (report["created"], report["updated"]) == (0, 0)
+    assert writes(box) == before  # a second run writes no definition
 
 
 def test_setup_hubspot_leaves_an_older_text_payment_terms_property_as_it_is_and_says_so(empty_portal):

@@ -213,6 +213,66 @@ def test_the_bundle_carries_the_projects_own_properties(
     assert bundle.company.prop(names.company_payment_terms) == "net_30"
 
 
+def test_the_bundle_reads_each_lines_recurring_billing_and_the_schedules_inputs(
+    client: HubSpotClient, sandbox: HubSpotSandbox, hub_settings: Settings, metrics: CallCounter
+) -> None:
+    set_up_project_properties(client, hub_settings)
+    names = hub_settings.properties
+    company = sandbox.create_company(
+        name="月締めの会社", **{names.company_billing_mode: "consolidated", names.company_closing_day: "20"}
+    )
+    deal_id = sandbox.create_deal(
+        dealname="保守契約",
+        company=company,
+        line_items=[
+            {
+                "name": "保守（月額）",
+                "price": 30000,
+                "recurringbillingfrequency": "monthly",
+                "hs_recurring_billing_period": "P12M",
+                "hs_recurring_billing_start_date": "2026-12-01",
+                "hs_position_on_quote": 0,
+            },
+            {
+                "name": "サポート（四半期、解約まで）",
+                "price": 90000,
+                "recurringbillingfrequency": "quarterly",
+                "hs_billing_start_delay_type": "hs_billing_start_delay_months",
+                "hs_billing_start_delay_months": 2,
+                "hs_position_on_quote": 1,
+            },
+            {"name": "導入作業", "price": 100000, "hs_position_on_quote": 2},
+        ],
+        **{names.deal_billing_plan: 3},
+    )
+
+    bundle = client.read_deal_bundle(PORTAL, deal_id)
+
+    monthly, quarterly, one_off = bundle.line_items
+    assert (monthly.billing_frequency, monthly.billing_period, monthly.billing_start_date) == (
+        "monthly",
+        "P12M",
+        "2026-12-01",
+    )
+    assert monthly.billing_number_of_payments == "12"  # HubSpot's calculation, read back
+    assert monthly.billing_start_delay_type is None and monthly.billing_end_date is None
+    assert (quarterly.billing_frequency, quarterly.billing_period) == ("quarterly", None)  # until cancelled
+    assert quarterly.billing_start_delay_type == "hs_billing_start_delay_months"
+    assert (quarterly.billing_start_delay_months, quarterly.billing_start_delay_days) == ("2", None)
+    assert quarterly.billing_number_of_payments is None
+    assert (one_off.billing_frequency, one_off.billing_period, one_off.billing_number_of_payments) == (
+        None,
+        None,
+        None,
+    )
+    assert bundle.deal.prop(names.deal_billing_plan) == "3"
+    assert bundle.company is not None
+    assert bundle.company.prop(names.company_billing_mode) == "consolidated"
+    assert bundle.company.prop(names.company_closing_day) == "20"
+    # read with the other line item properties: no extra call
+    assert metrics.count("line_items.batch_read") == 1
+
+
 def test_150_line_items_take_two_batch_reads_in_association_order(
     client: HubSpotClient, sandbox: HubSpotSandbox, metrics: CallCounter
 ) -> None:
