@@ -116,6 +116,9 @@ class LedgerRow:
     warnings: tuple[Problem, ...] = ()
     """What validation warned about the deal's invoice (:attr:`Intent.warnings`): it can be made, but a rep
     should look (the deal amount differs from the line items, …)."""
+    charges: tuple[tuple[str, int], ...] = ()
+    """A consolidated invoice's row: the units it bills (``deal`` or ``deal:period`` keys) and each one's share of
+    its total in yen, oldest first, as the attempt noted them before creating it (:attr:`Intent.charges`)."""
 
     def claimed(self, now: datetime) -> bool:
         return self.claim_token is not None and self.claim_until is not None and self.claim_until > now
@@ -190,6 +193,9 @@ class Intent:
     billing_date: date
     warnings: tuple[Problem, ...] = ()
     """What validation warned about the draft, kept on the row (:attr:`LedgerRow.warnings`) for the write-back."""
+    charges: tuple[tuple[str, int], ...] = ()
+    """A consolidated invoice: the units it bills and their shares (:attr:`LedgerRow.charges`); when given they
+    replace the row's, when empty the row's are kept."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,22 @@ def test_an_intent_replaces_the_warnings(store: Store) -> None:
     store.note_intent(PORTAL, "9001", "t1", Intent("c-1", 77, BILLED))
     row = store.get_ledger(PORTAL, "9001")
     assert row is not None and row.warnings == ()
+
+
+def test_a_consolidated_row_keeps_the_charges_its_first_intent_named_until_new_ones_are_given(store: Store) -> None:
+    key = "c789:2027-01-31"
+    assert store.claim(PORTAL, key, "t1", NOW, NOW + timedelta(seconds=90)).granted
+    charges = (("456:1", 55000), ("457", 110000))
+    store.note_intent(PORTAL, key, "t1", Intent("789", 77, BILLED, charges=charges))
+    store.note_intent(PORTAL, key, "t1", Intent("789", 77, BILLED))  # no charges given: kept
+    row = store.get_ledger(PORTAL, key)
+    assert row is not None and row.charges == charges
+    again = (("456:1", 55000),)
+    store.note_intent(PORTAL, key, "t1", Intent("789", 77, BILLED, charges=again))
+    recorded = store.record_invoice(PORTAL, key, "t1", invoice(), NOW)
+    assert recorded.charges == again == store.get_ledger(PORTAL, key).charges  # type: ignore[union-attr]
+    assert store.ledger_for_company(PORTAL, "789")[0].charges == again
+    assert store.get_ledger(PORTAL, "9001") is None or store.get_ledger(PORTAL, "9001").charges == ()  # type: ignore[union-attr]
 
 
 def test_an_invoice_keeps_its_last_payment_date(store: Store) -> None:

@@ -66,6 +66,7 @@ def _ledger_row(item: Mapping[str, Any]) -> LedgerRow:
         intents=tuple(sorted(_intent(text) for text in item.get("intents") or ())),
         reasons=problems_from_plain(item.get("reasons")),
         warnings=problems_from_plain(item.get("warnings")),
+        charges=tuple((str(c["unit"]), int(c["amount"])) for c in item.get("charges") or ()),
     )
 
 
@@ -181,6 +182,11 @@ class DynamoLedger(TableAdapter):
                 "partner_id": intent.partner_id,
                 "billing_date": billing_date,
                 "warnings": problems_to_plain(intent.warnings),
+                **(
+                    {"charges": [{"unit": unit, "amount": amount} for unit, amount in intent.charges]}
+                    if intent.charges
+                    else {}
+                ),
             }
         )
         update["UpdateExpression"] += " ADD #in :in"  # a string set: every place any attempt used is kept

@@ -53,6 +53,7 @@ _LEDGER_COLUMNS = {
     "intents": "TEXT NOT NULL DEFAULT '[]'",
     "reasons": "TEXT NOT NULL DEFAULT '[]'",
     "warnings": "TEXT NOT NULL DEFAULT '[]'",
+    "charges": "TEXT NOT NULL DEFAULT '[]'",
 }
 
 #: one company's rows (:meth:`SQLiteLedger.ledger_for_company`), searched by the ``ledger_company`` index
@@ -107,6 +108,7 @@ class SQLiteLedger:
             intents=tuple((int(p), date.fromisoformat(d)) for p, d in json.loads(r["intents"])),
             reasons=problems_from_plain(json.loads(r["reasons"])),
             warnings=problems_from_plain(json.loads(r["warnings"])),
+            charges=tuple((str(k), int(a)) for k, a in json.loads(r["charges"])),
         )
 
     def _select(self, db: sqlite3.Connection, portal_id: int, deal_id: str) -> LedgerRow | None:
@@ -199,6 +201,7 @@ class SQLiteLedger:
                 billing_date=intent.billing_date.isoformat(),
                 intents=json.dumps([[p, d.isoformat()] for p, d in intents]),
                 warnings=_problems_json(intent.warnings),
+                **({"charges": json.dumps([list(c) for c in intent.charges])} if intent.charges else {}),
             )
 
     def renew_claim(
