@@ -84,7 +84,9 @@ def test_an_intent_replaces_the_warnings(store: Store) -> None:
     assert row is not None and row.warnings == ()
 
 
-def test_a_consolidated_row_keeps_the_charges_its_first_intent_named_until_new_ones_are_given(store: Store) -> None:
+def test_a_consolidated_row_keeps_the_charges_its_first_intent_named_until_new_ones_are_given(
+    store: Store,
+) -> None:
     key = "c789:2027-01-31"
     assert store.claim(PORTAL, key, "t1", NOW, NOW + timedelta(seconds=90)).granted
     charges = (("456:1", 55000), ("457", 110000))
