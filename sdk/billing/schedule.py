@@ -153,6 +153,7 @@ CONSOLIDATED_SUBJECT_PLACEHOLDERS = ("window", "company_name", "start", "end", "
 class PlanKind(StrEnum):
     RECURRING = "recurring"  # the line items' own frequencies
     INSTALMENTS = "instalments"  # freee_billing_plan: N equal monthly instalments of the contract
+    ONCE = "once"  # a deal billed once, as one charge of its company's consolidated invoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,12 +184,16 @@ class Period:
         """``2027年1月分``, ``2027年1月〜3月分``, ``2027年1月15日〜2月14日分``, or ``分割 1/3回目``."""
         if self.kind is PlanKind.INSTALMENTS:
             return f"分割 {self.number}/{self.count}回目"
+        if self.kind is PlanKind.ONCE:
+            return ""
         return service_label_ja(self.start, self.end)
 
     @property
     def label_en(self) -> str:
         if self.kind is PlanKind.INSTALMENTS:
             return f"instalment {self.number} of {self.count}"
+        if self.kind is PlanKind.ONCE:
+            return ""
         return f"{self.start.isoformat()} – {self.end.isoformat()}"
 
 
@@ -233,6 +238,9 @@ class Plan:
     def period(self, number: int) -> Period:
         if number < 1 or (self.count is not None and number > self.count):
             raise ValueError(f"period {number} is not in this schedule (1–{self.count or '…'})")
+        if self.kind is PlanKind.ONCE:
+            due = self.terms.due_date(self.start)
+            return Period(1, self.start, self.start, self.start, due, 1, self.kind)
         step = self.frequency.step
         start = add_steps(self.start, step, number - 1)
         end = add_steps(self.start, step, number) - timedelta(days=1)
@@ -251,6 +259,12 @@ class Plan:
                 return
             yield period
             number += 1
+
+    @classmethod
+    def once(cls, draft: InvoiceDraft) -> Plan:
+        """A deal billed once as a single charge (its company's consolidated invoice): one period on the deal's
+        billing date with every line."""
+        return cls(PlanKind.ONCE, Frequency.MONTHLY, draft.billing_date, 1, Timing.ADVANCE, draft.terms)
 
     def bills(self, cycle: Cycle, number: int) -> bool:
         """Whether the recurring line of ``cycle`` is charged in period ``number``."""
@@ -594,6 +608,8 @@ def _check_length(problems: _Problems, count: int | None) -> None:
 
 def period_lines(draft: InvoiceDraft, plan: Plan, number: int) -> tuple[DraftLine, ...]:
     """The lines of period ``number``'s invoice, from the deal's lines as validated (``draft.lines``)."""
+    if plan.kind is PlanKind.ONCE:
+        return draft.lines if number == 1 else ()
     cycles = {c.line_item_id: c for c in plan.cycles}
     if plan.kind is PlanKind.INSTALMENTS:
         return tuple(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
+from sdk.billing.consolidation import company_billing
 from sdk.billing.schedule import plan_for_deal
 from sdk.billing.units import Unit, parse_marker
 from sdk.errors import (
@@ -149,12 +150,21 @@ def _invoice_deal(
     try:
         draft = validate_deal(bundle, ctx.settings, today=tokyo_today(ctx.now()))
         plan = plan_for_deal(bundle, draft, ctx.settings)
+        company = bundle.company
+        assert company is not None  # noqa: S101 - validate_deal refuses a deal without a company
+        billing, company_problems = company_billing(company, ctx.settings)
+        if company_problems:
+            raise ValidationFailed(company_problems, draft.warnings)
     except ValidationFailed as failure:
         if scheduled:  # invoices exist: the schedule waits for the fix, its deal says why
             from sdk.usecases.billing import refuse_schedule
 
             return refuse_schedule(ctx, bundle, failure, trigger)
         return _refuse(ctx, portal_id, deal_id, trigger, failure.problems, failure.warnings)
+    if billing.consolidated:
+        from sdk.usecases.consolidate import enrol  # consolidation builds on this module's protocol
+
+        return enrol(ctx, bundle, draft, plan, billing, trigger, on=on)
     if plan is not None or scheduled:
         from sdk.usecases.billing import bill_schedule  # billing builds on this module's protocol
 
@@ -195,14 +205,26 @@ class Issued:
 
 
 def issue(
-    ctx: Context, claim: Claim, token: str, bundle: DealBundle, draft: InvoiceDraft, trigger: str
+    ctx: Context,
+    claim: Claim,
+    token: str,
+    bundle: DealBundle,
+    draft: InvoiceDraft,
+    trigger: str,
+    *,
+    charges: tuple[tuple[str, int], ...] = (),
 ) -> Issued | InvoiceOutcome:
     """The exactly-once protocol for one billing unit (DESIGN §3), given the granted claim on its ledger row
     (``draft.unit``): find or create the partner, note where the invoice will be, look for an invoice an earlier
     attempt left (by the unit's marker), else create it, and record it.
 
     Returns the invoice with the claim still held; or, when freee or the partner refuses the deal, the ``invalid``
-    outcome (shown on the deal, the claim released). Any other failure is recorded as retryable and raised."""
+    outcome (shown on the deal, the claim released). Any other failure is recorded as retryable and raised.
+
+    ``charges``: a consolidated invoice's units and shares, noted with the intent (and shown every failure on each
+    of their deals)."""
+    if charges:
+        claim = replace(claim, row=replace(claim.row, charges=charges))
     row = claim.row
     portal_id, key = row.portal_id, row.deal_id
     ctx.remember(portal_id, key, "claimed", trigger, attempt=row.attempts, resumed=claim.resumed)
@@ -219,7 +241,7 @@ def issue(
         raise
     ctx.remember(portal_id, key, "partner", trigger, partner_id=partner.partner_id, how=partner.how)
     ctx.store.note_intent(
-        portal_id, key, token, Intent(company.id, partner.partner_id, draft.billing_date, warnings)
+        portal_id, key, token, Intent(company.id, partner.partner_id, draft.billing_date, warnings, charges)
     )
 
     try:
@@ -647,19 +669,23 @@ def _show_failure(ctx: Context, row: LedgerRow, token: str, values: Mapping[str,
         return {}
     now = ctx.now()
     ctx.store.renew_claim(row.portal_id, row.deal_id, token, now, now + timedelta(seconds=ctx.lease_seconds))
-    deal_id = deal_of(row)
-    ctx.hubspot.update_deals({deal_id: dict(values)})
-    if deal_id != row.deal_id:  # a period's failure: what the deal shows is kept on the deal's own row
-        ctx.store.record_written(row.portal_id, deal_id, values, ctx.now())
+    deals = deals_of(row)
+    if deals:
+        ctx.hubspot.update_deals({deal_id: dict(values) for deal_id in deals})
+    for deal_id in deals:
+        if deal_id != row.deal_id:  # a period's failure: what the deal shows is kept on the deal's own row
+            ctx.store.record_written(row.portal_id, deal_id, values, ctx.now())
     return dict(values)
 
 
-def deal_of(row: LedgerRow) -> str:
-    """The HubSpot deal a ledger row's invoice is for (a period's row is keyed ``deal:period``)."""
-    deal_id = Unit.from_key(row.deal_id).deal_id
-    if deal_id is None:
-        raise ValueError(f"{row.deal_id}: a consolidated invoice belongs to no single deal")
-    return deal_id
+def deals_of(row: LedgerRow) -> tuple[str, ...]:
+    """The HubSpot deals a ledger row's invoice is for: the deal (a period's row is keyed ``deal:period``), or
+    every deal a consolidated invoice charges (those its attempt named)."""
+    unit = Unit.from_key(row.deal_id)
+    if unit.deal_id is not None:
+        return (unit.deal_id,)
+    named = (Unit.from_key(key).deal_id for key, _ in row.charges)
+    return tuple(dict.fromkeys(d for d in named if d is not None))
 
 
 def _deal_left_won_stage(ctx: Context, row: LedgerRow, trigger: str) -> InvoiceOutcome:
