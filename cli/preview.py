@@ -1,7 +1,8 @@
 """``hubspot-freee preview``: the freee invoice each deal of a JSON file would become, or why it cannot.
 
 Reads the file (``read_bundles``: every problem a clear message, never a traceback), validates and maps each deal
-with the SDK, and prints a panel per deal or ``--json``. Sends nothing.
+with the SDK, and prints a panel per deal or ``--json``: a deal with a billing schedule shows every period's
+invoice (``sdk.billing.preview``), a consolidated company's deal the closing window of each charge. Sends nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.text import Text
 
 from cli.common import EXIT_INCOMPLETE, console, err, fail, settings_from
 from cli.options import ConfigOption, JsonOption
+from sdk.billing.preview import first_invoice, preview_schedule
 from sdk.errors import ValidationFailed
 from sdk.mapping import build_invoice_request, known_partner
 from sdk.models.hubspot import DealBundle
@@ -87,7 +89,7 @@ def preview(
         Path | None, typer.Option("--file", "-f", help="JSON file of deals (see --example for the shape)")
     ] = None,
     example: Annotated[
-        bool, typer.Option("--example", help="The twenty example deals installed with the package")
+        bool, typer.Option("--example", help="The example deals installed with the package")
     ] = False,
     as_json: JsonOption = False,
     today: Annotated[
@@ -143,16 +145,21 @@ def _preview_one(bundle: DealBundle, settings: Settings, on: date, company_id: i
     }
     try:
         draft = validate_deal(bundle, settings, today=on)
+        schedule = preview_schedule(bundle, draft, settings)
     except ValidationFailed as exc:
         return base | {"status": "invalid", "problems": [p.as_dict() for p in exc.problems]}
     request = None
-    if company_id is not None and bundle.company is not None:
+    first = first_invoice(schedule, draft, settings)
+    if company_id is not None and bundle.company is not None and first is not None:
         partner = known_partner(bundle.company, settings)
-        request = build_invoice_request(draft, settings, company_id=company_id, partner=partner).to_json()
+        request = build_invoice_request(first, settings, company_id=company_id, partner=partner).to_json()
     return base | {
         "status": "ok",
         "draft": _draft_json(draft),
         "warnings": [w.as_dict() for w in draft.warnings],
+        "schedule": [p.as_dict() for p in schedule.periods],
+        "schedule_plan": schedule.plan_dict(),
+        "billing": schedule.billing_dict(),
         "freee_request": request,
     }
 
@@ -243,7 +250,77 @@ def _render(bundle: DealBundle, result: dict[str, Any]) -> None:
         (str(draft["due_date"]), "bold"),
         f" ({draft['payment_terms_ja']}) · {'外税' if draft['entry_method'] == 'out' else '内税'}",
     )
-    parts: list[Any] = [header, lines, taxes]
+    parts: list[Any] = [header, lines, taxes, *_schedule_parts(result)]
     for w in result["warnings"]:
         parts.append(Text(f"⚠ {w['code']}: {w['ja']} / {w['en']}", style="yellow"))
     console.print(Panel(Group(*parts), title=Text(f"✓ {title}", style="green")))
+
+
+def _schedule_parts(result: dict[str, Any]) -> list[Any]:
+    """The schedule: a line per period (its invoice's dates, amounts and subject) and the totals, and where a
+    consolidated company's charges go."""
+    plan, billing, periods = result["schedule_plan"], result["billing"], result["schedule"]
+    parts: list[Any] = []
+    consolidated = billing["mode"] == "consolidated"
+    if consolidated:
+        parts.append(
+            Text(
+                "月締め合算請求: この取引の請求は会社の締め日ごとの合算請求書に載ります（取引単独の請求書は作りません） "
+                "/ consolidated: its charges go on the company's invoice for each closing window, none of its own",
+                style="cyan",
+            )
+        )
+    once = billing["consolidated"]
+    if once is not None:
+        parts.append(
+            Text(
+                f"→ {once['window_label']} 合算請求書 · 締め日 / closing {once['closing_date']} · "
+                f"期日 / due {once['due_date']}"
+            )
+        )
+    if plan is None:
+        return parts
+    count = (
+        f"{plan['count']}回 / {plan['count']} periods"
+        if plan["count"]
+        else "期間の定めなし / until cancelled"
+    )
+    parts.append(
+        Text.assemble(
+            ("請求スケジュール / schedule", "bold"),
+            f" · {plan['kind']} · {plan['frequency_ja']} ({plan['frequency']}) · 開始 / from {plan['start']} · {count}",
+        )
+    )
+    for p in periods:
+        closing = p["consolidated"]
+        if not p["lines"]:
+            parts.append(Text(f"{p['period']:>3}. {p['label']} · 請求なし / nothing to bill", style="dim"))
+            continue
+        if closing is not None:
+            dates = (
+                f"請求日 {p['billing_date']} → 合算 {closing['window_label']}（締め日 {closing['closing_date']}・"
+                f"期日 {closing['due_date']}）"
+            )
+        else:
+            dates = f"請求日 {p['billing_date']} · 期日 {p['due_date']}"
+        parts.append(
+            Text.assemble(
+                (f"{p['period']:>3}. {p['label']}", "bold"),
+                f" · {dates} · {format_yen(p['net'])} + 税 {format_yen(p['tax'])} = ",
+                (format_yen(p["total"]), "bold"),
+                ("\n     件名 " + p["subject"], "dim"),
+            )
+        )
+    label = f"最初の{plan['listed']}回 / first {plan['listed']}" if plan["continues"] else "合計 / total"
+    parts.append(
+        Text.assemble(
+            (f"     {label}: ", "bold"),
+            f"税抜 / net {format_yen(plan['net'])} + 税 / tax {format_yen(plan['tax'])} = ",
+            (format_yen(plan["total"]), "bold"),
+        )
+    )
+    if plan["continues"]:
+        parts.append(
+            Text(f"以降も解約まで{plan['frequency_ja']}請求します / continues until cancelled", style="dim")
+        )
+    return parts

@@ -6,4 +6,6 @@ month-end consolidated invoice (合算請求).
 * :mod:`sdk.billing.schedule` — HubSpot's recurring line-item properties → a :class:`~sdk.billing.schedule.Plan`
   (periods, billing and due dates) and each period's invoice draft. Pure: no I/O.
 * :mod:`sdk.billing.consolidation` — closing windows and the one invoice per company and window.
+* :mod:`sdk.billing.preview` — what ``hubspot-freee preview`` shows of both: every period's invoice, the closing
+  window of each consolidated charge. Pure: no I/O.
 """

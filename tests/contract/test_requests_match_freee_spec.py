@@ -9,6 +9,7 @@ import pytest
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 from pydantic import TypeAdapter
 
+from sdk.billing.preview import first_invoice, preview_schedule
 from sdk.errors import ValidationFailed
 from sdk.mapping import PartnerRef, build_invoice_request, build_partner_request, known_partner
 from sdk.models.hubspot import DealBundle
@@ -25,19 +26,24 @@ def _examples() -> list[DealBundle]:
 
 
 def test_every_valid_example_deal_maps_to_a_valid_freee_invoice_request(invoice_api, settings):
+    """The deal as validated, and the first invoice its schedule sends (a period's, an instalment's)."""
     checked = 0
+    periods = 0
     for example in _examples():
         try:
             draft = validate_deal(example, settings, today=TODAY)
+            first = first_invoice(preview_schedule(example, draft, settings), draft, settings)
         except ValidationFailed:
             continue
         assert example.company is not None
-        body = build_invoice_request(
-            draft, settings, company_id=1, partner=known_partner(example.company, settings)
-        )
-        invoice_api.validate_request(freee_request("post", "/iv/invoices", body.to_json()))
+        partner = known_partner(example.company, settings)
+        for invoice in [draft] if first is None or first is draft else [draft, first]:
+            body = build_invoice_request(invoice, settings, company_id=1, partner=partner)
+            invoice_api.validate_request(freee_request("post", "/iv/invoices", body.to_json()))
+            periods += invoice.period is not None
         checked += 1
     assert checked >= 10
+    assert periods >= 4
 
 
 def test_an_edge_case_invoice_is_still_valid_for_freee(invoice_api, settings):

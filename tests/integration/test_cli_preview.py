@@ -67,6 +67,11 @@ def test_preview_json_is_machine_readable_and_complete():
     assert len(invalid) >= 4
     for deal in ok:
         request = deal["freee_request"]
+        if (
+            deal["billing"]["mode"] == "consolidated"
+        ):  # no invoice of its own: the company's closing issues it
+            assert request is None
+            continue
         assert request["company_id"] == 77
         assert deal["draft"]["net"] + deal["draft"]["tax_total"] == deal["draft"]["total"]
         assert request["payment_date"] >= request["billing_date"]
@@ -161,3 +166,162 @@ def test_the_examples_are_package_data():
     project = tomllib.loads((EXAMPLES.parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = project["tool"]["setuptools"]["package-data"]["cli"]
     assert any(EXAMPLES.relative_to(EXAMPLES.parents[1]).match(p) for p in patterns)
+
+
+# ----------------------------------------------------------------------------- schedules and consolidation
+
+
+def _contract(example: dict) -> int:
+    """The contract's net from the example's own line items: price × quantity × payments (one-off lines once)."""
+    total = 0
+    for item in example["lineItems"]:
+        props = item["properties"]
+        total += (
+            int(props["quantity"])
+            * int(props["price"])
+            * int(props.get("hs_recurring_billing_number_of_payments") or 1)
+        )
+    return total
+
+
+def test_preview_json_shows_every_period_of_each_schedule():
+    examples = {e["deal"]["id"]: e for e in json.loads(EXAMPLES.read_text(encoding="utf-8"))}
+    result = run("preview", "--file", str(EXAMPLES), "--json", "--company-id", "77")
+    assert result.exit_code == 0, result.output
+    shown = {d["deal_id"]: d for d in json.loads(result.stdout)}
+
+    def schedule(deal_id: str) -> tuple[dict, list[dict]]:
+        deal = shown[deal_id]
+        assert deal["status"] == "ok", deal.get("problems")
+        return deal["schedule_plan"], deal["schedule"]
+
+    monthly, periods = schedule("38120457741")  # P12M monthly + a one-off setup fee
+    assert (monthly["frequency"], monthly["count"], len(periods)) == ("monthly", 12, 12)
+    assert monthly["net"] == sum(p["net"] for p in periods) == _contract(examples["38120457741"])
+    assert periods[0]["lines"] == 2 and all(p["lines"] == 1 for p in periods[1:])
+    assert periods[0]["subject"].startswith("2026年12月分 ")
+
+    annual, periods = schedule("38120457778")  # P36M billed annually
+    assert (annual["frequency"], annual["count"]) == ("annually", 3)
+    assert [p["billing_date"] for p in periods] == ["2026-11-10", "2027-11-10", "2028-11-10"]
+    assert annual["net"] == _contract(examples["38120457778"])
+
+    instalments, periods = schedule("38120457815")  # freee_billing_plan = 3
+    contract = _contract(examples["38120457815"])
+    assert instalments["kind"] == "instalments" and instalments["net"] == contract
+    assert [p["label"] for p in periods] == ["分割 1/3回目", "分割 2/3回目", "分割 3/3回目"]
+    assert periods[1]["net"] == periods[2]["net"] < periods[0]["net"]
+    request = shown["38120457815"]["freee_request"]  # what winning sends at once: the first instalment
+    assert request["billing_date"] == periods[0]["billing_date"]
+    assert sum(int(line["unit_price"]) * line["quantity"] for line in request["lines"]) == periods[0]["net"]
+    assert request["memo"].endswith("deal=38120457815 period=1]")
+
+    delayed, periods = schedule("38120457852")  # starts a month after the close date (2026-11-16)
+    assert (delayed["start"], periods[0]["billing_date"], len(periods)) == ("2026-12-16", "2026-12-16", 6)
+    assert shown["38120457852"]["freee_request"]["billing_date"] == "2026-12-16"
+
+    open_ended, periods = schedule("38120457889")
+    assert (open_ended["count"], open_ended["continues"], len(periods)) == (None, True, 12)
+
+    for deal_id, deal in shown.items():  # a fixed term's total is the contract's, for every example
+        plan = deal.get("schedule_plan")
+        if plan is not None and not plan["continues"]:
+            assert plan["net"] == _contract(examples[deal_id]), deal_id
+        if deal["status"] == "ok" and plan is None:
+            assert deal["schedule"] == []
+
+
+def test_a_consolidated_companys_deals_show_their_closing_windows():
+    result = run("preview", "--file", str(EXAMPLES), "--json")
+    shown = {d["deal_id"]: d for d in json.loads(result.stdout)}
+    subscription, once = (
+        shown["38120457926"],
+        shown["38120457963"],
+    )  # one company, freee_billing_mode=consolidated
+    assert subscription["billing"]["mode"] == once["billing"]["mode"] == "consolidated"
+    assert subscription["billing"]["closing_day"] == "month_end"
+    first, second = subscription["schedule"][0], subscription["schedule"][1]
+    assert first["billing_date"] == "2026-11-10" and second["billing_date"] == "2026-12-10"
+    november = {
+        "window_start": "2026-11-01",
+        "window_end": "2026-11-30",
+        "window_label": "2026年11月分",
+        "closing_date": "2026-11-30",
+        "due_date": "2026-12-31",
+    }
+    assert first["consolidated"] == once["billing"]["consolidated"] == november  # both on one invoice
+    assert second["consolidated"]["closing_date"] == "2026-12-31"
+    assert all(
+        p["consolidated"] is None
+        for d in shown.values()
+        for p in d.get("schedule", [])
+        if d is not subscription
+    )
+    human = run("preview", "--file", str(EXAMPLES), env={"COLUMNS": "200"})
+    assert "合算 2026年11月分（締め日 2026-11-30・期日 2026-12-31）" in human.output
+    assert "→ 2026年11月分 合算請求書 · 締め日 / closing 2026-11-30 · 期日 / due 2026-12-31" in human.output
+    assert "continues until cancelled" in human.output
+
+
+def _with_changes(tmp_path: Path, cases: list[tuple[str, dict, dict]]) -> Path:
+    """Copies of the monthly subscription example, each with line item and company properties changed."""
+    base = next(
+        e for e in json.loads(EXAMPLES.read_text(encoding="utf-8")) if e["deal"]["id"] == "38120457741"
+    )
+    bundles = []
+    for index, (name, item_props, company_props) in enumerate(cases):
+        deal = json.loads(json.dumps(base))
+        deal["deal"]["id"] = str(900 + index)
+        deal["deal"]["properties"]["dealname"] = name
+        deal["lineItems"][0]["properties"].update(item_props)
+        deal["company"]["properties"].update(company_props)
+        bundles.append(deal)
+    path = tmp_path / "schedules.json"
+    path.write_text(json.dumps(bundles, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_bad_schedules_and_companies_are_problems_in_both_languages(tmp_path: Path):
+    cases = [
+        ("frequency", {"recurringbillingfrequency": "fortnightly"}, {}),
+        ("term", {"hs_recurring_billing_period": "12 months"}, {}),
+        (
+            "delay",
+            {
+                "hs_billing_start_delay_type": "hs_billing_start_delay_days",
+                "hs_billing_start_delay_days": "-3",
+            },
+            {},
+        ),
+        (
+            "periods",
+            {
+                "recurringbillingfrequency": "weekly",
+                "hs_recurring_billing_period": "P121W",
+                "hs_recurring_billing_number_of_payments": "",
+            },
+            {},
+        ),
+        ("terms", {}, {"freee_billing_mode": "consolidated", "freee_payment_terms": ""}),
+    ]
+    path = _with_changes(tmp_path, cases)
+    result = run("preview", "--file", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    found = {d["deal_name"]: d for d in json.loads(result.stdout)}
+    expected = {
+        "frequency": "line_item.frequency_unknown",
+        "term": "line_item.term_invalid",
+        "delay": "line_item.delay_negative",
+        "periods": "schedule.too_many_periods",
+        "terms": "company.consolidated_without_terms",
+    }
+    for name, code in expected.items():
+        assert found[name]["status"] == "invalid", name
+        problems = found[name]["problems"]
+        assert [p["code"] for p in problems] == [code], name
+        assert all(p["ja"] and p["en"] and p["ja"] != p["en"] for p in problems)
+    human = run("preview", "--file", str(path), "--strict")
+    assert human.exit_code == 1
+    for code in expected.values():
+        assert code in human.output
+    assert "月締め合算請求の会社には支払条件" in human.output
