@@ -378,9 +378,10 @@ def _whole(problems: _Problems, raw: str, field: str, label: str, what: tuple[st
 
 def _start(problems: _Problems, item: LineItem, label: str, where: str, base: date) -> date | None:
     """When the line's billing starts: the date, or the deal's billing date plus the delay
-    ``hs_billing_start_delay_type`` names (a set property wins when the type is empty)."""
+    ``hs_billing_start_delay_type`` names. With the type empty a start date still counts (the line items API sets
+    it alone), a delay does not (specs/hubspot/recurring-line-items.md: the type says which sibling counts)."""
     kind = (item.prop(DELAY_TYPE) or "").strip()
-    chosen = kind or next((p for p in (START_DATE, DELAY_DAYS, DELAY_MONTHS) if item.prop(p)), "")
+    chosen = kind or (START_DATE if item.prop(START_DATE) else "")
     if chosen == "":
         return base
     if chosen not in (START_DATE, DELAY_DAYS, DELAY_MONTHS):

@@ -315,7 +315,9 @@ def _write_schedule_back(
     portal_id, deal_id = bundle.portal_id, bundle.deal.id
     deal_row = ctx.store.get_ledger(portal_id, deal_id)
     shown = dict(deal_row.written) if deal_row is not None else {}
-    wanted = schedule_values(ctx, schedule, rows, shown) | warning_change(ctx, deal_row, warnings)
+    # a scheduled deal's amount is its contract's, not one invoice's: the amount check does not apply to it
+    kept = tuple(w for w in warnings if w.code != "deal.amount_mismatch")
+    wanted = schedule_values(ctx, schedule, rows, shown) | warning_change(ctx, deal_row, kept)
     changes = {k: v for k, v in wanted.items() if shown.get(k) != v}
     if changes:
         ctx.hubspot.update_deals({deal_id: changes})

@@ -284,7 +284,11 @@ def test_delayed_start_by_days_months_or_date() -> None:
             "line_item.delay_negative",
         ),
         (
-            {"recurringbillingfrequency": "monthly", "hs_billing_start_delay_months": "1.5"},
+            {
+                "recurringbillingfrequency": "monthly",
+                "hs_billing_start_delay_type": "hs_billing_start_delay_months",
+                "hs_billing_start_delay_months": "1.5",
+            },
             "line_item.delay_invalid",
         ),
         (
@@ -394,3 +398,23 @@ def test_instalment_lines_with_a_recurring_line_split_its_whole_contract() -> No
     assert plan is not None
     assert [period_draft(draft, plan, n, settings).tax.net for n in (1, 2, 3)] == [40000, 40000, 40000]
     assert Decimal(1) == period_draft(draft, plan, 1, settings).lines[0].quantity
+
+
+def test_a_delay_counts_only_when_the_delay_type_names_it() -> None:
+    """specs/hubspot/recurring-line-items.md: the type says which sibling counts; a delay set alone is not one."""
+    props = {"recurringbillingfrequency": "monthly", "hs_recurring_billing_period": "P3M"}
+    deal, draft, settings = _draft(line_item("SaaS", price=1000, **props, hs_billing_start_delay_months="2"))
+    alone = plan_for_deal(deal, draft, settings)
+    deal, draft, settings = _draft(
+        line_item(
+            "SaaS",
+            price=1000,
+            **props,
+            hs_billing_start_delay_months="2",
+            hs_billing_start_delay_type="hs_billing_start_delay_months",
+        )
+    )
+    typed = plan_for_deal(deal, draft, settings)
+    assert alone is not None and typed is not None
+    assert alone.start == draft.billing_date
+    assert typed.start == add_steps(draft.billing_date, Frequency.MONTHLY.step, 2)
