@@ -153,6 +153,8 @@ def billing_show(
     for p in view.periods:
         amount = format_yen(p.amount) if p.amount is not None else "—"
         invoice = f" · {p.invoice_number}" if p.invoice_number else ""
+        if p.consolidated_on is not None and not p.invoice_number:
+            invoice += f" · consolidated on / 合算請求 {p.consolidated_on.isoformat()}"
         console.print(
             Text(
                 f"{p.number:>3}. {p.label} ({p.start.isoformat()}〜{p.end.isoformat()}) · billing / 請求日 "

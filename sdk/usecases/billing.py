@@ -665,10 +665,14 @@ class PeriodView:
     invoice_number: str = ""
     invoice_url: str = ""
     error: str = ""
+    consolidated_on: date | None = None
+    """A consolidated company's deal, a period not invoiced yet: the closing date of the window it goes out on (its
+    company's month-end invoice; never before the schedule's next billing date)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "period": self.number,
+            "consolidated_on": self.consolidated_on.isoformat() if self.consolidated_on else None,
             "label": self.label,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
@@ -751,11 +755,43 @@ def schedule_view(ctx: Context, portal_id: int, deal_id: str) -> ScheduleView:
         listed += [plan.period(n) for n in range(last + 1, last + 1 + UPCOMING_SHOWN)]
     rows = ctx.store.get_ledgers(portal_id, [Unit.of_period(deal_id, p.number).key for p in listed])
     stopped = stored is not None and stored.state is ScheduleState.STOPPED
+    closing = _closing_day_of(ctx, bundle)
     views = tuple(
-        _period_view(ctx, p, rows.get(Unit.of_period(deal_id, p.number).key), draft, plan, today, stopped)
+        _consolidated(
+            _period_view(
+                ctx, p, rows.get(Unit.of_period(deal_id, p.number).key), draft, plan, today, stopped
+            ),
+            closing,
+            stored.next_due if stored is not None else None,
+        )
         for p in listed
     )
     return ScheduleView(portal_id, deal_id, name, plan, stored, views, problems, more)
+
+
+def _closing_day_of(ctx: Context, bundle: DealBundle) -> int | None:
+    """The closing day of the deal's company when it is billed by consolidated invoice, else ``None``."""
+    from sdk.billing.consolidation import company_billing
+
+    if bundle.company is None:
+        return None
+    billing, _ = company_billing(bundle.company, ctx.settings)
+    return billing.closing_day if billing.consolidated else None
+
+
+def _consolidated(view: PeriodView, closing_day: int | None, next_due: date | None) -> PeriodView:
+    from dataclasses import replace
+
+    from sdk.billing.consolidation import window_of
+
+    if closing_day is None or view.state in (
+        PeriodState.NOTHING_TO_BILL,
+        PeriodState.INVOICED,
+        PeriodState.CANCELLED,
+    ):
+        return view
+    closing = window_of(view.billing_date, closing_day).end
+    return replace(view, consolidated_on=max(closing, next_due) if next_due is not None else closing)
 
 
 def _period_view(

@@ -75,7 +75,9 @@ def test_a_month_of_deals_becomes_one_invoice_per_company_with_lines_grouped_and
     company = consolidated_company(world)
     sub = subscription(world, company)
     outcome = create_invoice_for_deal(world.context(), PORTAL, sub, "webhook")
-    assert outcome.result is Result.SCHEDULED and world.invoices() == []  # nothing alone: it waits for month end
+    assert (
+        outcome.result is Result.SCHEDULED and world.invoices() == []
+    )  # nothing alone: it waits for month end
     assert world.deal_props(sub)["freee_next_billing_date"] == "2027-01-31"
     assert world.deal_props(sub)["freee_billing_status"] == "scheduled"
     advance_to(world, date(2027, 1, 15))
@@ -96,7 +98,9 @@ def test_a_month_of_deals_becomes_one_invoice_per_company_with_lines_grouped_and
     assert run_billing(world.context(), date(2027, 1, 31)).invoices_created == 0  # again: nothing
 
     shown_sub, shown_once = world.deal_props(sub), world.deal_props(once)
-    assert shown_sub["freee_invoice_number"] == shown_once["freee_invoice_number"] == invoice["invoice_number"]
+    assert (
+        shown_sub["freee_invoice_number"] == shown_once["freee_invoice_number"] == invoice["invoice_number"]
+    )
     assert int(shown_sub["freee_amount_invoiced"]) + int(shown_once["freee_amount_invoiced"]) == 131800
     assert shown_sub["freee_amount_invoiced"] == "55000"
     assert shown_sub["freee_next_billing_date"] == "2027-02-28"
@@ -235,3 +239,21 @@ def test_a_member_leaving_won_stops_and_the_others_are_still_billed(world: World
     assert invoice["amount_excluding_tax"] == 70000
     assert world.store.get_schedule(PORTAL, leave).state is ScheduleState.STOPPED
     assert world.deal_props(leave)["freee_billing_status"] == "stopped"
+
+
+def test_billing_show_says_which_closing_date_each_period_goes_out_on(world: World):
+    from sdk.usecases.billing import PeriodState, schedule_view
+
+    company = consolidated_company(world)
+    sub = subscription(world, company)
+    create_invoice_for_deal(world.context(), PORTAL, sub, "webhook")
+    advance_to(world, date(2027, 1, 31))
+    run_billing(world.context(), date(2027, 1, 31))
+    view = schedule_view(world.context(), PORTAL, sub)
+    assert [p.state for p in view.periods] == [
+        PeriodState.INVOICED,
+        PeriodState.UPCOMING,
+        PeriodState.UPCOMING,
+    ]
+    assert view.periods[0].invoice_number == world.invoices()[0]["invoice_number"]
+    assert [p.consolidated_on for p in view.periods] == [None, date(2027, 2, 28), date(2027, 3, 31)]
