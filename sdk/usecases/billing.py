@@ -40,6 +40,7 @@ from sdk.store import InvoiceRecord, LedgerRow, LedgerState, ScheduleRow, Schedu
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
 from sdk.usecases.create_invoice import (
+    SCHEDULED_BILLING,
     InvoiceOutcome,
     Result,
     create_invoice_for_deal,
@@ -51,7 +52,7 @@ from sdk.validation import InvoiceDraft, validate_deal
 if TYPE_CHECKING:
     from sdk.usecases.accept_webhook import MessageSink
 
-TRIGGER = "billing"
+TRIGGER = SCHEDULED_BILLING
 INVOICED = frozenset({LedgerState.CREATED, LedgerState.CANCELLED})
 
 
@@ -508,12 +509,19 @@ def queue_due(ctx: Context, queue: MessageSink, *, on: date | None = None) -> Qu
 
     portal_id = _portal(ctx)
     day = on or tokyo_today(ctx.now())
-    deals = tuple(s.deal_id for s in due_deals(ctx, portal_id, day))
+    deals: list[str] = []
+    companies: set[str] = set()
+    for schedule in due_deals(ctx, portal_id, day):
+        if schedule.consolidated and schedule.company_id is not None:
+            if schedule.company_id in companies:  # one job per consolidated company: it bills all its deals
+                continue
+            companies.add(schedule.company_id)
+        deals.append(schedule.deal_id)
     bodies = [InvoiceJob(portal_id=portal_id, deal_id=d, trigger=TRIGGER).body() for d in deals]
     for start in range(0, len(bodies), QUEUE_BATCH):
         queue.send_many(bodies[start : start + QUEUE_BATCH])
     get_logger().info({"event": "billing_queued", "on": day.isoformat(), "deals": len(deals)})
-    return Queued(day, deals)
+    return Queued(day, tuple(deals))
 
 
 def _portal(ctx: Context) -> int:

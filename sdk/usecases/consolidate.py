@@ -126,6 +126,18 @@ def enrol(
     return InvoiceOutcome(Result.SCHEDULED, portal_id, deal_id, warnings=draft.warnings)
 
 
+def bill_company_of(ctx: Context, schedule: ScheduleRow, trigger: str, on: date | None) -> InvoiceOutcome:
+    """The billing pass's job for a consolidated company's deal: bill the whole company (every deal of it is read
+    and checked, this one too), and answer for this deal."""
+    assert schedule.company_id is not None  # noqa: S101 - consolidated schedules name their company
+    day = on or tokyo_today(ctx.now())
+    billed = bill_company(ctx, schedule.portal_id, schedule.company_id, day, trigger)
+    outcome = billed.outcomes.get(schedule.deal_id)
+    if outcome is not None:
+        return outcome
+    return InvoiceOutcome(Result.SCHEDULED, schedule.portal_id, schedule.deal_id)
+
+
 def _plan_of(draft: InvoiceDraft, live: Plan | None, stored: ScheduleRow | None) -> Plan | None:
     """The deal's plan: a deal billed once keeps the one-period plan it was enrolled with (its billing date does
     not move); a schedule follows the deal's line items (``None``: it lost them)."""

@@ -87,6 +87,9 @@ class InvoiceOutcome:
         return lines(self.warnings)
 
 
+#: the trigger of the billing pass's jobs (:func:`sdk.usecases.billing.queue_due`)
+SCHEDULED_BILLING = "billing"
+
 #: the most invoices ``GET /iv/invoices`` lists per call, and the most partners it filters by
 LIST_PAGE = 100
 PARTNERS_PER_LIST = 3
@@ -116,6 +119,14 @@ def _invoice_deal(
     ctx: Context, portal_id: int, deal_id: str, trigger: str, on: date | None
 ) -> InvoiceOutcome:
     ctx.remember(portal_id, deal_id, "triggered", trigger)
+    if (
+        trigger == SCHEDULED_BILLING
+    ):  # a consolidated company's deal from the billing pass: the whole company is billed
+        schedule = ctx.store.get_schedule(portal_id, deal_id)
+        if schedule is not None and schedule.consolidated and schedule.state is ScheduleState.ACTIVE:
+            from sdk.usecases.consolidate import bill_company_of
+
+            return bill_company_of(ctx, schedule, trigger, on)
     row = ctx.store.get_ledger(portal_id, deal_id)
     try:
         bundle = ctx.hubspot.read_deal_bundle(

@@ -3,6 +3,7 @@ against both sandboxes and each store (issue 17)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from local.world import World, build_world
 from sdk.billing.units import parse_marker
 from sdk.clock import FakeClock
+from sdk.errors import DealBusy
 from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.store import LedgerState, ScheduleState, Store
 from sdk.usecases import consolidate
@@ -200,10 +202,8 @@ def test_duplicate_triggers_at_month_end_make_one_invoice(world: World):
 
     def trigger(deal: str) -> None:
         barrier.wait()
-        try:
+        with contextlib.suppress(DealBusy):  # retried by the queue in real life
             create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
-        except Exception:  # DealBusy: retried by the queue in real life  # noqa: S110
-            pass
 
     threads = [threading.Thread(target=trigger, args=(d,)) for d in deals * 2]
     for t in threads:
@@ -257,3 +257,42 @@ def test_billing_show_says_which_closing_date_each_period_goes_out_on(world: Wor
     ]
     assert view.periods[0].invoice_number == world.invoices()[0]["invoice_number"]
     assert [p.consolidated_on for p in view.periods] == [None, date(2027, 2, 28), date(2027, 3, 31)]
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+
+    def send_many(self, bodies: list[dict]) -> None:
+        self.bodies.extend(bodies)
+
+
+def test_the_scheduled_pass_queues_one_job_per_company_which_bills_it_even_if_that_deal_broke(world: World):
+    from sdk.usecases.billing import queue_due
+
+    company = consolidated_company(world)
+    deals = [one_off(world, company, name=f"案件{n}") for n in range(3)]
+    for deal in deals:
+        create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    own = world.deal(
+        company=world.company(),
+        line_items=[{"name": "SaaS", "quantity": 1, "price": 1000, "recurringbillingfrequency": "monthly"}],
+        dealname="単独サブスク",
+        closedate="2027-01-01T03:00:00Z",
+    )
+    create_invoice_for_deal(world.context(), PORTAL, own, "webhook")
+    advance_to(world, date(2027, 1, 31))
+    sink = Sink()
+    queued = queue_due(world.context(), sink, on=date(2027, 2, 1))
+    assert sorted(queued.deals) == sorted([deals[0], own])  # the company once, the per-deal subscription once
+    world.hubspot_box.update("deals", deals[0], dealname="")  # the queued deal broke meanwhile
+    for body in sink.bodies:
+        create_invoice_for_deal(
+            world.context(), PORTAL, body["deal_id"], body["trigger"], on=date(2027, 2, 1)
+        )
+    consolidated = consolidated_invoices(world)
+    assert (
+        len(consolidated) == 1 and len(world.store.get_ledger(PORTAL, f"c{company}:2027-01-31").charges) == 2
+    )
+    assert world.deal_props(deals[0])["freee_sync_status"] == "invalid"
+    assert world.deal_props(deals[1])["freee_invoice_number"] == consolidated[0]["invoice_number"]
