@@ -45,6 +45,7 @@ from sdk.usecases.create_invoice import (
     Result,
     create_invoice_for_deal,
     issue,
+    read_bundle,
     warning_change,
 )
 from sdk.validation import InvoiceDraft, validate_deal
@@ -91,12 +92,12 @@ def bill_schedule(
     day = on or tokyo_today(ctx.now())
     stored = ctx.store.get_schedule(portal_id, deal_id)
     if stored is not None and stored.state is ScheduleState.STOPPED:
-        return _stopped_outcome(ctx, stored)
+        return stopped_outcome(ctx, stored)
     if plan is None:
         if stored is None:  # a scheduled deal row but no schedule: nothing was ever billed by one
             return InvoiceOutcome(Result.NOT_WON, portal_id, deal_id)
         return stop_schedule(ctx, stored, "no_schedule", trigger)
-    _mark_scheduled(ctx, portal_id, deal_id, trigger)
+    mark_scheduled(ctx, portal_id, deal_id, trigger)
 
     due = [p for p in _periods_through(plan, day) if period_lines(draft, plan, p.number)]
     rows = ctx.store.get_ledgers(portal_id, [Unit.of_period(deal_id, p.number).key for p in due])
@@ -106,7 +107,7 @@ def bill_schedule(
         key = Unit.of_period(deal_id, period.number).key
         if key in rows and rows[key].state in INVOICED:
             continue
-        outcome = _bill_period(ctx, bundle, period_draft(draft, plan, period.number, ctx.settings), trigger)
+        outcome = bill_period(ctx, bundle, period_draft(draft, plan, period.number, ctx.settings), trigger)
         if isinstance(outcome, InvoiceOutcome):  # freee or the partner refused this period: shown on the deal
             return outcome
         rows[key] = outcome[0]
@@ -115,8 +116,8 @@ def bill_schedule(
             created.append(outcome[0].invoice)
 
     saved = _save_schedule(ctx, bundle, draft, plan, stored)
-    period_rows = _period_rows(ctx, saved)
-    _write_schedule_back(ctx, bundle, saved, period_rows, draft.warnings, trigger)
+    period_rows = schedule_rows(ctx, saved)
+    write_schedule_back(ctx, bundle, saved, period_rows, draft.warnings, trigger)
     ctx.remember(
         portal_id,
         deal_id,
@@ -146,7 +147,7 @@ def _periods_through(plan: Plan, day: date) -> list[Period]:
     return [p for p in plan.periods(through=day) if p.billing_date <= day]
 
 
-def _mark_scheduled(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> None:
+def mark_scheduled(ctx: Context, portal_id: int, deal_id: str, trigger: str) -> None:
     """The deal's row ``scheduled`` (once; a row another attempt holds → :class:`DealBusy`, retried)."""
     row = ctx.store.get_ledger(portal_id, deal_id)
     if row is not None and row.state is LedgerState.SCHEDULED:
@@ -163,7 +164,7 @@ def _mark_scheduled(ctx: Context, portal_id: int, deal_id: str, trigger: str) ->
     ctx.remember(portal_id, deal_id, "scheduled", trigger)
 
 
-def _bill_period(
+def bill_period(
     ctx: Context, bundle: DealBundle, draft: InvoiceDraft, trigger: str
 ) -> tuple[LedgerRow, bool] | InvoiceOutcome:
     """One period's invoice, exactly once: its row claimed, the invoice issued (or adopted, or found made by
@@ -244,7 +245,7 @@ def _next_period(plan: Plan, draft: InvoiceDraft, rows: Mapping[int, LedgerRow])
     return None
 
 
-def _period_rows(ctx: Context, schedule: ScheduleRow) -> list[LedgerRow]:
+def schedule_rows(ctx: Context, schedule: ScheduleRow) -> list[LedgerRow]:
     """Every period row of the deal that exists, in period order (keyed reads)."""
     plan = Plan.from_plain(schedule.plan)
     last = plan.count
@@ -303,7 +304,7 @@ def _note_problem(schedule: ScheduleRow) -> tuple[Problem, ...]:
     return (Problem("schedule.stopped", "dealstage", ja, en or ja),)
 
 
-def _write_schedule_back(
+def write_schedule_back(
     ctx: Context,
     bundle: DealBundle,
     schedule: ScheduleRow,
@@ -368,7 +369,7 @@ def stop_schedule(ctx: Context, schedule: ScheduleRow, reason: str, trigger: str
             again = ctx.store.get_schedule(current.portal_id, current.deal_id)
             assert again is not None  # noqa: S101 - schedules are never deleted
             current = again
-    rows = _period_rows(ctx, current)
+    rows = schedule_rows(ctx, current)
     deal_row = ctx.store.get_ledger(current.portal_id, current.deal_id)
     shown = dict(deal_row.written) if deal_row is not None else {}
     wanted = schedule_values(ctx, current, rows, shown)
@@ -377,15 +378,15 @@ def stop_schedule(ctx: Context, schedule: ScheduleRow, reason: str, trigger: str
         ctx.hubspot.update_deals({current.deal_id: changes})
         ctx.store.record_written(current.portal_id, current.deal_id, changes, ctx.now())
     ctx.remember(current.portal_id, current.deal_id, "schedule_stopped", trigger, reason=reason)
-    return _stopped_outcome(ctx, current)
+    return stopped_outcome(ctx, current)
 
 
-def _stopped_outcome(ctx: Context, schedule: ScheduleRow) -> InvoiceOutcome:
+def stopped_outcome(ctx: Context, schedule: ScheduleRow) -> InvoiceOutcome:
     return InvoiceOutcome(
         Result.STOPPED,
         schedule.portal_id,
         schedule.deal_id,
-        _latest(_period_rows(ctx, schedule)),
+        _latest(schedule_rows(ctx, schedule)),
         problems=_note_problem(schedule),
     )
 
@@ -594,12 +595,7 @@ def _bill_company_one(
 
 def _plan_one(ctx: Context, schedule: ScheduleRow, on: date, summary: BillingSummary) -> None:
     try:
-        bundle = ctx.hubspot.read_deal_bundle(
-            schedule.portal_id,
-            schedule.deal_id,
-            with_contact=False,
-            max_line_items=ctx.settings.freee_max_lines,
-        )
+        bundle = read_bundle(ctx, schedule.portal_id, schedule.deal_id)
     except HubSpotNotFound:
         summary.count(Billed.MISSING)
         return
@@ -740,9 +736,7 @@ def schedule_view(ctx: Context, portal_id: int, deal_id: str) -> ScheduleView:
     check_portal(ctx.settings, portal_id)
     today = tokyo_today(ctx.now())
     stored = ctx.store.get_schedule(portal_id, deal_id)
-    bundle = ctx.hubspot.read_deal_bundle(
-        portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
-    )
+    bundle = read_bundle(ctx, portal_id, deal_id)
     name = bundle.deal.name or ""
     draft: InvoiceDraft | None = None
     live: Plan | None = None

@@ -49,16 +49,16 @@ from sdk.store import Intent, InvoiceRecord, LedgerRow, LedgerState, ScheduleRow
 from sdk.terms import tokyo_today
 from sdk.usecases.billing import (
     INVOICED,
-    _bill_period,
-    _mark_scheduled,
-    _period_rows,
-    _stopped_outcome,
-    _write_schedule_back,
+    bill_period,
+    mark_scheduled,
     refuse_schedule,
+    schedule_rows,
     stop_schedule,
+    stopped_outcome,
+    write_schedule_back,
 )
 from sdk.usecases.context import Context
-from sdk.usecases.create_invoice import InvoiceOutcome, Result, _is_won, issue
+from sdk.usecases.create_invoice import InvoiceOutcome, Result, is_won, issue, read_bundle
 from sdk.validation import InvoiceDraft, validate_deal
 
 
@@ -109,12 +109,12 @@ def enrol(
     day = on or tokyo_today(ctx.now())
     stored = ctx.store.get_schedule(portal_id, deal_id)
     if stored is not None and stored.state is ScheduleState.STOPPED:
-        return _stopped_outcome(ctx, stored)
+        return stopped_outcome(ctx, stored)
     chosen = _plan_of(draft, plan, stored)
     if chosen is None:
         assert stored is not None  # noqa: S101 - _plan_of keeps a one-off plan; only a schedule loses its lines
         return stop_schedule(ctx, stored, "no_schedule", trigger)
-    _mark_scheduled(ctx, portal_id, deal_id, trigger)
+    mark_scheduled(ctx, portal_id, deal_id, trigger)
     schedule = _save(ctx, bundle, draft, chosen, stored, billing, {})
     member = Member(bundle, draft, chosen, schedule)
     company = bundle.company
@@ -226,18 +226,13 @@ def bill_company(
 def _member(ctx: Context, schedule: ScheduleRow, trigger: str, billed: CompanyBilled) -> Member | None:
     """A deal of the company read and checked: ``None`` (and its outcome noted) when it stops or is refused."""
     try:
-        bundle = ctx.hubspot.read_deal_bundle(
-            schedule.portal_id,
-            schedule.deal_id,
-            with_contact=False,
-            max_line_items=ctx.settings.freee_max_lines,
-        )
+        bundle = read_bundle(ctx, schedule.portal_id, schedule.deal_id)
     except HubSpotNotFound:
         billed.outcomes[schedule.deal_id] = InvoiceOutcome(
             Result.DEAL_MISSING, schedule.portal_id, schedule.deal_id
         )
         return None
-    if not _is_won(ctx, bundle):
+    if not is_won(ctx, bundle):
         billed.outcomes[schedule.deal_id] = stop_schedule(ctx, schedule, "left_won", trigger)
         return None
     from sdk.billing.schedule import plan_for_deal
@@ -273,7 +268,7 @@ def _charges(
             if not lines:
                 continue
             if row is not None and _started_alone(row):  # an invoice of its own may exist in freee: finish it
-                done = _bill_period(
+                done = bill_period(
                     ctx, m.bundle, period_draft(m.draft, m.plan, period.number, ctx.settings), trigger
                 )
                 if isinstance(done, tuple):
@@ -475,8 +470,8 @@ def _finish(
             continue
         closing = billing.closing_day if billing is not None else _closing_day(ctx, m)
         saved = _save(ctx, m.bundle, m.draft, m.plan, m.schedule, closing, targets)
-        period_rows = _period_rows(ctx, saved)
-        _write_schedule_back(ctx, m.bundle, saved, period_rows, m.draft.warnings, trigger)
+        period_rows = schedule_rows(ctx, saved)
+        write_schedule_back(ctx, m.bundle, saved, period_rows, m.draft.warnings, trigger)
         mine = [
             r.invoice
             for r in period_rows

@@ -129,9 +129,7 @@ def _invoice_deal(
             return bill_company_of(ctx, schedule, trigger, on)
     row = ctx.store.get_ledger(portal_id, deal_id)
     try:
-        bundle = ctx.hubspot.read_deal_bundle(
-            portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
-        )
+        bundle = read_bundle(ctx, portal_id, deal_id)
     except HubSpotNotFound:  # nothing to invoice, and nothing to retry: no later attempt will find it either
         ctx.remember(portal_id, deal_id, "deal_missing", trigger)
         get_logger().warning({"event": "deal_missing", "deal_id": deal_id, "portal_id": portal_id})
@@ -143,7 +141,7 @@ def _invoice_deal(
         )
         return InvoiceOutcome(Result.DEAL_MISSING, portal_id, deal_id, problems=(missing,))
 
-    if not _is_won(ctx, bundle):
+    if not is_won(ctx, bundle):
         if row is not None and row.state is LedgerState.CREATED:
             return _deal_left_won_stage(ctx, row, trigger)
         schedule = ctx.store.get_schedule(portal_id, deal_id) if row is not None else None
@@ -313,10 +311,8 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
     (the partner is looked up only where that costs no freee write)."""
     check_portal(ctx.settings, portal_id)
     row = ctx.store.get_ledger(portal_id, deal_id)
-    bundle = ctx.hubspot.read_deal_bundle(
-        portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
-    )
-    won = _is_won(ctx, bundle)
+    bundle = read_bundle(ctx, portal_id, deal_id)
+    won = is_won(ctx, bundle)
     if row is not None and row.state in (LedgerState.CREATED, LedgerState.CANCELLED):
         return InvoicePlan(
             portal_id,
@@ -370,7 +366,14 @@ def plan_invoice_for_deal(ctx: Context, portal_id: int, deal_id: str) -> Invoice
 # --------------------------------------------------------------------------------------------------- steps
 
 
-def _is_won(ctx: Context, bundle: DealBundle) -> bool:
+def read_bundle(ctx: Context, portal_id: int, deal_id: str) -> DealBundle:
+    """The deal as an invoice is made from it: its line items (up to freee's line limit), company, no contact."""
+    return ctx.hubspot.read_deal_bundle(
+        portal_id, deal_id, with_contact=False, max_line_items=ctx.settings.freee_max_lines
+    )
+
+
+def is_won(ctx: Context, bundle: DealBundle) -> bool:
     return is_won_stage(bundle.deal.pipeline, bundle.deal.stage, ctx.hubspot.won_stages())
 
 
