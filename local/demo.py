@@ -135,9 +135,7 @@ class DemoRun:
     paid: dict[str, int] = field(default_factory=dict)  # plan key → yen paid in freee
     timings: list[tuple[str, float]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    billing: BillingStory | None = (
-        None  # the billing chapter: the subscription's periods, the consolidated invoice
-    )
+    billing: BillingStory | None = None  # the billing chapter's subscription and consolidated invoice
 
 
 def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
@@ -186,10 +184,8 @@ class _World:
 
     def __init__(self, loop: Loop, clock: ShiftedClock) -> None:
         self.loop = loop
-        self.clock, self.settings = (
-            clock,
-            loop.settings,
-        )  # the loop's clock, moved forward by the billing chapter
+        self.clock = clock  # the loop's own clock: the billing chapter moves it forward
+        self.settings = loop.settings
         self.freee_box: FreeeSandbox = loop.freee_box
         self.hubspot_box: HubSpotSandbox = loop.hubspot_box
         self.ctx = loop.context()
