@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python --upgrade pip -e '.[dev]'
 	touch $(STAMP) $(RUNTIME_STAMP)
 
-## demo: the whole loop on this machine, no account: sandboxes, server, webhooks, invoices, payments, sync
+## demo: the whole loop on this machine, no account: sandboxes, server, webhooks, invoices, payments, sync, then
+## three months of a subscription and a month-end consolidated invoice on the moved clock
 demo: $(RUNTIME_STAMP)
 	$(BIN)/hubspot-freee demo
 

@@ -139,8 +139,9 @@ def serve(
 
 def demo() -> None:
     """The whole loop on this machine, no account needed: sandboxes, the local server and worker, deals won
-    in HubSpot, invoices in freee, payments, the payment sync, then deals and company balances as tables.
-    Exits non-zero if any step did not do what it should. / 全体の流れをこのマシンだけで実演します。"""
+    in HubSpot, invoices in freee, payments, the payment sync, then deals and company balances as tables; then,
+    the clock moved months ahead, a subscription billed once a month for three months and one month-end
+    consolidated invoice. Exits non-zero if any step did not do what it should. / 全体の流れをこのマシンだけで実演します。"""
     import os
 
     os.environ.setdefault(

@@ -6,5 +6,6 @@
   (``functions.app``) and worker threads (``functions.worker.run_worker``), for the demo, the benchmarks and the
   chaos storm;
 - :mod:`local.world`: the tests' world (HubSpot served on loopback, freee mounted in-process, a fake clock);
-- :mod:`local.demo`: ``hubspot-freee demo`` (``make demo``).
+- :mod:`local.demo`: ``hubspot-freee demo`` (``make demo``), and :mod:`local.demo_billing`, its billing chapter (a
+  subscription over three months and a month-end consolidated invoice on the demo's clock moved forward).
 """

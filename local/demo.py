@@ -4,8 +4,10 @@ It runs the production code paths against the sandboxes served on loopback: the 
 freee clients at them, the local server (the same Flask app as ``hubspot-freee serve``) receives the HubSpot
 sandbox's signed deal-stage webhooks, the worker creates the freee invoices, freee payments are registered in
 the freee sandbox, and the payment sync writes deal and company balances back. Each step is checked against
-what it should have done (a plan written down before the run), and the run ends with tables of deals and
-companies. Everything it starts is stopped at the end, whatever happened.
+what it should have done (a plan written down before the run), with tables of deals and companies. Then the
+billing chapter (:mod:`local.demo_billing`) moves the same clock months ahead: a subscription billed once a month
+for three months, and one month-end consolidated invoice for a company's deals. Everything it starts is stopped at
+the end, whatever happened.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -27,8 +29,11 @@ from local.loop import Loop
 from sandbox import PORTAL_ID
 from sandbox.freee import FreeeSandbox
 from sandbox.hubspot import HubSpotSandbox
-from sdk.clock import SystemClock
+from sdk.clock import ShiftedClock
 from sdk.terms import tokyo_today
+
+if TYPE_CHECKING:
+    from local.demo_billing import BillingStory
 
 PORTAL = PORTAL_ID
 WAIT_SECONDS = 40.0
@@ -130,6 +135,7 @@ class DemoRun:
     paid: dict[str, int] = field(default_factory=dict)  # plan key → yen paid in freee
     timings: list[tuple[str, float]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    billing: BillingStory | None = None  # the billing chapter's subscription and consolidated invoice
 
 
 def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
@@ -162,6 +168,9 @@ def run_demo(console: Console, *, workdir: Path | None = None) -> DemoRun:
             world.sync(run, console, expect_writes=False)
         _print_tables(console, world, run)
         _check(world, run)
+        from local.demo_billing import run_billing_story  # it builds on this module
+
+        run.billing = run_billing_story(world, run, step, console)
         _print_timings(console, run)
         return run
 
@@ -173,9 +182,10 @@ class _World:
     """The loop on loopback (:class:`~local.loop.Loop`): the sandboxes, the local server and one worker, over one
     SQLite file, sharing one context and one queue."""
 
-    def __init__(self, loop: Loop) -> None:
+    def __init__(self, loop: Loop, clock: ShiftedClock) -> None:
         self.loop = loop
-        self.clock, self.settings = loop.clock, loop.settings
+        self.clock = clock  # the loop's own clock: the billing chapter moves it forward
+        self.settings = loop.settings
         self.freee_box: FreeeSandbox = loop.freee_box
         self.hubspot_box: HubSpotSandbox = loop.hubspot_box
         self.ctx = loop.context()
@@ -187,8 +197,9 @@ class _World:
         database = f"sqlite:///{workdir / 'demo.sqlite'}"
         # HubSpot delivers at least once: show it makes no difference
         hubspot = {"duplicate_delivery_probability": 0.5, "seed": 7}
-        with Loop(SystemClock(), workdir, hubspot=hubspot, storage_url=database, queue_url=database) as loop:
-            world = cls(loop)
+        clock = ShiftedClock()  # real time, until the billing chapter moves it to the next billing dates
+        with Loop(clock, workdir, hubspot=hubspot, storage_url=database, queue_url=database) as loop:
+            world = cls(loop, clock)
             loop.start_server(world.ctx, world.queue)
             loop.spawn_workers(
                 1, lambda: world.ctx, queue=lambda: world.queue, poll_interval=0.2, name="demo-worker"

@@ -7,6 +7,8 @@ and payment dates) takes a :class:`Clock`, so tests and benchmarks can run time 
 * :class:`ScaledClock` — time runs ``factor`` times faster from a shared epoch. Two ScaledClocks with the same
   epoch and factor agree, even in two processes, so a client and a sandbox served on loopback see the same
   minute. A benchmark of 300 calls under a 30/min limit then takes seconds yet reports scaled minutes.
+* :class:`ShiftedClock` — real time that can be moved forward at once (``advance``), everything on it then
+  running in real time again from there. The demo bills a month ahead with its server, worker and sandboxes live.
 * :class:`FakeClock` — time moves only when told to (or when someone sleeps); for unit tests.
 """
 
@@ -66,6 +68,36 @@ class ScaledClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds / self.factor)
+
+
+class ShiftedClock:
+    """Real time plus an offset that only grows: ``advance`` jumps ``now`` and ``monotonic`` alike (thread-safe),
+    as :class:`FakeClock` does, while ``sleep`` waits in real time. Jump only while nothing is in flight: a lease,
+    a visibility timeout or a token taken before the jump has expired after it, as it would have a month later."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            offset = self._offset
+        return datetime.now(UTC) + timedelta(seconds=offset)
+
+    def monotonic(self) -> float:
+        with self._lock:
+            offset = self._offset
+        return time.monotonic() + offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock never goes back")
+        with self._lock:
+            self._offset += seconds
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 class FakeClock:

@@ -249,8 +249,8 @@ def schedule_rows(ctx: Context, schedule: ScheduleRow) -> list[LedgerRow]:
     """Every period row of the deal that exists, in period order (keyed reads)."""
     plan = Plan.from_plain(schedule.plan)
     last = plan.count
-    if last is None:  # open-ended: through the next billing date's period
-        through = schedule.next_due or tokyo_today()
+    if last is None:  # open-ended: through the next billing date's period (stopped: today's, on ctx's clock)
+        through = schedule.next_due or tokyo_today(ctx.now())
         last = sum(1 for _ in plan.periods(through=through))
     keys = [Unit.of_period(schedule.deal_id, n).key for n in range(1, last + 1)]
     rows = ctx.store.get_ledgers(schedule.portal_id, keys)

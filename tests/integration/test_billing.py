@@ -202,6 +202,32 @@ def test_a_deal_moved_out_of_won_stops_future_periods_and_says_so(world: World):
     assert not world.invoices()[0].get("cancel_status") or world.invoices()[0]["cancel_status"] != "canceled"
 
 
+def test_a_stopped_open_ended_subscription_still_counts_its_invoices_on_a_clock_ahead_of_the_system(
+    store: Store,
+):
+    ahead = FakeClock(datetime(2099, 1, 1, 1, 0, tzinfo=UTC))  # ahead of any real today
+    far = build_world(store, clock=ahead)
+    try:
+        items = [{"name": "SaaS", "quantity": 1, "price": 50000, "recurringbillingfrequency": "monthly"}]
+        deal = far.deal(
+            company=far.company(freee_payment_terms="month_end_next_month_end"),
+            line_items=items,
+            dealname="SaaS",
+            closedate="2099-01-01T03:00:00Z",
+        )
+        create_invoice_for_deal(far.context(), PORTAL, deal, "webhook")
+        advance_to(far, date(2099, 2, 1))
+        run_billing(far.context(), date(2099, 2, 1))
+        far.hubspot_box.update("deals", deal, dealstage="appointmentscheduled")
+        assert create_invoice_for_deal(far.context(), PORTAL, deal, "webhook").result is Result.STOPPED
+        shown = far.deal_props(deal)  # the periods are read through the context's today, not the system's
+        assert shown["freee_billing_status"] == "stopped"
+        assert shown["freee_invoice_count"] == "2" and shown["freee_sync_status"] == "created"
+        assert shown["freee_amount_invoiced"] == str(sum(int(i["total_amount"]) for i in far.invoices()))
+    finally:
+        far.close()
+
+
 def test_instalments_split_the_deal_into_equal_invoices_with_the_remainder_first(world: World):
     items = [{"name": "システム開発", "quantity": 1, "price": 1000000}]
     deal = won(world, items, freee_billing_plan="3")
