@@ -76,7 +76,7 @@ package-check: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python deploy/check_package.py .serverless
 
 ## bench: every benchmark, each in a fresh process → benchmarks/results.json and benchmarks/results.md
-## (about 10 minutes with the Lambda package; BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only burst" for one)
+## (about 25 minutes with the Lambda package; BENCH_ARGS=--quick for smaller sizes, BENCH_ARGS="--only burst" for one)
 bench: $(STAMP) package-check
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 

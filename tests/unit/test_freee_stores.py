@@ -142,19 +142,39 @@ def test_limiter_refuses_meaningless_windows():
 
 @pytest.mark.parametrize(
     ("calls", "span"),
-    [(0, 0.0), (1, 0.0), (30, 0.0), (31, 60.0), (101, 180.0), (300, 540.0), (1501, 3600.0)],
+    [
+        (0, 0.0),
+        (1, 0.0),
+        (30, 0.0),
+        (31, 60.0),
+        (101, 180.0),
+        (300, 540.0),
+        (1501, 3600.0),
+        (2001, 4560.0),
+        (3001, 7200.0),
+    ],
 )
 def test_shortest_span_under_freees_limits(calls, span):
     assert shortest_span(calls) == span
 
 
-def test_shortest_span_is_what_the_limiter_allows_on_a_fake_clock():
+@pytest.mark.parametrize(
+    ("windows", "calls", "span"),
+    [
+        (((3, 10.0),), 7, 20.0),
+        # the longer window's wait comes on top of the shorter's: 110, where either alone would allow 100
+        (((3, 10.0), (7, 100.0)), 11, 110.0),
+        (((3, 10.0), (7, 100.0)), 16, 200.0),
+    ],
+)
+def test_shortest_span_is_what_the_limiter_allows_on_a_fake_clock(windows, calls, span):
     clock = FakeClock()
-    limiter = RateLimiter(MemoryRateLimitStore(), clock, ((3, 10.0),), margin=0.0)
+    limiter = RateLimiter(MemoryRateLimitStore(), clock, windows, margin=0.0)
     start = clock.monotonic()
-    for _ in range(7):
+    for _ in range(calls):
         limiter.acquire()
-    assert clock.monotonic() - start == pytest.approx(shortest_span(7, ((3, 10.0),)), abs=0.01)
+    assert shortest_span(calls, windows) == span
+    assert clock.monotonic() - start == pytest.approx(span, abs=0.05)
 
 
 # ------------------------------------------------------------------ the compact log (DynamoDB's item, issue 14)
