@@ -311,9 +311,13 @@ def write_schedule_back(
     rows: list[LedgerRow],
     warnings: tuple[Problem, ...],
     trigger: str,
-) -> None:
+    *,
+    company_shows: str | None = None,
+) -> str | None:
     """One write to the deal (only what differs from what its row says was written), one to the company when it
-    does not show its freee partner yet; then remember it on the deal's row."""
+    does not show its freee partner yet (``company_shows``: what it shows when known better than the deal's read,
+    e.g. after another deal of the company wrote it); then remember it on the deal's row. Returns the partner id
+    the company now shows."""
     portal_id, deal_id = bundle.portal_id, bundle.deal.id
     deal_row = ctx.store.get_ledger(portal_id, deal_id)
     shown = dict(deal_row.written) if deal_row is not None else {}
@@ -327,8 +331,14 @@ def write_schedule_back(
     names = ctx.settings.properties
     company = bundle.company
     partner = next((r.invoice.partner_id for r in rows if r.invoice is not None), None)
-    if company is not None and partner is not None and company.prop(names.company_partner_id) != str(partner):
+    shown_partner = (
+        company_shows
+        if company_shows is not None
+        else (company.prop(names.company_partner_id) if company else None)
+    )
+    if company is not None and partner is not None and shown_partner != str(partner):
         ctx.hubspot.update_companies({company.id: {names.company_partner_id: str(partner)}})
+        shown_partner = str(partner)
     ctx.remember(
         portal_id,
         deal_id,
@@ -336,6 +346,7 @@ def write_schedule_back(
         trigger,
         fields=sorted(changes),
     )
+    return shown_partner
 
 
 # ------------------------------------------------------------------------------------ stopping, refusing

@@ -85,6 +85,9 @@ class CompanyBilled:
     invoices: list[InvoiceRecord] = field(default_factory=list)
     adopted: bool = False
     outcomes: dict[str, InvoiceOutcome] = field(default_factory=dict)
+    partner_shown: str | None = None
+    """The freee partner id the company shows in HubSpot, once a deal's write-back wrote (or read) it: written
+    once per company, not once per deal."""
     marked: set[str] = field(default_factory=set)
     """The charges (unit keys) invoiced by this pass: on a window's invoice, or finished on their own."""
 
@@ -471,7 +474,9 @@ def _finish(
         closing = billing.closing_day if billing is not None else _closing_day(ctx, m)
         saved = _save(ctx, m.bundle, m.draft, m.plan, m.schedule, closing, targets)
         period_rows = schedule_rows(ctx, saved)
-        write_schedule_back(ctx, m.bundle, saved, period_rows, m.draft.warnings, trigger)
+        billed.partner_shown = write_schedule_back(
+            ctx, m.bundle, saved, period_rows, m.draft.warnings, trigger, company_shows=billed.partner_shown
+        )
         mine = [
             r.invoice
             for r in period_rows

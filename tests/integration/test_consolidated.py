@@ -296,3 +296,24 @@ def test_the_scheduled_pass_queues_one_job_per_company_which_bills_it_even_if_th
     )
     assert world.deal_props(deals[0])["freee_sync_status"] == "invalid"
     assert world.deal_props(deals[1])["freee_invoice_number"] == consolidated[0]["invoice_number"]
+
+
+def test_the_company_is_told_its_new_freee_partner_once_not_once_per_deal(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    company = consolidated_company(world)
+    for n in range(3):
+        create_invoice_for_deal(world.context(), PORTAL, one_off(world, company, name=f"案件{n}"), "webhook")
+    advance_to(world, date(2027, 1, 31))
+    writes: list[dict] = []
+    real = world.hubspot.update_companies
+
+    def counted(updates):  # type: ignore[no-untyped-def]
+        writes.append(dict(updates))
+        return real(updates)
+
+    monkeypatch.setattr(world.hubspot, "update_companies", counted)
+    run_billing(world.context(), date(2027, 1, 31))
+    partner = str(world.invoices()[0]["partner_id"])
+    assert writes == [{company: {"freee_partner_id": partner}}]
+    assert world.company_props(company)["freee_partner_id"] == partner
