@@ -173,9 +173,12 @@ def invoice_show(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """The deal's ledger row, its history (what happened, when, by which trigger) and any second invoice freee
-    holds for it (an orphan, to cancel in freee)."""
+    """The deal's ledger row, every invoice it has (one per period for a deal billed per period, a charge on a
+    consolidated invoice for its share) with its status, its history (what happened, when, by which trigger) and
+    any second invoice freee holds for it (an orphan, to cancel in freee)."""
     from sdk.store import open_store
+    from sdk.terms import tokyo_today
+    from sdk.usecases.balance import deal_invoices
     from sdk.usecases.orphans import describe, open_orphans
 
     _deal_id(deal)
@@ -192,12 +195,19 @@ def invoice_show(
             f"deal {deal} has no ledger row: it was never triggered / この取引はまだ処理されていません"
         )
     orphans = open_orphans(store, portal_id, deal)
+    found = deal_invoices(store, settings, portal_id, deal, tokyo_today())
     if as_json:
-        shown = _row_json(row, history) | {"orphans": [dataclasses.asdict(o) for o in orphans]}
+        shown = _row_json(row, history) | {
+            "invoices": [i.as_dict() for i in found.invoices],
+            "summary": found.summary() if found.invoices else None,
+            "orphans": [dataclasses.asdict(o) for o in orphans],
+        }
         typer.echo(json.dumps(shown, ensure_ascii=False, indent=2, default=str))
         return
     if row is not None:
         _print_row(deal, row)
+    if found.invoices:
+        _print_invoices(found)
     console.print(Text("history / 履歴", style="bold"))
     for event in history:  # one line each, Tokyo time; detail as JSON text
         detail = json.dumps(dict(event.detail), ensure_ascii=False, default=str)
@@ -243,6 +253,43 @@ def _print_row(deal: str, row: Any) -> None:
         console.print(Text("  written to the deal / 取引に書いた値:", style="bold"))
         for key, value in sorted(row.written.items()):
             console.print(Text(f"    {key}: {value}"))
+
+
+STATUS_WORDS = {
+    "paid": "paid / 入金済",
+    "partially_paid": "partially paid / 一部入金",
+    "unpaid": "unpaid / 未入金",
+    "overdue": "overdue / 期日超過",
+    "cancelled": "cancelled / 取消",
+}
+
+
+def _print_invoices(found: Any) -> None:
+    """Every invoice of the deal, oldest first, one line each: period, number, amount, status, outstanding, due
+    date; then the deal over all of them (what the payment sync writes to it)."""
+    console.print(Text(f"invoices / 請求書 ({len(found.invoices)})", style="bold"))
+    for item in found.invoices:
+        data = item.as_dict()
+        what = data["label"] or (f"period / 期間 {data['period']}" if data["period"] else "")
+        inside = " (consolidated / 合算請求書の内訳)" if data["consolidated"] else ""
+        console.print(
+            Text(
+                f"  {what + ' · ' if what else ''}{data['invoiceNumber']}{inside} · {format_yen(data['amountInvoiced'])}"
+                f" · {STATUS_WORDS.get(data['status'], data['status'])}"
+                f" · outstanding / 未回収 {format_yen(data['amountOutstanding'])}"
+                f" · due / 期日 {data['dueDate'] or '-'}"
+            ),
+            highlight=False,
+        )
+    total = found.summary()
+    console.print(
+        Text(
+            f"  deal / 取引: {STATUS_WORDS.get(total['status'], total['status'])} · invoiced / 請求"
+            f" {format_yen(total['amountInvoiced'])} · paid / 入金 {format_yen(total['amountPaid'])}"
+            f" · outstanding / 未回収 {format_yen(total['amountOutstanding'])} · due / 期日 {total['dueDate'] or '-'}"
+        ),
+        highlight=False,
+    )
 
 
 def _row_json(row: Any, history: list[Any]) -> dict[str, Any]:

@@ -1,19 +1,24 @@
 """What an app card on a deal or company record shows: the freee balance, read from the ledger only (issue 6).
 
-``balance_card`` reads as the card does: find the ledger rows of the record — one keyed read each, never the whole
-ledger (:meth:`~sdk.store.LedgerReads.get_ledger` for a deal, :meth:`~sdk.store.LedgerReads.ledger_for_company`
-for a company) — and say what they mean for a sales rep:
+``balance_card`` reads as the card does: find the ledger rows of the record — keyed reads only, never the whole
+ledger (:meth:`~sdk.store.LedgerReads.get_ledger` for a deal, and for a deal billed per period its schedule and
+its periods' rows; :meth:`~sdk.store.LedgerReads.ledger_for_company` for a company) — and say what they mean for a
+sales rep:
 
-- a deal with an invoice: its number, link, status, amounts invoiced, paid and outstanding, due date and days
-  overdue, as the payment sync last wrote them moved to ``today`` (an unpaid invoice whose due date has passed
-  shows as overdue even before the next sync), and what validation warned about it;
+- a deal with invoices: each of them (a deal billed per period has one per period, a charge on a consolidated
+  invoice counts for its share) with its period, number, link, status, amounts and due date, as the payment sync
+  last wrote them moved to ``today`` (an unpaid invoice whose due date has passed shows as overdue even before the
+  next sync); the deal's summary over all of them (:func:`sdk.payments.deal_standing`), the one to chase first,
+  and what validation warned about it;
 - a deal that cannot be invoiced (``invalid``) or whose attempt failed (``failed``): each reason, in Japanese and
   English, as the deal's ``freee_sync_error`` says it (:attr:`~sdk.store.LedgerRow.reasons`); one being invoiced
   right now says so;
 - a company: the same figures the payment sync writes to the company (one rule,
-  :func:`sdk.payments.company_rollups`), each of its invoices, and its deals that cannot be invoiced with why.
+  :func:`sdk.payments.company_rollups`), each of its freee invoices once (a consolidated invoice once, not again
+  per charge), and its deals that cannot be invoiced with why.
 
 No freee or HubSpot call is made. A record with no row in the ledger is not an error: "no invoices yet".
+:func:`deal_invoices` is also what ``hubspot-freee invoice show`` lists.
 """
 
 from __future__ import annotations
@@ -21,18 +26,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from sdk.billing.schedule import Plan
+from sdk.billing.units import Unit
 from sdk.errors import Problem
 from sdk.payments import (
     CompanyRollup,
     PaymentStanding,
     PaymentStatus,
+    billed_inside,
     company_rollups,
+    counts_once,
+    deal_of,
+    deal_standing,
     invoiced,
+    oldest_first,
+    period_of,
     standing_as_of,
 )
-from sdk.store import LedgerReads, LedgerRow, LedgerState
+from sdk.store import LedgerReads, LedgerRow, LedgerState, ScheduleRow
 
 if TYPE_CHECKING:
     from sdk.settings import Settings
@@ -73,17 +86,36 @@ UNKNOWN_REASON = {
 }
 
 
+class CardReads(LedgerReads, Protocol):
+    """The keyed reads the card makes: ledger rows, and the schedule of a deal billed per period (which periods it
+    has, and their labels)."""
+
+    def get_schedule(self, portal_id: int, deal_id: str) -> ScheduleRow | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CardInvoice:
-    """One invoice as the card lists it."""
+    """One invoice as the card lists it: a deal's (``deal_id``), one period of its schedule (``period``, ``label``
+    such as 「2027年1月分」), its charge on a consolidated invoice (``consolidated``), or a consolidated invoice on
+    the company card (no ``deal_id``)."""
 
-    deal_id: str
+    deal_id: str | None
     row: LedgerRow
     standing: PaymentStanding
+    label: str = ""
 
     @property
     def status(self) -> str:
         return self.standing.status.value if self.standing.status is not None else CANCELLED
+
+    @property
+    def period(self) -> int | None:
+        return period_of(self.row.deal_id)
+
+    @property
+    def consolidated(self) -> bool:
+        """A charge billed inside a consolidated invoice, or (on the company card) that invoice itself."""
+        return billed_inside(self.row) is not None or self.deal_id is None
 
     def as_dict(self) -> dict[str, Any]:
         invoice = self.row.invoice
@@ -91,8 +123,13 @@ class CardInvoice:
         s = self.standing
         return {
             "dealId": self.deal_id,
+            "unit": self.row.deal_id,
+            "period": self.period,
+            "label": self.label,
+            "consolidated": self.consolidated,
             "invoiceNumber": invoice.invoice_number,
             "url": invoice.invoice_url,
+            "billingDate": invoice.billing_date.isoformat(),
             "status": self.status,
             "amountInvoiced": s.amount_total,
             "amountPaid": s.amount_paid,
@@ -103,8 +140,68 @@ class CardInvoice:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class DealInvoices:
+    """A deal's own ledger row (``None``: never seen) and every invoice it has, oldest first."""
+
+    row: LedgerRow | None
+    invoices: tuple[CardInvoice, ...] = ()
+
+    @property
+    def standing(self) -> PaymentStanding:
+        """The deal over all its invoices, as the payment sync writes it (:func:`sdk.payments.deal_standing`)."""
+        return deal_standing([i.standing for i in self.invoices])
+
+    def to_chase(self) -> CardInvoice | None:
+        """The oldest unpaid invoice (the first due), else the latest."""
+        unpaid = [
+            i for i in self.invoices if i.standing.status is not None and i.standing.amount_outstanding > 0
+        ]
+        if unpaid:
+            return min(unpaid, key=lambda i: i.standing.due_date or date.max)
+        return self.invoices[-1] if self.invoices else None
+
+    def summary(self) -> dict[str, Any]:
+        s = self.standing
+        return {
+            "status": s.status.value if s.status is not None else CANCELLED,
+            "invoiceCount": sum(1 for i in self.invoices if not i.standing.cancelled),
+            "amountInvoiced": s.amount_total,
+            "amountPaid": s.amount_paid,
+            "amountOutstanding": s.amount_outstanding,
+            "dueDate": s.due_date.isoformat() if s.due_date else None,
+            "daysOverdue": s.days_overdue,
+            "paidDate": s.paid_date.isoformat() if s.paid_date else None,
+        }
+
+
+def deal_invoices(
+    store: CardReads, settings: Settings, portal_id: int, deal_id: str, today: date
+) -> DealInvoices:
+    """The deal's row and its invoices, by keyed reads: the deal's own invoice (a deal billed once, or its charge
+    on a consolidated invoice), or, for a deal billed per period, each period's (its own, or its charge on a
+    consolidated invoice), labelled with the period."""
+    row = store.get_ledger(portal_id, deal_id)
+    if row is None:
+        return DealInvoices(None)
+    if invoiced(row):
+        return DealInvoices(row, (_card_invoice(row, settings, today),))
+    if row.state is not LedgerState.SCHEDULED:
+        return DealInvoices(row)
+    schedule = store.get_schedule(portal_id, deal_id)
+    if schedule is None:
+        return DealInvoices(row)
+    plan = Plan.from_plain(schedule.plan)
+    through = max(today, schedule.next_due or today)
+    periods = list(plan.periods() if plan.count is not None else plan.periods(through=through))
+    labels = {Unit.of_period(deal_id, p.number).key: p.label_ja for p in periods}
+    found = store.get_ledgers(portal_id, list(labels))
+    rows = sorted((r for r in found.values() if invoiced(r)), key=oldest_first)
+    return DealInvoices(row, tuple(_card_invoice(r, settings, today, labels[r.deal_id]) for r in rows))
+
+
 def balance_card(
-    store: LedgerReads,
+    store: CardReads,
     settings: Settings,
     *,
     portal_id: int,
@@ -122,13 +219,16 @@ def balance_card(
         "asOf": today.isoformat(),
     }
     if object_type == "deal":
-        return head | _deal_answer(store.get_ledger(portal_id, object_id), settings, today)
+        return head | _deal_answer(deal_invoices(store, settings, portal_id, object_id, today))
     rows = store.ledger_for_company(portal_id, object_id)
     return head | _company_answer(rows, portal_id, object_id, settings, today)
 
 
-def _card_invoice(row: LedgerRow, settings: Settings, today: date) -> CardInvoice:
-    return CardInvoice(row.deal_id, row, standing_as_of(row, settings, today))
+def _card_invoice(row: LedgerRow, settings: Settings, today: date, label: str = "") -> CardInvoice:
+    unit = Unit.from_key(row.deal_id) if deal_of(row.deal_id) is None else None
+    if unit is not None and unit.window is not None:  # a consolidated invoice: its closing date
+        label = f"{unit.window.year}年{unit.window.month}月{unit.window.day}日締め"
+    return CardInvoice(deal_of(row.deal_id), row, standing_as_of(row, settings, today), label)
 
 
 def _overdue_first(item: CardInvoice) -> tuple[int, int, date, str]:
@@ -163,9 +263,11 @@ def _message(row: LedgerRow | None) -> Mapping[str, str]:
     }.get(row.state, NO_INVOICES)
 
 
-def _deal_answer(row: LedgerRow | None, settings: Settings, today: date) -> dict[str, Any]:
+def _deal_answer(found: DealInvoices) -> dict[str, Any]:
+    row = found.row
     warnings = _problems(row.warnings) if row is not None else []
-    if row is None or not invoiced(row):
+    chase = found.to_chase()
+    if row is None or chase is None:
         return {
             "hasInvoices": False,
             "state": row.state.value if row is not None else None,
@@ -173,6 +275,8 @@ def _deal_answer(row: LedgerRow | None, settings: Settings, today: date) -> dict
             "reasons": _reasons(row) if row is not None else [],
             "warnings": warnings,
             "invoice": None,
+            "invoices": [],
+            "summary": None,
         }
     return {
         "hasInvoices": True,
@@ -180,15 +284,17 @@ def _deal_answer(row: LedgerRow | None, settings: Settings, today: date) -> dict
         "message": None,
         "reasons": [],
         "warnings": warnings,
-        "invoice": _card_invoice(row, settings, today).as_dict(),
+        "invoice": chase.as_dict(),
+        "invoices": [i.as_dict() for i in found.invoices],
+        "summary": found.summary(),
     }
 
 
 def _company_answer(
     rows: Sequence[LedgerRow], portal_id: int, company_id: str, settings: Settings, today: date
 ) -> dict[str, Any]:
-    invoices = sorted((_card_invoice(r, settings, today) for r in rows if invoiced(r)), key=_overdue_first)
-    worked_out = {(i.row.portal_id, i.deal_id): i.standing for i in invoices}  # each standing once
+    invoices = sorted((_card_invoice(r, settings, today) for r in rows if counts_once(r)), key=_overdue_first)
+    worked_out = {(i.row.portal_id, i.row.deal_id): i.standing for i in invoices}  # each standing once
     rollup = company_rollups(rows, settings, today, worked_out).get((portal_id, company_id), CompanyRollup())
     summary = {
         "outstandingTotal": rollup.outstanding_total,

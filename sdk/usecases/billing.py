@@ -269,8 +269,9 @@ def schedule_values(
     ctx: Context, schedule: ScheduleRow, rows: Iterable[LedgerRow], shown: Mapping[str, str]
 ) -> dict[str, str]:
     """What a scheduled deal shows: its latest invoice, invoiced to date (sum over its invoices), the invoice
-    count, the next billing date and the schedule's state. The payment status is set only the first time (it
-    belongs to the payment sync afterwards, which also owns paid / outstanding over all the deal's invoices)."""
+    count, the next billing date and the schedule's state. The payment status and due date are set only the first
+    time (they belong to the payment sync afterwards, which owns paid / outstanding / the oldest unpaid invoice's
+    due date over all the deal's invoices)."""
     names = ctx.settings.properties
     rows = list(rows)
     invoices = [r.invoice for r in rows if r.state is LedgerState.CREATED and r.invoice is not None]
@@ -292,10 +293,10 @@ def schedule_values(
             names.deal_invoice_id: str(latest.invoice_id),
             names.deal_invoice_number: latest.invoice_number,
             names.deal_invoice_url: latest.invoice_url,
-            names.deal_due_date: latest.due_date.isoformat() if latest.due_date else "",
         }
         if names.deal_payment_status not in shown:
             values[names.deal_payment_status] = "unpaid"
+            values[names.deal_due_date] = latest.due_date.isoformat() if latest.due_date else ""
     return values
 
 

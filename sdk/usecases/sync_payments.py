@@ -1,14 +1,26 @@
-"""freee payments → HubSpot: each invoiced deal's payment state, and each company's rollup (issue 6).
+"""freee payments → HubSpot: each invoiced deal's payment state, and each company's rollup (issue 6, issue 17).
 
 ``sync_payments`` reads as the process: take the sync lease, pick the open invoices from the ledger, list their
 invoices from freee by billing-date windows, list the accounting deals (with payments) of those registered,
-work out what each deal should show, write only what changed, roll the ledger up per company, write only what
-changed, remember what was written. freee is read with list calls only; HubSpot is written in batches of 100.
+work out what each invoice and then each deal should show, write only what changed, roll the ledger up per company,
+write only what changed, remember what was written. freee is read with list calls only; HubSpot is written in
+batches of 100.
+
+Each freee invoice is read once (:class:`~sdk.payments.InvoiceBook`): a deal billed once, each period of a deal
+billed per period, and a company's consolidated invoice, whose paid amount is allocated over the charges it bills
+oldest first (:func:`~sdk.payments.charge_standings`); a charge's own row is never read from freee. A deal shows
+all its invoices at once (:func:`~sdk.payments.deal_standing`): outstanding and paid summed, the status, due date
+and days overdue of the oldest unpaid one. A deal billed per period keeps what it shows on its ``scheduled`` row;
+its invoice count, invoiced to date and next billing date belong to the billing pass
+(:func:`sdk.usecases.billing.schedule_values`), its payment properties to this sync. An invoice row that is not
+a deal's own (a period, a charge, a consolidated invoice) keeps in ``written`` what a deal billed by it alone would
+show (nothing is sent to HubSpot for it), so the card and later syncs read it without freee.
 
 The payment rules (invoice + accounting deal + today → what the deal shows, and the company rollup) are
 :mod:`sdk.payments`, pure and tested on their own. Days overdue move with the calendar: the same sync run the next
 day updates them even when freee did not change. A sync that stops half way is resumed by the next one, which
-writes only what is still different (what was written is remembered per deal and per company).
+writes only what is still different (what was written is remembered per deal and per company; an invoice's own
+values only once its deals were written).
 
 ``freee_synced_at`` is written with the other payment values when they change (a sync that finds nothing new
 writes nothing, so the property says when the payment values last changed).
@@ -20,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from sdk.errors import HubSpotFreeeError
 from sdk.freee.errors import FreeeAuthError, FreeeDisconnected, FreeeError
@@ -28,17 +40,19 @@ from sdk.log import get_logger
 from sdk.models.freee import AccountingDeal, Invoice
 from sdk.payments import (
     CompanyRollup,
+    InvoiceBook,
     PaymentStanding,
     PaymentStatus,
+    charge_standings,
     company_rollups,
+    deal_of,
+    deal_standing,
     payment_standing,
+    standing_as_of,
 )
 from sdk.store import InvoiceRecord, LedgerRow, LedgerState
 from sdk.terms import tokyo_today
 from sdk.usecases.context import Context
-
-if TYPE_CHECKING:
-    pass
 
 LEASE_NAME = "payment-sync"
 BATCH = 100
@@ -175,85 +189,211 @@ def _silent(phase: str, done: int, total: int) -> None:
     return None
 
 
+#: the rows the sync reads: invoices (created, and cancelled ones, which a company's rollup still sees), and the
+#: ``scheduled`` rows of deals billed per period, which keep what those deals show
+SYNCED = frozenset({LedgerState.CREATED, LedgerState.CANCELLED, LedgerState.SCHEDULED})
+
+
 def _sync(
     ctx: Context, summary: SyncSummary, *, since: date | None, dry_run: bool, progress: Progress
 ) -> None:
     today = tokyo_today(ctx.now())
     own = ctx.settings.hubspot_portal_id
     rows = [  # the tenant boundary: rows under another portal id (none are made now) are never synced
-        r
-        for r in ctx.store.ledger(states=frozenset({LedgerState.CREATED, LedgerState.CANCELLED}))
-        if own is None or r.portal_id == own
+        r for r in ctx.store.ledger(states=SYNCED) if own is None or r.portal_id == own
     ]
-    open_rows = [r for r in rows if _is_open(ctx, r, since)]
+    book = InvoiceBook.of(rows)
+    open_rows = [r for r in book.invoices if _is_open(ctx, r, since)]
     summary.checked = len(open_rows)
     seen = _read_freee(ctx, [_record(r) for r in open_rows], progress)
 
-    standings: dict[tuple[int, str], PaymentStanding] = {}
-    updates: list[_DealUpdate] = []
+    fresh: dict[tuple[int, str], _Fresh] = {}
     for row in open_rows:
-        record = _record(row)
-        invoice = seen.cancelled.get(record.invoice_id) or seen.invoices.get(record.invoice_id)
-        deal_id = (
-            invoice.deal_id if invoice is not None and _registered(invoice) else record.accounting_deal_id
-        )
-        found = seen.accounting.get(deal_id) if deal_id is not None else None
-        if invoice is None and found is None:
+        read = _read_one(row, seen, today)
+        if read is None:
+            record = _record(row)
             summary.errors.append(
-                f"deal {row.deal_id}: freee invoice {record.invoice_number} ({record.invoice_id}) was not found"
+                f"{_what(row)}: freee invoice {record.invoice_number} ({record.invoice_id}) was not found"
                 f" / freeeに請求書が見つかりません"
             )
             continue
-        standing = payment_standing(record, invoice, found, today)
-        standings[(row.portal_id, row.deal_id)] = standing
-        changes = _changed(_deal_values(ctx, standing), row.written)
-        if changes:
-            changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
-        learned = replace(
-            record,
-            accounting_deal_id=found.id if found else deal_id,
-            due_date=standing.due_date,
-            last_payment_date=standing.last_payment_date,
-        )
-        if changes or learned != record:
-            updates.append(_DealUpdate(row, changes, standing.cancelled, learned))
+        fresh[(row.portal_id, row.deal_id)] = read
+        for charge in _charges(book, read, today):
+            fresh[(charge.row.portal_id, charge.row.deal_id)] = charge
 
+    updates = [_deal_update(ctx, book, fresh, deal, today) for deal in _deals_of(fresh)]
     changed = [u for u in updates if u.changes]
     summary.changed_deals = len(changed)
     summary.cancelled = sum(1 for u in changed if u.cancelled)
-    summary.deal_changes = {u.row.deal_id: u.changes for u in changed}
+    summary.deal_changes = {u.deal_id: u.changes for u in changed}
     if not dry_run:
-        _write_deals(ctx, summary, changed, progress)
+        not_written = _write_deals(ctx, summary, changed, progress)
         for update in updates:
             if not update.changes:  # freee told us something to remember, and HubSpot needs nothing
-                ctx.store.record_written(
-                    update.row.portal_id, update.row.deal_id, {}, ctx.now(), invoice=update.invoice
-                )
+                _remember(ctx, update)
+        for part in fresh.values():
+            if (
+                deal_of(part.row.deal_id) is None
+            ):  # a consolidated invoice: once every deal it bills was written
+                deals = {(c.portal_id, deal_of(c.deal_id)) for c in book.charges_of(part.row)}
+                if not deals & not_written:
+                    _remember_unit(ctx, part)
 
+    standings = {key: part.standing for key, part in fresh.items()}
     _roll_up_companies(ctx, summary, rows, standings, today, dry_run=dry_run, progress=progress)
 
 
 @dataclass(frozen=True, slots=True)
-class _DealUpdate:
+class _Fresh:
+    """One invoice (or one charge of a consolidated invoice) as this sync worked it out: its row, its standing,
+    and what the ledger should now know of it (``invoice``: the accounting deal, due date, last payment)."""
+
     row: LedgerRow
+    standing: PaymentStanding
+    invoice: InvoiceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class _DealUpdate:
+    """What one deal shows now: ``row`` is its own row (None when it has none to remember on), ``changes`` what
+    HubSpot gets, ``parts`` its invoices (and charges) worked out by this sync, remembered once it is written."""
+
+    portal_id: int
+    deal_id: str
+    row: LedgerRow | None
     changes: dict[str, str]
     cancelled: bool
-    invoice: InvoiceRecord
+    parts: tuple[_Fresh, ...]
+
+
+def _read_one(row: LedgerRow, seen: FreeeView, today: date) -> _Fresh | None:
+    """One freee invoice's standing from what was read (None when freee has it nowhere)."""
+    record = _record(row)
+    invoice = seen.cancelled.get(record.invoice_id) or seen.invoices.get(record.invoice_id)
+    deal_id = invoice.deal_id if invoice is not None and _registered(invoice) else record.accounting_deal_id
+    found = seen.accounting.get(deal_id) if deal_id is not None else None
+    if invoice is None and found is None:
+        return None
+    standing = payment_standing(record, invoice, found, today)
+    learned = replace(
+        record,
+        accounting_deal_id=found.id if found else deal_id,
+        due_date=standing.due_date,
+        last_payment_date=standing.last_payment_date,
+    )
+    return _Fresh(row, standing, learned)
+
+
+def _charges(book: InvoiceBook, consolidated: _Fresh, today: date) -> list[_Fresh]:
+    """A consolidated invoice's charges (those with their rows), its payment allocated over them oldest first
+    (:func:`~sdk.payments.charge_standings`); nothing for an invoice of one deal."""
+    row = consolidated.row
+    if not row.charges:
+        return []
+    shares = charge_standings(consolidated.standing, row.charges, today)
+    out = []
+    for charge in book.charges_of(row):
+        standing = shares[charge.deal_id]
+        learned = replace(
+            _record(charge),
+            accounting_deal_id=consolidated.invoice.accounting_deal_id,
+            due_date=standing.due_date,
+            last_payment_date=standing.last_payment_date,
+        )
+        out.append(_Fresh(charge, standing, learned))
+    return out
+
+
+def _deals_of(fresh: Mapping[tuple[int, str], _Fresh]) -> list[tuple[int, str]]:
+    """The deals with an invoice (or a charge) worked out this time, in order."""
+    deals = {(portal_id, deal_of(key)) for portal_id, key in fresh}
+    return sorted((p, d) for p, d in deals if d is not None)
+
+
+def _deal_update(
+    ctx: Context,
+    book: InvoiceBook,
+    fresh: Mapping[tuple[int, str], _Fresh],
+    deal: tuple[int, str],
+    today: date,
+) -> _DealUpdate:
+    """What the deal shows over every invoice it has (:func:`~sdk.payments.deal_standing`): those worked out now,
+    the others as last written. A deal billed per period keeps it on its ``scheduled`` row, whose sync status
+    belongs to the billing pass."""
+    portal_id, deal_id = deal
+    units = book.deals.get(deal, ())
+    parts = tuple(fresh[(portal_id, u.deal_id)] for u in units if (portal_id, u.deal_id) in fresh)
+    standings = []
+    for unit in units:
+        part = fresh.get((portal_id, unit.deal_id))
+        standings.append(part.standing if part is not None else standing_as_of(unit, ctx.settings, today))
+    standing = deal_standing(standings)
+    row = book.deal_rows.get(deal)
+    if (
+        row is None
+    ):  # nowhere to remember what the deal shows: its invoices are remembered, the deal not written
+        return _DealUpdate(portal_id, deal_id, None, {}, standing.cancelled, parts)
+    own_status = row.state is not LedgerState.SCHEDULED
+    changes = _changed(_deal_values(ctx, standing, own_status=own_status), row.written)
+    if changes:
+        changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
+    return _DealUpdate(portal_id, deal_id, row, changes, standing.cancelled, parts)
+
+
+def _remember(ctx: Context, update: _DealUpdate) -> None:
+    """After the deal was written (or needed nothing): what it was written, and what this sync learned of each
+    of its invoices; an invoice cancelled in freee moves its row to cancelled."""
+    row = update.row
+    for part in update.parts:
+        if row is not None and part.row.deal_id == row.deal_id:  # the deal's own invoice: one write for both
+            if update.changes or part.invoice != row.invoice:
+                ctx.store.record_written(
+                    row.portal_id, row.deal_id, update.changes, ctx.now(), invoice=part.invoice
+                )
+            _cancel(ctx, part)
+        else:
+            _remember_unit(ctx, part)
+    if row is not None and not any(p.row.deal_id == row.deal_id for p in update.parts) and update.changes:
+        # only what this sync wrote: the row it read may be stale (an error written since stays remembered)
+        ctx.store.record_written(row.portal_id, row.deal_id, update.changes, ctx.now())
+
+
+def _remember_unit(ctx: Context, part: _Fresh) -> None:
+    """A period's, a charge's or a consolidated invoice's own row: what a deal billed by it alone would show (so a
+    later sync or the card reads it without freee: :func:`~sdk.payments.standing_as_of`), and what freee said."""
+    row = part.row
+    changes = _changed(_deal_values(ctx, part.standing), row.written)
+    if changes or part.invoice != row.invoice:
+        ctx.store.record_written(row.portal_id, row.deal_id, changes, ctx.now(), invoice=part.invoice)
+    _cancel(ctx, part)
+
+
+def _cancel(ctx: Context, part: _Fresh) -> None:
+    if part.standing.cancelled and part.row.state is LedgerState.CREATED:
+        ctx.store.mark_cancelled(part.row.portal_id, part.row.deal_id, ctx.now())
+
+
+def _what(row: LedgerRow) -> str:
+    deal = deal_of(row.deal_id)
+    return f"deal {row.deal_id}" if deal == row.deal_id else f"invoice {row.deal_id}"
 
 
 def record_cancelled(
     ctx: Context, cancelled: Sequence[tuple[LedgerRow, Invoice]], summary: SyncSummary
 ) -> None:
     """Show invoices cancelled in freee on their deals and move their rows to cancelled, as the sync does for the
-    open ones (the reconciliation sweep also finds paid ones, which the sync no longer reads)."""
+    open ones (the reconciliation sweep also finds paid ones, which the sync no longer reads). Each row is a deal's
+    own invoice (a deal billed once)."""
     today = tokyo_today(ctx.now())
     updates = []
     for row, invoice in cancelled:
         record = _record(row)
-        changes = _changed(_deal_values(ctx, payment_standing(record, invoice, None, today)), row.written)
+        standing = payment_standing(record, invoice, None, today)
+        changes = _changed(_deal_values(ctx, standing), row.written)
         if changes:
             changes[ctx.settings.properties.deal_synced_at] = _instant(ctx.now())
-        updates.append(_DealUpdate(row, changes, True, record))
+        part = _Fresh(row, standing, record)
+        updates.append(_DealUpdate(row.portal_id, row.deal_id, row, changes, True, (part,)))
     _write_deals(ctx, summary, updates, _silent)
 
 
@@ -355,7 +495,10 @@ def _ranges(days: Iterable[date], gap: int) -> list[tuple[date, date]]:
     return ranges
 
 
-def _deal_values(ctx: Context, s: PaymentStanding) -> dict[str, str]:
+def _deal_values(ctx: Context, s: PaymentStanding, *, own_status: bool = True) -> dict[str, str]:
+    """The payment properties the sync owns on a deal: status, paid, outstanding, paid date, days overdue and the
+    due date of the oldest unpaid invoice; ``own_status``: also the sync status of a deal whose invoice was
+    cancelled (a deal billed per period: the billing pass owns it, and its other properties)."""
     names = ctx.settings.properties
     values = {
         names.deal_payment_status: s.status.value if s.status is not None else "",
@@ -364,7 +507,9 @@ def _deal_values(ctx: Context, s: PaymentStanding) -> dict[str, str]:
         names.deal_paid_date: s.paid_date.isoformat() if s.paid_date else "",
         names.deal_days_overdue: str(s.days_overdue),
     }
-    if s.cancelled:
+    if s.due_date is not None and not s.cancelled:
+        values[names.deal_due_date] = s.due_date.isoformat()
+    if s.cancelled and own_status:
         values[names.deal_sync_status] = "cancelled"
         values[names.deal_sync_error] = CANCELLED_MESSAGE
     return values
@@ -385,31 +530,32 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
 
 def _write_deals(
     ctx: Context, summary: SyncSummary, updates: Sequence[_DealUpdate], progress: Progress
-) -> None:
+) -> set[tuple[int, str | None]]:
     """One HubSpot batch per 100 changed deals; after each, remember what was written and what freee said (so a
-    sync that stops here resumes with the rest), and move cancelled invoices' rows to cancelled."""
+    sync that stops here resumes with the rest), and move cancelled invoices' rows to cancelled. Returns the deals
+    not written (their batch failed, or HubSpot no longer has them): nothing of theirs is remembered."""
     done = 0
+    not_written: set[tuple[int, str | None]] = set()
     for chunk in _chunks(updates):
         try:
-            result = ctx.hubspot.update_deals({u.row.deal_id: u.changes for u in chunk})
+            result = ctx.hubspot.update_deals({u.deal_id: u.changes for u in chunk})
         except Exception as error:
             summary.errors.append(f"writing {len(chunk)} deals failed: {error.__class__.__name__}: {error}")
+            not_written |= {(u.portal_id, u.deal_id) for u in chunk}
             continue
         finally:
             summary.written_calls += 1
         missing = set(getattr(result, "not_found", ()) or ())
         for u in chunk:
-            row = u.row
-            if row.deal_id in missing:
-                _gone(summary.gone_deals, "deal", row.portal_id, row.deal_id, u.changes)
+            if u.deal_id in missing:
+                _gone(summary.gone_deals, "deal", u.portal_id, u.deal_id, u.changes)
+                not_written.add((u.portal_id, u.deal_id))
                 continue
-            # only what this sync wrote: the row it read may be stale (an error written since stays remembered)
-            ctx.store.record_written(row.portal_id, row.deal_id, u.changes, ctx.now(), invoice=u.invoice)
-            if u.cancelled:
-                ctx.store.mark_cancelled(row.portal_id, row.deal_id, ctx.now())
-            ctx.remember(row.portal_id, row.deal_id, "payment_synced", "sync", fields=sorted(u.changes))
+            _remember(ctx, u)
+            ctx.remember(u.portal_id, u.deal_id, "payment_synced", "sync", fields=sorted(u.changes))
         done += len(chunk)
         progress("deals", done, len(updates))
+    return not_written
 
 
 def _gone(

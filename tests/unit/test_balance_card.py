@@ -111,7 +111,12 @@ def test_partly_paid_deal_shows_its_invoice_amounts_and_days_overdue(store, sett
     assert answer["message"] is None
     assert answer["invoice"] == {
         "dealId": "101",
+        "unit": "101",
+        "period": None,
+        "label": "",
+        "consolidated": False,
         "invoiceNumber": "INV-101",
+        "billingDate": "2026-11-20",
         "url": "https://invoice.secure.freee.co.jp/reports/invoices/101",
         "status": "overdue",
         "amountInvoiced": 110_000,
@@ -119,6 +124,17 @@ def test_partly_paid_deal_shows_its_invoice_amounts_and_days_overdue(store, sett
         "amountOutstanding": 60_000,
         "dueDate": "2026-12-20",
         "daysOverdue": 5,  # moved with the calendar since the sync wrote 3
+        "paidDate": None,
+    }
+    assert answer["invoices"] == [answer["invoice"]]  # one invoice: the deal is that invoice
+    assert answer["summary"] == {
+        "status": "overdue",
+        "invoiceCount": 1,
+        "amountInvoiced": 110_000,
+        "amountPaid": 50_000,
+        "amountOutstanding": 60_000,
+        "dueDate": "2026-12-20",
+        "daysOverdue": 5,
         "paidDate": None,
     }
 
@@ -327,7 +343,12 @@ def test_company_rolls_up_its_invoices_with_overdue_first(store, settings):
     assert [i["status"] for i in listed] == ["overdue", "overdue", "unpaid", "paid"]
     assert listed[0] == {
         "dealId": "203",
+        "unit": "203",
+        "period": None,
+        "label": "",
+        "consolidated": False,
         "invoiceNumber": "INV-203",
+        "billingDate": "2026-11-20",
         "url": "https://invoice.secure.freee.co.jp/reports/invoices/203",
         "status": "overdue",
         "amountInvoiced": 55_000,

@@ -1,6 +1,7 @@
 // The card rendered with HubSpot's own test renderer (@hubspot/ui-extensions/testing) and a stubbed
-// hubspot.fetch: what it shows for a deal, a deal that cannot be invoiced (each reason), warnings, a company (its
-// invoices and its deals that cannot be invoiced), a record without invoices, and a failing backend.
+// hubspot.fetch: what it shows for a deal, a deal billed per period (its totals and each invoice), a deal that
+// cannot be invoiced (each reason), warnings, a company (its invoices and its deals that cannot be invoiced), a
+// record without invoices, and a failing backend.
 import React from 'react';
 import { describe, expect, it, vi } from 'vitest';
 import { Alert, EmptyState, Link, LoadingSpinner, StatusTag, Text } from '@hubspot/ui-extensions';
@@ -50,6 +51,47 @@ const COMPANY = {
     { dealId: '201', invoiceNumber: 'INV-201', url: 'https://freee.example/201', status: 'unpaid', amountInvoiced: 110000, amountPaid: 0, amountOutstanding: 110000, dueDate: '2027-01-31', daysOverdue: 0, paidDate: null },
   ],
   notInvoiced: [],
+};
+
+const PERIOD = (period, status, paid, outstanding) => ({
+  dealId: '801',
+  unit: `801:${period}`,
+  period,
+  label: `2027年${period}月分`,
+  consolidated: false,
+  invoiceNumber: `INV-80${period}`,
+  url: `https://freee.example/80${period}`,
+  billingDate: `2027-0${period}-01`,
+  status,
+  amountInvoiced: paid + outstanding,
+  amountPaid: paid,
+  amountOutstanding: outstanding,
+  dueDate: `2027-0${period + 1}-28`,
+  daysOverdue: status === 'overdue' ? 5 : 0,
+  paidDate: null,
+});
+
+const SCHEDULED = {
+  objectType: 'deal',
+  objectId: '801',
+  portalId: 123,
+  hasInvoices: true,
+  state: 'scheduled',
+  message: null,
+  reasons: [],
+  warnings: [],
+  invoice: PERIOD(2, 'overdue', 0, 55000),
+  invoices: [PERIOD(1, 'paid', 165000, 0), PERIOD(2, 'overdue', 0, 55000), PERIOD(3, 'partially_paid', 30000, 25000)],
+  summary: {
+    status: 'overdue',
+    invoiceCount: 3,
+    amountInvoiced: 275000,
+    amountPaid: 195000,
+    amountOutstanding: 80000,
+    dueDate: '2027-03-28',
+    daysOverdue: 5,
+    paidDate: null,
+  },
 };
 
 const NO_COMPANY = {
@@ -131,6 +173,15 @@ describe('freee balance card', () => {
     expect(find(StatusTag).text).toEqual('延滞');
     expect(findByTestId(Text, 'days-overdue').text).toEqual('5日');
     expect(find(Link).props.href).toEqual(DEAL.invoice.url);
+  });
+
+  it('shows a deal billed per period with its totals over every invoice, then each invoice and its period', async () => {
+    const { findAll, findByTestId, waitFor } = renderCard({ objectTypeId: '0-3', objectId: '801', fetcher: answering(SCHEDULED) });
+    await waitFor(() => expect(findByTestId(Text, 'outstanding').text).toEqual('80,000円'));
+    expect(findByTestId(Text, 'days-overdue').text).toEqual('5日');
+    expect(findAll(Link).map((l) => l.text)).toEqual(['INV-801', 'INV-802', 'INV-803']);
+    expect(findAll(StatusTag).map((tag) => tag.text)).toEqual(['延滞', '入金済', '延滞', '一部入金']);
+    expect(findAll(Text).some((t) => t.text === '2027年3月分')).toBe(true);
   });
 
   it('shows a company’s totals, overdue count and every invoice link in English', async () => {

@@ -1,8 +1,9 @@
 // The freee balance of the deal or company on screen, from the hubspot-freee backend (GET /cards/balance,
 // served from its ledger; hubspot.fetch signs the request with HubSpot's v3 signature). A deal with an invoice
-// shows its number, status, amounts and due date; a deal that cannot be invoiced shows each reason (ja / en, in the
-// user's language); what validation warned about is shown beside; a company shows its rollup, its invoices and
-// its deals that cannot be invoiced.
+// shows its number, status, amounts and due date; a deal with several (one per billing period, or its charges on
+// consolidated invoices) shows its totals over all of them and lists each with its period; a deal that cannot be
+// invoiced shows each reason (ja / en, in the user's language); what validation warned about is shown beside; a
+// company shows its rollup, its invoices (a consolidated invoice once) and its deals that cannot be invoiced.
 import React, { useEffect, useState } from 'react';
 import {
   Alert,
@@ -38,6 +39,7 @@ export const LABELS = {
     lastPayment: '最終入金日',
     risk: '支払リスク',
     invoices: '請求書',
+    consolidated: '合算',
     warnings: '確認してください',
     notInvoiced: '請求書を作成できない取引',
     deal: (id) => `取引 ${id}`,
@@ -63,6 +65,7 @@ export const LABELS = {
     lastPayment: 'Last payment',
     risk: 'Payment risk',
     invoices: 'Invoices',
+    consolidated: 'Consolidated',
     warnings: 'Please check',
     notInvoiced: 'Deals that cannot be invoiced',
     deal: (id) => `Deal ${id}`,
@@ -126,31 +129,56 @@ function NotInvoiced({ data, language }) {
   );
 }
 
-function DealBalance({ invoice, warnings, t, language }) {
+function InvoiceRows({ invoices, t, language }) {
+  return invoices.map((invoice) => (
+    <Flex key={invoice.unit || invoice.dealId} direction="row" gap="sm" align="center">
+      {invoice.label ? <Text>{invoice.label}</Text> : null}
+      <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
+      {invoice.consolidated ? <Text>{t.consolidated}</Text> : null}
+      <Status status={invoice.status} t={t} />
+      <Text>{yen(invoice.amountInvoiced, language)}</Text>
+      <Text>{yen(invoice.amountPaid, language)}</Text>
+      <Text>{yen(invoice.amountOutstanding, language)}</Text>
+      <Text>{invoice.dueDate || '—'}</Text>
+    </Flex>
+  ));
+}
+
+function DealBalance({ data, t, language }) {
+  const invoice = data.invoice;
+  const invoices = data.invoices || [];
+  const totals = data.summary || invoice; // the deal over all its invoices (one invoice: that invoice)
   return (
     <Flex direction="column" gap="sm">
-      <Warnings warnings={warnings} t={t} language={language} />
-      <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
+      <Warnings warnings={data.warnings} t={t} language={language} />
+      {invoices.length > 1 ? null : <Link href={invoice.url}>{invoice.invoiceNumber}</Link>}
       <DescriptionList direction="row">
         <DescriptionListItem label={t.status}>
-          <Status status={invoice.status} t={t} />
+          <Status status={totals.status} t={t} />
         </DescriptionListItem>
         <DescriptionListItem label={t.outstanding}>
-          <Text testId="outstanding">{yen(invoice.amountOutstanding, language)}</Text>
+          <Text testId="outstanding">{yen(totals.amountOutstanding, language)}</Text>
         </DescriptionListItem>
         <DescriptionListItem label={t.invoiced}>
-          <Text>{yen(invoice.amountInvoiced, language)}</Text>
+          <Text>{yen(totals.amountInvoiced, language)}</Text>
         </DescriptionListItem>
         <DescriptionListItem label={t.paid}>
-          <Text>{yen(invoice.amountPaid, language)}</Text>
+          <Text>{yen(totals.amountPaid, language)}</Text>
         </DescriptionListItem>
         <DescriptionListItem label={t.dueDate}>
-          <Text>{invoice.dueDate || '—'}</Text>
+          <Text>{totals.dueDate || '—'}</Text>
         </DescriptionListItem>
         <DescriptionListItem label={t.daysOverdue}>
-          <Text testId="days-overdue">{t.days(invoice.daysOverdue)}</Text>
+          <Text testId="days-overdue">{t.days(totals.daysOverdue)}</Text>
         </DescriptionListItem>
       </DescriptionList>
+      {invoices.length > 1 ? (
+        <Flex direction="column" gap="xs">
+          <Divider />
+          <Text format={{ fontWeight: 'bold' }}>{t.invoices}</Text>
+          <InvoiceRows invoices={invoices} t={t} language={language} />
+        </Flex>
+      ) : null}
     </Flex>
   );
 }
@@ -180,16 +208,7 @@ function CompanyBalance({ summary, invoices, notInvoiced, t, language }) {
       </DescriptionList>
       <Divider />
       <Text format={{ fontWeight: 'bold' }}>{t.invoices}</Text>
-      {invoices.map((invoice) => (
-        <Flex key={invoice.dealId} direction="row" gap="sm" align="center">
-          <Link href={invoice.url}>{invoice.invoiceNumber}</Link>
-          <Status status={invoice.status} t={t} />
-          <Text>{yen(invoice.amountInvoiced, language)}</Text>
-          <Text>{yen(invoice.amountPaid, language)}</Text>
-          <Text>{yen(invoice.amountOutstanding, language)}</Text>
-          <Text>{invoice.dueDate || '—'}</Text>
-        </Flex>
-      ))}
+      <InvoiceRows invoices={invoices} t={t} language={language} />
       {notInvoiced && notInvoiced.length > 0 ? (
         <Flex direction="column" gap="xs">
           <Divider />
@@ -256,7 +275,7 @@ export function BalanceCardView({ context, fetcher }) {
     );
   }
   if (data.objectType === 'deal') {
-    return <DealBalance invoice={data.invoice} warnings={data.warnings} t={t} language={language} />;
+    return <DealBalance data={data} t={t} language={language} />;
   }
   return (
     <CompanyBalance
