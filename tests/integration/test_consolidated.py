@@ -317,3 +317,23 @@ def test_the_company_is_told_its_new_freee_partner_once_not_once_per_deal(
     partner = str(world.invoices()[0]["partner_id"])
     assert writes == [{company: {"freee_partner_id": partner}}]
     assert world.company_props(company)["freee_partner_id"] == partner
+
+
+def test_a_payment_on_the_issued_consolidated_invoice_is_allocated_oldest_first_by_the_sync(world: World):
+    from sdk.usecases.sync_payments import sync_payments
+
+    company = consolidated_company(world)
+    sub = subscription(world, company)  # charge 2027-01-01: ¥55,000
+    once = one_off(world, company)  # charge 2027-01-15: ¥76,800
+    for deal in (sub, once):
+        create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    advance_to(world, date(2027, 1, 31))
+    run_billing(world.context(), date(2027, 1, 31))
+    [invoice] = world.invoices()
+    world.freee_box.pay(invoice["id"], 60000, date(2027, 2, 10))
+    advance_to(world, date(2027, 2, 11))
+    sync_payments(world.context())
+    first, second = world.deal_props(sub), world.deal_props(once)
+    assert (first["freee_payment_status"], first["freee_amount_outstanding"]) == ("paid", "0")
+    assert (second["freee_payment_status"], second["freee_amount_outstanding"]) == ("partially_paid", "71800")
+    assert world.company_props(company)["freee_outstanding_total"] == "71800"
