@@ -131,3 +131,40 @@ def test_a_callback_completions_typed_outputs_are_the_definitions_output_fields_
 def test_a_result_outside_the_definitions_options_is_not_sent_as_a_typed_output() -> None:
     with pytest.raises(ValueError, match="'done' is not a valid ActionResult"):
         typed_outputs({"result": "done"})
+
+
+def test_a_scheduled_deal_answers_over_all_its_invoices_as_the_deal_shows_them() -> None:
+    names = PropertyNames()
+    waiting = row(state=LedgerState.SCHEDULED, invoice=None)
+    assert payment_status_output_fields(waiting, names) == {
+        "result": "scheduled",
+        "freee_invoice_number": "",
+        "freee_payment_status": "",
+        "freee_amount_outstanding": "",
+        "freee_due_date": "",
+    }
+    billed = replace(
+        waiting,
+        written={
+            names.deal_invoice_number: "INV-3",
+            names.deal_amount_invoiced: "165000",
+            names.deal_due_date: "2027-02-28",
+        },
+    )
+    assert payment_status_output_fields(billed, names) == {
+        "result": "scheduled",
+        "freee_invoice_number": "INV-3",
+        "freee_payment_status": "unpaid",
+        "freee_amount_outstanding": "165000",
+        "freee_due_date": "2027-02-28",
+    }
+    synced = replace(
+        billed,
+        written={
+            **billed.written,
+            names.deal_payment_status: "overdue",
+            names.deal_amount_outstanding: "55000",
+        },
+    )
+    answer = payment_status_output_fields(synced, names)
+    assert (answer["freee_payment_status"], answer["freee_amount_outstanding"]) == ("overdue", "55000")
