@@ -48,16 +48,22 @@ $(CARD)/node_modules/.package-lock.json: $(CARD)/package-lock.json
 test-card: $(CARD)/node_modules/.package-lock.json
 	cd $(CARD) && npx --no-install vitest run
 
-## chaos: the full chaos profile on both stores (SQLite: 1,000 deals across 200 companies; DynamoDB under moto: 150
-## across 30), 4 workers, 20 % faults, freee's real rate limits, crowds of one partner and date, zombies; over the
-## fixed seeds and CHAOS_FRESH fresh ones. Each seed is printed (test id, summary, benchmarks/chaos-*seed-N.json).
-## Replay one: CHAOS_SEED=123 make chaos (several: CHAOS_SEED="123 456"); one store: CHAOS_STORES=sqlite make chaos
+## chaos: the full chaos profiles on both stores, 4 workers, 20 % faults, freee's real rate limits, workers killed.
+## storm: SQLite 1,000 deals across 200 companies, DynamoDB under moto 150 across 30; crowds of one partner and date,
+## zombies; over the fixed seeds and CHAOS_FRESH fresh ones → benchmarks/chaos-*seed-N.json.
+## recurring (issue 17): three months of the sandbox clock, day by day (wins, the daily pass, billing runs beside
+## the workers); SQLite 500 subscriptions across 100 companies + 50 consolidated companies (2-5 deals each),
+## DynamoDB under moto 60 subscriptions + 8 consolidated companies; seeds 1 2 3 → benchmarks/chaos-recurring-*.json.
+## Each seed is printed (test id, summary, report). Replay one: CHAOS_SEED=123 make chaos (several: CHAOS_SEED="123
+## 456"); one store: CHAOS_STORES=sqlite; one profile: CHAOS_PROFILES=recurring (or storm)
 CHAOS_FRESH ?= 10
 CHAOS_SEED ?=
 CHAOS_STORES ?= sqlite dynamodb
+CHAOS_PROFILES ?= storm recurring
 chaos: $(STAMP)
 	LOG_LEVEL=ERROR CHAOS_REPORT_DIR=$(CURDIR)/benchmarks CHAOS_FRESH="$(CHAOS_FRESH)" CHAOS_SEED="$(CHAOS_SEED)" \
-		CHAOS_STORES="$(CHAOS_STORES)" $(BIN)/python -m pytest -m chaos tests/chaos -p no:cacheprovider -v
+		CHAOS_STORES="$(CHAOS_STORES)" CHAOS_PROFILES="$(CHAOS_PROFILES)" \
+		$(BIN)/python -m pytest -m chaos tests/chaos -p no:cacheprovider -v
 
 ## package-check: build the AWS deployment offline (osls, dummy credentials, no account), lint its CloudFormation
 ## template and check the Lambda zip (contents, wheel tags, size). npm ci only when the root lock changed.

@@ -684,11 +684,14 @@ def _show_failure(ctx: Context, row: LedgerRow, token: str, values: Mapping[str,
     now = ctx.now()
     ctx.store.renew_claim(row.portal_id, row.deal_id, token, now, now + timedelta(seconds=ctx.lease_seconds))
     deals = deals_of(row)
+    for deal_id in deals:
+        # a period's (or a window's) failure: what the deal shows is kept on the deal's own row, noted before it is
+        # written, so an attempt that dies in between leaves a row saying ``failed`` (the next write-back puts
+        # ``created`` back) rather than a deal showing ``failed`` that no write-back would see to correct
+        if deal_id != row.deal_id:
+            ctx.store.record_written(row.portal_id, deal_id, values, ctx.now())
     if deals:
         ctx.hubspot.update_deals({deal_id: dict(values) for deal_id in deals})
-    for deal_id in deals:
-        if deal_id != row.deal_id:  # a period's failure: what the deal shows is kept on the deal's own row
-            ctx.store.record_written(row.portal_id, deal_id, values, ctx.now())
     return dict(values)
 
 

@@ -197,12 +197,18 @@ class Stand:
     the workers), the store, and the faults, kills and races of the storm."""
 
     def __init__(
-        self, profile: Profile, workdir: Path, report: Report, store: StoreKind | None = None
+        self,
+        profile: Profile,
+        workdir: Path,
+        report: Report,
+        store: StoreKind | None = None,
+        *,
+        clock: ScaledClock | None = None,
     ) -> None:
         self.profile, self.report = profile, report
         store = store or sqlite_store(workdir / "store.sqlite")
         self.rng = random.Random(profile.seed)
-        self.clock = ScaledClock(profile.speed, start=STORM_START)
+        self.clock = clock or ScaledClock(profile.speed, start=STORM_START)
         self.freee_faults = FaultInjector(seed=profile.seed)
         self.hubspot_faults = FaultInjector(seed=profile.seed + 1)
         self.loop = Loop(
@@ -435,10 +441,12 @@ class Stand:
             if n == len(deals) // 2:
                 on_half()
 
-    def replay_some_batches(self) -> None:
+    def replay_some_batches(self, since: int = 0) -> int:
         """ "Twice or more": beyond the sandbox's own duplicates, each batch is delivered again by hand (once or
-        twice) with the profile's duplicate rate; the report counts batches that arrived two or more times."""
-        accepted = [d for d in self.hubspot_box.deliveries if d.status is not None and d.status < 300]
+        twice) with the profile's duplicate rate; the report counts batches that arrived two or more times. Only
+        the deliveries from the ``since``-th on (a day's); returns how many deliveries there were."""
+        deliveries = list(self.hubspot_box.deliveries)
+        accepted = [d for d in deliveries[since:] if d.status is not None and d.status < 300]
         arrivals: Counter[tuple[int, ...]] = Counter(d.event_ids for d in accepted)
         first = {d.event_ids: d for d in accepted}
         with requests.Session() as session:
@@ -454,6 +462,7 @@ class Stand:
                     self.report.note("batches replayed")
         self.report.note("webhook batches", len(first))
         self.report.note("batches delivered twice or more", sum(1 for n in arrivals.values() if n >= 2))
+        return len(deliveries)
 
     def cross_portal_requests(self, deals: list[str]) -> None:
         """Validly signed requests naming another portal for deals of the storm (some already invoiced): a webhook
@@ -577,18 +586,19 @@ class Stand:
         time.sleep(0.3)  # 36 sandbox seconds without a store
         self.store.restart()
 
-    def wait_drained(self, queue: Queue, deadline: float) -> None:
+    def wait_drained(self, queue: Queue, deadline: float, *, checks: int = 5, every: float = 0.2) -> None:
+        """Until the queue is empty and no webhook is on its way, ``checks`` times in a row ``every`` seconds apart."""
         quiet = 0
         while time.monotonic() < deadline:
             depth = queue.depth()
             idle = self.hubspot_box.wait_idle(0.05)
             if idle and depth.visible == 0 and depth.in_flight == 0 and depth.delayed == 0:
                 quiet += 1
-                if quiet >= 5:
+                if quiet >= checks:
                     return
             else:
                 quiet = 0
-            time.sleep(0.2)
+            time.sleep(every)
         raise TimeoutError(f"the queue did not drain: {queue.depth()}")
 
     def pay_randomly(self) -> None:

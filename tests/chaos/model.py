@@ -2,21 +2,25 @@
 
 :func:`expected_state` computes, from the sandboxes alone, what every deal and company must show; :func:`check`
 compares it with what HubSpot holds and with freee's invoices (one per won deal, none without), then
-:func:`tests.chaos.races.check_races` looks for the races of issue 14.
+:func:`tests.chaos.races.check_races` looks for the races of issue 14. :func:`check_recurring` checks the recurring
+profile (:mod:`tests.chaos.recurring`): one invoice per period due, one per company and closing window.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sdk.billing.units import parse_marker
+from sdk.billing.units import Unit, parse_marker
+from sdk.store import LedgerRow, LedgerState
 from sdk.terms import tokyo_today
 from tests.chaos.races import check_races
 
 if TYPE_CHECKING:
     from tests.chaos.harness import Report, Stand
+    from tests.chaos.recurring import Contract
 
 
 def expected_state(
@@ -104,18 +108,19 @@ def expected_state(
     return want_deals, want_companies
 
 
-def _whereabouts(stand: Stand, deal: str) -> str:
-    """What our side knows of a deal that did not end with one invoice: its ledger row, its last history events,
-    its queue messages, what the deal shows — so a failure on a fresh seed says where to look before a replay."""
-
-    row = stand.store.get_ledger(stand.settings.hubspot_portal_id or 0, deal)
+def _whereabouts(stand: Stand, key: str) -> str:
+    """What our side knows of a deal (or a period of its schedule: ``key`` is the ledger's) that did not end with
+    one invoice: its ledger row, its last history events, the deal's queue messages, what the deal shows — so a
+    failure on a fresh seed says where to look before a replay."""
+    deal = Unit.from_key(key).deal_id or key
+    row = stand.store.get_ledger(stand.settings.hubspot_portal_id or 0, key)
     ledger = (
         "no ledger row"
         if row is None
         else f"ledger {row.state} attempts={row.attempts} claimed_until={row.claim_until} intents={row.intents}"
         f" invoice={row.invoice.invoice_id if row.invoice else None} error={(row.last_error or '')[:160]!r}"
     )
-    history = stand.store.history(stand.settings.hubspot_portal_id or 0, deal)[-4:]
+    history = stand.store.history(stand.settings.hubspot_portal_id or 0, key)[-4:]
     queue = stand.queue()
     letters = [m.reason[:120] for m in queue.dead_letters(10_000) if m.body.get("deal_id") == deal]
     names = stand.settings.properties
@@ -184,3 +189,197 @@ def check(stand: Stand, companies: list[str], deals: list[str], report: Report) 
                 )
     report.note("wrong write-backs", wrong)
     check_races(stand, deals, report)
+
+
+# ------------------------------------------------------------------------------------ the recurring profile
+
+
+def check_recurring(stand: Stand, contracts: Mapping[str, Contract], last_day: date, report: Report) -> None:
+    """Every period billed on or before ``last_day`` has exactly one invoice, its own or a share of its company's
+    consolidated invoice for a window (a window's charges listed on it and marked on their rows), exactly one
+    invoice per company and window, nothing billed that was not due, and every deal showing its invoices. The
+    contracts (what the scenario wrote into HubSpot) say what is due; freee's invoices and the ledger say what
+    was billed."""
+    portal = stand.settings.hubspot_portal_id or 0
+    invoices = _invoices_by_unit(stand, portal, report)
+    due: dict[str, tuple[Contract, date]] = {}
+    for contract in contracts.values():
+        for number, billed in contract.periods(last_day):
+            due[f"{contract.deal}:{number}"] = (contract, billed)
+    rows = stand.store.get_ledgers(portal, sorted(due) + sorted(k for k in invoices if k not in due))
+    for key in invoices:
+        if not Unit.from_key(key).is_consolidated and key not in due:
+            report.problems.append(f"{key} was invoiced but the contract bills no such period by {last_day}")
+    missing = 0
+    charged: dict[str, dict[str, int]] = defaultdict(dict)  # window key → charge key → share
+    for key, (contract, billed) in sorted(due.items()):
+        if contract.consolidated:
+            missing += _consolidated_charge(stand, key, contract, billed, last_day, rows, invoices, charged)
+        else:
+            missing += _period_of_its_own(stand, key, contract, billed, rows, invoices)
+    report.note(
+        "period invoices", sum(len(v) for k, v in invoices.items() if not Unit.from_key(k).is_consolidated)
+    )
+    report.note("missing periods", missing)
+    _check_windows(stand, invoices, rows, charged)
+    report.note("wrong write-backs", _recurring_write_backs(stand, contracts, due, rows, invoices, report))
+
+
+def _invoices_by_unit(stand: Stand, portal: int, report: Report) -> dict[str, list[dict[str, Any]]]:
+    """freee's invoices by the unit their marker names; duplicates counted (and every invoice without a marker of
+    the portal, or cancelled, is a problem)."""
+    invoices: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for invoice in stand.freee_box.invoices():
+        marker = parse_marker(invoice.get("memo"))
+        if marker is None or marker[0] != portal:
+            report.problems.append(
+                f"invoice {invoice['id']} carries no marker of the portal: {invoice.get('memo')!r}"
+            )
+            continue
+        invoices[marker[1]].append(invoice)
+        if invoice["cancel_status"] == "canceled":
+            report.problems.append(f"invoice {invoice['id']} ({marker[1]}) was cancelled")
+    report.note("invoices", sum(len(v) for v in invoices.values()))
+    report.note("duplicate invoices", sum(len(v) - 1 for v in invoices.values() if len(v) > 1))
+    for key, found in invoices.items():
+        if len(found) > 1:
+            report.problems.append(f"{key} has {len(found)} freee invoices: {[i['id'] for i in found]}")
+    return invoices
+
+
+def _period_of_its_own(
+    stand: Stand,
+    key: str,
+    contract: Contract,
+    billed: date,
+    rows: Mapping[str, LedgerRow],
+    invoices: Mapping[str, list[dict[str, Any]]],
+) -> int:
+    """A per-deal period due: one invoice with its marker, on its billing date, recorded on its ``created`` row.
+    Returns 1 when it has no invoice (missing)."""
+    row, own, problems = rows.get(key), invoices.get(key, []), stand.report.problems
+    if len(own) != 1 or row is None or row.state is not LedgerState.CREATED:
+        problems.append(
+            f"{key} (billed {billed}, {contract.kind}): {len(own)} invoices, ledger"
+            f" {row.state if row else None}{_whereabouts(stand, key)}"
+        )
+    elif row.invoice is None or row.invoice.invoice_id != own[0]["id"]:
+        problems.append(f"{key}: freee has invoice {own[0]['id']}, the ledger {row.invoice}")
+    elif own[0]["billing_date"] != billed.isoformat():
+        problems.append(f"{key}: billed on {own[0]['billing_date']}, the contract says {billed}")
+    return 0 if own else 1
+
+
+def _consolidated_charge(
+    stand: Stand,
+    key: str,
+    contract: Contract,
+    billed: date,
+    last_day: date,
+    rows: Mapping[str, LedgerRow],
+    invoices: Mapping[str, list[dict[str, Any]]],
+    charged: dict[str, dict[str, int]],
+) -> int:
+    """A consolidated company's period: no invoice of its own; marked ``created`` on one window of its company
+    closing on or after its billing date (noted in ``charged``), or not yet when no window that could take it
+    has closed by ``last_day``. Returns 1 when it should be on an invoice and is not (missing)."""
+    row, problems = rows.get(key), stand.report.problems
+    if invoices.get(key):
+        problems.append(
+            f"{key} of a consolidated company has an invoice of its own: {invoices[key][0]['id']}"
+        )
+    if row is not None and row.state is LedgerState.CREATED:
+        marks = dict(row.charges)
+        window, share = next(iter(marks.items())) if len(marks) == 1 else ("", 0)
+        unit = Unit.from_key(window) if window.startswith("c") else None
+        if unit is None or unit.company_id != contract.company or unit.window is None or unit.window < billed:
+            problems.append(f"{key} (billed {billed}) is marked on {marks}, not on one window of its company")
+        charged[window][key] = share
+        return 0
+    # the first closing date on or after both its billing date and the day after it was won (a deal won on its
+    # window's closing day may go on that window or the next)
+    first = contract.closing(max(billed, contract.won + timedelta(days=1)))
+    if first > last_day:
+        return 0
+    problems.append(
+        f"{key} (billed {billed}, won {contract.won}, {contract.kind}) is on no consolidated invoice by {first}:"
+        f" ledger {row.state if row else None}{_whereabouts(stand, key)}"
+    )
+    return 1
+
+
+def _check_windows(
+    stand: Stand,
+    invoices: Mapping[str, list[dict[str, Any]]],
+    rows: Mapping[str, LedgerRow],
+    charged: Mapping[str, Mapping[str, int]],
+) -> None:
+    """Exactly one invoice per company and window with charges: issued on its closing date, recorded on its row,
+    listing exactly the charges marked on it, their shares adding up to its total."""
+    report = stand.report
+    windows = {k: v for k, v in invoices.items() if Unit.from_key(k).is_consolidated}
+    wrong = sum(len(v) > 1 for v in windows.values())
+    for window, found in sorted(windows.items()):
+        row, invoice = rows.get(window), found[0]
+        listed = dict(row.charges) if row is not None else {}
+        total = int(invoice["total_amount"])
+        if row is None or row.state is not LedgerState.CREATED or row.invoice is None:
+            report.problems.append(f"{window}: freee has invoice {invoice['id']}, the ledger {row}")
+        elif row.invoice.invoice_id != invoice["id"] or invoice["billing_date"] != window.split(":", 1)[1]:
+            report.problems.append(
+                f"{window}: invoice {invoice['id']} on {invoice['billing_date']}, {row.invoice}"
+            )
+        elif listed != charged.get(window, {}) or sum(listed.values()) != total:
+            report.problems.append(
+                f"{window}: lists {listed} (total {total}), its charges' rows say {charged.get(window, {})}"
+            )
+        else:
+            continue
+        wrong += 1
+    for window in charged.keys() - windows.keys():
+        wrong += 1
+        report.problems.append(f"{window}: charges are marked on it, freee has no invoice for it")
+    report.note("consolidated invoices", len(windows))
+    report.note("windows with charges", len(charged))
+    report.note("windows without exactly one invoice", wrong)
+
+
+def _recurring_write_backs(
+    stand: Stand,
+    contracts: Mapping[str, Contract],
+    due: Mapping[str, tuple[Contract, date]],
+    rows: Mapping[str, LedgerRow],
+    invoices: Mapping[str, list[dict[str, Any]]],
+    report: Report,
+) -> int:
+    """What each deal shows: its invoice count and the amount invoiced (its invoices' totals, or its shares of its
+    company's), ``created``; a per-deal schedule also its next billing date."""
+    names = stand.settings.properties
+    wrong = 0
+    billed: dict[str, list[int]] = defaultdict(list)
+    for key, (contract, _) in due.items():
+        row = rows.get(key)
+        if row is None or row.state is not LedgerState.CREATED or row.invoice is None:
+            continue
+        own = invoices.get(key)
+        billed[contract.deal].append(int(own[0]["total_amount"]) if own else row.invoice.amount_total)
+    for deal, contract in contracts.items():
+        amounts = billed.get(deal, [])
+        if not amounts:
+            continue
+        want = {
+            names.deal_invoice_count: str(len(amounts)),
+            names.deal_amount_invoiced: str(sum(amounts)),
+            names.deal_sync_status: "created",
+        }
+        if not contract.consolidated:
+            following = contract.next_billing(len(amounts))
+            want[names.deal_next_billing_date] = following.isoformat() if following else ""
+        shown = stand.hubspot_box.properties_of("deals", deal)
+        for prop, value in want.items():
+            if (shown.get(prop) or "") != value:
+                wrong += 1
+                report.problems.append(
+                    f"deal {deal} ({contract.kind}): {prop} = {shown.get(prop)!r}, the model says {value!r}"
+                )
+    return wrong

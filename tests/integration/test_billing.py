@@ -165,6 +165,45 @@ def test_a_lost_answer_is_adopted_by_the_period_marker_never_made_twice(world: W
     assert world.deal_props(deal)["freee_invoice_count"] == "2"
 
 
+class WorkerKilled(BaseException):
+    """The worker process dies here."""
+
+
+class DiesAfterShowingAFailure:
+    """A worker's HubSpot client: the worker dies right after a failure it wrote onto a deal reached HubSpot."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def update_deals(self, updates: dict[str, dict[str, str]]) -> object:
+        written = self.inner.update_deals(updates)  # type: ignore[attr-defined]
+        if any(values.get("freee_sync_status") == "failed" for values in updates.values()):
+            raise WorkerKilled("after writing the failure onto the deal")
+        return written
+
+
+def test_a_worker_killed_after_showing_a_periods_failure_leaves_the_deal_created_once_billed(world: World):
+    # issue 17's chaos profile: the deal showed period 2's failure, the worker died before noting it on the deal's
+    # row, and the retry's write-back (only what differs from the row) left the deal showing ``failed``
+    deal = won(world, subscription())
+    create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    advance_to(world, date(2027, 2, 1))
+    world.freee_box.faults.script("timeout_after_commit", path_prefix="/iv/invoices", methods={"POST"})
+    with pytest.raises(WorkerKilled):
+        create_invoice_for_deal(
+            world.context(hubspot=DiesAfterShowingAFailure(world.hubspot)), PORTAL, deal, "billing"
+        )
+    assert world.deal_props(deal)["freee_sync_status"] == "failed"
+    world.clock.advance(world.settings.freee_settle_seconds + world.settings.invoice_lease_seconds)
+    assert create_invoice_for_deal(world.context(), PORTAL, deal, "retry").result is Result.CREATED
+    assert periods_invoiced(world, deal) == [f"{deal}:1", f"{deal}:2"]
+    shown = world.deal_props(deal)
+    assert shown["freee_sync_status"] == "created" and shown["freee_sync_error"] in ("", None)
+
+
 def test_a_changed_price_changes_only_periods_not_yet_invoiced(world: World):
     monthly, setup = subscription()
     item = world.hubspot_box.create_line_item(**{k: str(v) for k, v in monthly.items()})
