@@ -56,6 +56,7 @@ class ActionResult(StrEnum):
     INVALID = "invalid"
     FAILED = "failed"
     PENDING = "pending"  # queued; the action answered BLOCK and the worker completes it later
+    SCHEDULED = "scheduled"  # billed by schedule or consolidated invoice: nothing due yet (not a failure)
 
 
 _RESULTS: Final = {
@@ -66,6 +67,8 @@ _RESULTS: Final = {
     Result.DEAL_MISSING: ActionResult.FAILED,
     Result.FLAGGED_LOST: ActionResult.INVALID,
     Result.CANCELLED: ActionResult.INVALID,
+    Result.SCHEDULED: ActionResult.SCHEDULED,
+    Result.STOPPED: ActionResult.INVALID,
 }
 
 _EXPLAINED: Final = {
@@ -92,7 +95,7 @@ def action_output_fields(outcome: InvoiceOutcome | None, error: str | None) -> d
         result = _RESULTS[outcome.result]
         message = error or outcome.error_message or _EXPLAINED.get(outcome.result, "")
     invoice = outcome.invoice if outcome is not None else None
-    succeeded = result in (ActionResult.CREATED, ActionResult.ALREADY_INVOICED)
+    succeeded = result in (ActionResult.CREATED, ActionResult.ALREADY_INVOICED, ActionResult.SCHEDULED)
     return {
         "freee_invoice_id": str(invoice.invoice_id) if invoice else "",
         "freee_invoice_number": invoice.invoice_number if invoice else "",

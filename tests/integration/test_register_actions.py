@@ -237,6 +237,7 @@ def test_definitions_deserialize_through_the_official_client(
         "invalid",
         "failed",
         "pending",
+        "scheduled",
     ]
     assert [r.label_name for r in one.execution_rules] == [
         "invalid",
@@ -244,6 +245,7 @@ def test_definitions_deserialize_through_the_official_client(
         "pending",
         "already_invoiced",
         "created",
+        "scheduled",
     ]
     assert {r.label_name: r.conditions for r in one.execution_rules}["invalid"] == {"result": "invalid"}
     assert set(one.labels) == {"en", "ja"}

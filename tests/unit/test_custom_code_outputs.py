@@ -168,3 +168,17 @@ def test_a_scheduled_deal_answers_over_all_its_invoices_as_the_deal_shows_them()
     )
     answer = payment_status_output_fields(synced, names)
     assert (answer["freee_payment_status"], answer["freee_amount_outstanding"]) == ("overdue", "55000")
+
+
+def test_every_outcome_has_an_action_result_a_scheduled_deal_succeeds_a_stopped_one_says_why() -> None:
+    for result in Result:  # no outcome the use case can return may break the action's answer
+        action_output_fields(InvoiceOutcome(result, 24681357, "101"), None)
+    scheduled = action_output_fields(InvoiceOutcome(Result.SCHEDULED, 24681357, "101"), None)
+    assert (scheduled["result"], scheduled["hs_execution_state"], scheduled["error_message"]) == (
+        "scheduled",
+        "SUCCESS",
+        "",
+    )
+    stop = Problem("schedule.stopped", "dealstage", "停止しました。", "It stopped.")
+    stopped = action_output_fields(InvoiceOutcome(Result.STOPPED, 24681357, "101", problems=(stop,)), None)
+    assert (stopped["result"], stopped["error_message"]) == ("invalid", stop.line())

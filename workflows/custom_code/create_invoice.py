@@ -10,7 +10,7 @@ Secrets (the action's "Secrets" list):
 Outputs to declare in the action (all strings; branch on "result"):
   freee_invoice_id, freee_invoice_number, freee_invoice_url, error_message,
   warning_message (what to check on an invoice that can be made, e.g. the deal amount differs from its line items),
-  result: created | already_invoiced | invalid | failed | pending
+  result: created | already_invoiced | invalid | failed | pending | scheduled
 
 It signs {"portalId", "dealId"} with HMAC-SHA256 over "<timestamp ms>.<body>" and POSTs it to
 <base>/custom-code/create-invoice. It gives up after 3 s to connect and 15 s to read (inside HubSpot's 20 s),
