@@ -66,6 +66,11 @@ _STOPS = {
         "取引が受注から外れたため、以降の定期請求を停止しました（発行済みの請求書はそのままです）。",
         "The deal left its won stage, so its billing schedule stopped; invoices already issued are unchanged.",
     ),
+    "cancelled": (
+        "取引の請求状況が「停止」に変更されたため、以降の定期請求を停止しました（発行済みの請求書はそのままです）。",
+        "The deal's billing status was set to stopped, so its billing schedule stopped; invoices already issued are"
+        " unchanged.",
+    ),
     "no_schedule": (
         "取引に定期請求の明細（請求頻度）も分割回数もなくなったため、以降の定期請求を停止しました（発行済みの請求書はそのままです）。",
         "The deal no longer has recurring line items or instalments, so its billing schedule stopped; invoices"
@@ -75,6 +80,13 @@ _STOPS = {
 
 
 # ------------------------------------------------------------------------------------------- one deal
+
+
+def cancelled_on_deal(ctx: Context, bundle: DealBundle, schedule: ScheduleRow | None) -> bool:
+    """A rep cancelled the subscription on the deal: it shows ``freee_billing_status`` ``stopped`` while its schedule
+    is active (this product writes ``stopped`` only once a schedule has stopped)."""
+    shown = (bundle.deal.prop(ctx.settings.properties.deal_billing_status) or "").strip()
+    return schedule is not None and schedule.state is ScheduleState.ACTIVE and shown == "stopped"
 
 
 def bill_schedule(
@@ -93,6 +105,8 @@ def bill_schedule(
     stored = ctx.store.get_schedule(portal_id, deal_id)
     if stored is not None and stored.state is ScheduleState.STOPPED:
         return stopped_outcome(ctx, stored)
+    if stored is not None and cancelled_on_deal(ctx, bundle, stored):
+        return stop_schedule(ctx, stored, "cancelled", trigger)
     if plan is None:
         if stored is None:  # a scheduled deal row but no schedule: nothing was ever billed by one
             return InvoiceOutcome(Result.NOT_WON, portal_id, deal_id)

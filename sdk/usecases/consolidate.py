@@ -50,6 +50,7 @@ from sdk.terms import tokyo_today
 from sdk.usecases.billing import (
     INVOICED,
     bill_period,
+    cancelled_on_deal,
     mark_scheduled,
     refuse_schedule,
     schedule_rows,
@@ -113,6 +114,8 @@ def enrol(
     stored = ctx.store.get_schedule(portal_id, deal_id)
     if stored is not None and stored.state is ScheduleState.STOPPED:
         return stopped_outcome(ctx, stored)
+    if stored is not None and cancelled_on_deal(ctx, bundle, stored):
+        return stop_schedule(ctx, stored, "cancelled", trigger)
     chosen = _plan_of(draft, plan, stored)
     if chosen is None:
         assert stored is not None  # noqa: S101 - _plan_of keeps a one-off plan; only a schedule loses its lines
@@ -237,6 +240,9 @@ def _member(ctx: Context, schedule: ScheduleRow, trigger: str, billed: CompanyBi
         return None
     if not is_won(ctx, bundle):
         billed.outcomes[schedule.deal_id] = stop_schedule(ctx, schedule, "left_won", trigger)
+        return None
+    if cancelled_on_deal(ctx, bundle, schedule):
+        billed.outcomes[schedule.deal_id] = stop_schedule(ctx, schedule, "cancelled", trigger)
         return None
     from sdk.billing.schedule import plan_for_deal
 

@@ -316,3 +316,17 @@ def test_billing_show_lists_every_period_with_its_state_and_invoice(world: World
     assert view.periods[0].invoice_number == world.invoices()[0]["invoice_number"]
     assert [p.amount for p in view.periods] == [165000, 55000, 55000]
     assert [p.label for p in view.periods] == ["2027年1月分", "2027年2月分", "2027年3月分"]
+
+
+def test_a_rep_cancelling_the_subscription_on_the_deal_stops_it_before_the_next_period(world: World):
+    deal = won(world, subscription())
+    create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    world.hubspot_box.update("deals", deal, freee_billing_status="stopped")  # 請求状況 → 停止, by the rep
+    advance_to(world, date(2027, 2, 1))
+    summary = run_billing(world.context(), date(2027, 2, 1))
+    assert summary.invoices_created == 0 and len(world.invoices()) == 1
+    assert world.store.get_schedule(PORTAL, deal).state is ScheduleState.STOPPED
+    shown = world.deal_props(deal)
+    assert shown["freee_billing_status"] == "stopped" and shown["freee_next_billing_date"] in ("", None)
+    assert "「停止」に変更" in shown["freee_sync_error"] and "set to stopped" in shown["freee_sync_error"]
+    assert shown["freee_invoice_count"] == "1"  # what was invoiced stays

@@ -337,3 +337,16 @@ def test_a_payment_on_the_issued_consolidated_invoice_is_allocated_oldest_first_
     assert (first["freee_payment_status"], first["freee_amount_outstanding"]) == ("paid", "0")
     assert (second["freee_payment_status"], second["freee_amount_outstanding"]) == ("partially_paid", "71800")
     assert world.company_props(company)["freee_outstanding_total"] == "71800"
+
+
+def test_a_rep_cancelling_a_consolidated_subscription_leaves_it_off_the_month_end_invoice(world: World):
+    company = consolidated_company(world)
+    sub, once = subscription(world, company), one_off(world, company)
+    for deal in (sub, once):
+        create_invoice_for_deal(world.context(), PORTAL, deal, "webhook")
+    world.hubspot_box.update("deals", sub, freee_billing_status="stopped")
+    advance_to(world, date(2027, 1, 31))
+    run_billing(world.context(), date(2027, 1, 31))
+    [invoice] = world.invoices()
+    assert invoice["amount_excluding_tax"] == 70000  # the one-off deal only
+    assert world.store.get_schedule(PORTAL, sub).state is ScheduleState.STOPPED
