@@ -17,16 +17,12 @@ from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.store import LedgerState, ScheduleState, Store
 from sdk.usecases.billing import PeriodState, run_billing, schedule_view
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
-
-PORTAL = 24681357
-JAN_1 = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+from tests.billing_clock import PORTAL, advance_to, clocked_world
 
 
 @pytest.fixture
 def world(store: Store) -> Iterator[World]:
-    w = build_world(store, clock=FakeClock(JAN_1))
-    yield w
-    w.close()
+    yield from clocked_world(store)
 
 
 def subscription(months: int = 3, price: int = 50000, **extra: object) -> list[dict]:
@@ -57,11 +53,6 @@ def won(world: World, items: list[dict], **props: object) -> str:
 def periods_invoiced(world: World, deal: str) -> list[str]:
     keys = [parse_marker(i["memo"]) for i in world.invoices()]
     return sorted(k[1] for k in keys if k is not None and k[1].startswith(f"{deal}:"))
-
-
-def advance_to(world: World, day: date) -> None:
-    target = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
-    world.clock.advance((target - world.clock.now()).total_seconds())  # type: ignore[attr-defined]
 
 
 def test_won_subscription_bills_its_first_period_at_once_and_stores_the_schedule(world: World):

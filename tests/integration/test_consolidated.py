@@ -7,34 +7,24 @@ import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
-from local.world import World, build_world
+from local.world import World
 from sdk.billing.units import parse_marker
-from sdk.clock import FakeClock
 from sdk.errors import DealBusy
 from sdk.freee.errors import FreeeOutcomeUnknown
 from sdk.store import LedgerState, ScheduleState, Store
 from sdk.usecases import consolidate
 from sdk.usecases.billing import run_billing
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
-
-PORTAL = 24681357
-JAN_1 = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
+from tests.billing_clock import PORTAL, advance_to, clocked_world
 
 
 @pytest.fixture
 def world(store: Store) -> Iterator[World]:
-    w = build_world(store, clock=FakeClock(JAN_1))
-    yield w
-    w.close()
-
-
-def advance_to(world: World, day: date) -> None:
-    target = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
-    world.clock.advance((target - world.clock.now()).total_seconds())  # type: ignore[attr-defined]
+    yield from clocked_world(store)
 
 
 def consolidated_company(world: World, **props: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +28,15 @@ from sdk.usecases.billing import run_billing
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
 from sdk.usecases.sync_payments import sync_payments
 from sdk.validation import validate_deal
+from tests.billing_clock import JAN_1, PORTAL, clocked_world
+from tests.billing_clock import advance_to as go_to
 
-PORTAL = 24681357
-JAN_1 = datetime(2027, 1, 1, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
 TERMS = "month_end_next_month_end"
 
 
 @pytest.fixture
 def world(store: Store) -> Iterator[World]:
-    w = build_world(store, clock=FakeClock(JAN_1))
-    yield w
-    w.close()
-
-
-def go_to(world: World, day: date) -> None:
-    target = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
-    world.clock.advance((target - world.clock.now()).total_seconds())  # type: ignore[attr-defined]
+    yield from clocked_world(store)
 
 
 def payment(world: World, deal: str) -> tuple[str | None, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,16 @@ from typer.testing import CliRunner
 from cli.app import app
 from local.world import World, build_world, cli_env
 from sandbox.transport import serve
-from sdk.clock import FakeClock, SystemClock
+from sdk.clock import SystemClock
 from sdk.freee.errors import FreeeUnavailable
 from sdk.runtime import LambdaRuntime
 from sdk.store import LedgerState, Store
 from sdk.store.sqlite import SQLiteStore
 from sdk.usecases.create_invoice import Result, create_invoice_for_deal
 from sdk.usecases.sync_payments import LEASE_NAME, sync_payments
+from tests.billing_clock import PORTAL
+from tests.billing_clock import advance_to as go_to
 
-PORTAL = 24681357
 TOTAL = 110_000  # one line of 100,000 yen + 10 % tax
 DUE = date(2026, 12, 20)  # billed 2026-11-20, net_30
 
@@ -46,13 +47,6 @@ def invoiced(world: World, company: str) -> tuple[str, int]:
     assert outcome.invoice is not None
     assert outcome.invoice.amount_total == TOTAL
     return deal, outcome.invoice.invoice_id
-
-
-def go_to(world: World, day: date) -> None:
-    clock = world.clock
-    assert isinstance(clock, FakeClock)
-    target = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)  # 10:00 in Tokyo
-    clock.advance((target - clock.now()).total_seconds())
 
 
 @dataclass
