@@ -82,11 +82,20 @@ _STOPS = {
 # ------------------------------------------------------------------------------------------- one deal
 
 
-def cancelled_on_deal(ctx: Context, bundle: DealBundle, schedule: ScheduleRow | None) -> bool:
-    """A rep cancelled the subscription on the deal: it shows ``freee_billing_status`` ``stopped`` while its schedule
-    is active (this product writes ``stopped`` only once a schedule has stopped)."""
+def halted_schedule(
+    ctx: Context, bundle: DealBundle, stored: ScheduleRow | None, trigger: str
+) -> InvoiceOutcome | None:
+    """The outcome of a schedule that bills no more: stopped already, or cancelled by a rep on the deal now (it
+    shows ``freee_billing_status`` ``stopped`` while its schedule is active: this product writes ``stopped`` only
+    once a schedule has stopped). ``None``: the schedule (if any) goes on."""
+    if stored is None:
+        return None
+    if stored.state is ScheduleState.STOPPED:
+        return stopped_outcome(ctx, stored)
     shown = (bundle.deal.prop(ctx.settings.properties.deal_billing_status) or "").strip()
-    return schedule is not None and schedule.state is ScheduleState.ACTIVE and shown == "stopped"
+    if stored.state is ScheduleState.ACTIVE and shown == "stopped":
+        return stop_schedule(ctx, stored, "cancelled", trigger)
+    return None
 
 
 def bill_schedule(
@@ -103,10 +112,9 @@ def bill_schedule(
     portal_id, deal_id = bundle.portal_id, bundle.deal.id
     day = on or tokyo_today(ctx.now())
     stored = ctx.store.get_schedule(portal_id, deal_id)
-    if stored is not None and stored.state is ScheduleState.STOPPED:
-        return stopped_outcome(ctx, stored)
-    if stored is not None and cancelled_on_deal(ctx, bundle, stored):
-        return stop_schedule(ctx, stored, "cancelled", trigger)
+    halted = halted_schedule(ctx, bundle, stored, trigger)
+    if halted is not None:
+        return halted
     if plan is None:
         if stored is None:  # a scheduled deal row but no schedule: nothing was ever billed by one
             return InvoiceOutcome(Result.NOT_WON, portal_id, deal_id)

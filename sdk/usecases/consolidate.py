@@ -50,12 +50,11 @@ from sdk.terms import tokyo_today
 from sdk.usecases.billing import (
     INVOICED,
     bill_period,
-    cancelled_on_deal,
+    halted_schedule,
     mark_scheduled,
     refuse_schedule,
     schedule_rows,
     stop_schedule,
-    stopped_outcome,
     write_schedule_back,
 )
 from sdk.usecases.context import Context
@@ -112,10 +111,9 @@ def enrol(
     portal_id, deal_id = bundle.portal_id, bundle.deal.id
     day = on or tokyo_today(ctx.now())
     stored = ctx.store.get_schedule(portal_id, deal_id)
-    if stored is not None and stored.state is ScheduleState.STOPPED:
-        return stopped_outcome(ctx, stored)
-    if stored is not None and cancelled_on_deal(ctx, bundle, stored):
-        return stop_schedule(ctx, stored, "cancelled", trigger)
+    halted = halted_schedule(ctx, bundle, stored, trigger)
+    if halted is not None:
+        return halted
     chosen = _plan_of(draft, plan, stored)
     if chosen is None:
         assert stored is not None  # noqa: S101 - _plan_of keeps a one-off plan; only a schedule loses its lines
@@ -241,8 +239,9 @@ def _member(ctx: Context, schedule: ScheduleRow, trigger: str, billed: CompanyBi
     if not is_won(ctx, bundle):
         billed.outcomes[schedule.deal_id] = stop_schedule(ctx, schedule, "left_won", trigger)
         return None
-    if cancelled_on_deal(ctx, bundle, schedule):
-        billed.outcomes[schedule.deal_id] = stop_schedule(ctx, schedule, "cancelled", trigger)
+    halted = halted_schedule(ctx, bundle, schedule, trigger)
+    if halted is not None:
+        billed.outcomes[schedule.deal_id] = halted
         return None
     from sdk.billing.schedule import plan_for_deal
 
